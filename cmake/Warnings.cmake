@@ -1,0 +1,11 @@
+# Project-wide warning and sanitizer flags, applied to every tpusim target via tpusim_options.
+add_library(tpusim_options INTERFACE)
+target_compile_options(tpusim_options INTERFACE -Wall -Wextra)
+if(TPUSIM_WERROR)
+  target_compile_options(tpusim_options INTERFACE -Werror)
+endif()
+if(TPUSIM_SANITIZE)
+  set(_san -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_compile_options(tpusim_options INTERFACE ${_san})
+  target_link_options(tpusim_options INTERFACE ${_san})
+endif()
