@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <cstring>
+#include <bit>
 
 #include "isa/error.h"
 
@@ -11,29 +11,48 @@ namespace tpusim {
 namespace {
 struct Fnv {
   uint64_t h = 1469598103934665603ull;
-  void bytes(const void* p, size_t n) {
-    const auto* b = static_cast<const uint8_t*>(p);
-    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
-  }
+  void byte(uint8_t b) { h = (h ^ b) * 1099511628211ull; }
   void u64(uint64_t v) {
-    for (int i = 0; i < 8; ++i) {
-      uint8_t b = static_cast<uint8_t>(v >> (8 * i));
-      bytes(&b, 1);
-    }
+    for (int i = 0; i < 8; ++i) byte(static_cast<uint8_t>(v >> (8 * i)));
   }
 };
 }  // namespace
 
+const std::vector<ArchParam>& arch_params() {
+  static const std::vector<ArchParam> params{
+      {"clock_mhz", "clock frequency, MHz", &Arch::clock_mhz},
+      {"lanes", "NPU lanes (channel c lives in lane c % lanes)", &Arch::lanes},
+      {"macs_per_lane", "int8 MACs per lane per cycle", &Arch::macs_per_lane},
+      {"int4_speedup", "int4 MACs per int8 MAC slot", &Arch::int4_speedup},
+      {"lane_bytes", "LMEM bytes per lane", &Arch::lane_bytes},
+      {"banks_per_lane", "LMEM banks per lane", &Arch::banks_per_lane},
+      {"ddr_bytes", "DDR capacity, bytes", &Arch::ddr_bytes},
+      {"ddr_bytes_per_cycle", "DDR bandwidth, bytes per cycle", &Arch::ddr_bytes_per_cycle},
+      {"ddr_latency", "DDR latency, cycles", &Arch::ddr_latency},
+      {"gdma_startup", "GDMA instruction start-up, cycles", &Arch::gdma_startup},
+      {"tiu_startup", "TIU instruction start-up, cycles", &Arch::tiu_startup},
+      {"lmem_copy_bytes_per_cycle", "GDMA LMEM-to-LMEM copy bandwidth, bytes per cycle",
+       &Arch::lmem_copy_bytes_per_cycle},
+      {"bank_conflict_cycles", "TIU stall cycles per operand pair sharing an LMEM bank",
+       &Arch::bank_conflict_cycles},
+  };
+  return params;
+}
+
 uint64_t Arch::fingerprint() const {
   Fnv f;
-  f.bytes(name.data(), name.size());
-  uint64_t clock_bits = 0;
-  static_assert(sizeof(clock_bits) == sizeof(clock_mhz));
-  std::memcpy(&clock_bits, &clock_mhz, sizeof clock_bits);  // hashing the value's bits, not a layout
-  for (uint64_t v : {clock_bits, uint64_t{lanes}, uint64_t{macs_per_lane}, uint64_t{int4_speedup},
-                     uint64_t{lane_bytes}, uint64_t{banks_per_lane}, ddr_bytes, uint64_t{ddr_bytes_per_cycle},
-                     uint64_t{ddr_latency}, uint64_t{gdma_startup}, uint64_t{tiu_startup}})
-    f.u64(v);
+  for (char c : name) f.byte(static_cast<uint8_t>(c));
+  for (const ArchParam& p : arch_params()) {
+    std::visit(
+        [&](auto m) {
+          const auto v = this->*m;
+          if constexpr (std::is_same_v<decltype(v), const double>)
+            f.u64(std::bit_cast<uint64_t>(v));
+          else
+            f.u64(v);
+        },
+        p.member);
+  }
   return f.h;
 }
 

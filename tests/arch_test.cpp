@@ -1,0 +1,68 @@
+// Architecture presets and YAML: round trip, inheritance, and one clear error per bad key.
+#include <catch2/catch.hpp>
+
+#include "isa/arch.h"
+#include "isa/error.h"
+
+using namespace tpusim;
+
+TEST_CASE("three presets, the edge one small enough to force tiling", "[arch]") {
+  REQUIRE(arch_presets().size() >= 3);
+  const Arch& edge = arch_preset("edge");
+  const Arch& def = arch_preset("default");
+  const Arch& server = arch_preset("server");
+  REQUIRE(edge.lmem_bytes() < def.lmem_bytes());
+  REQUIRE(def.lmem_bytes() < server.lmem_bytes());
+  REQUIRE(edge.lmem_bytes() <= 64 * 1024);
+  REQUIRE(edge.fingerprint() != def.fingerprint());
+  REQUIRE_THROWS_WITH(arch_preset("tiny"), Catch::Contains("unknown architecture 'tiny'") &&
+                                               Catch::Contains("edge, default, server"));
+}
+
+TEST_CASE("YAML round trip of every preset keeps the fingerprint", "[arch]") {
+  for (const Arch& a : arch_presets()) {
+    const Arch back = arch_from_yaml(arch_to_yaml(a), "x.yaml");
+    REQUIRE(back.name == a.name);
+    REQUIRE(back.fingerprint() == a.fingerprint());
+  }
+}
+
+TEST_CASE("YAML starts from a base preset and overrides keys", "[arch]") {
+  const Arch a = arch_from_yaml("base: edge\nlanes: 32\nclock_mhz: 750.5\n", "configs/my_part.yaml");
+  REQUIRE(a.name == "my_part");  // file stem unless `name` is given
+  REQUIRE(a.lanes == 32);
+  REQUIRE(a.clock_mhz == 750.5);
+  REQUIRE(a.lane_bytes == arch_preset("edge").lane_bytes);
+  REQUIRE(arch_from_yaml("name: n1\n", "a.yaml").lanes == arch_preset("default").lanes);
+}
+
+TEST_CASE("bad YAML gives one error naming the file and key", "[arch]") {
+  auto err = [](const std::string& text) {
+    try {
+      arch_from_yaml(text, "bad.yaml");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(err("lanez: 8\n").find("bad.yaml: key 'lanez': unknown key") == 0);
+  CHECK(err("lanes: -4\n") == "bad.yaml: key 'lanes': '-4' is not a positive integer");
+  CHECK(err("lanes: 0\n") == "bad.yaml: key 'lanes': must be positive");
+  CHECK(err("lanes: 8.5\n") == "bad.yaml: key 'lanes': '8.5' is not a positive integer");
+  CHECK(err("lanes: [1, 2]\n") == "bad.yaml: key 'lanes': expected a scalar value");
+  CHECK(err("clock_mhz: fast\n") == "bad.yaml: key 'clock_mhz': 'fast' is not a number");
+  CHECK(err("clock_mhz: -1\n") == "bad.yaml: key 'clock_mhz': must be a positive finite number");
+  CHECK(err("lane_bytes: 33554432\n") == "bad.yaml: key 'lane_bytes': 33554432 exceeds the maximum 16777216");
+  CHECK(err("ddr_bytes: 99999999999999999999\n").find("key 'ddr_bytes'") != std::string::npos);
+  CHECK(err("lane_bytes: 1000\nbanks_per_lane: 3\n") ==
+        "bad.yaml: key 'banks_per_lane': 3 does not divide lane_bytes 1000");
+  CHECK(err("base: huge\n").find("bad.yaml: key 'base': unknown architecture 'huge'") == 0);
+  CHECK(err("- 1\n- 2\n") == "bad.yaml: expected a mapping of architecture keys");
+  CHECK(err("lanes: [1, 2\n").find("bad.yaml:") == 0);  // parse error with line:col
+}
+
+TEST_CASE("resolve_arch takes a preset name or a file", "[arch]") {
+  REQUIRE(resolve_arch("server").name == "server");
+  REQUIRE_THROWS_WITH(resolve_arch("/nonexistent/arch.yaml"),
+                      Catch::Contains("neither a preset (edge, default, server) nor an existing file"));
+}
