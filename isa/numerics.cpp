@@ -40,7 +40,12 @@ QuantMultiplier quantize_multiplier(double scale) {
   if (m >= 2147483648.0L) {  // frac rounded up to 1.0: renormalise
     m /= 2;
     --shift;
-    if (shift < 0) throw Error(fmt::format("requant scale {} is too large (must be < 2^31)", scale));
+    // Only for scale in [2^31 - 0.5, 2^31): M0 = 2^31 - 1 at shift 0 is the nearest representable
+    // value, still within 2^-31 relative.
+    if (shift < 0) {
+      m = kM0Max;
+      shift = 0;
+    }
   }
   if (shift > kMaxShift) {  // too small for a normalised M0: give up precision, keep shift 63
     m = std::round(std::ldexp(static_cast<long double>(scale), kMaxShift));
@@ -56,14 +61,17 @@ long double multiplier_value(int32_t m0, int shift) { return std::ldexp(static_c
 
 int64_t rounding_div(int64_t num, int64_t den) {
   const int64_t q = num / den, r = num % den;  // truncates toward zero
-  if (2 * (r < 0 ? -r : r) >= den) return num < 0 ? q - 1 : q + 1;
+  const int64_t abs_r = r < 0 ? -r : r;
+  if (abs_r >= den - abs_r) return num < 0 ? q - 1 : q + 1;  // 2*|r| >= den without overflow
   return q;
 }
 
 int32_t quantize_linear(float x, float scale, int32_t zp, DType t) {
-  if (std::isnan(x)) return saturate(zp, t);
+  // The quotient in float, as the ONNX reference and onnxruntime compute it (bit-exact with them);
   // nearbyint rounds half to even in the default floating-point environment, as ONNX requires.
-  const double q = std::nearbyint(static_cast<double>(x) / static_cast<double>(scale)) + zp;
+  const float r = std::nearbyint(x / scale);
+  if (std::isnan(r)) return saturate(zp, t);  // NaN input (or 0/0): never cast a NaN to an integer
+  const double q = static_cast<double>(r) + zp;
   const DTypeTraits& tr = traits(t);
   return static_cast<int32_t>(std::clamp(q, static_cast<double>(tr.qmin), static_cast<double>(tr.qmax)));
 }

@@ -53,7 +53,7 @@ long double multiplier_value(int32_t m0, int shift);
 int64_t rounding_div(int64_t num, int64_t den);
 
 // ONNX QuantizeLinear: saturate(round_half_to_even(x / scale) + zp) into the type's range.
-// NaN maps to zp (as onnxruntime does).
+// NaN maps to the (saturated) zero point: a defined result where ONNX leaves it unspecified.
 int32_t quantize_linear(float x, float scale, int32_t zp, DType t);
 // ONNX DequantizeLinear: (q - zp) * scale in float.
 float dequantize_linear(int32_t q, float scale, int32_t zp);
