@@ -11,8 +11,10 @@ namespace tpusim {
 
 int64_t round_shift(int64_t x, int shift) {
   if (shift <= 0) return x;
-  // Arithmetic right shift of a two's-complement int64 is floor division (C++20).
-  return (x + (int64_t{1} << (shift - 1))) >> shift;
+  // floor(x / 2^s) plus the bit just below the cut: equals floor((x + 2^(s-1)) / 2^s) without
+  // forming x + 2^(s-1), so it is exact for every int64 x. (Arithmetic right shift of a
+  // two's-complement int64 is floor division in C++20.)
+  return (x >> shift) + ((x >> (shift - 1)) & 1);
 }
 
 int32_t sat_int32(int64_t v) { return static_cast<int32_t>(std::clamp<int64_t>(v, INT32_MIN, INT32_MAX)); }

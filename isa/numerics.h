@@ -23,8 +23,7 @@ inline constexpr int32_t kM0Max = INT32_MAX;          // 2^31 - 1
 inline constexpr int32_t kM0Identity = 1 << 30;        // with shift 30 represents exactly 1.0
 inline constexpr int kShiftIdentity = 30;
 
-// floor((x + 2^(shift-1)) / 2^shift); shift in [0, 63]. Requires |x| < 2^62 for shift 63
-// (always true for an int32 times a valid M0).
+// floor((x + 2^(shift-1)) / 2^shift); shift in [0, 63]; exact for every int64 x.
 int64_t round_shift(int64_t x, int shift);
 
 // Saturate to the int32 range.
