@@ -162,7 +162,7 @@ std::vector<Access> accesses(const Instr& in, const Geometry& geo) {
   return out;
 }
 
-void execute(const Instr& in, const MemView& mem, ExecCounters& counters) {
+void execute(const Instr& in, const MemView& mem, ExecCounters& counters, Kernels kernels) {
   if (std::string why = check(in, mem.geo); !why.empty()) throw Error(why);
   if (in.op == Opcode::End || in.op == Opcode::Sync) return;
   const char* mnemonic = spec(in.op).mnemonic;
@@ -181,8 +181,14 @@ void execute(const Instr& in, const MemView& mem, ExecCounters& counters) {
     case Opcode::DmaLoad:
     case Opcode::DmaStore:
     case Opcode::DmaCopy: sem::exec_dma(in, mem); break;
-    case Opcode::Conv2d: sem::exec_conv2d(in, mem, counters); break;
-    case Opcode::Matmul: sem::exec_matmul(in, mem, counters); break;
+    case Opcode::Conv2d:
+      if (kernels == Kernels::Reference || !sem::exec_conv2d_fast(in, mem, counters))
+        sem::exec_conv2d(in, mem, counters);
+      break;
+    case Opcode::Matmul:
+      if (kernels == Kernels::Reference || !sem::exec_matmul_fast(in, mem, counters))
+        sem::exec_matmul(in, mem, counters);
+      break;
     case Opcode::Pool: sem::exec_pool(in, mem, counters); break;
     case Opcode::Eltwise: sem::exec_eltwise(in, mem, counters); break;
     case Opcode::Requant: sem::exec_requant(in, mem, counters); break;

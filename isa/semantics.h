@@ -89,7 +89,10 @@ struct ExecCounters {
 // Run one instruction. Throws Error with check()'s reason if the instruction is invalid, if a DDR
 // footprint runs past the end of mem.ddr, or if an rq table entry is invalid (then nothing is
 // written); sync and end have no memory effect here (the controller interprets them).
-void execute(const Instr& in, const MemView& mem, ExecCounters& counters);
+// Kernels::Fast runs the optimised twins of conv2d and matmul (semantics_fast.cpp);
+// Kernels::Reference the plain loops. Both have the same effect, bit for bit.
+enum class Kernels : uint8_t { Fast, Reference };
+void execute(const Instr& in, const MemView& mem, ExecCounters& counters, Kernels kernels = Kernels::Fast);
 
 // Output spatial size of a window op: (in + pad_a + pad_b - dil*(k-1) - 1) / stride + 1, or 0 when
 // the window does not fit (or k, stride or dil < 1).

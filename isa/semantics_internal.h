@@ -94,4 +94,9 @@ void exec_pool(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_eltwise(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_requant(const Instr& in, const MemView& m, ExecCounters& counters);
 
+// Optimised twins (semantics_fast.cpp): false when the shape is outside their exact range, in
+// which case the caller runs the reference kernel.
+bool exec_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters);
+bool exec_matmul_fast(const Instr& in, const MemView& m, ExecCounters& counters);
+
 }  // namespace tpusim::sem

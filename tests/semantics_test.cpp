@@ -18,9 +18,16 @@ namespace {
 
 Geometry geometry(const Image& img) { return Geometry{img.lanes, img.lane_bytes, img.ddr.size()}; }
 
+// Runs `in` with the optimised kernels, and on a copy with the reference twins: both must leave
+// identical images and counters (so every random case below also tests the twins against each other).
 ExecCounters run(const Instr& in, Image& img) {
-  ExecCounters counters;
-  execute(in, MemView{geometry(img), img.ddr, img.lmem}, counters);
+  Image twin = img;
+  ExecCounters counters, twin_counters;
+  execute(in, MemView{geometry(img), img.ddr, img.lmem}, counters, Kernels::Fast);
+  execute(in, MemView{geometry(twin), twin.ddr, twin.lmem}, twin_counters, Kernels::Reference);
+  CHECK((img.lmem == twin.lmem && img.ddr == twin.ddr));
+  CHECK(counters.macs == twin_counters.macs);
+  CHECK(counters.acc_overflows == twin_counters.acc_overflows);
   return counters;
 }
 
