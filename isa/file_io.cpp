@@ -32,7 +32,8 @@ void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) 
   const std::string tmp = fmt::format("{}.tmp.{}", path, static_cast<long>(::getpid()));
   FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) throw Error(fmt::format("{}: cannot write: {}", path, std::strerror(errno)));
-  const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0;
+  const bool ok = (bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size()) &&
+                  std::fflush(f) == 0;
   const int saved = errno;
   if (std::fclose(f) != 0 || !ok) {
     std::remove(tmp.c_str());

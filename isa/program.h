@@ -1,5 +1,6 @@
 // A tpusim program in memory and its .tpu container (format documented in docs/tpu-format.md).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -72,7 +73,25 @@ struct Program {
 inline constexpr uint16_t kTpuVersionMajor = 1;
 inline constexpr uint16_t kTpuVersionMinor = 0;
 
-// Serialise (explicit little-endian encode, never a struct memcpy).
+// Container layout constants (docs/tpu-format.md). Section kind ids are part of the format: never
+// reuse or renumber them.
+enum class TpuSection : uint32_t { Arch = 1, CodeGdma = 2, CodeTiu = 3, Data = 4, Inputs = 5, Outputs = 6, Debug = 7 };
+// Kinds with this bit set are optional: a reader that does not know one skips it (how a newer
+// minor version adds information); any other unknown kind is refused.
+inline constexpr uint32_t kTpuOptionalSectionBit = 0x8000'0000u;
+inline constexpr size_t kTpuHeaderBytes = 32;
+inline constexpr size_t kTpuSectionEntryBytes = 20;
+inline constexpr size_t kTpuMaxString = 4096;  // names and node names, bytes
+inline constexpr size_t kTpuMaxRank = 8;
+// "code.tiu", ...; nullptr for a kind this version does not know.
+const char* tpu_section_name(uint32_t kind);
+// Rewrite the header's file size and checksum after editing an encoded program in place (tests
+// and tools that patch files). Throws Error when the bytes are shorter than a header.
+void reseal_tpu(std::vector<uint8_t>& bytes);
+
+// Serialise (explicit little-endian encode, never a struct memcpy). Does not validate, so tests can
+// encode defective programs; save_program validates first. Throws Error only for what the format
+// cannot represent (a field value wider than its instruction field, rank > 255).
 std::vector<uint8_t> encode_program(const Program& p);
 // Parse and validate; throws Error "<source>: <section or instruction>: <problem>" on any defect.
 Program decode_program(std::span<const uint8_t> bytes, const std::string& source);
