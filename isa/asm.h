@@ -19,4 +19,9 @@ std::string disassemble(const Program& p);
 // One instruction as "mnemonic field=value ..." (every field, table order, enums by name).
 std::string format_instr(const Instr& in);
 
+// The inverse of format_instr for one line "mnemonic field=value ..." (fields in any order,
+// omitted ones 0, comments allowed). Checks field names and value ranges only, not check()'s
+// semantic rules. Throws Error "<source>:<line>: <problem>".
+Instr parse_instr(std::string_view line, const std::string& source, int line_no = 1);
+
 }  // namespace tpusim

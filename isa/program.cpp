@@ -140,6 +140,15 @@ void reseal_tpu(std::vector<uint8_t>& bytes) {
   put_le_at(bytes, kOffChecksum, checksum(std::span(bytes).subspan(kTpuHeaderBytes)), 4);
 }
 
+TpuLayout read_tpu_layout(std::span<const uint8_t> bytes, const std::string& source) {
+  check_header(bytes, source);
+  TpuLayout layout;
+  layout.version_major = static_cast<uint16_t>(get_le_at(bytes, kOffVersionMajor, 2));
+  layout.version_minor = static_cast<uint16_t>(get_le_at(bytes, kOffVersionMinor, 2));
+  for (const SectionEntry& e : read_section_table(bytes, source)) layout.sections.push_back({e.kind, e.offset, e.size});
+  return layout;
+}
+
 std::vector<uint8_t> encode_program(const Program& p) {
   const std::array<std::vector<uint8_t>, kSections.size()> payloads{
       encode_arch(p.arch),          encode_code(p.gdma, "code.gdma"), encode_code(p.tiu, "code.tiu"),

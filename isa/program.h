@@ -85,6 +85,18 @@ inline constexpr size_t kTpuMaxString = 4096;  // names and node names, bytes
 inline constexpr size_t kTpuMaxRank = 8;
 // "code.tiu", ...; nullptr for a kind this version does not know.
 const char* tpu_section_name(uint32_t kind);
+
+// The framing of an encoded program: its version and section table (for `tpusim info`). Checks
+// the header and table as decode_program does and throws the same errors.
+struct TpuLayout {
+  uint16_t version_major = 0, version_minor = 0;
+  struct Section {
+    uint32_t kind;
+    uint64_t offset, size;
+  };
+  std::vector<Section> sections;
+};
+TpuLayout read_tpu_layout(std::span<const uint8_t> bytes, const std::string& source);
 // Rewrite the header's file size and checksum after editing an encoded program in place (tests
 // and tools that patch files). Throws Error when the bytes are shorter than a header.
 void reseal_tpu(std::vector<uint8_t>& bytes);

@@ -1,0 +1,25 @@
+// The tpusim subcommands. Each cli/cmd_*.cpp registers its subcommand(s) on the root app through one
+// add_* function and returns what to run once the command line is parsed; main.cpp only lists them.
+// A command reports failure by throwing tpusim::Error (main prints "error: <message>", exit 1).
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string_view>
+
+namespace tpusim::cli {
+
+struct Command {
+  CLI::App* app;              // the subcommand; run() is called when it was given
+  std::function<void()> run;  // options live in the closure
+};
+
+// Prints a command's result on stdout; throws Error when it cannot be written (full disk, closed
+// pipe), so a truncated listing never passes for a successful run.
+void write_stdout(std::string_view text);
+
+Command add_asm(CLI::App& root);     // tpusim asm IN.s -o OUT.tpu
+Command add_disasm(CLI::App& root);  // tpusim disasm IN.tpu [-o OUT.s]
+Command add_info(CLI::App& root);    // tpusim info IN.tpu [--json]
+Command add_doc(CLI::App& root);     // tpusim doc isa [--update FILE]
+
+}  // namespace tpusim::cli
