@@ -14,27 +14,7 @@
 
 namespace tpusim::sem {
 
-namespace {
-
 constexpr int64_t kMaxExactTerms = (int64_t{1} << 31) / (int64_t{1} << 15) - 1;
-
-int32_t saturate_counted(int64_t v, ExecCounters& counters) {
-  const int32_t s = sat_int32(v);
-  if (s != v) ++counters.acc_overflows;
-  return s;
-}
-
-std::vector<int32_t> load_bias(const Operands& ops, const MemView& m, uint64_t channels) {
-  std::vector<int32_t> bias(channels, 0);
-  if (const Tensor* t = ops.find("bias"))
-    for (uint64_t o = 0; o < channels; ++o) {
-      const Plane p = plane(*t, m, 0, o);
-      bias[o] = load_elem(p.base, p.index, DType::Int32);
-    }
-  return bias;
-}
-
-}  // namespace
 
 bool exec_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters) {
   const auto c = ops::Conv2d::from(in);
@@ -43,7 +23,7 @@ bool exec_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters)
   const Operands ops = operands(in, m.geo.lanes);
   const Tensor &src = ops.get("src"), &weight = ops.get("weight"), &dst = ops.get("dst");
   const Requantizer rq = make_requantizer(requant_fields(c), ops, m, dst.c, "conv2d");
-  const std::vector<int32_t> bias = load_bias(ops, m, dst.c);
+  const std::vector<int32_t> bias = read_bias(ops, m, dst.c);
   const int64_t ih = c.ih, iw = c.iw, oh = dst.h, ow = dst.w, sh = c.stride_h, sw = c.stride_w;
   const int64_t ph = ih + c.pad_t + c.pad_b, pw = iw + c.pad_l + c.pad_r;  // padded plane
   std::vector<int16_t> xpad(static_cast<size_t>(icg * ph * pw));
@@ -84,7 +64,7 @@ bool exec_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters)
         const Plane out = plane(dst, m, n, static_cast<uint64_t>(o));
         for (int64_t i = 0; i < oh * ow; ++i)
           store_elem(out.base, out.index + i, dst.dtype,
-                     rq.apply(saturate_counted(int64_t{bias[o]} + acc[i], counters), static_cast<uint64_t>(o)));
+                     rq.apply(saturate_acc(int64_t{bias[o]} + acc[i], counters), static_cast<uint64_t>(o)));
       }
     }
   counters.macs += dst.n * dst.c * dst.h * dst.w * static_cast<uint64_t>(icg * kh * kw);
@@ -97,7 +77,7 @@ bool exec_matmul_fast(const Instr& in, const MemView& m, ExecCounters& counters)
   const Operands ops = operands(in, m.geo.lanes);
   const Tensor &src = ops.get("src"), &weight = ops.get("weight"), &dst = ops.get("dst");
   const Requantizer rq = make_requantizer(requant_fields(mm), ops, m, dst.c, "matmul");
-  const std::vector<int32_t> bias = load_bias(ops, m, dst.c);
+  const std::vector<int32_t> bias = read_bias(ops, m, dst.c);
   // All weight rows unpacked once: w[j][k].
   std::vector<int16_t> w(static_cast<size_t>(mm.n * mm.k)), row(static_cast<size_t>(mm.k));
   for (int64_t j = 0; j < mm.n; ++j) {
@@ -115,7 +95,7 @@ bool exec_matmul_fast(const Instr& in, const MemView& m, ExecCounters& counters)
       for (int64_t k = 0; k < mm.k; ++k) dot += int32_t{row[k]} * wr[k];
       const Plane out = plane(dst, m, static_cast<uint64_t>(i), static_cast<uint64_t>(j));
       store_elem(out.base, out.index, dst.dtype,
-                 rq.apply(saturate_counted(int64_t{bias[j]} + dot, counters), static_cast<uint64_t>(j)));
+                 rq.apply(saturate_acc(int64_t{bias[j]} + dot, counters), static_cast<uint64_t>(j)));
     }
   }
   counters.macs += static_cast<uint64_t>(mm.m * mm.n * mm.k);

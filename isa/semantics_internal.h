@@ -87,6 +87,11 @@ struct Requantizer {
 Requantizer make_requantizer(const RequantFields& f, const Operands& ops, const MemView& m,
                              uint64_t channels, const char* mnemonic);
 
+// Saturates an exact sum to int32, counting the overflow.
+int32_t saturate_acc(int64_t v, ExecCounters& counters);
+// The int32 bias per output channel, zeros when the instruction has none.
+std::vector<int32_t> read_bias(const Operands& ops, const MemView& m, uint64_t channels);
+
 void exec_dma(const Instr& in, const MemView& m);
 void exec_conv2d(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_matmul(const Instr& in, const MemView& m, ExecCounters& counters);

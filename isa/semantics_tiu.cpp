@@ -39,16 +39,12 @@ Requantizer make_requantizer(const RequantFields& f, const Operands& ops, const 
   return r;
 }
 
-namespace {
-
-// Saturates an exact sum to int32, counting the overflow.
 int32_t saturate_acc(int64_t v, ExecCounters& counters) {
   const int32_t s = sat_int32(v);
   if (s != v) ++counters.acc_overflows;
   return s;
 }
 
-// The int32 bias per output channel, zeros when the instruction has none.
 std::vector<int32_t> read_bias(const Operands& ops, const MemView& m, uint64_t channels) {
   std::vector<int32_t> bias(channels, 0);
   if (const Tensor* t = ops.find("bias"))
@@ -58,6 +54,8 @@ std::vector<int32_t> read_bias(const Operands& ops, const MemView& m, uint64_t c
     }
   return bias;
 }
+
+namespace {
 
 // Eltwise input rescale: sat_int32(round_shift((v - zp) * m0, shift)). For an int32 input the
 // product can reach (2^31 + 2^15) * (2^31 - 1) > 2^62; round_shift is exact over all of int64.
