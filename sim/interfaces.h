@@ -1,0 +1,52 @@
+// The interfaces the engines are bound to (Top binds the ports): the controller that owns the
+// instruction streams and the sync counters, and the LMEM; and the DDR's TLM-2.0 burst extension.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "sim/run_context.h"
+#include "sim/systemc_include.h"
+
+namespace tpusim::sim {
+
+struct Fetched {
+  const Instr* instr = nullptr;  // nullptr: the stream ended or the run was aborted
+  uint32_t index = 0;
+  explicit operator bool() const { return instr != nullptr; }
+};
+
+class ControllerIf : public virtual sc_core::sc_interface {
+public:
+  virtual const sc_core::sc_event& run_started() const = 0;
+  virtual RunContext& context() = 0;
+  virtual uint64_t now() const = 0;  // cycles since the run started
+  // Next dma/TIU instruction of `e`'s stream. Interprets sync (blocking the calling thread until
+  // the other engine's count is reached) and end on the way.
+  virtual Fetched fetch(Engine e) = 0;
+  // The fetched instruction completed now, having started at `start`; its effect is applied.
+  virtual void retire(Engine e, uint32_t index, uint64_t start) = 0;
+  // Abort the run; run() throws Error(reason + state dump).
+  virtual void fail(const std::string& reason) = 0;
+  // The engine's thread returned to idle (between runs).
+  virtual void engine_idle(Engine e) = 0;
+};
+
+// DDR protocol: bursts are timing-only TLM transactions (the data pointer is unused; bytes move
+// through DMI in execute()). The burst that opens a transfer carries FirstBurst, on which the
+// DDR charges its access latency; the initiator sets it on its payload and clears it after.
+struct FirstBurst : tlm::tlm_extension<FirstBurst> {
+  tlm::tlm_extension_base* clone() const override { return new FirstBurst(*this); }
+  void copy_from(const tlm::tlm_extension_base&) override {}
+};
+
+class LmemIf : public virtual sc_core::sc_interface {
+public:
+  virtual std::span<uint8_t> bytes() = 0;
+  // An instruction of `e` starts/stops using its LMEM footprint; begin returns "" or why the
+  // footprint is outside LMEM. finish counts GDMA/TIU overlaps on a bank.
+  virtual std::string begin(Engine e, const Instr& in) = 0;
+  virtual void finish(Engine e) = 0;
+};
+
+}  // namespace tpusim::sim

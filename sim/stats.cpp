@@ -1,0 +1,82 @@
+#include "sim/stats.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+namespace tpusim::sim {
+
+double Stats::mac_utilization() const {
+  const double peak = double(total_cycles) * double(peak_macs_per_cycle);
+  return peak > 0 ? double(macs) / peak : 0;
+}
+
+nlohmann::json to_json(const Stats& s) {
+  nlohmann::json j;
+  j["arch"] = s.arch;
+  j["clock_mhz"] = s.clock_mhz;
+  j["mode"] = s.functional ? "functional" : "timed";
+  j["total_cycles"] = s.total_cycles;
+  j["time_us"] = s.time_us();
+  for (Engine e : {Engine::Gdma, Engine::Tiu}) {
+    const EngineStats& es = s.engine(e);
+    j["engines"][engine_name(e)] = {{"instructions", es.instructions},
+                                    {"busy_cycles", es.busy},
+                                    {"waiting_cycles", es.waiting},
+                                    {"idle_cycles", es.idle}};
+  }
+  j["macs"] = s.macs;
+  j["peak_macs_per_cycle"] = s.peak_macs_per_cycle;
+  j["mac_utilization"] = s.mac_utilization();
+  j["acc_overflows"] = s.acc_overflows;
+  j["bytes"] = {{"ddr_read", s.ddr_read_bytes},
+                {"ddr_write", s.ddr_write_bytes},
+                {"lmem_read", s.lmem_read_bytes},
+                {"lmem_write", s.lmem_write_bytes}};
+  j["opcode_counts"] = s.opcode_counts;
+  j["bank"] = {{"tiu_conflicts", s.tiu_bank_conflicts},
+               {"tiu_conflict_cycles", s.tiu_conflict_cycles},
+               {"gdma_tiu_overlaps", s.gdma_tiu_bank_overlaps},
+               {"lmem_hazards", s.lmem_hazards}};
+  j["ddr_bus_busy_cycles"] = s.ddr_bus_busy_cycles;
+  return j;
+}
+
+namespace {
+// "1234 (56.7%)"
+std::string cell(uint64_t part, uint64_t whole) {
+  return whole ? fmt::format("{} ({:.1f}%)", part, 100.0 * double(part) / double(whole)) : fmt::format("{}", part);
+}
+
+template <typename... T>
+void add_line(std::string& out, fmt::format_string<T...> f, T&&... args) {
+  out += fmt::format(f, std::forward<T>(args)...);
+  out += '\n';
+}
+}  // namespace
+
+std::string summary(const Stats& s) {
+  std::string out;
+  add_line(out, "arch {} @ {} MHz, {} mode", s.arch, s.clock_mhz, s.functional ? "functional" : "timed");
+  add_line(out, "total {:>14} cycles  {:>12.3f} us", s.total_cycles, s.time_us());
+  add_line(out, "{:<6} {:>8} {:>24} {:>24} {:>24}", "engine", "instrs", "busy cycles", "waiting cycles",
+           "idle cycles");
+  for (Engine e : {Engine::Gdma, Engine::Tiu}) {
+    const EngineStats& es = s.engine(e);
+    add_line(out, "{:<6} {:>8} {:>24} {:>24} {:>24}", engine_name(e), es.instructions, cell(es.busy, s.total_cycles),
+             cell(es.waiting, s.total_cycles), cell(es.idle, s.total_cycles));
+  }
+  add_line(out, "MACs {} (utilization {:.1f}% of {} per cycle), int32 overflows {}", s.macs,
+       100.0 * s.mac_utilization(), s.peak_macs_per_cycle, s.acc_overflows);
+  add_line(out, "DDR  read {} B, written {} B, bus busy {} cycles", s.ddr_read_bytes, s.ddr_write_bytes,
+       s.ddr_bus_busy_cycles);
+  add_line(out, "LMEM read {} B, written {} B", s.lmem_read_bytes, s.lmem_write_bytes);
+  add_line(out, "bank conflicts: TIU {} pairs ({} cycles), GDMA/TIU overlaps {}, hazards {}",
+       s.tiu_bank_conflicts, s.tiu_conflict_cycles, s.gdma_tiu_bank_overlaps, s.lmem_hazards);
+  std::string mix;
+  for (const auto& [mn, n] : s.opcode_counts) mix += fmt::format(" {}={}", mn, n);
+  add_line(out, "instructions:{}", mix);
+  return out;
+}
+
+}  // namespace tpusim::sim

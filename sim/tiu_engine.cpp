@@ -1,0 +1,40 @@
+#include "sim/tiu_engine.h"
+
+#include "isa/error.h"
+#include "sim/sync_state.h"
+#include "sim/timing.h"
+
+namespace tpusim::sim {
+
+TiuEngine::TiuEngine(sc_core::sc_module_name name) : sc_core::sc_module(name), ctrl("ctrl"), lmem("lmem") {
+  SC_THREAD(thread);
+}
+
+void TiuEngine::thread() {
+  for (;;) {
+    wait(ctrl->run_started());
+    while (const Fetched f = ctrl->fetch(Engine::Tiu)) run_one(f);
+    ctrl->engine_idle(Engine::Tiu);
+  }
+}
+
+void TiuEngine::run_one(const Fetched& f) {
+  RunContext& ctx = ctrl->context();
+  const Instr& in = *f.instr;
+  const uint64_t start = ctrl->now();
+  std::string err = lmem->begin(Engine::Tiu, in);
+  wait(cycle_time(tiu_duration(in, ctx.arch)));
+  if (err.empty()) {
+    try {
+      // TIU operands are all in LMEM: the DDR is not visible to it.
+      execute(in, MemView{ctx.geo, {}, lmem->bytes()}, ctx.counters);
+    } catch (const Error& e) {
+      err = e.what();
+    }
+  }
+  lmem->finish(Engine::Tiu);
+  if (!err.empty()) return ctrl->fail(describe(Engine::Tiu, f.index, in) + ": " + err);
+  ctrl->retire(Engine::Tiu, f.index, start);
+}
+
+}  // namespace tpusim::sim
