@@ -12,21 +12,22 @@ using namespace tpusim;
 namespace fs = std::filesystem;
 
 namespace {
-fs::path scratch() {
-  fs::path d = fs::path(TPUSIM_BINARY_DIR) / "tests" / "npy_work";
+// Each test case gets its own folder: ctest runs the cases of this file in parallel.
+fs::path scratch(const std::string& test) {
+  fs::path d = fs::path(TPUSIM_BINARY_DIR) / "tests" / "npy_work" / test;
   fs::create_directories(d);
   return d;
 }
-int python(const std::string& code) {
-  const fs::path script = scratch() / "script.py";
+int python(const fs::path& dir, const std::string& code) {
+  const fs::path script = dir / "script.py";
   write_file_atomic(script.string(), code);
   return std::system((std::string(TPUSIM_PYTHON) + " " + script.string()).c_str());
 }
 }  // namespace
 
 TEST_CASE("reads what numpy writes, every supported dtype and versions 1 and 2", "[npy]") {
-  const fs::path d = scratch();
-  REQUIRE(python("import numpy as np\n"
+  const fs::path d = scratch("read");
+  REQUIRE(python(d, "import numpy as np\n"
                  "d='" + d.string() + "'\n"
                  "for t in ['int8','uint8','int16','uint16','int32','uint32','int64','float32','float64']:\n"
                  "    np.save(f'{d}/{t}.npy', (np.arange(24).reshape(2,3,4) - 7).astype(t))\n"
@@ -57,13 +58,13 @@ TEST_CASE("reads what numpy writes, every supported dtype and versions 1 and 2",
 }
 
 TEST_CASE("numpy reads what we write", "[npy]") {
-  const fs::path d = scratch();
+  const fs::path d = scratch("write");
   const std::vector<int32_t> vals{-128, 0, 5, 127, 1, 2};
   save_npy(make_npy_i32({2, 3}, vals, NpyType::I8), (d / "w_i8.npy").string());
   save_npy(make_npy_i32({6}, vals, NpyType::I32), (d / "w_i32.npy").string());
   const std::vector<float> f{0.5f, -1.25f, 3.0f};
   save_npy(make_npy_f32({3, 1}, f), (d / "w_f32.npy").string());
-  REQUIRE(python("import numpy as np\n"
+  REQUIRE(python(d, "import numpy as np\n"
                  "d='" + d.string() + "'\n"
                  "a=np.load(d+'/w_i8.npy'); assert a.dtype==np.int8 and a.shape==(2,3), a\n"
                  "assert a.ravel().tolist()==[-128,0,5,127,1,2]\n"
