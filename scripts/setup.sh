@@ -14,6 +14,10 @@ PACKAGES=(
   python3-numpy python3-matplotlib
 )
 
+# Node.js + npm only run the ONNX Runtime comparison tests (scripts/setup_ort.sh); a machine that
+# already has them (any origin) keeps its own.
+command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,0 +1,168 @@
+#include "compiler/onnx_import.h"
+
+#include <fmt/format.h>
+
+#include <climits>
+#include <set>
+
+#include "compiler/onnx_internal.h"
+#include "compiler/shape_infer.h"
+#include "isa/error.h"
+#include "isa/file_io.h"
+
+namespace tpusim::compiler {
+
+using onnx_detail::parse_attrs;
+using onnx_detail::tensor_from_proto;
+
+namespace {
+
+struct Arity {
+  int min_in, max_in;
+};
+Arity arity(Op op) {
+  switch (op) {
+    case Op::Conv:
+    case Op::Gemm: return {2, 3};
+    case Op::MatMul:
+    case Op::Add:
+    case Op::Mul: return {2, 2};
+    case Op::Clip: return {1, 3};
+    case Op::Reshape: return {1, 2};
+    case Op::BatchNormalization: return {5, 5};
+    case Op::Concat: return {1, INT_MAX};
+    case Op::QuantizeLinear:
+    case Op::DequantizeLinear: return {2, 3};
+    default: return {1, 1};
+  }
+}
+
+bool default_domain(const std::string& d) { return d.empty() || d == "ai.onnx"; }
+
+// A Constant node becomes a constant tensor.
+Tensor constant_value(const onnx::NodeProto& p, const std::string& where) {
+  if (p.output_size() != 1 || p.attribute_size() != 1)
+    throw Error(fmt::format("{}: expected one output and one value attribute", where));
+  const auto& a = p.attribute(0);
+  const std::string& out = p.output(0);
+  if (a.name() == "value") return tensor_from_proto(a.t(), out, where);
+  Tensor t;
+  t.name = out;
+  t.is_const = true;
+  if (a.name() == "value_float") t = make_f32(out, {}, {a.f()});
+  else if (a.name() == "value_floats") t = make_f32(out, {a.floats_size()}, {a.floats().begin(), a.floats().end()});
+  else if (a.name() == "value_int") t = make_ints(out, {}, ElemType::I64, {a.i()});
+  else if (a.name() == "value_ints") t = make_ints(out, {a.ints_size()}, ElemType::I64, {a.ints().begin(), a.ints().end()});
+  else throw Error(fmt::format("{}: value attribute '{}' is not supported", where, a.name()));
+  t.is_const = true;
+  return t;
+}
+
+void add_input(Graph& g, const onnx::ValueInfoProto& vi, const ImportOptions& opt) {
+  const std::string where = fmt::format("{}: input '{}'", g.source, vi.name());
+  if (!vi.type().has_tensor_type()) throw Error(where + ": not a tensor");
+  const auto& tt = vi.type().tensor_type();
+  const auto type = elem_type_from_onnx(tt.elem_type());
+  if (!type) throw Error(fmt::format("{}: unsupported element type {}", where, tt.elem_type()));
+  if (!tt.has_shape()) throw Error(where + ": has no shape (static shapes are required)");
+  Tensor t;
+  t.name = vi.name();
+  t.type = *type;
+  for (int i = 0; i < tt.shape().dim_size(); ++i) {
+    const auto& d = tt.shape().dim(i);
+    if (d.has_dim_value() && d.dim_value() > (int64_t{1} << 31)) {
+      throw Error(fmt::format("{}: dimension {} is too large ({})", where, i, d.dim_value()));
+    } else if (d.has_dim_value() && d.dim_value() > 0) {
+      t.shape.push_back(d.dim_value());
+    } else if (i == 0) {
+      if (opt.batch <= 0) throw Error(fmt::format("{}: batch size {} must be positive", where, opt.batch));
+      t.shape.push_back(opt.batch);
+    } else {
+      throw Error(fmt::format("{}: dimension {} is dynamic ('{}'); only the batch dimension may be", where, i,
+                              d.dim_param()));
+    }
+  }
+  if (num_elements(t.shape) > (int64_t{1} << 32) || t.shape.size() > 8)
+    throw Error(fmt::format("{}: shape {} is too large", where, shape_str(t.shape)));
+  g.tensors[t.name] = t;
+  g.inputs.push_back(t.name);
+}
+
+void add_node(Graph& g, const onnx::NodeProto& p, size_t index) {
+  Node n;
+  n.name = !p.name().empty() ? p.name() : p.output_size() > 0 ? p.output(0) : fmt::format("node{}", index);
+  const auto op = default_domain(p.domain()) ? op_from_onnx(p.op_type()) : std::nullopt;
+  if (!op) {
+    const std::string dom = default_domain(p.domain()) ? "" : fmt::format(" in domain '{}'", p.domain());
+    throw Error(fmt::format("{}: node '{}' ({}): unsupported op{}", g.source, n.name, p.op_type(), dom));
+  }
+  n.op = *op;
+  n.inputs.assign(p.input().begin(), p.input().end());
+  n.outputs.assign(p.output().begin(), p.output().end());
+  while (!n.inputs.empty() && n.inputs.back().empty()) n.inputs.pop_back();
+  while (!n.outputs.empty() && n.outputs.back().empty()) n.outputs.pop_back();
+  const Arity ar = arity(n.op);
+  if (static_cast<int>(n.inputs.size()) < ar.min_in || static_cast<int>(n.inputs.size()) > ar.max_in)
+    g.fail(n, fmt::format("has {} inputs, expected {}{}", n.inputs.size(), ar.min_in,
+                          ar.max_in == ar.min_in ? "" : ar.max_in == INT_MAX ? " or more" : fmt::format("..{}", ar.max_in)));
+  if (n.outputs.size() != 1) g.fail(n, fmt::format("has {} outputs, only one is supported", n.outputs.size()));
+  for (size_t i = 0; i < n.inputs.size(); ++i)
+    if (n.inputs[i].empty() && !(i >= 1 && n.op == Op::Clip) &&
+        !(i == 2 && (n.op == Op::Conv || n.op == Op::Gemm || n.op == Op::QuantizeLinear || n.op == Op::DequantizeLinear)))
+      g.fail(n, fmt::format("required input {} is empty", i));
+  parse_attrs(p, n, g);
+  Tensor out;
+  out.name = n.outputs[0];
+  if (g.has(out.name)) g.fail(n, fmt::format("output '{}' is already a graph input or initializer", out.name));
+  g.tensors[out.name] = out;
+  g.nodes.push_back(std::move(n));
+}
+
+}  // namespace
+
+Graph import_onnx_bytes(std::span<const uint8_t> bytes, const std::string& source, const ImportOptions& opt) {
+  if (bytes.empty()) throw Error(fmt::format("{}: empty file, not an ONNX model", source));
+  onnx::ModelProto m;
+  if (bytes.size() > INT_MAX || !m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    throw Error(fmt::format("{}: not an ONNX model (protobuf parse failed: truncated or another format)", source));
+  if (m.ir_version() <= 0 || !m.has_graph() || m.opset_import_size() == 0)
+    throw Error(fmt::format("{}: not an ONNX model (no ir_version, graph or opset_import: truncated or another format)",
+                            source));
+  Graph g;
+  g.source = source;
+  for (const auto& o : m.opset_import())
+    if (default_domain(o.domain())) g.opset = o.version();
+  if (g.opset <= 0) throw Error(fmt::format("{}: model imports no default-domain (ai.onnx) opset", source));
+  const auto& gp = m.graph();
+  if (gp.sparse_initializer_size() > 0) throw Error(fmt::format("{}: sparse initializers are not supported", source));
+  for (const auto& init : gp.initializer()) {
+    if (g.has(init.name())) throw Error(fmt::format("{}: initializer '{}' is defined twice", source, init.name()));
+    g.tensors[init.name()] = tensor_from_proto(init, init.name(), fmt::format("{}: initializer '{}'", source, init.name()));
+  }
+  for (const auto& vi : gp.input())
+    if (!g.has(vi.name())) add_input(g, vi, opt);  // inputs that are also initializers are constants
+  if (g.inputs.empty()) throw Error(fmt::format("{}: the graph has no (non-initializer) inputs", source));
+  for (int i = 0; i < gp.node_size(); ++i) {
+    const auto& p = gp.node(i);
+    if (p.op_type() == "Constant" && default_domain(p.domain())) {
+      const std::string name = p.output_size() ? p.output(0) : "";
+      Tensor t = constant_value(p, fmt::format("{}: node '{}' (Constant)", source, p.name().empty() ? name : p.name()));
+      if (g.has(name)) throw Error(fmt::format("{}: Constant output '{}' is defined twice", source, name));
+      g.tensors[name] = std::move(t);
+      continue;
+    }
+    add_node(g, p, static_cast<size_t>(i));
+  }
+  for (const auto& vi : gp.output()) g.outputs.push_back(vi.name());
+  if (g.outputs.empty()) throw Error(fmt::format("{}: the graph has no outputs", source));
+  g.topo_sort();
+  infer_shapes(g);
+  g.remove_unused_tensors();
+  return g;
+}
+
+Graph import_onnx(const std::string& path, const ImportOptions& opt) {
+  return import_onnx_bytes(read_file_bytes(path), path, opt);
+}
+
+}  // namespace tpusim::compiler

@@ -1,0 +1,14 @@
+// Static shape and element-type inference over a topologically sorted graph. Fills every node
+// output's Tensor::shape/type, normalises axes (Flatten, Concat, QDQ) and Conv kernel sizes, and
+// checks consistency: errors name the node, its op and the tensors that disagree.
+#pragma once
+#include "compiler/graph.h"
+
+namespace tpusim::compiler {
+
+void infer_shapes(Graph& g);
+
+// Numpy-style (multidirectional) broadcast of two shapes; nullopt when incompatible.
+std::optional<Shape> broadcast_shapes(const Shape& a, const Shape& b);
+
+}  // namespace tpusim::compiler
