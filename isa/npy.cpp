@@ -6,7 +6,6 @@
 #include <array>
 #include <bit>
 #include <cstring>
-#include <regex>
 
 #include "isa/error.h"
 #include "isa/file_io.h"
@@ -42,42 +41,61 @@ uint64_t load_le(const uint8_t* p, int n) {
   return v;
 }
 
+// The text after "'key':" in the header dict (spaces skipped), or npos when the key is absent.
+size_t value_of(const std::string& h, const char* key) {
+  const std::string quoted = fmt::format("'{}'", key);
+  size_t p = h.find(quoted);
+  if (p == std::string::npos) return p;
+  p = h.find_first_not_of(" \t", p + quoted.size());
+  if (p == std::string::npos || h[p] != ':') return std::string::npos;
+  return h.find_first_not_of(" \t", p + 1);
+}
+
 // The header is a Python dict literal; numpy always writes these three keys.
 void parse_header(const std::string& h, NpyArray& a, const std::string& source) {
-  static const std::regex descr_re(R"('descr'\s*:\s*'([^']*)')");
-  static const std::regex order_re(R"('fortran_order'\s*:\s*(True|False))");
-  static const std::regex shape_re(R"('shape'\s*:\s*\(([^)]*)\))");
-  std::smatch m;
-  if (!std::regex_search(h, m, descr_re)) throw Error(fmt::format("{}: npy header has no 'descr'", source));
-  std::string descr = m[1];
+  size_t p = value_of(h, "descr");
+  const size_t close = p == std::string::npos || h[p] != '\'' ? std::string::npos : h.find('\'', p + 1);
+  if (close == std::string::npos) throw Error(fmt::format("{}: npy header has no 'descr'", source));
+  std::string descr = h.substr(p + 1, close - p - 1);
   if (descr.size() == 3 && descr[0] == '=') descr[0] = '<';  // native order on a little-endian host
   if (descr == "<i1" || descr == "<u1") descr[0] = '|';
-  bool found = false;
+  const TypeInfo* type = nullptr;
   for (const TypeInfo& t : kTypes)
-    if (descr == t.descr) {
-      a.type = t.type;
-      found = true;
-    }
-  if (!found)
+    if (descr == t.descr) type = &t;
+  if (!type)
     throw Error(fmt::format("{}: unsupported npy dtype '{}' (int8/16/32/64, uint8/16/32, float32/64, "
                             "little-endian)",
                             source, descr));
-  if (!std::regex_search(h, m, order_re)) throw Error(fmt::format("{}: npy header has no 'fortran_order'", source));
-  if (m[1] == "True") throw Error(fmt::format("{}: Fortran-order arrays are not supported", source));
-  if (!std::regex_search(h, m, shape_re)) throw Error(fmt::format("{}: npy header has no 'shape'", source));
-  const std::string dims = m[1];
-  static const std::regex tuple_re(R"(^\s*(\d+\s*,\s*)*(\d+\s*,?\s*)?$)");
-  if (!std::regex_match(dims, tuple_re)) throw Error(fmt::format("{}: malformed npy shape ({})", source, dims));
-  static const std::regex dim_re(R"(\s*(\d+)\s*(,|$))");
+  a.type = type->type;
+
+  p = value_of(h, "fortran_order");
+  if (p == std::string::npos || (h.compare(p, 4, "True") != 0 && h.compare(p, 5, "False") != 0))
+    throw Error(fmt::format("{}: npy header has no 'fortran_order'", source));
+  if (h.compare(p, 4, "True") == 0) throw Error(fmt::format("{}: Fortran-order arrays are not supported", source));
+
+  p = value_of(h, "shape");
+  const size_t end = p == std::string::npos || h[p] != '(' ? std::string::npos : h.find(')', p);
+  if (end == std::string::npos) throw Error(fmt::format("{}: npy header has no 'shape'", source));
+  const std::string dims = h.substr(p + 1, end - p - 1);
+  // A Python tuple of non-negative integers: (), (3,), (2, 3) — digits, commas and spaces only.
   a.shape.clear();
   uint64_t count = 1;
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), dim_re); it != std::sregex_iterator(); ++it) {
-    const std::string d = (*it)[1];
-    if (d.size() > 12) throw Error(fmt::format("{}: npy shape dimension {} is too large", source, d));
-    const int64_t v = std::stoll(d);
-    a.shape.push_back(v);
-    count *= static_cast<uint64_t>(v);
-    if (count > kMaxElements) throw Error(fmt::format("{}: npy shape ({}) is too large", source, dims));
+  size_t i = 0;
+  auto skip_spaces = [&] {
+    while (i < dims.size() && dims[i] == ' ') ++i;
+  };
+  for (skip_spaces(); i < dims.size(); skip_spaces()) {
+    const size_t start = i;
+    while (i < dims.size() && dims[i] >= '0' && dims[i] <= '9') ++i;
+    if (i == start) throw Error(fmt::format("{}: malformed npy shape ({})", source, dims));
+    if (i - start > 12) throw Error(fmt::format("{}: npy shape ({}) is too large", source, dims));
+    const auto v = static_cast<uint64_t>(std::stoll(dims.substr(start, i - start)));
+    if (v != 0 && count > kMaxElements / v) throw Error(fmt::format("{}: npy shape ({}) is too large", source, dims));
+    count *= v;
+    a.shape.push_back(static_cast<int64_t>(v));
+    skip_spaces();
+    if (i < dims.size() && dims[i] == ',') ++i;
+    else if (i < dims.size()) throw Error(fmt::format("{}: malformed npy shape ({})", source, dims));
   }
   if (a.shape.size() > 8) throw Error(fmt::format("{}: npy rank {} exceeds 8", source, a.shape.size()));
 }
