@@ -21,5 +21,7 @@ Command add_asm(CLI::App& root);     // tpusim asm IN.s -o OUT.tpu
 Command add_disasm(CLI::App& root);  // tpusim disasm IN.tpu [-o OUT.s]
 Command add_info(CLI::App& root);    // tpusim info IN.tpu [--json]
 Command add_doc(CLI::App& root);     // tpusim doc isa [--update FILE]
+Command add_arch(CLI::App& root);    // tpusim arch list | arch show NAME|FILE
+Command add_run(CLI::App& root);     // tpusim run IN.tpu -i x.npy -o DIR [--stats/--trace/--vcd ...]
 
 }  // namespace tpusim::cli

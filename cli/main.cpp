@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
         tpusim::cli::add_disasm(app),
         tpusim::cli::add_info(app),
         tpusim::cli::add_doc(app),
+        tpusim::cli::add_arch(app),
+        tpusim::cli::add_run(app),
     };
     try {
       app.parse(argc, argv);

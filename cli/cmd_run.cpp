@@ -1,0 +1,139 @@
+// tpusim run: simulate a program on .npy inputs (docs/cli.md). The host-side work (quantizing
+// inputs, batching, output files, batch statistics) is sim/host_io.h; this file is options,
+// progress and printing.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "isa/error.h"
+#include "isa/file_io.h"
+#include "sim/host_io.h"
+#include "sim/trace.h"
+
+namespace tpusim::cli {
+
+namespace {
+
+// A batch's progress on stderr: a redrawn bar on a terminal, a log line per 10% otherwise (large
+// batches only); nothing under -q. The bar is erased when the batch ends or fails, so stderr's
+// last line stays the error, if any.
+class Progress {
+public:
+  Progress() : tty_(isatty(STDERR_FILENO) == 1), enabled_(spdlog::default_logger()->should_log(spdlog::level::info)) {}
+  ~Progress() {
+    if (drawn_) fmt::print(stderr, "\r{:{}}\r", "", kWidth + 40);
+  }
+  void operator()(int64_t done, int64_t total) {
+    if (!enabled_ || total < 2) return;
+    if (!tty_) {
+      if (total >= kLargeBatch && done * 10 / total != (done - 1) * 10 / total)
+        spdlog::info("run {}/{}", done, total);
+      return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (done < total && drawn_ && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    const int filled = static_cast<int>(kWidth * done / total);
+    fmt::print(stderr, "\r[{:#<{}}{:<{}}] {}/{} runs", "", filled, "", kWidth - filled, done, total);
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+
+private:
+  static constexpr int kWidth = 30;
+  static constexpr int64_t kLargeBatch = 100;
+  bool tty_, enabled_, drawn_ = false;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+// A multi-line error (a deadlock and its state dump) as one "error:" line followed by indented
+// lines: main prints "error: " + what(), so only the first line carries the prefix.
+[[noreturn]] void rethrow_indented(const Error& e) {
+  std::string msg = e.what();
+  for (size_t at = msg.find('\n'); at != std::string::npos; at = msg.find('\n', at + 3)) msg.insert(at + 1, "  ");
+  throw Error(msg);
+}
+
+std::string shape_text(const std::vector<int64_t>& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
+
+}  // namespace
+
+Command add_run(CLI::App& root) {
+  struct Opts {
+    std::string program, arch, out_dir, stats, trace, vcd;
+    std::vector<std::string> inputs;
+    bool functional = false, dequantize = false;
+    uint64_t max_cycles = sim::RunOptions{}.max_cycles;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* sub = root.add_subcommand("run", "Simulate a program on .npy inputs; write outputs, stats, traces");
+  sub->add_option("program", o->program, "Program (.tpu)")->required();
+  sub->add_option("-i,--input", o->inputs,
+                  "Input .npy, as NAME=PATH or PATH (unnamed ones fill the program's inputs in order); "
+                  "float32 is quantized, integers are taken as quantized; a leading batch dimension runs a batch");
+  sub->add_option("-o,--output-dir", o->out_dir, "Write each output as DIR/NAME.npy (created if missing)");
+  CLI::Option* fn = sub->add_flag("--functional", o->functional, "Untimed functional mode (no cycles, no traces)");
+  sub->add_flag("--dequantize", o->dequantize, "Also write DIR/NAME.f32.npy, the float32 dequantized outputs")
+      ->needs(sub->get_option("--output-dir"));
+  sub->add_option("--stats", o->stats, "Write statistics as JSON (stats.json)");
+  sub->add_option("--trace", o->trace, "Write a Chrome trace (Perfetto) of the first run")->excludes(fn);
+  sub->add_option("--vcd", o->vcd, "Write a VCD waveform of engine activity in the first run")->excludes(fn);
+  sub->add_option("--arch", o->arch, "Architecture: preset name or YAML file (default: the program's)");
+  sub->add_option("--max-cycles", o->max_cycles, "Watchdog: stop a run whose simulated time passes this")
+      ->check(CLI::PositiveNumber);
+  return {sub, [o] {
+            const Program p = load_program(o->program);
+            const Arch arch = sim::arch_for_program(p, o->arch);
+            const std::vector<sim::HostArray> inputs = sim::load_inputs(p, o->inputs);
+            sim::BatchOptions bo;
+            bo.run.functional = o->functional;
+            bo.run.keep_events = !o->trace.empty() || !o->vcd.empty();
+            bo.run.max_cycles = o->max_cycles;
+            sim::BatchResult r;
+            {
+              Progress progress;
+              bo.progress = [&progress](int64_t done, int64_t total) { progress(done, total); };
+              try {
+                r = sim::run_batch(p, arch, inputs, bo);
+              } catch (const Error& e) {
+                rethrow_indented(e);
+              }
+            }
+            // Outputs only after every run succeeded: a failed run writes nothing.
+            if (!o->out_dir.empty()) {
+              const std::vector<sim::OutputFile> files = sim::output_files(p, r, o->out_dir, o->dequantize);
+              sim::write_output_files(files);
+              for (const sim::OutputFile& f : files) spdlog::info("wrote {} {}", f.path, shape_text(f.array.shape));
+            }
+            if (!o->stats.empty()) {
+              write_file_atomic(o->stats, sim::batch_stats_json(r).dump(2) + "\n");
+              spdlog::info("wrote {}", o->stats);
+            }
+            if (!o->trace.empty()) {
+              write_file_atomic(o->trace, sim::chrome_trace(p, arch, r.first).dump() + "\n");
+              spdlog::info("wrote {} (first run; open in ui.perfetto.dev)", o->trace);
+            }
+            if (!o->vcd.empty()) {
+              write_file_atomic(o->vcd, sim::vcd(arch, r.first));
+              spdlog::info("wrote {} (first run)", o->vcd);
+            }
+            std::string out = fmt::format("program {}: {}\n", o->program,
+                                          r.runs == 1 ? std::string("1 run")
+                                                      : fmt::format("{} runs back to back, figures summed", r.runs));
+            out += sim::summary(r.total);
+            if (r.runs > 1 && !o->functional) {
+              const uint64_t per_run = r.total.total_cycles / static_cast<uint64_t>(r.runs);
+              out += fmt::format("per run {:>12} cycles  {:>12.3f} us (mean of {} runs back to back)\n", per_run,
+                                 arch.clock_mhz > 0 ? double(per_run) / arch.clock_mhz : 0.0, r.runs);
+            }
+            write_stdout(out);
+          }};
+}
+
+}  // namespace tpusim::cli
