@@ -180,7 +180,12 @@ void execute(const Instr& in, const MemView& mem, ExecCounters& counters, Kernel
     case Opcode::Sync: return;
     case Opcode::DmaLoad:
     case Opcode::DmaStore:
-    case Opcode::DmaCopy: sem::exec_dma(in, mem); break;
+    case Opcode::DmaCopy:
+      if (kernels == Kernels::Reference)
+        sem::exec_dma(in, mem);
+      else
+        sem::exec_dma_fast(in, mem);
+      break;
     case Opcode::Conv2d:
       if (kernels == Kernels::Reference || !sem::exec_conv2d_fast(in, mem, counters))
         sem::exec_conv2d(in, mem, counters);

@@ -16,58 +16,116 @@ namespace tpusim::sem {
 
 constexpr int64_t kMaxExactTerms = (int64_t{1} << 31) / (int64_t{1} << 15) - 1;
 
+namespace {
+
+// One (n, group) of a conv: the centred, zero-padded input planes xpad[ci][y][x] and the shape.
+struct ConvGroup {
+  const std::vector<int16_t>& xpad;
+  int64_t icg, kh, kw, ph, pw, oh, ow, sh, sw, dh, dw;
+  int64_t taps() const { return icg * kh * kw; }
+};
+
+// acc[oy][ox] += w * x for every tap: contiguous along the output row when stride 1. Best when
+// output rows are wide.
+void accumulate_rows(const ConvGroup& g, const int16_t* w, int32_t* acc) {
+  for (int64_t ci = 0; ci < g.icg; ++ci)
+    for (int64_t ky = 0; ky < g.kh; ++ky)
+      for (int64_t kx = 0; kx < g.kw; ++kx) {
+        const int32_t wv = w[(ci * g.kh + ky) * g.kw + kx];
+        if (wv == 0) continue;
+        const int16_t* xrow0 = g.xpad.data() + ci * g.ph * g.pw + ky * g.dh * g.pw + kx * g.dw;
+        for (int64_t oy = 0; oy < g.oh; ++oy) {
+          const int16_t* xr = xrow0 + oy * g.sh * g.pw;
+          int32_t* ar = acc + oy * g.ow;
+          if (g.sw == 1)
+            for (int64_t ox = 0; ox < g.ow; ++ox) ar[ox] += wv * xr[ox];
+          else
+            for (int64_t ox = 0; ox < g.ow; ++ox) ar[ox] += wv * xr[ox * g.sw];
+        }
+      }
+}
+
+// im2col: patches[p][tap] for every output position p, so each output is one contiguous dot
+// product over the taps. Best for narrow outputs (tiles, late layers) and strided convs.
+void build_patches(const ConvGroup& g, std::vector<int16_t>& patches) {
+  patches.resize(static_cast<size_t>(g.oh * g.ow * g.taps()));
+  int16_t* out = patches.data();
+  for (int64_t oy = 0; oy < g.oh; ++oy)
+    for (int64_t ox = 0; ox < g.ow; ++ox)
+      for (int64_t ci = 0; ci < g.icg; ++ci)
+        for (int64_t ky = 0; ky < g.kh; ++ky) {
+          const int16_t* xr = g.xpad.data() + ci * g.ph * g.pw + (oy * g.sh + ky * g.dh) * g.pw + ox * g.sw;
+          for (int64_t kx = 0; kx < g.kw; ++kx) *out++ = xr[kx * g.dw];
+        }
+}
+
+void accumulate_patches(const ConvGroup& g, const std::vector<int16_t>& patches, const int16_t* w, int32_t* acc) {
+  const int64_t taps = g.taps();
+  for (int64_t p = 0; p < g.oh * g.ow; ++p) {
+    const int16_t* x = patches.data() + p * taps;
+    int32_t dot = 0;
+    for (int64_t t = 0; t < taps; ++t) dot += int32_t{x[t]} * w[t];
+    acc[p] = dot;
+  }
+}
+
+}  // namespace
+
 bool exec_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters) {
   const auto c = ops::Conv2d::from(in);
-  const int64_t icg = c.ic / c.groups, ocg = c.oc / c.groups, kh = c.kh, kw = c.kw;
-  if (icg * kh * kw > kMaxExactTerms) return false;
+  const int64_t icg = c.ic / c.groups, ocg = c.oc / c.groups;
+  if (icg * c.kh * c.kw > kMaxExactTerms) return false;
   const Operands ops = operands(in, m.geo.lanes);
   const Tensor &src = ops.get("src"), &weight = ops.get("weight"), &dst = ops.get("dst");
   const Requantizer rq = make_requantizer(requant_fields(c), ops, m, dst.c, "conv2d");
   const std::vector<int32_t> bias = read_bias(ops, m, dst.c);
-  const int64_t ih = c.ih, iw = c.iw, oh = dst.h, ow = dst.w, sh = c.stride_h, sw = c.stride_w;
-  const int64_t ph = ih + c.pad_t + c.pad_b, pw = iw + c.pad_l + c.pad_r;  // padded plane
-  std::vector<int16_t> xpad(static_cast<size_t>(icg * ph * pw));
-  std::vector<int16_t> wbuf(static_cast<size_t>(icg * kh * kw));
-  std::vector<int32_t> acc(static_cast<size_t>(oh * ow));
+  const int64_t ih = c.ih, iw = c.iw;
+  std::vector<int16_t> xpad(static_cast<size_t>(icg * (ih + c.pad_t + c.pad_b) * (iw + c.pad_l + c.pad_r)));
+  const ConvGroup g{xpad,
+                    icg,
+                    c.kh,
+                    c.kw,
+                    ih + c.pad_t + c.pad_b,
+                    iw + c.pad_l + c.pad_r,
+                    static_cast<int64_t>(dst.h),
+                    static_cast<int64_t>(dst.w),
+                    c.stride_h,
+                    c.stride_w,
+                    c.dil_h,
+                    c.dil_w};
+  // Wide stride-1 rows vectorise along the row; anything else along the taps of an im2col patch.
+  const bool by_rows = g.sw == 1 && g.ow >= 16;
+  std::vector<int16_t> wbuf(static_cast<size_t>(g.taps())), patches;
+  std::vector<int32_t> acc(static_cast<size_t>(g.oh * g.ow));
   for (uint64_t n = 0; n < dst.n; ++n)
-    for (int64_t g = 0; g < c.groups; ++g) {
-      // The group's input, centred, zero-padded: xpad[ci][y][x].
+    for (int64_t grp = 0; grp < c.groups; ++grp) {
       std::fill(xpad.begin(), xpad.end(), int16_t{0});
       for (int64_t ci = 0; ci < icg; ++ci) {
-        const Plane p = plane(src, m, n, static_cast<uint64_t>(g * icg + ci));
-        int16_t* dstp = xpad.data() + ci * ph * pw;
+        const Plane p = plane(src, m, n, static_cast<uint64_t>(grp * icg + ci));
+        int16_t* dstp = xpad.data() + ci * g.ph * g.pw;
         for (int64_t y = 0; y < ih; ++y)
           for (int64_t x = 0; x < iw; ++x)
-            dstp[(y + c.pad_t) * pw + x + c.pad_l] =
+            dstp[(y + c.pad_t) * g.pw + x + c.pad_l] =
                 static_cast<int16_t>(load_elem(p.base, p.index + y * iw + x, src.dtype) - c.in_zp);
       }
-      for (int64_t o = g * ocg; o < (g + 1) * ocg; ++o) {
+      if (!by_rows) build_patches(g, patches);
+      for (int64_t o = grp * ocg; o < (grp + 1) * ocg; ++o) {
         const Plane wp = plane(weight, m, 0, static_cast<uint64_t>(o));
-        for (int64_t i = 0; i < icg * kh * kw; ++i)
+        for (int64_t i = 0; i < g.taps(); ++i)
           wbuf[i] = static_cast<int16_t>(load_elem(wp.base, wp.index + i, weight.dtype));
-        std::fill(acc.begin(), acc.end(), 0);
-        for (int64_t ci = 0; ci < icg; ++ci)
-          for (int64_t ky = 0; ky < kh; ++ky)
-            for (int64_t kx = 0; kx < kw; ++kx) {
-              const int32_t wv = wbuf[(ci * kh + ky) * kw + kx];
-              if (wv == 0) continue;
-              const int16_t* xrow0 = xpad.data() + ci * ph * pw + ky * c.dil_h * pw + kx * c.dil_w;
-              for (int64_t oy = 0; oy < oh; ++oy) {
-                const int16_t* xr = xrow0 + oy * sh * pw;
-                int32_t* ar = acc.data() + oy * ow;
-                if (sw == 1)
-                  for (int64_t ox = 0; ox < ow; ++ox) ar[ox] += wv * xr[ox];
-                else
-                  for (int64_t ox = 0; ox < ow; ++ox) ar[ox] += wv * xr[ox * sw];
-              }
-            }
+        if (by_rows) {
+          std::fill(acc.begin(), acc.end(), 0);
+          accumulate_rows(g, wbuf.data(), acc.data());
+        } else {
+          accumulate_patches(g, patches, wbuf.data(), acc.data());
+        }
         const Plane out = plane(dst, m, n, static_cast<uint64_t>(o));
-        for (int64_t i = 0; i < oh * ow; ++i)
+        for (int64_t i = 0; i < g.oh * g.ow; ++i)
           store_elem(out.base, out.index + i, dst.dtype,
                      rq.apply(saturate_acc(int64_t{bias[o]} + acc[i], counters), static_cast<uint64_t>(o)));
       }
     }
-  counters.macs += dst.n * dst.c * dst.h * dst.w * static_cast<uint64_t>(icg * kh * kw);
+  counters.macs += dst.n * dst.c * dst.h * dst.w * static_cast<uint64_t>(g.taps());
   return true;
 }
 

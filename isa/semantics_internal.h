@@ -103,5 +103,6 @@ void exec_requant(const Instr& in, const MemView& m, ExecCounters& counters);
 // which case the caller runs the reference kernel.
 bool exec_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters);
 bool exec_matmul_fast(const Instr& in, const MemView& m, ExecCounters& counters);
+void exec_dma_fast(const Instr& in, const MemView& m);
 
 }  // namespace tpusim::sem
