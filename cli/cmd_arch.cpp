@@ -19,16 +19,18 @@ std::string size_text(uint64_t bytes) {
 }
 
 std::string arch_table() {
-  std::string out = fmt::format("{:<10} {:>9} {:>5} {:>10} {:>11} {:>9} {:>7} {:>9} {:>8}\n", "name", "clock MHz",
-                                "lanes", "MACs/cycle", "peak GMAC/s", "LMEM", "banks", "DDR", "DDR GB/s");
+  std::string out =
+      fmt::format("{:<10} {:>9} {:>5} {:>10} {:>11} {:>9} {:>7} {:>9} {:>8}\n", "name", "clock MHz", "lanes",
+                  "MACs/cycle", "peak GMAC/s", "LMEM", "banks", "DDR", "DDR GB/s");
   for (const Arch& a : arch_presets()) {
     const uint64_t macs = uint64_t{a.lanes} * a.macs_per_lane;
-    out += fmt::format("{:<10} {:>9} {:>5} {:>10} {:>11.1f} {:>9} {:>7} {:>9} {:>8.1f}\n", a.name, a.clock_mhz,
-                       a.lanes, macs, double(macs) * a.clock_mhz / 1000.0, size_text(a.lmem_bytes()),
-                       fmt::format("{}/lane", a.banks_per_lane), size_text(a.ddr_bytes),
-                       double(a.ddr_bytes_per_cycle) * a.clock_mhz / 1000.0);
+    out += fmt::format("{:<10} {:>9} {:>5} {:>10} {:>11.1f} {:>9} {:>7} {:>9} {:>8.1f}\n", a.name,
+                       a.clock_mhz, a.lanes, macs, double(macs) * a.clock_mhz / 1000.0,
+                       size_text(a.lmem_bytes()), fmt::format("{}/lane", a.banks_per_lane),
+                       size_text(a.ddr_bytes), double(a.ddr_bytes_per_cycle) * a.clock_mhz / 1000.0);
   }
-  out += "(int8 figures; int4 x int4 runs int4_speedup times faster. All parameters: tpusim arch show NAME)\n";
+  out +=
+      "(int8 figures; int4 x int4 runs int4_speedup times faster. All parameters: tpusim arch show NAME)\n";
   return out;
 }
 

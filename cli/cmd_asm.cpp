@@ -24,8 +24,8 @@ Command add_asm(CLI::App& root) {
             const Program p = assemble(read_file_text(o->in), o->in);
             const std::vector<uint8_t> bytes = encode_program(p);
             write_file_atomic(o->out, bytes);
-            spdlog::info("wrote {} ({} bytes: {} gdma + {} tiu instructions, {} data blocks)", o->out, bytes.size(),
-                         p.gdma.size(), p.tiu.size(), p.data.size());
+            spdlog::info("wrote {} ({} bytes: {} gdma + {} tiu instructions, {} data blocks)", o->out,
+                         bytes.size(), p.gdma.size(), p.tiu.size(), p.data.size());
           }};
 }
 
@@ -34,7 +34,8 @@ Command add_disasm(CLI::App& root) {
     std::string in, out;
   };
   auto o = std::make_shared<Opts>();
-  CLI::App* sub = root.add_subcommand("disasm", "Print a .tpu program as assembly that reassembles to the same bytes");
+  CLI::App* sub =
+      root.add_subcommand("disasm", "Print a .tpu program as assembly that reassembles to the same bytes");
   sub->add_option("input", o->in, "Program (.tpu)")->required();
   sub->add_option("-o,--output", o->out, "Assembly file to write (default: stdout)");
   return {sub, [o] {

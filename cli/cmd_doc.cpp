@@ -18,7 +18,8 @@ Command add_doc(CLI::App& root) {
   auto o = std::make_shared<Opts>();
   CLI::App* sub = root.add_subcommand("doc", "Print generated reference documentation");
   sub->add_option("topic", o->topic, "What to document: isa")->required()->check(CLI::IsMember({"isa"}));
-  sub->add_option("--update", o->update, "Replace the generated section of this Markdown file instead of printing");
+  sub->add_option("--update", o->update,
+                  "Replace the generated section of this Markdown file instead of printing");
   return {sub, [o] {
             const std::string ref = isa_reference_markdown();
             if (o->update.empty()) {

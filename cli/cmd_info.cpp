@@ -34,8 +34,8 @@ std::vector<std::pair<std::string, size_t>> opcode_counts(const std::vector<Inst
 std::string shape_text(const std::vector<int64_t>& shape) { return fmt::format("{}", fmt::join(shape, "x")); }
 
 nlohmann::json tensor_json(const TensorDesc& t) {
-  return {{"name", t.name},       {"shape", t.shape},           {"dtype", name(t.dtype)},
-          {"scale", t.scale},     {"zero_point", t.zero_point}, {"addr", t.ddr_addr},
+  return {{"name", t.name},    {"shape", t.shape},           {"dtype", name(t.dtype)},
+          {"scale", t.scale},  {"zero_point", t.zero_point}, {"addr", t.ddr_addr},
           {"bytes", t.bytes()}};
 }
 
@@ -73,20 +73,22 @@ std::string tensor_table(const char* title, const std::vector<TensorDesc>& ts) {
   std::string out = fmt::format("{}: {}\n", title, ts.size());
   if (ts.empty()) return out;
   size_t wn = 4, ws = 5;
-  for (const TensorDesc& t : ts) wn = std::max(wn, t.name.size()), ws = std::max(ws, shape_text(t.shape).size());
-  out += fmt::format("  {:<{}}  {:<{}}  {:<6} {:>14} {:>6}  {}\n", "name", wn, "shape", ws, "dtype", "scale", "zp", "addr");
   for (const TensorDesc& t : ts)
-    out += fmt::format("  {:<{}}  {:<{}}  {:<6} {:>14} {:>6}  0x{:x} ({} bytes)\n", t.name, wn, shape_text(t.shape),
-                       ws, name(t.dtype), t.scale, t.zero_point, t.ddr_addr, t.bytes());
+    wn = std::max(wn, t.name.size()), ws = std::max(ws, shape_text(t.shape).size());
+  out += fmt::format("  {:<{}}  {:<{}}  {:<6} {:>14} {:>6}  {}\n", "name", wn, "shape", ws, "dtype", "scale",
+                     "zp", "addr");
+  for (const TensorDesc& t : ts)
+    out += fmt::format("  {:<{}}  {:<{}}  {:<6} {:>14} {:>6}  0x{:x} ({} bytes)\n", t.name, wn,
+                       shape_text(t.shape), ws, name(t.dtype), t.scale, t.zero_point, t.ddr_addr, t.bytes());
   return out;
 }
 
 std::string info_text(const std::string& path, const std::vector<uint8_t>& file, const TpuLayout& layout,
                       const Program& p) {
-  std::string out = fmt::format("file: {} ({} bytes), tpu format {}.{}\n", path, file.size(), layout.version_major,
-                                layout.version_minor);
-  out += fmt::format("arch: {} (fingerprint 0x{:016x}): {} lanes x {} bytes LMEM, {} bytes DDR\n", p.arch.name,
-                     p.arch.fingerprint, p.arch.lanes, p.arch.lane_bytes, p.arch.ddr_bytes);
+  std::string out = fmt::format("file: {} ({} bytes), tpu format {}.{}\n", path, file.size(),
+                                layout.version_major, layout.version_minor);
+  out += fmt::format("arch: {} (fingerprint 0x{:016x}): {} lanes x {} bytes LMEM, {} bytes DDR\n",
+                     p.arch.name, p.arch.fingerprint, p.arch.lanes, p.arch.lane_bytes, p.arch.ddr_bytes);
   out += "sections:\n";
   for (const TpuLayout::Section& s : layout.sections)
     out += fmt::format("  {:<10} offset {:>8}  {:>8} bytes\n", section_name(s.kind), s.offset, s.size);
@@ -102,10 +104,12 @@ std::string info_text(const std::string& path, const std::vector<uint8_t>& file,
   for (const DataBlock& d : p.data) total += d.bytes.size();
   out += fmt::format("data: {} blocks, {} bytes\n", p.data.size(), total);
   for (const DataBlock& d : p.data)
-    out += fmt::format("  0x{:08x} .. 0x{:08x}  {} bytes\n", d.ddr_addr, d.ddr_addr + d.bytes.size(), d.bytes.size());
+    out += fmt::format("  0x{:08x} .. 0x{:08x}  {} bytes\n", d.ddr_addr, d.ddr_addr + d.bytes.size(),
+                       d.bytes.size());
   // Per node, how many instructions of each stream it produced (the full list is in --json).
   std::map<std::string, std::pair<size_t, size_t>> nodes;
-  for (const DebugEntry& d : p.debug) ++(d.engine == Engine::Gdma ? nodes[d.node].first : nodes[d.node].second);
+  for (const DebugEntry& d : p.debug)
+    ++(d.engine == Engine::Gdma ? nodes[d.node].first : nodes[d.node].second);
   out += fmt::format("debug map: {} entries, {} nodes\n", p.debug.size(), nodes.size());
   for (const auto& [node, n] : nodes) out += fmt::format("  {}: gdma {}, tiu {}\n", node, n.first, n.second);
   return out;
@@ -119,7 +123,8 @@ Command add_info(CLI::App& root) {
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
-  CLI::App* sub = root.add_subcommand("info", "Summarise a .tpu program: arch, sections, instructions, I/O, data");
+  CLI::App* sub =
+      root.add_subcommand("info", "Summarise a .tpu program: arch, sections, instructions, I/O, data");
   sub->add_option("input", o->in, "Program (.tpu)")->required();
   sub->add_flag("--json", o->json, "Machine-readable output");
   return {sub, [o] {
@@ -128,7 +133,9 @@ Command add_info(CLI::App& root) {
             const TpuLayout layout = read_tpu_layout(file, o->in);
             // Names may hold any bytes: invalid UTF-8 is replaced rather than failing the dump.
             if (o->json)
-              write_stdout(info_json(o->in, file, layout, p).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+              write_stdout(info_json(o->in, file, layout, p)
+                               .dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+                           "\n");
             else
               write_stdout(info_text(o->in, file, layout, p));
           }};

@@ -24,8 +24,10 @@ namespace {
 // batches only); nothing under -q. The bar is erased when the batch ends or fails, so stderr's
 // last line stays the error, if any.
 class Progress {
-public:
-  Progress() : tty_(isatty(STDERR_FILENO) == 1), enabled_(spdlog::default_logger()->should_log(spdlog::level::info)) {}
+ public:
+  Progress()
+      : tty_(isatty(STDERR_FILENO) == 1),
+        enabled_(spdlog::default_logger()->should_log(spdlog::level::info)) {}
   ~Progress() {
     if (drawn_) fmt::print(stderr, "\r{:{}}\r", "", kWidth + 40);
   }
@@ -45,7 +47,7 @@ public:
     drawn_ = true;
   }
 
-private:
+ private:
   static constexpr int kWidth = 30;
   static constexpr int64_t kLargeBatch = 100;
   bool tty_, enabled_, drawn_ = false;
@@ -56,7 +58,8 @@ private:
 // lines: main prints "error: " + what(), so only the first line carries the prefix.
 [[noreturn]] void rethrow_indented(const Error& e) {
   std::string msg = e.what();
-  for (size_t at = msg.find('\n'); at != std::string::npos; at = msg.find('\n', at + 3)) msg.insert(at + 1, "  ");
+  for (size_t at = msg.find('\n'); at != std::string::npos; at = msg.find('\n', at + 3))
+    msg.insert(at + 1, "  ");
   throw Error(msg);
 }
 
@@ -72,13 +75,16 @@ Command add_run(CLI::App& root) {
     uint64_t max_cycles = sim::RunOptions{}.max_cycles;
   };
   auto o = std::make_shared<Opts>();
-  CLI::App* sub = root.add_subcommand("run", "Simulate a program on .npy inputs; write outputs, stats, traces");
+  CLI::App* sub =
+      root.add_subcommand("run", "Simulate a program on .npy inputs; write outputs, stats, traces");
   sub->add_option("program", o->program, "Program (.tpu)")->required();
-  sub->add_option("-i,--input", o->inputs,
-                  "Input .npy, as NAME=PATH or PATH (unnamed ones fill the program's inputs in order); "
-                  "float32 is quantized, integers are taken as quantized; a leading batch dimension runs a batch");
+  sub->add_option(
+      "-i,--input", o->inputs,
+      "Input .npy, as NAME=PATH or PATH (unnamed ones fill the program's inputs in order); "
+      "float32 is quantized, integers are taken as quantized; a leading batch dimension runs a batch");
   sub->add_option("-o,--output-dir", o->out_dir, "Write each output as DIR/NAME.npy (created if missing)");
-  CLI::Option* fn = sub->add_flag("--functional", o->functional, "Untimed functional mode (no cycles, no traces)");
+  CLI::Option* fn =
+      sub->add_flag("--functional", o->functional, "Untimed functional mode (no cycles, no traces)");
   sub->add_flag("--dequantize", o->dequantize, "Also write DIR/NAME.f32.npy, the float32 dequantized outputs")
       ->needs(sub->get_option("--output-dir"));
   sub->add_option("--stats", o->stats, "Write statistics as JSON (stats.json)");
@@ -87,53 +93,55 @@ Command add_run(CLI::App& root) {
   sub->add_option("--arch", o->arch, "Architecture: preset name or YAML file (default: the program's)");
   sub->add_option("--max-cycles", o->max_cycles, "Watchdog: stop a run whose simulated time passes this")
       ->check(CLI::PositiveNumber);
-  return {sub, [o] {
-            const Program p = load_program(o->program);
-            const Arch arch = sim::arch_for_program(p, o->arch);
-            const std::vector<sim::HostArray> inputs = sim::load_inputs(p, o->inputs);
-            sim::BatchOptions bo;
-            bo.run.functional = o->functional;
-            bo.run.keep_events = !o->trace.empty() || !o->vcd.empty();
-            bo.run.max_cycles = o->max_cycles;
-            sim::BatchResult r;
-            {
-              Progress progress;
-              bo.progress = [&progress](int64_t done, int64_t total) { progress(done, total); };
-              try {
-                r = sim::run_batch(p, arch, inputs, bo);
-              } catch (const Error& e) {
-                rethrow_indented(e);
-              }
-            }
-            // Outputs only after every run succeeded: a failed run writes nothing.
-            if (!o->out_dir.empty()) {
-              const std::vector<sim::OutputFile> files = sim::output_files(p, r, o->out_dir, o->dequantize);
-              sim::write_output_files(files);
-              for (const sim::OutputFile& f : files) spdlog::info("wrote {} {}", f.path, shape_text(f.array.shape));
-            }
-            if (!o->stats.empty()) {
-              write_file_atomic(o->stats, sim::batch_stats_json(r).dump(2) + "\n");
-              spdlog::info("wrote {}", o->stats);
-            }
-            if (!o->trace.empty()) {
-              write_file_atomic(o->trace, sim::chrome_trace(p, arch, r.first).dump() + "\n");
-              spdlog::info("wrote {} (first run; open in ui.perfetto.dev)", o->trace);
-            }
-            if (!o->vcd.empty()) {
-              write_file_atomic(o->vcd, sim::vcd(arch, r.first));
-              spdlog::info("wrote {} (first run)", o->vcd);
-            }
-            std::string out = fmt::format("program {}: {}\n", o->program,
-                                          r.runs == 1 ? std::string("1 run")
-                                                      : fmt::format("{} runs back to back, figures summed", r.runs));
-            out += sim::summary(r.total);
-            if (r.runs > 1 && !o->functional) {
-              const uint64_t per_run = r.total.total_cycles / static_cast<uint64_t>(r.runs);
-              out += fmt::format("per run {:>12} cycles  {:>12.3f} us (mean of {} runs back to back)\n", per_run,
-                                 arch.clock_mhz > 0 ? double(per_run) / arch.clock_mhz : 0.0, r.runs);
-            }
-            write_stdout(out);
-          }};
+  return {
+      sub, [o] {
+        const Program p = load_program(o->program);
+        const Arch arch = sim::arch_for_program(p, o->arch);
+        const std::vector<sim::HostArray> inputs = sim::load_inputs(p, o->inputs);
+        sim::BatchOptions bo;
+        bo.run.functional = o->functional;
+        bo.run.keep_events = !o->trace.empty() || !o->vcd.empty();
+        bo.run.max_cycles = o->max_cycles;
+        sim::BatchResult r;
+        {
+          Progress progress;
+          bo.progress = [&progress](int64_t done, int64_t total) { progress(done, total); };
+          try {
+            r = sim::run_batch(p, arch, inputs, bo);
+          } catch (const Error& e) {
+            rethrow_indented(e);
+          }
+        }
+        // Outputs only after every run succeeded: a failed run writes nothing.
+        if (!o->out_dir.empty()) {
+          const std::vector<sim::OutputFile> files = sim::output_files(p, r, o->out_dir, o->dequantize);
+          sim::write_output_files(files);
+          for (const sim::OutputFile& f : files)
+            spdlog::info("wrote {} {}", f.path, shape_text(f.array.shape));
+        }
+        if (!o->stats.empty()) {
+          write_file_atomic(o->stats, sim::batch_stats_json(r).dump(2) + "\n");
+          spdlog::info("wrote {}", o->stats);
+        }
+        if (!o->trace.empty()) {
+          write_file_atomic(o->trace, sim::chrome_trace(p, arch, r.first).dump() + "\n");
+          spdlog::info("wrote {} (first run; open in ui.perfetto.dev)", o->trace);
+        }
+        if (!o->vcd.empty()) {
+          write_file_atomic(o->vcd, sim::vcd(arch, r.first));
+          spdlog::info("wrote {} (first run)", o->vcd);
+        }
+        std::string out = fmt::format(
+            "program {}: {}\n", o->program,
+            r.runs == 1 ? std::string("1 run") : fmt::format("{} runs back to back, figures summed", r.runs));
+        out += sim::summary(r.total);
+        if (r.runs > 1 && !o->functional) {
+          const uint64_t per_run = r.total.total_cycles / static_cast<uint64_t>(r.runs);
+          out += fmt::format("per run {:>12} cycles  {:>12.3f} us (mean of {} runs back to back)\n", per_run,
+                             arch.clock_mhz > 0 ? double(per_run) / arch.clock_mhz : 0.0, r.runs);
+        }
+        write_stdout(out);
+      }};
 }
 
 }  // namespace tpusim::cli

@@ -1,11 +1,12 @@
 // Helpers shared by the subcommands.
+#include "cli/command.h"
+
 #include <fmt/format.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 
-#include "cli/command.h"
 #include "isa/error.h"
 
 namespace tpusim::cli {

@@ -104,7 +104,8 @@ Arch arch_from_yaml(const std::string& text, const std::string& source) {
           if constexpr (std::is_same_v<T, double>)
             arch.*m = parse_positive_real(t, source, key);
           else
-            arch.*m = static_cast<T>(parse_positive_int(t, source, key, max_for(key, std::numeric_limits<T>::max())));
+            arch.*m = static_cast<T>(
+                parse_positive_int(t, source, key, max_for(key, std::numeric_limits<T>::max())));
         },
         p->member);
   }

@@ -27,7 +27,8 @@ Instr instr_from_tokens(const Tokens& t) {
   in.op = s->op;
   std::array<bool, kMaxFields> seen{};
   for (size_t i = 1; i < t.size(); ++i) {
-    if (!t[i].is_key_value()) throw Error(fmt::format("{}: expected field=value, got '{}'", s->mnemonic, t[i].text));
+    if (!t[i].is_key_value())
+      throw Error(fmt::format("{}: expected field=value, got '{}'", s->mnemonic, t[i].text));
     const int idx = s->field_index(t[i].key());
     if (idx < 0) throw Error(fmt::format("{} has no field '{}'", s->mnemonic, t[i].key()));
     if (seen[idx]) throw Error(fmt::format("{}: duplicate field '{}'", s->mnemonic, t[i].key()));
@@ -39,8 +40,9 @@ Instr instr_from_tokens(const Tokens& t) {
 
 // The key=value arguments of a directive, all of them required.
 class Args {
-public:
-  Args(std::string_view directive, const Tokens& t, size_t first, std::initializer_list<std::string_view> keys)
+ public:
+  Args(std::string_view directive, const Tokens& t, size_t first,
+       std::initializer_list<std::string_view> keys)
       : dir_(directive) {
     for (size_t i = first; i < t.size(); ++i) {
       if (!t[i].is_key_value()) throw Error(fmt::format("{}: expected key=value, got '{}'", dir_, t[i].text));
@@ -50,7 +52,8 @@ public:
         for (std::string_view k : keys) known += (known.empty() ? "" : ", ") + std::string(k);
         throw Error(fmt::format("{}: unknown key '{}' (keys: {})", dir_, key, known));
       }
-      if (!kv_.emplace(key, t[i].value()).second) throw Error(fmt::format("{}: duplicate key '{}'", dir_, key));
+      if (!kv_.emplace(key, t[i].value()).second)
+        throw Error(fmt::format("{}: duplicate key '{}'", dir_, key));
     }
     for (std::string_view k : keys)
       if (!kv_.count(std::string(k))) throw Error(fmt::format("{}: missing key '{}'", dir_, k));
@@ -81,7 +84,8 @@ public:
     for (size_t pos = 0; !s.empty() && pos <= s.size();) {
       const size_t x = std::min(s.find('x', pos), s.size());
       const std::string_view dim = std::string_view(s).substr(pos, x - pos);
-      const bool digits = !dim.empty() && std::all_of(dim.begin(), dim.end(), [](char c) { return c >= '0' && c <= '9'; });
+      const bool digits =
+          !dim.empty() && std::all_of(dim.begin(), dim.end(), [](char c) { return c >= '0' && c <= '9'; });
       const std::optional<int64_t> v = digits ? asm_syntax::parse_int(dim) : std::nullopt;
       if (!v) throw Error(fmt::format("{} {}: malformed shape '{}' (expected e.g. 1x4x8x8)", dir_, key, s));
       dims.push_back(*v);
@@ -90,28 +94,39 @@ public:
     return dims;
   }
 
-private:
+ private:
   std::string_view dir_;
   std::map<std::string, std::string> kv_;
 };
 
 class Assembler {
-public:
+ public:
   // Handles one non-empty statement; throws Error with the problem only (the caller adds the line).
   void statement(const Tokens& t) {
     const std::string word = t[0].quoted ? std::string() : t[0].text;
     const bool continuation = word == ".bytes" || word == ".i8" || word == ".i32";
-    if (word == ".arch") arch(t);
-    else if (!have_arch_) throw Error("missing .arch: a program starts with .arch NAME");
-    else if (word == ".input") p_.inputs.push_back(tensor(t));
-    else if (word == ".output") p_.outputs.push_back(tensor(t));
-    else if (word == ".data") data(t);
-    else if (continuation) data_values(t);
-    else if (word == ".gdma" || word == ".tiu") stream(t);
-    else if (word == ".node") node(t);
-    else if (word == ".debug") debug(t);
-    else if (!word.empty() && word[0] == '.') throw Error(fmt::format("unknown directive '{}'", word));
-    else instruction(t);
+    if (word == ".arch")
+      arch(t);
+    else if (!have_arch_)
+      throw Error("missing .arch: a program starts with .arch NAME");
+    else if (word == ".input")
+      p_.inputs.push_back(tensor(t));
+    else if (word == ".output")
+      p_.outputs.push_back(tensor(t));
+    else if (word == ".data")
+      data(t);
+    else if (continuation)
+      data_values(t);
+    else if (word == ".gdma" || word == ".tiu")
+      stream(t);
+    else if (word == ".node")
+      node(t);
+    else if (word == ".debug")
+      debug(t);
+    else if (!word.empty() && word[0] == '.')
+      throw Error(fmt::format("unknown directive '{}'", word));
+    else
+      instruction(t);
     data_open_ = word == ".data" || continuation;
   }
 
@@ -125,7 +140,7 @@ public:
     return std::move(p_);
   }
 
-private:
+ private:
   static void no_args(const Tokens& t) {
     if (t.size() > 1) throw Error(fmt::format("{} takes no arguments, got '{}'", t[0].text, t[1].text));
   }
@@ -178,7 +193,8 @@ private:
     for (size_t i = 1; i < t.size(); ++i) {
       const std::optional<int64_t> v = asm_syntax::parse_int(t[i].text);
       if (!v) throw Error(fmt::format("{}: malformed number '{}'", t[0].text, t[i].text));
-      if (*v < lo || *v > hi) throw Error(fmt::format("{}: value {} is out of range [{}, {}]", t[0].text, *v, lo, hi));
+      if (*v < lo || *v > hi)
+        throw Error(fmt::format("{}: value {} is out of range [{}, {}]", t[0].text, *v, lo, hi));
       for (int b = 0; b < (wide ? 4 : 1); ++b)  // little-endian, two's complement
         p_.data.back().bytes.push_back(static_cast<uint8_t>(static_cast<uint64_t>(*v) >> (8 * b)));
     }
@@ -213,10 +229,14 @@ private:
     Args a(".debug", t, 1, {"engine", "index", "node"});
     DebugEntry e;
     const std::string& eng = a.text("engine");
-    if (eng == "gdma") e.engine = Engine::Gdma;
-    else if (eng == "tiu") e.engine = Engine::Tiu;
-    else if (eng == "sys") e.engine = Engine::Sys;
-    else throw Error(fmt::format(".debug engine: '{}' is not one of gdma|tiu|sys", eng));
+    if (eng == "gdma")
+      e.engine = Engine::Gdma;
+    else if (eng == "tiu")
+      e.engine = Engine::Tiu;
+    else if (eng == "sys")
+      e.engine = Engine::Sys;
+    else
+      throw Error(fmt::format(".debug engine: '{}' is not one of gdma|tiu|sys", eng));
     e.index = static_cast<uint32_t>(a.integer("index", 0, UINT32_MAX));
     e.node = a.text("node");
     p_.debug.push_back(std::move(e));

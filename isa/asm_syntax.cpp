@@ -21,7 +21,7 @@ int hex_digit(char c) {
   return -1;
 }
 
-constexpr std::array<const char*, 2> kPoolModeNames{"max", "avg"};   // indexed by PoolMode
+constexpr std::array<const char*, 2> kPoolModeNames{"max", "avg"};      // indexed by PoolMode
 constexpr std::array<const char*, 3> kEltOpNames{"add", "mul", "max"};  // indexed by EltOp
 
 }  // namespace
@@ -30,24 +30,36 @@ std::vector<Token> tokenize(std::string_view line) {
   std::vector<Token> out;
   size_t i = 0;
   while (i < line.size()) {
-    if (is_space(line[i])) { ++i; continue; }
+    if (is_space(line[i])) {
+      ++i;
+      continue;
+    }
     if (line[i] == ';' || line[i] == '#') break;
     Token t;
     while (i < line.size() && !is_space(line[i]) && line[i] != ';' && line[i] != '#') {
       const char c = line[i++];
       if (c == '=' && t.eq == std::string::npos) t.eq = t.text.size();
-      if (c != '"') { t.text += c; continue; }
+      if (c != '"') {
+        t.text += c;
+        continue;
+      }
       t.quoted = true;
       for (;;) {
         if (i >= line.size()) throw Error("unterminated string");
         const char q = line[i++];
         if (q == '"') break;
-        if (q != '\\') { t.text += q; continue; }
+        if (q != '\\') {
+          t.text += q;
+          continue;
+        }
         if (i >= line.size()) throw Error("unterminated string");
         const char e = line[i++];
-        if (e == '"' || e == '\\') t.text += e;
-        else if (e == 'n') t.text += '\n';
-        else if (e == 't') t.text += '\t';
+        if (e == '"' || e == '\\')
+          t.text += e;
+        else if (e == 'n')
+          t.text += '\n';
+        else if (e == 't')
+          t.text += '\t';
         else if (e == 'x' && i + 1 < line.size() && hex_digit(line[i]) >= 0 && hex_digit(line[i + 1]) >= 0) {
           t.text += static_cast<char>(hex_digit(line[i]) * 16 + hex_digit(line[i + 1]));
           i += 2;
@@ -64,15 +76,21 @@ std::vector<Token> tokenize(std::string_view line) {
 std::string quote(std::string_view name) {
   bool bare = !name.empty();
   for (char c : name)
-    if (is_space(c) || is_control(c) || c == ';' || c == '#' || c == '"' || c == '=' || c == '\\') bare = false;
+    if (is_space(c) || is_control(c) || c == ';' || c == '#' || c == '"' || c == '=' || c == '\\')
+      bare = false;
   if (bare) return std::string(name);
   std::string out = "\"";
   for (char c : name) {
-    if (c == '"' || c == '\\') out += fmt::format("\\{}", c);
-    else if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (is_control(c)) out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
-    else out += c;
+    if (c == '"' || c == '\\')
+      out += fmt::format("\\{}", c);
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '\t')
+      out += "\\t";
+    else if (is_control(c))
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    else
+      out += c;
   }
   return out + "\"";
 }
@@ -152,15 +170,16 @@ int64_t parse_field(const OpSpec& s, const FieldSpec& f, std::string_view text) 
   if (!v) {
     const std::string choices = enum_choices(f.kind);
     if (!choices.empty())
-      throw Error(fmt::format("{} {}: '{}' is not one of {} (or a number)", s.mnemonic, f.name, text, choices));
+      throw Error(
+          fmt::format("{} {}: '{}' is not one of {} (or a number)", s.mnemonic, f.name, text, choices));
     throw Error(fmt::format("{} {}: malformed number '{}'", s.mnemonic, f.name, text));
   }
   if (!field_value_ok(f, *v)) {
     if (is_address_field(f.name))
       throw Error(fmt::format("{} {}: value {} is out of range [0x{:x}, 0x{:x}]", s.mnemonic, f.name, text,
                               field_min(f), field_max(f)));
-    throw Error(fmt::format("{} {}: value {} is out of range [{}, {}]", s.mnemonic, f.name, text, field_min(f),
-                            field_max(f)));
+    throw Error(fmt::format("{} {}: value {} is out of range [{}, {}]", s.mnemonic, f.name, text,
+                            field_min(f), field_max(f)));
   }
   return *v;
 }

@@ -16,7 +16,7 @@
 namespace tpusim {
 
 class ByteWriter {
-public:
+ public:
   void u8(uint8_t v) { out_.push_back(v); }
   void u16(uint16_t v) { put_le(v, 2); }
   void u32(uint32_t v) { put_le(v, 4); }
@@ -41,7 +41,7 @@ public:
   size_t size() const { return out_.size(); }
   std::vector<uint8_t>& buffer() { return out_; }
 
-private:
+ private:
   void put_le(uint64_t v, int n) {
     for (int i = 0; i < n; ++i) out_.push_back(static_cast<uint8_t>(v >> (8 * i)));
   }
@@ -61,7 +61,7 @@ inline uint64_t get_le_at(std::span<const uint8_t> b, size_t at, int n) {
 // Reads the window [begin, end) of a file. Errors are one line:
 // "<where>: <item>: <what> at offset N" with N the absolute file offset.
 class ByteReader {
-public:
+ public:
   ByteReader(std::span<const uint8_t> file, size_t begin, size_t end, std::string where)
       : file_(file), pos_(begin), end_(end), where_(std::move(where)) {}
 
@@ -116,7 +116,7 @@ public:
     throw Error(fmt::format("{}: {}{}{} at offset {}", where_, item_, item_.empty() ? "" : ": ", what, at));
   }
 
-private:
+ private:
   void need(uint64_t n, std::string_view what) const {
     if (n > remaining()) fail(fmt::format("{}: truncated (needs {} bytes, {} left)", what, n, remaining()));
   }

@@ -36,7 +36,8 @@ std::string format_tensor(const char* directive, const TensorDesc& t) {
 std::string format_arch(const ArchRef& a) {
   // The short form only when it means exactly the same ArchRef.
   for (const Arch& preset : arch_presets())
-    if (preset.name == a.name && ArchRef::of(preset) == a) return fmt::format(".arch {}\n", asm_syntax::quote(a.name));
+    if (preset.name == a.name && ArchRef::of(preset) == a)
+      return fmt::format(".arch {}\n", asm_syntax::quote(a.name));
   return fmt::format(".arch {} fingerprint=0x{:016x} lanes={} lane_bytes={} ddr_bytes={}\n",
                      asm_syntax::quote(a.name), a.fingerprint, a.lanes, a.lane_bytes, a.ddr_bytes);
 }
@@ -75,7 +76,9 @@ std::string format_stream(const Program& p, Engine e, bool markers) {
   for (size_t i = 0; i < code.size(); ++i) {
     if (nodes[i] != current) {
       current = nodes[i];
-      out += fmt::format(".node {}\n", current.empty() ? "-" : current == "-" ? "\"-\"" : asm_syntax::quote(current));
+      out += fmt::format(".node {}\n", current.empty()  ? "-"
+                                       : current == "-" ? "\"-\""
+                                                        : asm_syntax::quote(current));
     }
     out += fmt::format("  {}  ; [{}]\n", format_instr(code[i]), i);
   }

@@ -15,7 +15,8 @@ namespace tpusim {
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw Error(fmt::format("{}: cannot read: is a directory", path));
+  if (std::filesystem::is_directory(path, ec))
+    throw Error(fmt::format("{}: cannot read: is a directory", path));
   std::ifstream f(path, std::ios::binary);
   if (!f) throw Error(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -32,8 +33,8 @@ void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) 
   const std::string tmp = fmt::format("{}.tmp.{}", path, static_cast<long>(::getpid()));
   FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) throw Error(fmt::format("{}: cannot write: {}", path, std::strerror(errno)));
-  const bool ok = (bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size()) &&
-                  std::fflush(f) == 0;
+  const bool ok =
+      (bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size()) && std::fflush(f) == 0;
   const int saved = errno;
   if (std::fclose(f) != 0 || !ok) {
     std::remove(tmp.c_str());

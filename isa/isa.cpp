@@ -123,7 +123,8 @@ std::optional<Instr> decode(std::span<const uint8_t> bytes, size_t* consumed, st
     uint64_t raw = get_bits(w, pos, f.bits);
     pos += f.bits;
     int64_t v = static_cast<int64_t>(raw);
-    if (f.kind == FieldKind::S && (raw >> (f.bits - 1)) & 1) v = static_cast<int64_t>(raw | ~low_mask(f.bits));
+    if (f.kind == FieldKind::S && (raw >> (f.bits - 1)) & 1)
+      v = static_cast<int64_t>(raw | ~low_mask(f.bits));
     if (!field_value_ok(f, v))
       return fail(fmt::format("{}: field {}: value {} is not valid", s->mnemonic, f.name, v));
     in.f[i] = v;

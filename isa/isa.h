@@ -71,9 +71,13 @@ TPUSIM_ISA(TPUSIM_X_FIELDS)
 }  // namespace detail
 
 inline constexpr OpSpec kOpSpecs[] = {
-#define TPUSIM_X_SPEC(id, Name, mn, eng, FIELDS, sem)                                   \
-  OpSpec{Opcode::Name, mn, Engine::eng, detail::k##Name##Fields,                        \
-         static_cast<int>(std::size(detail::k##Name##Fields)) - 1, sem},
+#define TPUSIM_X_SPEC(id, Name, mn, eng, FIELDS, sem)              \
+  OpSpec{Opcode::Name,                                             \
+         mn,                                                       \
+         Engine::eng,                                              \
+         detail::k##Name##Fields,                                  \
+         static_cast<int>(std::size(detail::k##Name##Fields)) - 1, \
+         sem},
     TPUSIM_ISA(TPUSIM_X_SPEC)
 #undef TPUSIM_X_SPEC
 };
@@ -98,24 +102,24 @@ namespace ops {
 #define TPUSIM_X_MEMBER(fname, fbits, fkind, fdoc) int64_t fname = 0;
 #define TPUSIM_X_GET(fname, fbits, fkind, fdoc) t.fname = in.f[i++];
 #define TPUSIM_X_PUT(fname, fbits, fkind, fdoc) in.f[i++] = t.fname;
-#define TPUSIM_X_STRUCT(id, Name, mn, eng, FIELDS, sem)                 \
-  struct Name {                                                         \
-    static constexpr Opcode opcode = Opcode::Name;                      \
-    FIELDS(TPUSIM_X_MEMBER)                                             \
-    static Name from([[maybe_unused]] const Instr& in) {                               \
-      Name t;                                                           \
-      [[maybe_unused]] int i = 0;                                       \
-      FIELDS(TPUSIM_X_GET)                                              \
-      return t;                                                         \
-    }                                                                   \
-    Instr instr() const {                                               \
-      Instr in;                                                         \
-      in.op = opcode;                                                   \
-      [[maybe_unused]] int i = 0;                                       \
-      [[maybe_unused]] const Name& t = *this;                           \
-      FIELDS(TPUSIM_X_PUT)                                              \
-      return in;                                                        \
-    }                                                                   \
+#define TPUSIM_X_STRUCT(id, Name, mn, eng, FIELDS, sem)  \
+  struct Name {                                          \
+    static constexpr Opcode opcode = Opcode::Name;       \
+    FIELDS(TPUSIM_X_MEMBER)                              \
+    static Name from([[maybe_unused]] const Instr& in) { \
+      Name t;                                            \
+      [[maybe_unused]] int i = 0;                        \
+      FIELDS(TPUSIM_X_GET)                               \
+      return t;                                          \
+    }                                                    \
+    Instr instr() const {                                \
+      Instr in;                                          \
+      in.op = opcode;                                    \
+      [[maybe_unused]] int i = 0;                        \
+      [[maybe_unused]] const Name& t = *this;            \
+      FIELDS(TPUSIM_X_PUT)                               \
+      return in;                                         \
+    }                                                    \
   };
 TPUSIM_ISA(TPUSIM_X_STRUCT)
 #undef TPUSIM_X_STRUCT

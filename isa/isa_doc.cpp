@@ -51,8 +51,9 @@ std::string anchor(std::string_view heading) {
 std::string opcode_section(const OpSpec& s) {
   const std::string stream =
       s.engine == Engine::Sys ? "either stream (sys)" : fmt::format("{} stream", engine_name(s.engine));
-  std::string out = fmt::format("### `{}`\n\nOpcode 0x{:02x}, {}, {} bytes ({} of {} bits used).\n\n", s.mnemonic,
-                                static_cast<int>(s.op), stream, s.bytes(), s.bits(), s.bytes() * 8);
+  std::string out =
+      fmt::format("### `{}`\n\nOpcode 0x{:02x}, {}, {} bytes ({} of {} bits used).\n\n", s.mnemonic,
+                  static_cast<int>(s.op), stream, s.bytes(), s.bits(), s.bytes() * 8);
   out += fmt::format("Semantics: {}.\n\n", s.semantics);
   if (s.nfields == 0) return out + "No fields.\n\n";
   out += "| field | bits | kind | range | meaning |\n|---|---|---|---|---|\n";
@@ -91,10 +92,12 @@ std::string generated_section(std::string_view doc, const std::string& source) {
   return std::string(doc.substr(first + 1, end - first - 1));
 }
 
-std::string replace_generated_section(std::string_view doc, std::string_view generated, const std::string& source) {
+std::string replace_generated_section(std::string_view doc, std::string_view generated,
+                                      const std::string& source) {
   const std::string old = generated_section(doc, source);
   const size_t first = doc.find('\n', doc.find(kIsaRefBegin)) + 1;
-  return std::string(doc.substr(0, first)) + std::string(generated) + std::string(doc.substr(first + old.size()));
+  return std::string(doc.substr(0, first)) + std::string(generated) +
+         std::string(doc.substr(first + old.size()));
 }
 
 }  // namespace tpusim

@@ -17,6 +17,7 @@ std::string isa_reference_markdown();
 // marker is missing or they are out of order.
 std::string generated_section(std::string_view doc, const std::string& source);
 // `doc` with that section replaced by `generated`.
-std::string replace_generated_section(std::string_view doc, std::string_view generated, const std::string& source);
+std::string replace_generated_section(std::string_view doc, std::string_view generated,
+                                      const std::string& source);
 
 }  // namespace tpusim

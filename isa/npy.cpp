@@ -63,15 +63,17 @@ void parse_header(const std::string& h, NpyArray& a, const std::string& source) 
   for (const TypeInfo& t : kTypes)
     if (descr == t.descr) type = &t;
   if (!type)
-    throw Error(fmt::format("{}: unsupported npy dtype '{}' (int8/16/32/64, uint8/16/32, float32/64, "
-                            "little-endian)",
-                            source, descr));
+    throw Error(
+        fmt::format("{}: unsupported npy dtype '{}' (int8/16/32/64, uint8/16/32, float32/64, "
+                    "little-endian)",
+                    source, descr));
   a.type = type->type;
 
   p = value_of(h, "fortran_order");
   if (p == std::string::npos || (h.compare(p, 4, "True") != 0 && h.compare(p, 5, "False") != 0))
     throw Error(fmt::format("{}: npy header has no 'fortran_order'", source));
-  if (h.compare(p, 4, "True") == 0) throw Error(fmt::format("{}: Fortran-order arrays are not supported", source));
+  if (h.compare(p, 4, "True") == 0)
+    throw Error(fmt::format("{}: Fortran-order arrays are not supported", source));
 
   p = value_of(h, "shape");
   const size_t end = p == std::string::npos || h[p] != '(' ? std::string::npos : h.find(')', p);
@@ -90,12 +92,15 @@ void parse_header(const std::string& h, NpyArray& a, const std::string& source) 
     if (i == start) throw Error(fmt::format("{}: malformed npy shape ({})", source, dims));
     if (i - start > 12) throw Error(fmt::format("{}: npy shape ({}) is too large", source, dims));
     const auto v = static_cast<uint64_t>(std::stoll(dims.substr(start, i - start)));
-    if (v != 0 && count > kMaxElements / v) throw Error(fmt::format("{}: npy shape ({}) is too large", source, dims));
+    if (v != 0 && count > kMaxElements / v)
+      throw Error(fmt::format("{}: npy shape ({}) is too large", source, dims));
     count *= v;
     a.shape.push_back(static_cast<int64_t>(v));
     skip_spaces();
-    if (i < dims.size() && dims[i] == ',') ++i;
-    else if (i < dims.size()) throw Error(fmt::format("{}: malformed npy shape ({})", source, dims));
+    if (i < dims.size() && dims[i] == ',')
+      ++i;
+    else if (i < dims.size())
+      throw Error(fmt::format("{}: malformed npy shape ({})", source, dims));
   }
   if (a.shape.size() > 8) throw Error(fmt::format("{}: npy rank {} exceeds 8", source, a.shape.size()));
 }
@@ -143,19 +148,19 @@ NpyArray parse_npy(std::span<const uint8_t> b, const std::string& source) {
   if (b.size() < 10 || std::memcmp(b.data(), kMagic, 6) != 0)
     throw Error(fmt::format("{}: not a .npy file (bad magic)", source));
   const int major = b[6];
-  if (major < 1 || major > 3) throw Error(fmt::format("{}: unsupported .npy version {}.{}", source, major, b[7]));
+  if (major < 1 || major > 3)
+    throw Error(fmt::format("{}: unsupported .npy version {}.{}", source, major, b[7]));
   const size_t len_bytes = major == 1 ? 2 : 4;
   if (b.size() < 8 + len_bytes) throw Error(fmt::format("{}: truncated .npy header", source));
   const uint64_t hlen = load_le(b.data() + 8, static_cast<int>(len_bytes));
   const size_t start = 8 + len_bytes;
   if (hlen > b.size() - start) throw Error(fmt::format("{}: truncated .npy header", source));
   NpyArray a;
-  parse_header(std::string(b.begin() + static_cast<long>(start), b.begin() + static_cast<long>(start + hlen)), a,
-               source);
+  parse_header(std::string(b.begin() + static_cast<long>(start), b.begin() + static_cast<long>(start + hlen)),
+               a, source);
   const uint64_t want = a.elements() * static_cast<uint64_t>(info(a.type).size);
   const uint64_t have = b.size() - start - hlen;
-  if (have != want)
-    throw Error(fmt::format("{}: .npy data is {} bytes, shape needs {}", source, have, want));
+  if (have != want) throw Error(fmt::format("{}: .npy data is {} bytes, shape needs {}", source, have, want));
   a.data.assign(b.begin() + static_cast<long>(start + hlen), b.end());
   return a;
 }

@@ -47,7 +47,8 @@ struct Reader {
   std::span<const uint8_t> b;
   const std::string& source;
   void need(uint64_t off, uint64_t n, const char* what) const {
-    if (off > b.size() || n > b.size() - off) throw Error(fmt::format("{}: truncated .npz ({})", source, what));
+    if (off > b.size() || n > b.size() - off)
+      throw Error(fmt::format("{}: truncated .npz ({})", source, what));
   }
   uint64_t le(uint64_t off, int n, const char* what) const {
     need(off, static_cast<uint64_t>(n), what);
@@ -151,9 +152,11 @@ std::vector<NpzMember> parse_npz(std::span<const uint8_t> bytes, const std::stri
   }
   uint64_t entries = r.le(eocd + 10, 2, "end record");
   uint64_t cd_offset = r.le(eocd + 16, 4, "end record");
-  if ((entries == 0xFFFF || cd_offset == 0xFFFFFFFF) && eocd >= 20 && r.le(eocd - 20, 4, "zip64") == kZip64LocatorSig) {
+  if ((entries == 0xFFFF || cd_offset == 0xFFFFFFFF) && eocd >= 20 &&
+      r.le(eocd - 20, 4, "zip64") == kZip64LocatorSig) {
     const uint64_t z64 = r.le(eocd - 20 + 8, 8, "zip64 locator");
-    if (r.le(z64, 4, "zip64 end record") != kZip64EndSig) throw Error(fmt::format("{}: bad zip64 end record", source));
+    if (r.le(z64, 4, "zip64 end record") != kZip64EndSig)
+      throw Error(fmt::format("{}: bad zip64 end record", source));
     entries = r.le(z64 + 32, 8, "zip64 end record");
     cd_offset = r.le(z64 + 48, 8, "zip64 end record");
   }
@@ -166,7 +169,8 @@ std::vector<NpzMember> parse_npz(std::span<const uint8_t> bytes, const std::stri
     const uint64_t method = r.le(p + 10, 2, "central directory");
     const auto crc = static_cast<uint32_t>(r.le(p + 16, 4, "central directory"));
     uint64_t csize = r.le(p + 20, 4, "central directory"), usize = r.le(p + 24, 4, "central directory");
-    const uint64_t name_len = r.le(p + 28, 2, "central directory"), extra_len = r.le(p + 30, 2, "central directory");
+    const uint64_t name_len = r.le(p + 28, 2, "central directory"),
+                   extra_len = r.le(p + 30, 2, "central directory");
     const uint64_t comment_len = r.le(p + 32, 2, "central directory");
     uint64_t local = r.le(p + 42, 4, "central directory");
     r.need(p + 46, name_len + extra_len, "central directory");
@@ -185,7 +189,8 @@ std::vector<NpzMember> parse_npz(std::span<const uint8_t> bytes, const std::stri
     p += 46 + name_len + extra_len + comment_len;
     const std::string where = fmt::format("{}: member '{}'", source, fname);
     if (r.le(local, 4, "local header") != kLocalSig) throw Error(where + ": bad local header");
-    const uint64_t data = local + 30 + r.le(local + 26, 2, "local header") + r.le(local + 28, 2, "local header");
+    const uint64_t data =
+        local + 30 + r.le(local + 26, 2, "local header") + r.le(local + 28, 2, "local header");
     r.need(data, csize, "member data");
     const auto raw = bytes.subspan(data, csize);
     std::vector<uint8_t> content;

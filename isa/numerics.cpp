@@ -59,7 +59,9 @@ QuantMultiplier quantize_multiplier(double scale) {
   return q;
 }
 
-long double multiplier_value(int32_t m0, int shift) { return std::ldexp(static_cast<long double>(m0), -shift); }
+long double multiplier_value(int32_t m0, int shift) {
+  return std::ldexp(static_cast<long double>(m0), -shift);
+}
 
 int64_t rounding_div(int64_t num, int64_t den) {
   const int64_t q = num / den, r = num % den;  // truncates toward zero

@@ -19,8 +19,8 @@
 namespace tpusim {
 
 inline constexpr int kMaxShift = 63;
-inline constexpr int32_t kM0Max = INT32_MAX;          // 2^31 - 1
-inline constexpr int32_t kM0Identity = 1 << 30;        // with shift 30 represents exactly 1.0
+inline constexpr int32_t kM0Max = INT32_MAX;     // 2^31 - 1
+inline constexpr int32_t kM0Identity = 1 << 30;  // with shift 30 represents exactly 1.0
 inline constexpr int kShiftIdentity = 30;
 
 // floor((x + 2^(shift-1)) / 2^shift); shift in [0, 63]; exact for every int64 x.

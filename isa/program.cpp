@@ -53,7 +53,8 @@ struct SectionEntry {
 
 std::string entry_label(const SectionEntry& e) {
   const char* name = tpu_section_name(e.kind);
-  return name ? fmt::format("entry {} ({})", e.index, name) : fmt::format("entry {} (kind 0x{:08x})", e.index, e.kind);
+  return name ? fmt::format("entry {} ({})", e.index, name)
+              : fmt::format("entry {} (kind 0x{:08x})", e.index, e.kind);
 }
 
 // Magic, version, flags, recorded size and checksum. Version comes before size and checksum: a
@@ -64,30 +65,36 @@ void check_header(std::span<const uint8_t> file, const std::string& source) {
   const size_t probe = std::min(file.size(), kMagic.size());
   if (!std::equal(file.begin(), file.begin() + static_cast<std::ptrdiff_t>(probe), kMagic.begin()))
     fail(fmt::format("bad magic {:02x} (not a .tpu program)", fmt::join(file.first(probe), " ")));
-  if (file.size() < kTpuHeaderBytes) fail(fmt::format("truncated: {} of {} bytes", file.size(), kTpuHeaderBytes));
+  if (file.size() < kTpuHeaderBytes)
+    fail(fmt::format("truncated: {} of {} bytes", file.size(), kTpuHeaderBytes));
   const auto major = static_cast<uint16_t>(get_le_at(file, kOffVersionMajor, 2));
   const auto minor = static_cast<uint16_t>(get_le_at(file, kOffVersionMinor, 2));
   if (major > kTpuVersionMajor)
-    fail(fmt::format("format version {}.{} is newer than this tpusim reads ({}.x): upgrade tpusim", major, minor,
-                     kTpuVersionMajor));
+    fail(fmt::format("format version {}.{} is newer than this tpusim reads ({}.x): upgrade tpusim", major,
+                     minor, kTpuVersionMajor));
   if (major < kTpuVersionMajor)
     fail(fmt::format("format version {}.{} is not supported (this tpusim reads {}.x)", major, minor,
                      kTpuVersionMajor));
   const auto flags = static_cast<uint32_t>(get_le_at(file, kOffFlags, 4));
   if (flags != 0) fail(fmt::format("unknown flags 0x{:08x}", flags));
   const uint64_t recorded = get_le_at(file, kOffFileSize, 8);
-  if (recorded > file.size()) fail(fmt::format("truncated: file has {} bytes, header records {}", file.size(), recorded));
+  if (recorded > file.size())
+    fail(fmt::format("truncated: file has {} bytes, header records {}", file.size(), recorded));
   if (recorded < file.size())
-    fail(fmt::format("{} unexpected bytes after the recorded end of file ({} bytes)", file.size() - recorded, recorded));
+    fail(fmt::format("{} unexpected bytes after the recorded end of file ({} bytes)", file.size() - recorded,
+                     recorded));
   const auto stored = static_cast<uint32_t>(get_le_at(file, kOffChecksum, 4));
   const uint32_t computed = checksum(file.subspan(kTpuHeaderBytes));
   if (stored != computed)
-    fail(fmt::format("checksum mismatch (stored 0x{:08x}, computed 0x{:08x}): the file is corrupted", stored, computed));
+    fail(fmt::format("checksum mismatch (stored 0x{:08x}, computed 0x{:08x}): the file is corrupted", stored,
+                     computed));
 }
 
 // The section table: kinds known or optional, each at most once, inside the file, no overlaps.
 std::vector<SectionEntry> read_section_table(std::span<const uint8_t> file, const std::string& source) {
-  auto fail = [&](const std::string& what) { throw Error(fmt::format("{}: section table: {}", source, what)); };
+  auto fail = [&](const std::string& what) {
+    throw Error(fmt::format("{}: section table: {}", source, what));
+  };
   const uint64_t count = get_le_at(file, kOffSectionCount, 4);
   if (count > (file.size() - kTpuHeaderBytes) / kTpuSectionEntryBytes)
     fail(fmt::format("{} entries do not fit in the file ({} bytes)", count, file.size()));
@@ -100,18 +107,21 @@ std::vector<SectionEntry> read_section_table(std::span<const uint8_t> file, cons
     if (!tpu_section_name(e.kind) && !(e.kind & kTpuOptionalSectionBit))
       fail(fmt::format("entry {}: unknown section kind 0x{:08x} (written by a newer tpusim?)", i, e.kind));
     const std::string what = entry_label(e);
-    if (e.offset < body) fail(fmt::format("{}: offset {} lies inside the header or section table", what, e.offset));
+    if (e.offset < body)
+      fail(fmt::format("{}: offset {} lies inside the header or section table", what, e.offset));
     if (e.offset > file.size() || e.size > file.size() - e.offset)
-      fail(fmt::format("{}: offset {} + size {} runs past the end of the file ({} bytes)", what, e.offset, e.size,
-                       file.size()));
+      fail(fmt::format("{}: offset {} + size {} runs past the end of the file ({} bytes)", what, e.offset,
+                       e.size, file.size()));
     for (const SectionEntry& prev : table)
-      if (prev.kind == e.kind) fail(fmt::format("{}: duplicate section (first is entry {})", what, prev.index));
+      if (prev.kind == e.kind)
+        fail(fmt::format("{}: duplicate section (first is entry {})", what, prev.index));
     table.push_back(e);
   }
   // Sorted by offset (ties by entry) so adjacent pairs reveal every overlap, deterministically.
   std::vector<SectionEntry> by_offset = table;
-  std::sort(by_offset.begin(), by_offset.end(),
-            [](const auto& a, const auto& b) { return std::pair(a.offset, a.index) < std::pair(b.offset, b.index); });
+  std::sort(by_offset.begin(), by_offset.end(), [](const auto& a, const auto& b) {
+    return std::pair(a.offset, a.index) < std::pair(b.offset, b.index);
+  });
   const SectionEntry* prev = nullptr;
   for (const SectionEntry& e : by_offset) {
     if (e.size == 0) continue;  // an empty section occupies no bytes
@@ -145,14 +155,15 @@ TpuLayout read_tpu_layout(std::span<const uint8_t> bytes, const std::string& sou
   TpuLayout layout;
   layout.version_major = static_cast<uint16_t>(get_le_at(bytes, kOffVersionMajor, 2));
   layout.version_minor = static_cast<uint16_t>(get_le_at(bytes, kOffVersionMinor, 2));
-  for (const SectionEntry& e : read_section_table(bytes, source)) layout.sections.push_back({e.kind, e.offset, e.size});
+  for (const SectionEntry& e : read_section_table(bytes, source))
+    layout.sections.push_back({e.kind, e.offset, e.size});
   return layout;
 }
 
 std::vector<uint8_t> encode_program(const Program& p) {
   const std::array<std::vector<uint8_t>, kSections.size()> payloads{
-      encode_arch(p.arch),          encode_code(p.gdma, "code.gdma"), encode_code(p.tiu, "code.tiu"),
-      encode_data(p.data),          encode_tensors(p.inputs, "inputs"), encode_tensors(p.outputs, "outputs"),
+      encode_arch(p.arch),  encode_code(p.gdma, "code.gdma"),   encode_code(p.tiu, "code.tiu"),
+      encode_data(p.data),  encode_tensors(p.inputs, "inputs"), encode_tensors(p.outputs, "outputs"),
       encode_debug(p.debug)};
   ByteWriter w;
   w.bytes(kMagic);
@@ -183,7 +194,8 @@ Program decode_program(std::span<const uint8_t> bytes, const std::string& source
   const std::vector<SectionEntry> table = read_section_table(bytes, source);
   Program p;
   for (const KindName& k : kSections) {
-    auto e = std::find_if(table.begin(), table.end(), [&](const auto& s) { return s.kind == uint32_t(k.kind); });
+    auto e =
+        std::find_if(table.begin(), table.end(), [&](const auto& s) { return s.kind == uint32_t(k.kind); });
     if (e == table.end()) continue;  // optional sections default to empty
     ByteReader r(bytes, e->offset, e->offset + e->size, fmt::format("{}: {}", source, k.name));
     switch (k.kind) {

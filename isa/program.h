@@ -75,7 +75,15 @@ inline constexpr uint16_t kTpuVersionMinor = 0;
 
 // Container layout constants (docs/tpu-format.md). Section kind ids are part of the format: never
 // reuse or renumber them.
-enum class TpuSection : uint32_t { Arch = 1, CodeGdma = 2, CodeTiu = 3, Data = 4, Inputs = 5, Outputs = 6, Debug = 7 };
+enum class TpuSection : uint32_t {
+  Arch = 1,
+  CodeGdma = 2,
+  CodeTiu = 3,
+  Data = 4,
+  Inputs = 5,
+  Outputs = 6,
+  Debug = 7
+};
 // Kinds with this bit set are optional: a reader that does not know one skips it (how a newer
 // minor version adds information); any other unknown kind is refused.
 inline constexpr uint32_t kTpuOptionalSectionBit = 0x8000'0000u;

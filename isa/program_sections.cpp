@@ -9,7 +9,6 @@
 
 namespace tpusim::tpu {
 
-
 std::vector<uint8_t> encode_arch(const ArchRef& a) {
   ByteWriter w;
   w.str(a.name);
@@ -48,7 +47,8 @@ std::vector<uint8_t> encode_tensors(const std::vector<TensorDesc>& ts, const cha
   w.count(ts.size());
   for (size_t i = 0; i < ts.size(); ++i) {
     const TensorDesc& t = ts[i];
-    if (t.shape.size() > 255) throw Error(fmt::format("{}: tensor {}: rank {} cannot be encoded", section, i, t.shape.size()));
+    if (t.shape.size() > 255)
+      throw Error(fmt::format("{}: tensor {}: rank {} cannot be encoded", section, i, t.shape.size()));
     w.str(t.name);
     w.u8(static_cast<uint8_t>(t.dtype));
     w.u8(static_cast<uint8_t>(t.shape.size()));

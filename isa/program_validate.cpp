@@ -16,7 +16,9 @@
 
 namespace tpusim {
 
-ArchRef ArchRef::of(const Arch& a) { return ArchRef{a.name, a.fingerprint(), a.lanes, a.lane_bytes, a.ddr_bytes}; }
+ArchRef ArchRef::of(const Arch& a) {
+  return ArchRef{a.name, a.fingerprint(), a.lanes, a.lane_bytes, a.ddr_bytes};
+}
 
 // Product of the dimensions; 0 when a dimension is < 1, UINT64_MAX when the product overflows.
 uint64_t TensorDesc::elements() const {
@@ -46,7 +48,7 @@ uint64_t max_ddr_bytes() { return uint64_t{1} << field_bits(Opcode::DmaLoad, "sr
 uint64_t max_lane_bytes() { return uint64_t{1} << field_bits(Opcode::Conv2d, "dst"); }
 
 class Validator {
-public:
+ public:
   Validator(const Program& p, const std::string& source) : p_(p), source_(source) {}
 
   void run() {
@@ -59,7 +61,7 @@ public:
     debug();
   }
 
-private:
+ private:
   template <typename... Args>
   [[noreturn]] void fail(std::string_view where, fmt::format_string<Args...> f, Args&&... args) const {
     throw Error(fmt::format("{}: {}: {}", source_, where, fmt::format(f, std::forward<Args>(args)...)));
@@ -82,12 +84,15 @@ private:
 
   void arch() const {
     const ArchRef& a = p_.arch;
-    if (a.name.size() > kTpuMaxString) fail("arch", "name is {} bytes long (limit {})", a.name.size(), kTpuMaxString);
+    if (a.name.size() > kTpuMaxString)
+      fail("arch", "name is {} bytes long (limit {})", a.name.size(), kTpuMaxString);
     if (a.lanes == 0) fail("arch", "lanes is 0");
     if (a.lane_bytes == 0) fail("arch", "lane_bytes is 0");
-    if (a.lane_bytes > max_lane_bytes()) fail("arch", "lane_bytes {} exceeds the LMEM address space ({})", a.lane_bytes, max_lane_bytes());
+    if (a.lane_bytes > max_lane_bytes())
+      fail("arch", "lane_bytes {} exceeds the LMEM address space ({})", a.lane_bytes, max_lane_bytes());
     if (a.ddr_bytes == 0) fail("arch", "ddr_bytes is 0");
-    if (a.ddr_bytes > max_ddr_bytes()) fail("arch", "ddr_bytes {} exceeds the DDR address space ({})", a.ddr_bytes, max_ddr_bytes());
+    if (a.ddr_bytes > max_ddr_bytes())
+      fail("arch", "ddr_bytes {} exceeds the DDR address space ({})", a.ddr_bytes, max_ddr_bytes());
   }
 
   void stream(Engine engine, const char* section) const {
@@ -129,10 +134,11 @@ private:
     for (size_t i = 0; i < p_.data.size(); ++i) {
       const DataBlock& d = p_.data[i];
       if (!in_ddr(d.ddr_addr, d.bytes.size()))
-        fail("data", "block {}: bytes [0x{:x}, +{}) lie outside DDR ({} bytes)", i, d.ddr_addr, d.bytes.size(),
-             p_.arch.ddr_bytes);
+        fail("data", "block {}: bytes [0x{:x}, +{}) lie outside DDR ({} bytes)", i, d.ddr_addr,
+             d.bytes.size(), p_.arch.ddr_bytes);
     }
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p_.data[a].ddr_addr < p_.data[b].ddr_addr; });
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return p_.data[a].ddr_addr < p_.data[b].ddr_addr; });
     const DataBlock* prev = nullptr;
     size_t prev_index = 0;
     for (size_t i : order) {
@@ -162,14 +168,17 @@ private:
       // Element count bounded by what DDR could hold before bytes() multiplies it by the width.
       const uint64_t elements = t.elements();
       if (elements > p_.arch.ddr_bytes * 8 / static_cast<uint64_t>(bits(t.dtype)))
-        fail(section, "{}: shape {} does not fit in DDR ({} bytes)", at, fmt::join(t.shape, "x"), p_.arch.ddr_bytes);
+        fail(section, "{}: shape {} does not fit in DDR ({} bytes)", at, fmt::join(t.shape, "x"),
+             p_.arch.ddr_bytes);
       if (!in_ddr(t.ddr_addr, t.bytes()))
         fail(section, "{}: bytes [0x{:x}, +{}) lie outside DDR ({} bytes)", at, t.ddr_addr, t.bytes(),
              p_.arch.ddr_bytes);
-      if (!std::isfinite(t.scale) || !(t.scale > 0)) fail(section, "{}: scale {} (must be finite and > 0)", at, t.scale);
+      if (!std::isfinite(t.scale) || !(t.scale > 0))
+        fail(section, "{}: scale {} (must be finite and > 0)", at, t.scale);
       const DTypeTraits& tr = traits(t.dtype);
       if (t.zero_point < tr.qmin || t.zero_point > tr.qmax)
-        fail(section, "{}: zero point {} is outside {} [{}, {}]", at, t.zero_point, tr.name, tr.qmin, tr.qmax);
+        fail(section, "{}: zero point {} is outside {} [{}, {}]", at, t.zero_point, tr.name, tr.qmin,
+             tr.qmax);
     }
   }
 
@@ -185,7 +194,8 @@ private:
              p_.stream(d.engine).size());
       if (!seen.insert({d.engine, d.index}).second)
         fail("debug", "entry {}: second entry for {} instruction {}", i, section, d.index);
-      if (std::string why = name_problem(d.node); !why.empty()) fail("debug", "entry {}: node name {}", i, why);
+      if (std::string why = name_problem(d.node); !why.empty())
+        fail("debug", "entry {}: node name {}", i, why);
     }
   }
 

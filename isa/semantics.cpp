@@ -75,7 +75,8 @@ Operands operands(const Instr& in, uint32_t lanes) {
       const int64_t oh = window_out(c.ih, c.pad_t, c.pad_b, c.kh, c.stride_h, c.dil_h);
       const int64_t ow = window_out(c.iw, c.pad_l, c.pad_r, c.kw, c.stride_w, c.dil_w);
       const uint64_t taps = c.groups >= 1 ? u(c.ic / c.groups * c.kh * c.kw) : 0;
-      o.list.push_back(compact("src", false, u(c.src), dt(c.in_dtype), u(c.n), u(c.ic), u(c.ih), u(c.iw), lanes));
+      o.list.push_back(
+          compact("src", false, u(c.src), dt(c.in_dtype), u(c.n), u(c.ic), u(c.ih), u(c.iw), lanes));
       o.list.push_back(channel_table("weight", u(c.weight), dt(c.w_dtype), u(c.oc), taps));
       if (c.has_bias) o.list.push_back(channel_table("bias", u(c.bias), DType::Int32, u(c.oc), 1));
       add_rq_table(o, c, u(c.oc));
@@ -95,7 +96,8 @@ Operands operands(const Instr& in, uint32_t lanes) {
       const auto p = ops::Pool::from(in);
       const int64_t oh = window_out(p.ih, p.pad_t, p.pad_b, p.kh, p.stride_h, 1);
       const int64_t ow = window_out(p.iw, p.pad_l, p.pad_r, p.kw, p.stride_w, 1);
-      o.list.push_back(compact("src", false, u(p.src), dt(p.in_dtype), u(p.n), u(p.c), u(p.ih), u(p.iw), lanes));
+      o.list.push_back(
+          compact("src", false, u(p.src), dt(p.in_dtype), u(p.n), u(p.c), u(p.ih), u(p.iw), lanes));
       add_rq_table(o, p, u(p.c));
       o.list.push_back(compact("dst", true, u(p.dst), dt(p.out_dtype), u(p.n), u(p.c), u(oh), u(ow), lanes));
       break;
@@ -105,14 +107,17 @@ Operands operands(const Instr& in, uint32_t lanes) {
       o.list.push_back(compact("a", false, u(e.a), dt(e.a_dtype), u(e.n), u(e.c), u(e.h), u(e.w), lanes));
       o.list.push_back(compact("b", false, u(e.b), dt(e.b_dtype), u(e.n), u(e.c), u(e.h), u(e.w), lanes));
       add_rq_table(o, e, u(e.c));
-      o.list.push_back(compact("dst", true, u(e.dst), dt(e.out_dtype), u(e.n), u(e.c), u(e.h), u(e.w), lanes));
+      o.list.push_back(
+          compact("dst", true, u(e.dst), dt(e.out_dtype), u(e.n), u(e.c), u(e.h), u(e.w), lanes));
       break;
     }
     case Opcode::Requant: {
       const auto r = ops::Requant::from(in);
-      o.list.push_back(compact("src", false, u(r.src), dt(r.in_dtype), u(r.n), u(r.c), u(r.h), u(r.w), lanes));
+      o.list.push_back(
+          compact("src", false, u(r.src), dt(r.in_dtype), u(r.n), u(r.c), u(r.h), u(r.w), lanes));
       add_rq_table(o, r, u(r.c));
-      o.list.push_back(compact("dst", true, u(r.dst), dt(r.out_dtype), u(r.n), u(r.c), u(r.h), u(r.w), lanes));
+      o.list.push_back(
+          compact("dst", true, u(r.dst), dt(r.out_dtype), u(r.n), u(r.c), u(r.h), u(r.w), lanes));
       break;
     }
   }
@@ -124,7 +129,8 @@ Footprint footprint(const Tensor& t, uint32_t lanes) {
   if (t.n == 0 || t.c == 0 || t.h == 0 || t.w == 0) return f;
   const bool local = t.space == Space::Lmem;
   const u128 cgroups = local ? (t.c + lanes - 1) / lanes : t.c;
-  const u128 max_index = u128{t.n - 1} * t.sn + (cgroups - 1) * t.sc + u128{t.h - 1} * t.sh + u128{t.w - 1} * t.sw;
+  const u128 max_index =
+      u128{t.n - 1} * t.sn + (cgroups - 1) * t.sc + u128{t.h - 1} * t.sh + u128{t.w - 1} * t.sw;
   const int b = bits(t.dtype);
   f.hi = t.addr + ((max_index + 1) * b + 7) / 8;
   f.lanes = local ? std::min<uint64_t>(t.c, lanes) : 0;
@@ -152,7 +158,8 @@ std::vector<Access> accesses(const Instr& in, const Geometry& geo) {
   std::vector<Access> out;
   if (geo.lanes == 0 || !sem::field_range_error(in).empty()) return out;
   const auto sat64 = [](sem::u128 v) {
-    return v > std::numeric_limits<uint64_t>::max() ? std::numeric_limits<uint64_t>::max() : static_cast<uint64_t>(v);
+    return v > std::numeric_limits<uint64_t>::max() ? std::numeric_limits<uint64_t>::max()
+                                                    : static_cast<uint64_t>(v);
   };
   for (const sem::Tensor& t : sem::operands(in, geo.lanes).list) {
     const sem::Footprint f = sem::footprint(t, geo.lanes);

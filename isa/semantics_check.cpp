@@ -97,22 +97,40 @@ std::string check_fields(const Instr& in, const char* mn) {
     case Opcode::DmaStore:
     case Opcode::DmaCopy: {
       const auto d = ops::DmaLoad::from(in);
-      return require_positive(mn, {{"n", d.n}, {"c", d.c}, {"h", d.h}, {"w", d.w}, {"src_sn", d.src_sn},
-                                   {"src_sc", d.src_sc}, {"src_sh", d.src_sh}, {"src_sw", d.src_sw},
-                                   {"dst_sn", d.dst_sn}, {"dst_sc", d.dst_sc}, {"dst_sh", d.dst_sh},
+      return require_positive(mn, {{"n", d.n},
+                                   {"c", d.c},
+                                   {"h", d.h},
+                                   {"w", d.w},
+                                   {"src_sn", d.src_sn},
+                                   {"src_sc", d.src_sc},
+                                   {"src_sh", d.src_sh},
+                                   {"src_sw", d.src_sw},
+                                   {"dst_sn", d.dst_sn},
+                                   {"dst_sc", d.dst_sc},
+                                   {"dst_sh", d.dst_sh},
                                    {"dst_sw", d.dst_sw}});
     }
     case Opcode::Conv2d: {
       const auto c = ops::Conv2d::from(in);
-      std::string e = require_positive(mn, {{"n", c.n}, {"ic", c.ic}, {"ih", c.ih}, {"iw", c.iw}, {"oc", c.oc},
-                                            {"kh", c.kh}, {"kw", c.kw}, {"stride_h", c.stride_h},
-                                            {"stride_w", c.stride_w}, {"dil_h", c.dil_h}, {"dil_w", c.dil_w},
+      std::string e = require_positive(mn, {{"n", c.n},
+                                            {"ic", c.ic},
+                                            {"ih", c.ih},
+                                            {"iw", c.iw},
+                                            {"oc", c.oc},
+                                            {"kh", c.kh},
+                                            {"kw", c.kw},
+                                            {"stride_h", c.stride_h},
+                                            {"stride_w", c.stride_w},
+                                            {"dil_h", c.dil_h},
+                                            {"dil_w", c.dil_w},
                                             {"groups", c.groups}});
       if (!e.empty()) return e;
       if (c.ic % c.groups) return fail(mn, "groups {} does not divide ic {}", c.groups, c.ic);
       if (c.oc % c.groups) return fail(mn, "groups {} does not divide oc {}", c.groups, c.oc);
-      if (!(e = check_output_size(mn, "height", c.ih, c.pad_t, c.pad_b, c.kh, c.stride_h, c.dil_h)).empty()) return e;
-      if (!(e = check_output_size(mn, "width", c.iw, c.pad_l, c.pad_r, c.kw, c.stride_w, c.dil_w)).empty()) return e;
+      if (!(e = check_output_size(mn, "height", c.ih, c.pad_t, c.pad_b, c.kh, c.stride_h, c.dil_h)).empty())
+        return e;
+      if (!(e = check_output_size(mn, "width", c.iw, c.pad_l, c.pad_r, c.kw, c.stride_w, c.dil_w)).empty())
+        return e;
       if (!(e = require_narrow_input(mn, "in_dtype", c.in_dtype)).empty()) return e;
       if (!(e = require_weight_type(mn, c.w_dtype)).empty()) return e;
       if (!(e = require_in_type(mn, "in_zp", c.in_zp, "in_dtype", c.in_dtype)).empty()) return e;
@@ -129,23 +147,33 @@ std::string check_fields(const Instr& in, const char* mn) {
     }
     case Opcode::Pool: {
       const auto p = ops::Pool::from(in);
-      std::string e = require_positive(mn, {{"n", p.n}, {"c", p.c}, {"ih", p.ih}, {"iw", p.iw}, {"kh", p.kh},
-                                            {"kw", p.kw}, {"stride_h", p.stride_h}, {"stride_w", p.stride_w}});
+      std::string e = require_positive(mn, {{"n", p.n},
+                                            {"c", p.c},
+                                            {"ih", p.ih},
+                                            {"iw", p.iw},
+                                            {"kh", p.kh},
+                                            {"kw", p.kw},
+                                            {"stride_h", p.stride_h},
+                                            {"stride_w", p.stride_w}});
       if (!e.empty()) return e;
-      if (!(e = check_output_size(mn, "height", p.ih, p.pad_t, p.pad_b, p.kh, p.stride_h, 1)).empty()) return e;
-      if (!(e = check_output_size(mn, "width", p.iw, p.pad_l, p.pad_r, p.kw, p.stride_w, 1)).empty()) return e;
+      if (!(e = check_output_size(mn, "height", p.ih, p.pad_t, p.pad_b, p.kh, p.stride_h, 1)).empty())
+        return e;
+      if (!(e = check_output_size(mn, "width", p.iw, p.pad_l, p.pad_r, p.kw, p.stride_w, 1)).empty())
+        return e;
       const int64_t oh = window_out(p.ih, p.pad_t, p.pad_b, p.kh, p.stride_h, 1);
       const int64_t ow = window_out(p.iw, p.pad_l, p.pad_r, p.kw, p.stride_w, 1);
-      if (!(e = check_pool_windows(mn, kRows, p.ih, p.pad_t, p.pad_b, p.kh, p.stride_h, oh)).empty()) return e;
-      if (!(e = check_pool_windows(mn, kCols, p.iw, p.pad_l, p.pad_r, p.kw, p.stride_w, ow)).empty()) return e;
+      if (!(e = check_pool_windows(mn, kRows, p.ih, p.pad_t, p.pad_b, p.kh, p.stride_h, oh)).empty())
+        return e;
+      if (!(e = check_pool_windows(mn, kCols, p.iw, p.pad_l, p.pad_r, p.kw, p.stride_w, ow)).empty())
+        return e;
       if (!(e = require_narrow_input(mn, "in_dtype", p.in_dtype)).empty()) return e;
       if (!(e = require_in_type(mn, "in_zp", p.in_zp, "in_dtype", p.in_dtype)).empty()) return e;
       return check_requant_tail(mn, sem::requant_fields(p));
     }
     case Opcode::Eltwise: {
       const auto el = ops::Eltwise::from(in);
-      std::string e = require_positive(mn, {{"n", el.n}, {"c", el.c}, {"h", el.h}, {"w", el.w},
-                                            {"a_m0", el.a_m0}, {"b_m0", el.b_m0}});
+      std::string e = require_positive(
+          mn, {{"n", el.n}, {"c", el.c}, {"h", el.h}, {"w", el.w}, {"a_m0", el.a_m0}, {"b_m0", el.b_m0}});
       if (!e.empty()) return e;
       if (!(e = require_in_type(mn, "a_zp", el.a_zp, "a_dtype", el.a_dtype)).empty()) return e;
       if (!(e = require_in_type(mn, "b_zp", el.b_zp, "b_dtype", el.b_dtype)).empty()) return e;
@@ -192,8 +220,8 @@ std::string check_operands(const Instr& in, const Geometry& geo, const char* mn)
     if (!overlaps(fd, ft)) continue;
     const bool data_input = std::string_view(t.operand) != "rq";  // tables are never in place
     if (in_place_ok && data_input && t.addr == dst->addr && bits(t.dtype) == bits(dst->dtype)) continue;
-    return fail(mn, "dst [{}, {}) overlaps {} [{}, {}){}", hex(fd.lo), hex(fd.hi), t.operand, hex(ft.lo), hex(ft.hi),
-                in_place_ok ? " (in place needs the same offset and element width)" : "");
+    return fail(mn, "dst [{}, {}) overlaps {} [{}, {}){}", hex(fd.lo), hex(fd.hi), t.operand, hex(ft.lo),
+                hex(ft.hi), in_place_ok ? " (in place needs the same offset and element width)" : "");
   }
   return "";
 }

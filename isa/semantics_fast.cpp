@@ -59,7 +59,8 @@ void build_patches(const ConvGroup& g, std::vector<int16_t>& patches) {
         }
 }
 
-void accumulate_patches(const ConvGroup& g, const std::vector<int16_t>& patches, const int16_t* w, int32_t* acc) {
+void accumulate_patches(const ConvGroup& g, const std::vector<int16_t>& patches, const int16_t* w,
+                        int32_t* acc) {
   const int64_t taps = g.taps();
   for (int64_t p = 0; p < g.oh * g.ow; ++p) {
     const int16_t* x = patches.data() + p * taps;
@@ -140,7 +141,8 @@ bool exec_matmul_fast(const Instr& in, const MemView& m, ExecCounters& counters)
   std::vector<int16_t> w(static_cast<size_t>(mm.n * mm.k)), row(static_cast<size_t>(mm.k));
   for (int64_t j = 0; j < mm.n; ++j) {
     const Plane wp = plane(weight, m, 0, static_cast<uint64_t>(j));
-    for (int64_t k = 0; k < mm.k; ++k) w[j * mm.k + k] = static_cast<int16_t>(load_elem(wp.base, wp.index + k, weight.dtype));
+    for (int64_t k = 0; k < mm.k; ++k)
+      w[j * mm.k + k] = static_cast<int16_t>(load_elem(wp.base, wp.index + k, weight.dtype));
   }
   for (int64_t i = 0; i < mm.m; ++i) {
     for (int64_t k = 0; k < mm.k; ++k) {

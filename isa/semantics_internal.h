@@ -43,10 +43,10 @@ Operands operands(const Instr& in, uint32_t lanes);
 
 // Bounding footprint of a tensor, exact in 128 bits.
 struct Footprint {
-  u128 lo, hi;           // bytes (within each lane for LMEM)
-  uint32_t lanes;        // lanes [0, lanes) touched (0 for DDR and for empty tensors)
-  u128 elements;         // n*c*h*w
-  u128 slots;            // element slots in [lo, hi) per lane: max element index + 1
+  u128 lo, hi;             // bytes (within each lane for LMEM)
+  uint32_t lanes;          // lanes [0, lanes) touched (0 for DDR and for empty tensors)
+  u128 elements;           // n*c*h*w
+  u128 slots;              // element slots in [lo, hi) per lane: max element index + 1
   u128 elements_per_lane;  // elements in the fullest lane (lane 0) for LMEM, all for DDR
 };
 Footprint footprint(const Tensor& t, uint32_t lanes);
@@ -84,8 +84,8 @@ struct Requantizer {
 };
 // Reads and validates the rq table when per-channel: throws Error "<mnemonic>: rq table channel
 // <o>: ..." for an entry outside 1 <= M0, 0 <= shift <= 63.
-Requantizer make_requantizer(const RequantFields& f, const Operands& ops, const MemView& m,
-                             uint64_t channels, const char* mnemonic);
+Requantizer make_requantizer(const RequantFields& f, const Operands& ops, const MemView& m, uint64_t channels,
+                             const char* mnemonic);
 
 // Saturates an exact sum to int32, counting the overflow.
 int32_t saturate_acc(int64_t v, ExecCounters& counters);

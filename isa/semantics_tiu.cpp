@@ -18,8 +18,12 @@ int32_t Requantizer::apply(int32_t acc, uint64_t channel) const {
 
 Requantizer make_requantizer(const RequantFields& f, const Operands& ops, const MemView& m, uint64_t channels,
                              const char* mnemonic) {
-  Requantizer r{static_cast<int32_t>(f.out_zp), static_cast<int32_t>(f.clamp_lo), static_cast<int32_t>(f.clamp_hi),
-                f.rq_per_channel != 0, {}, {}};
+  Requantizer r{static_cast<int32_t>(f.out_zp),
+                static_cast<int32_t>(f.clamp_lo),
+                static_cast<int32_t>(f.clamp_hi),
+                f.rq_per_channel != 0,
+                {},
+                {}};
   if (!r.per_channel) {
     r.m0.push_back(static_cast<int32_t>(f.m0));
     r.shift.push_back(static_cast<int>(f.shift));
@@ -31,8 +35,8 @@ Requantizer make_requantizer(const RequantFields& f, const Operands& ops, const 
     const int32_t m0 = load_elem(p.base, p.index, DType::Int32);
     const int32_t shift = load_elem(p.base, p.index + 1, DType::Int32);
     if (m0 < 1 || shift < 0 || shift > kMaxShift)
-      throw Error(fmt::format("{}: rq table channel {}: M0 {} shift {} (need M0 >= 1, 0 <= shift <= {})", mnemonic,
-                              o, m0, shift, kMaxShift));
+      throw Error(fmt::format("{}: rq table channel {}: M0 {} shift {} (need M0 >= 1, 0 <= shift <= {})",
+                              mnemonic, o, m0, shift, kMaxShift));
     r.m0.push_back(m0);
     r.shift.push_back(shift);
   }
@@ -164,8 +168,10 @@ void exec_eltwise(const Instr& in, const MemView& m, ExecCounters& counters) {
       const Plane pa = plane(a, m, n, c), pb = plane(b, m, n, c), out = plane(dst, m, n, c);
       for (uint64_t i = 0; i < plane_elems; ++i) {
         // Both inputs are read before the output is written: in-place (dst == a or b) is fine.
-        const int32_t av = rescale(load_elem(pa.base, pa.index + i, a.dtype) - e.a_zp, e.a_m0, e.a_shift, counters);
-        const int32_t bv = rescale(load_elem(pb.base, pb.index + i, b.dtype) - e.b_zp, e.b_m0, e.b_shift, counters);
+        const int32_t av =
+            rescale(load_elem(pa.base, pa.index + i, a.dtype) - e.a_zp, e.a_m0, e.a_shift, counters);
+        const int32_t bv =
+            rescale(load_elem(pb.base, pb.index + i, b.dtype) - e.b_zp, e.b_m0, e.b_shift, counters);
         int32_t acc = 0;
         switch (op) {
           case EltOp::Add: acc = saturate_acc(int64_t{av} + bv, counters); break;

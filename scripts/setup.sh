@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-  cmake ninja-build g++ pkg-config
+  cmake ninja-build g++ pkg-config clang-format git
   libsystemc-dev libfmt-dev libspdlog-dev catch2 libtorch-dev
   libonnx-dev libprotobuf-dev protobuf-compiler libyaml-cpp-dev nlohmann-json3-dev
   libcli11-dev zlib1g-dev libbenchmark-dev dataset-fashion-mnist

@@ -13,7 +13,7 @@
 namespace tpusim::sim {
 
 class Controller : public sc_core::sc_module, public ControllerIf {
-public:
+ public:
   explicit Controller(sc_core::sc_module_name name);
 
   // Outside the simulation, before sc_start(): arm a run (engines start at the next delta).
@@ -31,7 +31,7 @@ public:
   void fail(const std::string& reason) override;
   void engine_idle(Engine e) override { idle_[static_cast<int>(e)] = true; }
 
-private:
+ private:
   bool check_deadlock();  // fails the run and returns true on deadlock
 
   RunContext* ctx_ = nullptr;

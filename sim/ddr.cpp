@@ -7,7 +7,8 @@ Ddr::Ddr(sc_core::sc_module_name name) : sc_core::sc_module(name), target("targe
   target.register_get_direct_mem_ptr(this, &Ddr::get_direct_mem_ptr);
 }
 
-void Ddr::begin_run(uint64_t capacity, uint64_t bytes_per_cycle, uint64_t latency, std::vector<uint8_t>& storage) {
+void Ddr::begin_run(uint64_t capacity, uint64_t bytes_per_cycle, uint64_t latency,
+                    std::vector<uint8_t>& storage) {
   mem_.swap(storage);
   capacity_ = capacity;
   latency_ = latency;

@@ -5,10 +5,10 @@
 // latency does not occupy the bus). The target socket is a multi-passthrough socket, so more
 // initiators than the one GDMA can bind.
 #pragma once
+#include <tlm_utils/multi_passthrough_target_socket.h>
+
 #include <cstdint>
 #include <vector>
-
-#include <tlm_utils/multi_passthrough_target_socket.h>
 
 #include "sim/ddr_bus.h"
 #include "sim/interfaces.h"
@@ -17,17 +17,18 @@
 namespace tpusim::sim {
 
 class Ddr : public sc_core::sc_module {
-public:
+ public:
   tlm_utils::multi_passthrough_target_socket<Ddr> target;
 
   explicit Ddr(sc_core::sc_module_name name);
 
   // Outside the simulation: take `storage` for the run (swapped, not copied) / give it back.
-  void begin_run(uint64_t capacity, uint64_t bytes_per_cycle, uint64_t latency, std::vector<uint8_t>& storage);
+  void begin_run(uint64_t capacity, uint64_t bytes_per_cycle, uint64_t latency,
+                 std::vector<uint8_t>& storage);
   void end_run(std::vector<uint8_t>& storage);
   const DdrBus& bus() const { return bus_; }
 
-private:
+ private:
   // Timing-only bursts: address and length are checked against the capacity and the bus is
   // reserved; the payload's data pointer is not used (bytes move through DMI in execute()).
   void b_transport(int initiator, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);

@@ -10,7 +10,7 @@
 namespace tpusim::sim {
 
 class DdrBus {
-public:
+ public:
   void reset(uint64_t bytes_per_cycle) {
     bytes_per_cycle_ = std::max<uint64_t>(bytes_per_cycle, 1);
     free_at_ = 0;
@@ -29,7 +29,7 @@ public:
   uint64_t busy_cycles() const { return busy_; }
   uint64_t contention_cycles() const { return waited_; }  // cycles bursts waited for the bus
 
-private:
+ private:
   uint64_t bytes_per_cycle_ = 1;
   uint64_t free_at_ = 0;
   uint64_t busy_ = 0;

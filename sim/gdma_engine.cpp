@@ -48,8 +48,7 @@ std::string GdmaEngine::transfer(bool write, uint64_t addr, uint64_t bytes) {
     ddr->b_transport(trans, delay);
     if (off == 0) trans.clear_extension(&first);  // ours, not the payload's to delete
     if (trans.is_response_error())
-      return fmt::format("DDR burst [{:#x}, +{}) failed: {}", addr + off, len,
-                         trans.get_response_string());
+      return fmt::format("DDR burst [{:#x}, +{}) failed: {}", addr + off, len, trans.get_response_string());
     wait(delay);
   }
   return "";

@@ -13,9 +13,10 @@ Arch arch_for_program(const Program& p, const std::string& arch_option) {
   if (!arch_option.empty()) return resolve_arch(arch_option);
   for (const Arch& a : arch_presets())
     if (a.name == p.arch.name) return a;
-  throw Error(fmt::format("the program was compiled for architecture '{}', which is not a preset: "
-                          "give its YAML file with --arch FILE",
-                          p.arch.name));
+  throw Error(
+      fmt::format("the program was compiled for architecture '{}', which is not a preset: "
+                  "give its YAML file with --arch FILE",
+                  p.arch.name));
 }
 
 void accumulate(Stats& total, const Stats& run) {
@@ -56,13 +57,15 @@ BatchResult run_batch(const Program& p, const Arch& a, const std::vector<HostArr
     const int64_t n = batch_runs(inputs[k], p.inputs[k]);
     if (k > 0 && n != r.runs)
       throw Error(fmt::format("{} holds {} run(s) of input '{}' but {} holds {} of '{}': batch sizes differ",
-                              inputs[k].source, n, p.inputs[k].name, inputs[0].source, r.runs, p.inputs[0].name));
+                              inputs[k].source, n, p.inputs[k].name, inputs[0].source, r.runs,
+                              p.inputs[0].name));
     r.runs = n;
   }
   // Quantize everything first: a bad value in the last sample fails before any time is spent.
   std::vector<std::vector<std::vector<int32_t>>> quantized(inputs.size());
   for (size_t k = 0; k < inputs.size(); ++k)
-    for (int64_t run = 0; run < r.runs; ++run) quantized[k].push_back(quantize_input(inputs[k], p.inputs[k], run));
+    for (int64_t run = 0; run < r.runs; ++run)
+      quantized[k].push_back(quantize_input(inputs[k], p.inputs[k], run));
 
   r.outputs.resize(p.outputs.size());
   const DeviceMemory pristine = prepare_memory(p, a);

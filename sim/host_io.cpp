@@ -40,8 +40,8 @@ int64_t batch_runs(const HostArray& a, const TensorDesc& t) {
     text.replace(1, 1, t.shape[0] == 1 ? "B" : fmt::format("B*{}", t.shape[0]));
     expected += fmt::format(" or {} for a batch of B", text);
   }
-  throw Error(fmt::format("{}: shape {} does not fit input '{}': expected {}", a.source, shape_text(got), t.name,
-                          expected));
+  throw Error(fmt::format("{}: shape {} does not fit input '{}': expected {}", a.source, shape_text(got),
+                          t.name, expected));
 }
 
 std::vector<int32_t> quantize_input(const HostArray& a, const TensorDesc& t, int64_t run) {
@@ -59,9 +59,10 @@ std::vector<int32_t> quantize_input(const HostArray& a, const TensorDesc& t, int
   for (uint64_t i = 0; i < n; ++i) {
     const int64_t v = a.array.at_i64(first + i);
     if (v < tr.qmin || v > tr.qmax)
-      throw Error(fmt::format("{}: value {} at element {} is outside the range of input '{}' ({} [{}, {}]); "
-                              "integer inputs are taken as already quantized",
-                              a.source, v, first + i, t.name, tr.name, tr.qmin, tr.qmax));
+      throw Error(
+          fmt::format("{}: value {} at element {} is outside the range of input '{}' ({} [{}, {}]); "
+                      "integer inputs are taken as already quantized",
+                      a.source, v, first + i, t.name, tr.name, tr.qmin, tr.qmax));
     out[i] = static_cast<int32_t>(v);
   }
   return out;
@@ -139,8 +140,8 @@ std::vector<OutputFile> output_files(const Program& p, const BatchResult& r, con
   auto add = [&](const TensorDesc& t, const std::string& suffix, NpyArray a) {
     std::string path = (std::filesystem::path(dir) / (sanitize_file_name(t.name) + suffix)).string();
     if (!used.insert(path).second)
-      throw Error(fmt::format("output '{}' would overwrite {}, written for another output: rename the outputs",
-                              t.name, path));
+      throw Error(fmt::format(
+          "output '{}' would overwrite {}, written for another output: rename the outputs", t.name, path));
     files.push_back({std::move(path), std::move(a)});
   };
   for (size_t k = 0; k < p.outputs.size(); ++k) {

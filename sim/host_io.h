@@ -9,11 +9,10 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json_fwd.hpp>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "isa/npy.h"
 #include "sim/simulator.h"
@@ -49,15 +48,15 @@ std::vector<HostArray> load_inputs(const Program& p, const std::vector<std::stri
 Arch arch_for_program(const Program& p, const std::string& arch_option);
 
 struct BatchOptions {
-  RunOptions run;  // keep_events applies to the first run only
+  RunOptions run;                                             // keep_events applies to the first run only
   std::function<void(int64_t done, int64_t total)> progress;  // called after each run
 };
 
 struct BatchResult {
   int64_t runs = 0;
-  Stats total;                  // summed over the runs: one device running them back to back
+  Stats total;  // summed over the runs: one device running them back to back
   std::vector<Stats> per_run;
-  RunResult first;              // the first run: its stats and event log (for traces)
+  RunResult first;                            // the first run: its stats and event log (for traces)
   std::vector<std::vector<int32_t>> outputs;  // per program output: the runs' values, stacked
 };
 

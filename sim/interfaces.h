@@ -17,7 +17,7 @@ struct Fetched {
 };
 
 class ControllerIf : public virtual sc_core::sc_interface {
-public:
+ public:
   virtual const sc_core::sc_event& run_started() const = 0;
   virtual RunContext& context() = 0;
   virtual uint64_t now() const = 0;  // cycles since the run started
@@ -41,7 +41,7 @@ struct FirstBurst : tlm::tlm_extension<FirstBurst> {
 };
 
 class LmemIf : public virtual sc_core::sc_interface {
-public:
+ public:
   virtual std::span<uint8_t> bytes() = 0;
   // An instruction of `e` starts/stops using its LMEM footprint; begin returns "" or why the
   // footprint is outside LMEM. finish counts GDMA/TIU overlaps on a bank.

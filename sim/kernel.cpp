@@ -8,14 +8,14 @@
 // against the same native stack whatever thread calls run(), and callers' stacks never see a
 // coroutine switch (AddressSanitizer loses track of a stack that switched, and then misreports
 // the next exception thrown on it). Nothing throws on that thread: outcomes come back as strings.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <condition_variable>
 #include <cstdlib>
 #include <functional>
 #include <mutex>
 #include <thread>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "isa/error.h"
 #include "sim/run_context.h"
@@ -31,7 +31,7 @@ namespace {
 
 // Runs jobs on the kernel thread, one at a time; the caller waits for each.
 class KernelThread {
-public:
+ public:
   static KernelThread& get() {
     static KernelThread* k = new KernelThread;  // never destroyed: the thread parks until exit
     return *k;
@@ -43,8 +43,10 @@ public:
     cv_.wait(lock, [this] { return job_ == nullptr; });
   }
 
-private:
-  KernelThread() { std::thread([this] { loop(); }).detach(); }
+ private:
+  KernelThread() {
+    std::thread([this] { loop(); }).detach();
+  }
   void loop() {
     std::unique_lock lock(mutex_);
     for (;;) {

@@ -24,8 +24,7 @@ std::string Lmem::begin(Engine e, const Instr& in) {
   for (const Access& x : f.footprint) {
     if (x.lane_hi > ctx_->geo.lanes || x.lo > x.hi || x.hi > ctx_->geo.lane_bytes)
       return fmt::format("operand {} lanes [{}, {}) bytes [{}, {}) outside LMEM ({} lanes of {} bytes)",
-                         x.operand, x.lane_lo, x.lane_hi, x.lo, x.hi, ctx_->geo.lanes,
-                         ctx_->geo.lane_bytes);
+                         x.operand, x.lane_lo, x.lane_hi, x.lo, x.hi, ctx_->geo.lanes, ctx_->geo.lane_bytes);
   }
   f.active = true;
   f.start = kernel_cycles() - t0_;

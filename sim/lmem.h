@@ -13,7 +13,7 @@
 namespace tpusim::sim {
 
 class Lmem : public sc_core::sc_module, public LmemIf {
-public:
+ public:
   explicit Lmem(sc_core::sc_module_name name);
 
   // Outside the simulation: take `storage` (swapped, not copied) for a run / give it back.
@@ -26,7 +26,7 @@ public:
   std::string begin(Engine e, const Instr& in) override;
   void finish(Engine e) override;
 
-private:
+ private:
   struct InFlight {
     bool active = false;
     uint64_t start = 0;

@@ -1,8 +1,8 @@
 #include "sim/simulator.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "isa/error.h"
 #include "isa/numerics.h"
@@ -43,8 +43,8 @@ DeviceMemory prepare_memory(const Program& p, const Arch& a) {
 namespace {
 void check_tensor_fits(const DeviceMemory& mem, const TensorDesc& t) {
   if (t.ddr_addr > mem.ddr.size() || t.bytes() > mem.ddr.size() - t.ddr_addr)
-    throw Error(fmt::format("tensor '{}' at {:#x} (+{} bytes) lies outside the {} stored DDR bytes",
-                            t.name, t.ddr_addr, t.bytes(), mem.ddr.size()));
+    throw Error(fmt::format("tensor '{}' at {:#x} (+{} bytes) lies outside the {} stored DDR bytes", t.name,
+                            t.ddr_addr, t.bytes(), mem.ddr.size()));
 }
 }  // namespace
 
@@ -56,8 +56,8 @@ void write_tensor(DeviceMemory& mem, const TensorDesc& t, std::span<const int32_
   uint8_t* base = mem.ddr.data() + t.ddr_addr;
   for (size_t i = 0; i < values.size(); ++i) {
     if (values[i] < tr.qmin || values[i] > tr.qmax)
-      throw Error(fmt::format("tensor '{}': value {} at element {} is outside {} [{}, {}]", t.name,
-                              values[i], i, tr.name, tr.qmin, tr.qmax));
+      throw Error(fmt::format("tensor '{}': value {} at element {} is outside {} [{}, {}]", t.name, values[i],
+                              i, tr.name, tr.qmin, tr.qmax));
     store_elem(base, i, t.dtype, values[i]);
   }
 }
@@ -74,10 +74,10 @@ namespace {
 // Everything that can be known before time starts: architecture, engine membership, check().
 void validate(const Program& p, const Arch& a) {
   if (p.arch.fingerprint != a.fingerprint())
-    throw Error(fmt::format(
-        "program was compiled for architecture '{}' (fingerprint {:016x}) but the simulator runs "
-        "'{}' (fingerprint {:016x}); recompile it for '{}' or run it with --arch {}",
-        p.arch.name, p.arch.fingerprint, a.name, a.fingerprint(), a.name, p.arch.name));
+    throw Error(
+        fmt::format("program was compiled for architecture '{}' (fingerprint {:016x}) but the simulator runs "
+                    "'{}' (fingerprint {:016x}); recompile it for '{}' or run it with --arch {}",
+                    p.arch.name, p.arch.fingerprint, a.name, a.fingerprint(), a.name, p.arch.name));
   const Geometry geo = geometry(a);
   for (Engine e : {Engine::Gdma, Engine::Tiu}) {
     const std::vector<Instr>& code = p.stream(e);
@@ -101,8 +101,8 @@ RunResult run(const Program& p, const Arch& a, DeviceMemory& mem, const RunOptio
   validate(p, a);
   if (mem.lmem.empty()) mem.lmem.assign(a.lmem_bytes(), 0);
   if (mem.lmem.size() != a.lmem_bytes())
-    throw Error(fmt::format("LMEM image has {} bytes, architecture '{}' has {}", mem.lmem.size(),
-                            a.name, a.lmem_bytes()));
+    throw Error(fmt::format("LMEM image has {} bytes, architecture '{}' has {}", mem.lmem.size(), a.name,
+                            a.lmem_bytes()));
   if (const uint64_t need = ddr_footprint(p, a); mem.ddr.size() < need) mem.ddr.resize(need, 0);
   RunContext ctx(p, a, opt);
   if (opt.functional)

@@ -45,9 +45,9 @@ struct Event {
 };
 
 struct RunOptions {
-  bool functional = false;                   // untimed: plain loop, no SystemC
-  bool keep_events = true;                   // timed mode: record RunResult::events
-  uint64_t max_cycles = 1'000'000'000'000;   // watchdog on simulated time (timed mode)
+  bool functional = false;                  // untimed: plain loop, no SystemC
+  bool keep_events = true;                  // timed mode: record RunResult::events
+  uint64_t max_cycles = 1'000'000'000'000;  // watchdog on simulated time (timed mode)
 };
 
 struct RunResult {

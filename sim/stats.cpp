@@ -45,7 +45,8 @@ nlohmann::json to_json(const Stats& s) {
 namespace {
 // "1234 (56.7%)"
 std::string cell(uint64_t part, uint64_t whole) {
-  return whole ? fmt::format("{} ({:.1f}%)", part, 100.0 * double(part) / double(whole)) : fmt::format("{}", part);
+  return whole ? fmt::format("{} ({:.1f}%)", part, 100.0 * double(part) / double(whole))
+               : fmt::format("{}", part);
 }
 
 template <typename... T>
@@ -63,16 +64,16 @@ std::string summary(const Stats& s) {
            "idle cycles");
   for (Engine e : {Engine::Gdma, Engine::Tiu}) {
     const EngineStats& es = s.engine(e);
-    add_line(out, "{:<6} {:>8} {:>24} {:>24} {:>24}", engine_name(e), es.instructions, cell(es.busy, s.total_cycles),
-             cell(es.waiting, s.total_cycles), cell(es.idle, s.total_cycles));
+    add_line(out, "{:<6} {:>8} {:>24} {:>24} {:>24}", engine_name(e), es.instructions,
+             cell(es.busy, s.total_cycles), cell(es.waiting, s.total_cycles), cell(es.idle, s.total_cycles));
   }
   add_line(out, "MACs {} (utilization {:.1f}% of {} per cycle), int32 overflows {}", s.macs,
-       100.0 * s.mac_utilization(), s.peak_macs_per_cycle, s.acc_overflows);
+           100.0 * s.mac_utilization(), s.peak_macs_per_cycle, s.acc_overflows);
   add_line(out, "DDR  read {} B, written {} B, bus busy {} cycles", s.ddr_read_bytes, s.ddr_write_bytes,
-       s.ddr_bus_busy_cycles);
+           s.ddr_bus_busy_cycles);
   add_line(out, "LMEM read {} B, written {} B", s.lmem_read_bytes, s.lmem_write_bytes);
   add_line(out, "bank conflicts: TIU {} pairs ({} cycles), GDMA/TIU overlaps {}, hazards {}",
-       s.tiu_bank_conflicts, s.tiu_conflict_cycles, s.gdma_tiu_bank_overlaps, s.lmem_hazards);
+           s.tiu_bank_conflicts, s.tiu_conflict_cycles, s.gdma_tiu_bank_overlaps, s.lmem_hazards);
   std::string mix;
   for (const auto& [mn, n] : s.opcode_counts) mix += fmt::format(" {}={}", mn, n);
   add_line(out, "instructions:{}", mix);

@@ -8,8 +8,7 @@ namespace tpusim::sim {
 
 std::string describe(Engine e, uint32_t index, const Instr& in) {
   if (in.op == Opcode::Sync)
-    return fmt::format("{} instruction {} (sync count={})", engine_name(e), index,
-                       ops::Sync::from(in).count);
+    return fmt::format("{} instruction {} (sync count={})", engine_name(e), index, ops::Sync::from(in).count);
   return fmt::format("{} instruction {} ({})", engine_name(e), index, spec(in.op).mnemonic);
 }
 
@@ -22,8 +21,8 @@ Step SyncState::step(Engine e) {
   Lane& l = lane(e);
   if (l.ended) return Step::Finished;
   if (l.pc >= l.code->size())
-    throw Error(fmt::format("{} stream runs past its last instruction ({}) without end",
-                            engine_name(e), l.code->size()));
+    throw Error(fmt::format("{} stream runs past its last instruction ({}) without end", engine_name(e),
+                            l.code->size()));
   const Instr& in = (*l.code)[l.pc];
   if (in.op == Opcode::End) {
     l.blocked = false;
@@ -81,9 +80,8 @@ std::string SyncState::dump() const {
     else if (l.blocked)
       what = fmt::format("blocked, waiting for {} completed >= {}", engine_name(other(e)), l.need);
     const std::string at = l.pc < l.code->size() ? describe(e, l.pc, (*l.code)[l.pc])
-                                                  : fmt::format("{} pc {}", engine_name(e), l.pc);
-    out += fmt::format("\n  {}: pc={} completed={} {}; at {}", engine_name(e), l.pc, l.completed,
-                       what, at);
+                                                 : fmt::format("{} pc {}", engine_name(e), l.pc);
+    out += fmt::format("\n  {}: pc={} completed={} {}; at {}", engine_name(e), l.pc, l.completed, what, at);
   }
   return out;
 }

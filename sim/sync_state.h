@@ -23,7 +23,7 @@ enum class Step : uint8_t {
 };
 
 class SyncState {
-public:
+ public:
   explicit SyncState(const Program& p);
 
   // Interpret the instruction at pc(e). Throws Error if the stream runs past its last instruction.
@@ -43,7 +43,7 @@ public:
   // One line per engine: pc, instruction, completed count, what it waits for.
   std::string dump() const;
 
-private:
+ private:
   struct Lane {
     const std::vector<Instr>* code = nullptr;
     uint32_t pc = 0;

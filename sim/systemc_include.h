@@ -4,7 +4,6 @@
 // time whatever the architecture's clock (stats convert cycles to real time with clock_mhz).
 #pragma once
 #include <cstdint>
-
 #include <systemc>
 #include <tlm>
 

@@ -72,13 +72,13 @@ uint64_t cycles(const Instr& in, const Arch& a) {
       const uint64_t ow = u(window_out(c.iw, c.pad_l, c.pad_r, c.kw, c.stride_w, c.dil_w));
       const uint64_t reduce = u(c.ic) / std::max<uint64_t>(u(c.groups), 1) * u(c.kh) * u(c.kw);
       return a.tiu_startup + ceil_div(u(c.oc), lanes) *
-                                 ceil_div(reduce, macs_eff(dt(c.in_dtype), dt(c.w_dtype), a)) *
-                                 u(c.n) * oh * ow;
+                                 ceil_div(reduce, macs_eff(dt(c.in_dtype), dt(c.w_dtype), a)) * u(c.n) * oh *
+                                 ow;
     }
     case Opcode::Matmul: {
       const auto m = ops::Matmul::from(in);
-      return a.tiu_startup + ceil_div(u(m.n), lanes) *
-                                 ceil_div(u(m.k), macs_eff(dt(m.in_dtype), dt(m.w_dtype), a)) * u(m.m);
+      return a.tiu_startup +
+             ceil_div(u(m.n), lanes) * ceil_div(u(m.k), macs_eff(dt(m.in_dtype), dt(m.w_dtype), a)) * u(m.m);
     }
     case Opcode::Pool: {
       const auto p = ops::Pool::from(in);
@@ -115,9 +115,7 @@ uint64_t macs(const Instr& in) {
 uint64_t bank_bytes(const Arch& a) { return std::max<uint64_t>(a.lane_bytes / a.banks_per_lane, 1); }
 
 namespace {
-bool lanes_meet(const Access& x, const Access& y) {
-  return x.lane_lo < y.lane_hi && y.lane_lo < x.lane_hi;
-}
+bool lanes_meet(const Access& x, const Access& y) { return x.lane_lo < y.lane_hi && y.lane_lo < x.lane_hi; }
 }  // namespace
 
 bool share_bank(const Access& x, const Access& y, const Arch& a) {
@@ -126,9 +124,7 @@ bool share_bank(const Access& x, const Access& y, const Arch& a) {
   return x.lo / bb <= (y.hi - 1) / bb && y.lo / bb <= (x.hi - 1) / bb;
 }
 
-bool share_bytes(const Access& x, const Access& y) {
-  return lanes_meet(x, y) && x.lo < y.hi && y.lo < x.hi;
-}
+bool share_bytes(const Access& x, const Access& y) { return lanes_meet(x, y) && x.lo < y.hi && y.lo < x.hi; }
 
 std::vector<Access> lmem_accesses(const Instr& in, const Geometry& geo) {
   std::vector<Access> all = accesses(in, geo);

@@ -9,14 +9,14 @@
 namespace tpusim::sim {
 
 class TiuEngine : public sc_core::sc_module {
-public:
+ public:
   sc_core::sc_port<ControllerIf> ctrl;
   sc_core::sc_port<LmemIf> lmem;
 
   SC_HAS_PROCESS(TiuEngine);
   explicit TiuEngine(sc_core::sc_module_name name);
 
-private:
+ private:
   void thread();
   void run_one(const Fetched& f);
 };

@@ -3,12 +3,7 @@
 namespace tpusim::sim {
 
 Top::Top(sc_core::sc_module_name name)
-    : sc_core::sc_module(name),
-      controller("controller"),
-      gdma("gdma"),
-      tiu("tiu"),
-      lmem("lmem"),
-      ddr("ddr") {
+    : sc_core::sc_module(name), controller("controller"), gdma("gdma"), tiu("tiu"), lmem("lmem"), ddr("ddr") {
   gdma.ctrl(controller);
   gdma.lmem(lmem);
   gdma.ddr.bind(ddr.target);

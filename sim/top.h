@@ -15,7 +15,7 @@
 namespace tpusim::sim {
 
 class Top : public sc_core::sc_module {
-public:
+ public:
   Controller controller;
   GdmaEngine gdma;
   TiuEngine tiu;

@@ -11,7 +11,10 @@ nlohmann::json chrome_trace(const Program& p, const Arch& a, const RunResult& r)
   const double us_per_cycle = a.clock_mhz > 0 ? 1.0 / a.clock_mhz : 1.0;
   nlohmann::json events = nlohmann::json::array();
   for (Engine e : {Engine::Gdma, Engine::Tiu})
-    events.push_back({{"ph", "M"}, {"name", "thread_name"}, {"pid", 1}, {"tid", int(e)},
+    events.push_back({{"ph", "M"},
+                      {"name", "thread_name"},
+                      {"pid", 1},
+                      {"tid", int(e)},
                       {"args", {{"name", engine_name(e)}}}});
   for (const Event& ev : r.events) {
     const bool is_sync = ev.op == Opcode::Sync;
@@ -33,9 +36,10 @@ nlohmann::json chrome_trace(const Program& p, const Arch& a, const RunResult& r)
     }
     events.push_back(std::move(j));
   }
-  return {{"traceEvents", events},
-          {"displayTimeUnit", "ns"},
-          {"otherData", {{"arch", a.name}, {"clock_mhz", a.clock_mhz}, {"total_cycles", r.stats.total_cycles}}}};
+  return {
+      {"traceEvents", events},
+      {"displayTimeUnit", "ns"},
+      {"otherData", {{"arch", a.name}, {"clock_mhz", a.clock_mhz}, {"total_cycles", r.stats.total_cycles}}}};
 }
 
 namespace {
@@ -56,14 +60,16 @@ std::string bin(uint64_t v, int width) {
 std::string vcd(const Arch& a, const RunResult& r) {
   // Identifier codes: engine e uses letter e*4 + {busy, waiting, opcode, pc} from 'a'.
   auto id = [](int engine, int sig) { return std::string(1, char('a' + engine * 4 + sig)); };
-  std::string out = fmt::format("$version tpusim $end\n$comment arch {} at {} MHz: one time unit is one cycle $end\n"
-                                "$timescale 1ns $end\n$scope module tpusim $end\n",
-                                a.name, a.clock_mhz);
+  std::string out = fmt::format(
+      "$version tpusim $end\n$comment arch {} at {} MHz: one time unit is one cycle $end\n"
+      "$timescale 1ns $end\n$scope module tpusim $end\n",
+      a.name, a.clock_mhz);
   for (Engine e : {Engine::Gdma, Engine::Tiu}) {
     const int ei = int(e);
     out += fmt::format("$scope module {} $end\n", engine_name(e));
     out += fmt::format("$var wire 1 {} busy $end\n$var wire 1 {} waiting $end\n", id(ei, 0), id(ei, 1));
-    out += fmt::format("$var wire 8 {} opcode $end\n$var wire 32 {} pc $end\n$upscope $end\n", id(ei, 2), id(ei, 3));
+    out += fmt::format("$var wire 8 {} opcode $end\n$var wire 32 {} pc $end\n$upscope $end\n", id(ei, 2),
+                       id(ei, 3));
   }
   out += "$upscope $end\n$enddefinitions $end\n";
   // State of each engine from each event's start; a later event at the same cycle wins (zero-length
@@ -88,8 +94,8 @@ std::string vcd(const Arch& a, const RunResult& r) {
     if (first && per_engine.size() < 2) {  // an engine with no event at 0 still needs initial values
       for (int ei = 0; ei < 2; ++ei)
         if (!per_engine.count(ei))
-          body += fmt::format("0{}\n0{}\nb{} {}\nb{} {}\n", id(ei, 0), id(ei, 1), bin(0, 8), id(ei, 2), bin(0, 32),
-                              id(ei, 3));
+          body += fmt::format("0{}\n0{}\nb{} {}\nb{} {}\n", id(ei, 0), id(ei, 1), bin(0, 8), id(ei, 2),
+                              bin(0, 32), id(ei, 3));
     }
     if (!body.empty()) out += fmt::format("#{}\n", t) + (first ? "$dumpvars\n" + body + "$end\n" : body);
     first = false;

@@ -1,9 +1,8 @@
 // Timeline outputs written from a timed run's event log (RunResult::events), after the run: the
 // SystemC kernel is shared by all runs of a process, so tracing is not wired into it.
 #pragma once
-#include <string>
-
 #include <nlohmann/json_fwd.hpp>
+#include <string>
 
 #include "sim/simulator.h"
 

@@ -1,7 +1,8 @@
 // Architecture presets and YAML: round trip, inheritance, and one clear error per bad key.
+#include "isa/arch.h"
+
 #include <catch2/catch.hpp>
 
-#include "isa/arch.h"
 #include "isa/error.h"
 
 using namespace tpusim;

@@ -1,12 +1,13 @@
 // The assembly language: examples round-trip to identical .tpu bytes, every instruction's text form
 // round-trips for random field values, each kind of mistake is reported at its line, and the
 // generated reference in docs/isa.md matches the ISA table.
-#include <catch2/catch.hpp>
+#include "isa/asm.h"
+
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <random>
 
-#include "isa/asm.h"
 #include "isa/error.h"
 #include "isa/file_io.h"
 #include "isa/isa_doc.h"
@@ -116,7 +117,8 @@ TEST_CASE("asm: instruction syntax: any order, omitted fields 0, numbers or name
   CHECK(el.dst == 0);
   CHECK(parse_instr("eltwise op=mul b=16 a=32 ; other comment", "x.s") == a);
   CHECK(ops::Conv2d::from(parse_instr("conv2d in_zp=-0x80 w_dtype=int4", "x.s")).in_zp == -128);
-  CHECK(ops::Conv2d::from(parse_instr("conv2d w_dtype=2", "x.s")).w_dtype == static_cast<int64_t>(DType::Int4));
+  CHECK(ops::Conv2d::from(parse_instr("conv2d w_dtype=2", "x.s")).w_dtype ==
+        static_cast<int64_t>(DType::Int4));
 }
 
 TEST_CASE("asm: data lines: .data bytes, .bytes, .i8 and .i32 little-endian", "[asm]") {
@@ -126,7 +128,8 @@ TEST_CASE("asm: data lines: .data bytes, .bytes, .i8 and .i32 little-endian", "[
                              "d.s");
   REQUIRE(p.data.size() == 2);
   CHECK(p.data[0].ddr_addr == 0x40);
-  CHECK(p.data[0].bytes == std::vector<uint8_t>{0x01, 0xff, 0x7f, 0xff, 0xff, 0xfe, 0xff, 0xff, 0xff, 4, 3, 2, 1});
+  CHECK(p.data[0].bytes ==
+        std::vector<uint8_t>{0x01, 0xff, 0x7f, 0xff, 0xff, 0xfe, 0xff, 0xff, 0xff, 4, 3, 2, 1});
   CHECK(p.data[1].bytes.empty());
   CHECK(assemble(disassemble(p), "d2.s") == p);
 }
@@ -171,10 +174,12 @@ TEST_CASE("asm: each kind of mistake is reported as <source>:<line>: <problem>",
       {head + "dma.load n=1 n=2\n", "t.s:3: dma.load: duplicate field 'n'"},
       {head + "dma.load n=65536\n", "t.s:3: dma.load n: value 65536 is out of range [0, 65535]"},
       {head + "dma.load n=-1\n", "t.s:3: dma.load n: value -1 is out of range [0, 65535]"},
-      {head + "dma.load src=0x10000000000\n", "t.s:3: dma.load src: value 0x10000000000 is out of range [0x0, 0xffffffffff]"},
+      {head + "dma.load src=0x10000000000\n",
+       "t.s:3: dma.load src: value 0x10000000000 is out of range [0x0, 0xffffffffff]"},
       {head + "dma.load n=12x\n", "t.s:3: dma.load n: malformed number '12x'"},
       {head + "dma.load n\n", "t.s:3: dma.load: expected field=value, got 'n'"},
-      {head + "dma.load dtype=int7\n", "t.s:3: dma.load dtype: 'int7' is not one of int8|uint8|int4|uint4|int32"},
+      {head + "dma.load dtype=int7\n",
+       "t.s:3: dma.load dtype: 'int7' is not one of int8|uint8|int4|uint4|int32"},
       {head + "dma.load dtype=5\n", "t.s:3: dma.load dtype: value 5 is out of range [0, 4]"},
       {head + "conv2d n=1\n", "t.s:3: conv2d is a tiu instruction but the current stream is .gdma"},
       {head + "dma.load n=0 c=1 h=1 w=1\n", "t.s:3: dma.load: n 0 must be >= 1"},
@@ -189,10 +194,13 @@ TEST_CASE("asm: each kind of mistake is reported as <source>:<line>: <problem>",
       {".arch default\n.data addr=0\n.bytes 1\n", "t.s:3: malformed byte '1' (expected two hex digits)"},
       {".arch default\n.data addr=0\n.i8 300\n", "t.s:3: .i8: value 300 is out of range [-128, 255]"},
       {head + ".input name=x shape=1x2 dtype=int8 scale=1 zp=0\n", "t.s:3: .input: missing key 'addr'"},
-      {head + ".input name=x shape=1x2 dtype=int8 scale=1 zp=0 addr=0 color=red\n", "t.s:3: .input: unknown key 'color'"},
+      {head + ".input name=x shape=1x2 dtype=int8 scale=1 zp=0 addr=0 color=red\n",
+       "t.s:3: .input: unknown key 'color'"},
       {head + ".output name=x name=y\n", "t.s:3: .output: duplicate key 'name'"},
-      {head + ".input name=x shape=1xx2 dtype=int8 scale=1 zp=0 addr=0\n", "t.s:3: .input shape: malformed shape '1xx2'"},
-      {head + ".input name=x shape=2 dtype=int8 scale=one zp=0 addr=0\n", "t.s:3: .input scale: malformed number 'one'"},
+      {head + ".input name=x shape=1xx2 dtype=int8 scale=1 zp=0 addr=0\n",
+       "t.s:3: .input shape: malformed shape '1xx2'"},
+      {head + ".input name=x shape=2 dtype=int8 scale=one zp=0 addr=0\n",
+       "t.s:3: .input scale: malformed number 'one'"},
       {head + ".node \"unterminated\n", "t.s:3: unterminated string"},
       {head + ".node a\n.debug engine=tiu index=0 node=b\n", "t.s:4: cannot mix .node and .debug"},
       {head + ".gdma extra\n", "t.s:3: .gdma takes no arguments"},
@@ -206,12 +214,14 @@ TEST_CASE("asm: each kind of mistake is reported as <source>:<line>: <problem>",
 }
 
 TEST_CASE("asm: program-level defects come from validate_program", "[asm]") {
-  CHECK(asm_error(".arch default\n.gdma\nend\n.tiu\n").rfind("t.s: ", 0) == 0);               // empty TIU stream
-  CHECK(asm_error(".arch default\n.gdma\nsync count=5\nend\n.tiu\nend\n").rfind("t.s: ", 0) == 0);  // waits forever
+  CHECK(asm_error(".arch default\n.gdma\nend\n.tiu\n").rfind("t.s: ", 0) == 0);  // empty TIU stream
+  CHECK(asm_error(".arch default\n.gdma\nsync count=5\nend\n.tiu\nend\n").rfind("t.s: ", 0) ==
+        0);  // waits forever
   CHECK(asm_error(kMinimal).empty());
 }
 
-TEST_CASE("asm: docs/isa.md carries the current generated reference and notes on every instruction", "[asm][doc]") {
+TEST_CASE("asm: docs/isa.md carries the current generated reference and notes on every instruction",
+          "[asm][doc]") {
   const std::string path = kSourceDir + "/docs/isa.md";
   const std::string doc = read_file_text(path);
   const std::string generated = isa_reference_markdown();
@@ -224,6 +234,7 @@ TEST_CASE("asm: docs/isa.md carries the current generated reference and notes on
     INFO(s.mnemonic);
     CHECK(handwritten.find(std::string("`") + s.mnemonic + "`") != std::string::npos);
     CHECK(generated.find(std::string("### `") + s.mnemonic + "`") != std::string::npos);
-    for (int i = 0; i < s.nfields; ++i) CHECK(generated.find(std::string("| `") + s.fields[i].name + "` |") != std::string::npos);
+    for (int i = 0; i < s.nfields; ++i)
+      CHECK(generated.find(std::string("| `") + s.fields[i].name + "` |") != std::string::npos);
   }
 }

@@ -37,12 +37,19 @@ void run(benchmark::State& state, const Instr& in, Kernels kernels) {
   }
   ExecCounters counters;
   for (auto _ : state) execute(in, MemView{m.geo, m.ddr, m.lmem}, counters, kernels);
-  state.counters["MAC/s"] = benchmark::Counter(static_cast<double>(counters.macs), benchmark::Counter::kIsRate);
+  state.counters["MAC/s"] =
+      benchmark::Counter(static_cast<double>(counters.macs), benchmark::Counter::kIsRate);
 }
 
-void BM_conv3x3_int8(benchmark::State& s) { run(s, conv(32, 32, 28, 3, 0, 0), static_cast<Kernels>(s.range(0))); }
-void BM_conv5x5_lenet2(benchmark::State& s) { run(s, conv(6, 16, 14, 5, 0, 0), static_cast<Kernels>(s.range(0))); }
-void BM_conv3x3_int4(benchmark::State& s) { run(s, conv(32, 32, 28, 3, 2, 2), static_cast<Kernels>(s.range(0))); }
+void BM_conv3x3_int8(benchmark::State& s) {
+  run(s, conv(32, 32, 28, 3, 0, 0), static_cast<Kernels>(s.range(0)));
+}
+void BM_conv5x5_lenet2(benchmark::State& s) {
+  run(s, conv(6, 16, 14, 5, 0, 0), static_cast<Kernels>(s.range(0)));
+}
+void BM_conv3x3_int4(benchmark::State& s) {
+  run(s, conv(32, 32, 28, 3, 2, 2), static_cast<Kernels>(s.range(0)));
+}
 void BM_matmul(benchmark::State& s) {
   ops::Matmul mm;
   mm.m = 8, mm.k = 784, mm.n = 128, mm.src = 0, mm.weight = 0x1000, mm.dst = 0x10000;

@@ -27,7 +27,8 @@ Program conv_stack(const Arch& a, int64_t layers, int64_t ch, int64_t hw) {
   auto slot = [&](int64_t l) { return 2 * bank + static_cast<uint64_t>((l % 2) * w_lane); };
   auto act = [&](int64_t l) { return (l % 2) * bank; };  // input of layer l
   auto load_w = [&](int64_t l) {
-    return load(DType::Int8, 1, ch, 1, kbytes, w_ddr + static_cast<uint64_t>(l * ch * kbytes), slot(l), a.lanes);
+    return load(DType::Int8, 1, ch, 1, kbytes, w_ddr + static_cast<uint64_t>(l * ch * kbytes), slot(l),
+                a.lanes);
   };
 
   std::vector<Instr> gdma{load(DType::Int8, 1, ch, hw, hw, act_ddr, act(0), a.lanes), load_w(0)};
@@ -81,7 +82,8 @@ void run(benchmark::State& state, const Program& p, bool functional) {
     cycles = r.stats.total_cycles;
   }
   state.counters["MAC/s"] = benchmark::Counter(static_cast<double>(macs), benchmark::Counter::kIsRate);
-  state.counters["instr/s"] = benchmark::Counter(static_cast<double>(instructions), benchmark::Counter::kIsRate);
+  state.counters["instr/s"] =
+      benchmark::Counter(static_cast<double>(instructions), benchmark::Counter::kIsRate);
   state.counters["sim_cycles"] = static_cast<double>(cycles);
 }
 

@@ -1,4 +1,6 @@
 // .npy reader/writer checked against NumPy itself (python3-numpy is a declared dependency).
+#include "isa/npy.h"
+
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -6,7 +8,6 @@
 
 #include "isa/error.h"
 #include "isa/file_io.h"
-#include "isa/npy.h"
 
 using namespace tpusim;
 namespace fs = std::filesystem;
@@ -27,14 +28,21 @@ int python(const fs::path& dir, const std::string& code) {
 
 TEST_CASE("reads what numpy writes, every supported dtype and versions 1 and 2", "[npy]") {
   const fs::path d = scratch("read");
-  REQUIRE(python(d, "import numpy as np\n"
-                 "d='" + d.string() + "'\n"
-                 "for t in ['int8','uint8','int16','uint16','int32','uint32','int64','float32','float64']:\n"
-                 "    np.save(f'{d}/{t}.npy', (np.arange(24).reshape(2,3,4) - 7).astype(t))\n"
-                 "np.save(d+'/scalar.npy', np.float32(2.5))\n"
-                 "np.save(d+'/vec.npy', np.array([1.5, -2.25], dtype=np.float32))\n"
-                 "np.lib.format.write_array(open(d+'/v2.npy','wb'), np.ones((3,), np.int8), version=(2,0))\n") == 0);
-  for (const char* t : {"int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "float32", "float64"}) {
+  REQUIRE(
+      python(
+          d,
+          "import numpy as np\n"
+          "d='" +
+              d.string() +
+              "'\n"
+              "for t in ['int8','uint8','int16','uint16','int32','uint32','int64','float32','float64']:\n"
+              "    np.save(f'{d}/{t}.npy', (np.arange(24).reshape(2,3,4) - 7).astype(t))\n"
+              "np.save(d+'/scalar.npy', np.float32(2.5))\n"
+              "np.save(d+'/vec.npy', np.array([1.5, -2.25], dtype=np.float32))\n"
+              "np.lib.format.write_array(open(d+'/v2.npy','wb'), np.ones((3,), np.int8), version=(2,0))\n") ==
+      0);
+  for (const char* t :
+       {"int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "float32", "float64"}) {
     INFO(t);
     const NpyArray a = load_npy((d / (std::string(t) + ".npy")).string());
     REQUIRE(std::string(npy_type_name(a.type)) == t);
@@ -64,13 +72,16 @@ TEST_CASE("numpy reads what we write", "[npy]") {
   save_npy(make_npy_i32({6}, vals, NpyType::I32), (d / "w_i32.npy").string());
   const std::vector<float> f{0.5f, -1.25f, 3.0f};
   save_npy(make_npy_f32({3, 1}, f), (d / "w_f32.npy").string());
-  REQUIRE(python(d, "import numpy as np\n"
-                 "d='" + d.string() + "'\n"
-                 "a=np.load(d+'/w_i8.npy'); assert a.dtype==np.int8 and a.shape==(2,3), a\n"
-                 "assert a.ravel().tolist()==[-128,0,5,127,1,2]\n"
-                 "b=np.load(d+'/w_i32.npy'); assert b.dtype==np.int32 and b.shape==(6,)\n"
-                 "c=np.load(d+'/w_f32.npy'); assert c.dtype==np.float32 and c.shape==(3,1)\n"
-                 "assert c.ravel().tolist()==[0.5,-1.25,3.0]\n") == 0);
+  REQUIRE(python(d,
+                 "import numpy as np\n"
+                 "d='" +
+                     d.string() +
+                     "'\n"
+                     "a=np.load(d+'/w_i8.npy'); assert a.dtype==np.int8 and a.shape==(2,3), a\n"
+                     "assert a.ravel().tolist()==[-128,0,5,127,1,2]\n"
+                     "b=np.load(d+'/w_i32.npy'); assert b.dtype==np.int32 and b.shape==(6,)\n"
+                     "c=np.load(d+'/w_f32.npy'); assert c.dtype==np.float32 and c.shape==(3,1)\n"
+                     "assert c.ravel().tolist()==[0.5,-1.25,3.0]\n") == 0);
 }
 
 TEST_CASE("bad .npy files give one error naming the file", "[npy]") {

@@ -62,7 +62,8 @@ Program sample_program() {
   DataBlock bias{static_cast<uint64_t>(kDdrBias), std::vector<uint8_t>(16 * 4, 0x01)};
   p.data = {weights, bias};
   p.inputs = {TensorDesc{"image", {1, 16, 8, 8}, DType::Int8, 0.0078125f, -3, static_cast<uint64_t>(kDdrIn)}};
-  p.outputs = {TensorDesc{"pool1.out", {1, 16, 4, 4}, DType::Int8, 0.0421f, 5, static_cast<uint64_t>(kDdrOut)}};
+  p.outputs = {
+      TensorDesc{"pool1.out", {1, 16, 4, 4}, DType::Int8, 0.0421f, 5, static_cast<uint64_t>(kDdrOut)}};
   p.debug = {{Engine::Tiu, 1, "conv1"}, {Engine::Tiu, 2, "pool1"}, {Engine::Gdma, 1, "conv1.weight"}};
   return p;
 }

@@ -1,6 +1,8 @@
 // The .tpu container: round trip and determinism of a representative program, file I/O, and the
 // semantic defects validate_program names (each asserted by its exact message). Byte-level
 // defects and random mutations are in program_fuzz_test.cpp.
+#include "isa/program.h"
+
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -13,12 +15,10 @@
 #include "isa/bytes.h"
 #include "isa/error.h"
 #include "isa/file_io.h"
-#include "isa/program.h"
 #include "program_fixtures.h"
 
 using namespace tpusim;
 namespace fs = std::filesystem;
-
 
 using namespace tpusim_test;
 
@@ -69,7 +69,8 @@ TEST_CASE("a representative program round-trips and encodes deterministically", 
     const Section s = find_section(bytes, kind);
     CHECK(s.offset % 8 == 0);
   }
-  CHECK(find_section(bytes, 3).size == static_cast<uint64_t>(8 + spec(Opcode::Conv2d).bytes() + spec(Opcode::Pool).bytes() + 8));
+  CHECK(find_section(bytes, 3).size ==
+        static_cast<uint64_t>(8 + spec(Opcode::Conv2d).bytes() + spec(Opcode::Pool).bytes() + 8));
   CHECK(tpu_section_name(3) == std::string("code.tiu"));
   CHECK(tpu_section_name(99) == nullptr);
 
@@ -147,7 +148,8 @@ TEST_CASE("semantic defects are named by section and index", "[program]") {
        [](Program& p) { p.tiu[1].f[spec(Opcode::Conv2d).field_index("groups")] = 3; }},
       {"code.gdma: instruction 2 (dma.load): dst address 0x202 of an int32 operand is not 4-byte aligned",
        [](Program& p) { p.gdma[2].f[spec(Opcode::DmaLoad).field_index("dst")] = 514; }},
-      {"code.tiu: instruction 0 (sync): count 7 exceeds the 6 instructions of the gdma stream (would wait forever)",
+      {"code.tiu: instruction 0 (sync): count 7 exceeds the 6 instructions of the gdma stream (would wait "
+       "forever)",
        [](Program& p) { p.tiu[0] = ops::Sync{7}.instr(); }},
       {"data: block 1: bytes [0xffffff0, +64) lie outside DDR (268435456 bytes)",
        [](Program& p) { p.data[1].ddr_addr = (256u << 20) - 16; }},
@@ -156,9 +158,12 @@ TEST_CASE("semantic defects are named by section and index", "[program]") {
       {"inputs: tensor 0 'image': rank 0 (must be 1..8)", [](Program& p) { p.inputs[0].shape.clear(); }},
       {"inputs: tensor 0 'image': rank 9 (must be 1..8)",
        [](Program& p) { p.inputs[0].shape = {1, 1, 1, 1, 1, 1, 1, 1, 1}; }, true},
-      {"inputs: tensor 0 'image': dimension 2 is 0 (must be >= 1)", [](Program& p) { p.inputs[0].shape[2] = 0; }},
+      {"inputs: tensor 0 'image': dimension 2 is 0 (must be >= 1)",
+       [](Program& p) { p.inputs[0].shape[2] = 0; }},
       {"inputs: tensor 0 'image': shape 65536x65536x65536 does not fit in DDR (268435456 bytes)",
-       [](Program& p) { p.inputs[0].shape = {65536, 65536, 65536}; }},
+       [](Program& p) {
+         p.inputs[0].shape = {65536, 65536, 65536};
+       }},
       {"inputs: tensor 0 'image': scale nan (must be finite and > 0)",
        [nan](Program& p) { p.inputs[0].scale = nan; }},
       {"outputs: tensor 0 'pool1.out': scale -0.5 (must be finite and > 0)",
@@ -169,13 +174,16 @@ TEST_CASE("semantic defects are named by section and index", "[program]") {
        [](Program& p) { p.outputs[0].ddr_addr = (256u << 20) - 8; }},
       {"inputs: tensor 1 'image': duplicate name", [](Program& p) { p.inputs.push_back(p.inputs[0]); }},
       {"inputs: tensor 0: name is empty", [](Program& p) { p.inputs[0].name.clear(); }},
-      {"inputs: tensor 0: name contains control character 0x0a", [](Program& p) { p.inputs[0].name = "a\nb"; }},
+      {"inputs: tensor 0: name contains control character 0x0a",
+       [](Program& p) { p.inputs[0].name = "a\nb"; }},
       {"outputs: tensor 0: name is 4097 bytes long (limit 4096)",
        [](Program& p) { p.outputs[0].name = std::string(4097, 'x'); }, true},
       {"debug: entry 1: instruction 4 is past the end of code.tiu (4 instructions)",
        [](Program& p) { p.debug[1].index = 4; }},
       {"debug: entry 2: second entry for code.tiu instruction 1",
-       [](Program& p) { p.debug[2] = {Engine::Tiu, 1, "again"}; }},
+       [](Program& p) {
+         p.debug[2] = {Engine::Tiu, 1, "again"};
+       }},
       {"debug: entry 0: node name is empty", [](Program& p) { p.debug[0].node.clear(); }},
       {"debug: entry 1: engine 2 has no stream", [](Program& p) { p.debug[1].engine = Engine::Sys; }, true},
       {"code.tiu: instruction 2 (pool): field mode = 2 is out of range [0, 1]",
@@ -189,6 +197,7 @@ TEST_CASE("semantic defects are named by section and index", "[program]") {
     if (c.reader_first)
       CHECK_THROWS_AS(decode_program(encode_program(p), "bad.tpu"), Error);  // encode may refuse too
     else
-      require_error([&] { decode_program(encode_program(p), "bad.tpu"); }, std::string("bad.tpu: ") + c.expected);
+      require_error([&] { decode_program(encode_program(p), "bad.tpu"); },
+                    std::string("bad.tpu: ") + c.expected);
   }
 }

@@ -43,11 +43,11 @@ TEST_CASE("fast conv2d equals the reference on network-sized layers", "[fast]") 
     int64_t ic, oc, hw, k, stride, pad, groups, in_t, w_t;
   };
   const Shape shapes[] = {
-      {1, 8, 28, 5, 1, 2, 1, 0, 0},    // LeNet conv1, int8
-      {8, 16, 14, 5, 1, 0, 1, 1, 0},   // LeNet conv2, uint8 input
-      {16, 32, 15, 3, 2, 1, 1, 2, 2},  // int4 x int4, stride 2, odd size
-      {32, 32, 14, 3, 1, 1, 32, 3, 2}, // depthwise, uint4 input
-      {24, 48, 7, 1, 1, 0, 1, 0, 0},   // pointwise
+      {1, 8, 28, 5, 1, 2, 1, 0, 0},     // LeNet conv1, int8
+      {8, 16, 14, 5, 1, 0, 1, 1, 0},    // LeNet conv2, uint8 input
+      {16, 32, 15, 3, 2, 1, 1, 2, 2},   // int4 x int4, stride 2, odd size
+      {32, 32, 14, 3, 1, 1, 32, 3, 2},  // depthwise, uint4 input
+      {24, 48, 7, 1, 1, 0, 1, 0, 0},    // pointwise
   };
   uint64_t seed = 1;
   for (const Shape& s : shapes) {
@@ -58,7 +58,8 @@ TEST_CASE("fast conv2d equals the reference on network-sized layers", "[fast]") 
     c.pad_t = c.pad_b = c.pad_l = c.pad_r = s.pad;
     c.in_dtype = s.in_t, c.w_dtype = s.w_t, c.in_zp = s.in_t == 1 ? 128 : s.in_t == 3 ? 8 : -3;
     c.src = 0, c.weight = 0x4000, c.bias = 0x6000, c.rq = 0x6100, c.dst = 0x7000;
-    c.has_bias = 1, c.out_dtype = 0, c.out_zp = 5, c.m0 = 1 << 30, c.shift = 38, c.clamp_lo = -128, c.clamp_hi = 127;
+    c.has_bias = 1, c.out_dtype = 0, c.out_zp = 5, c.m0 = 1 << 30, c.shift = 38, c.clamp_lo = -128,
+    c.clamp_hi = 127;
     require_twins_agree(c.instr(), lanes, 0x10000, seed++);
   }
 }

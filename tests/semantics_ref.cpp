@@ -3,9 +3,9 @@
 // 128-bit arithmetic, and memory is addressed element by element from the layout formula.
 #include "semantics_ref.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "isa/numerics.h"
 
@@ -70,7 +70,8 @@ void write_table(Image& img, uint64_t addr, DType t, int64_t channels, int64_t e
   for (int64_t o = 0; o < channels; ++o) {
     uint8_t* lane = img.lmem.data() + (o % img.lanes) * uint64_t{img.lane_bytes} + addr;
     for (int64_t i = 0; i < entries; ++i)
-      tpusim::store_elem(lane, (o / img.lanes) * entries + i, t, static_cast<int32_t>(values[o * entries + i]));
+      tpusim::store_elem(lane, (o / img.lanes) * entries + i, t,
+                         static_cast<int32_t>(values[o * entries + i]));
   }
 }
 
@@ -177,7 +178,7 @@ T4 eltwise(const T4& a, const T4& b, const EltParams& p, const Rq& rq, int64_t& 
         for (int64_t w = 0; w < a.w; ++w) {
           const int64_t av = rescale(a.at(n, c, h, w) - p.a_zp, p.a_m0, p.a_shift, overflows);
           const int64_t bv = rescale(b.at(n, c, h, w) - p.b_zp, p.b_m0, p.b_shift, overflows);
-          const int64_t acc = p.op == 0 ? sat32(av + bv, overflows)
+          const int64_t acc = p.op == 0   ? sat32(av + bv, overflows)
                               : p.op == 1 ? sat32(av * bv, overflows)
                                           : std::max(av, bv);
           y.at(n, c, h, w) = rq.apply(acc, c);
@@ -190,7 +191,8 @@ T4 requant_op(const T4& x, int64_t in_zp, const Rq& rq, int64_t& overflows) {
   for (int64_t n = 0; n < x.n; ++n)
     for (int64_t c = 0; c < x.c; ++c)
       for (int64_t h = 0; h < x.h; ++h)
-        for (int64_t w = 0; w < x.w; ++w) y.at(n, c, h, w) = rq.apply(sat32(x.at(n, c, h, w) - in_zp, overflows), c);
+        for (int64_t w = 0; w < x.w; ++w)
+          y.at(n, c, h, w) = rq.apply(sat32(x.at(n, c, h, w) - in_zp, overflows), c);
   return y;
 }
 
@@ -201,7 +203,9 @@ int64_t qmin(DType t) { return tpusim::traits(t).qmin; }
 int64_t qmax(DType t) { return tpusim::traits(t).qmax; }
 }  // namespace
 
-DType any_dtype(Rng& r) { return r.pick({DType::Int8, DType::UInt8, DType::Int4, DType::UInt4, DType::Int32}); }
+DType any_dtype(Rng& r) {
+  return r.pick({DType::Int8, DType::UInt8, DType::Int4, DType::UInt4, DType::Int32});
+}
 DType narrow_dtype(Rng& r) { return r.pick({DType::Int8, DType::UInt8, DType::Int4, DType::UInt4}); }
 uint32_t any_lanes(Rng& r) { return r.pick<uint32_t>({1, 3, 8, 16}); }
 int64_t random_zp(Rng& r, DType t) {
@@ -229,7 +233,8 @@ Rq random_rq(Rng& r, DType out, int64_t channels, int hint) {
   rq.per_channel = r.coin();
   for (int64_t i = 0; i < (rq.per_channel ? channels : 1); ++i) {
     rq.m0.push_back(static_cast<int32_t>(r.coin(0.9) ? r.uni(1 << 30, INT32_MAX) : r.uni(1, INT32_MAX)));
-    const int64_t shift = r.coin(0.05) ? r.pick<int64_t>({0, 63}) : std::clamp<int64_t>(hint + r.uni(-3, 3), 0, 63);
+    const int64_t shift =
+        r.coin(0.05) ? r.pick<int64_t>({0, 63}) : std::clamp<int64_t>(hint + r.uni(-3, 3), 0, 63);
     rq.shift.push_back(static_cast<int32_t>(shift));
   }
   rq.zp = static_cast<int32_t>(random_zp(r, out));

@@ -101,7 +101,9 @@ struct Rng {
   int64_t uni(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(g); }
   bool coin(double p = 0.5) { return std::bernoulli_distribution(p)(g); }
   template <class T>
-  T pick(std::initializer_list<T> xs) { return xs.begin()[uni(0, static_cast<int64_t>(xs.size()) - 1)]; }
+  T pick(std::initializer_list<T> xs) {
+    return xs.begin()[uni(0, static_cast<int64_t>(xs.size()) - 1)];
+  }
 };
 
 DType any_dtype(Rng& r);

@@ -2,13 +2,14 @@
 // configurations (fixed seeds). Each random case compares the whole LMEM and DDR images with the
 // expected ones, so a stray write anywhere (a neighbouring nibble included) fails. The checker's
 // rejections and the bounds checks are in semantics_check_test.cpp.
-#include <catch2/catch.hpp>
+#include "isa/semantics.h"
+
 #include <fmt/format.h>
 
+#include <catch2/catch.hpp>
 #include <functional>
 
 #include "isa/error.h"
-#include "isa/semantics.h"
 #include "semantics_ref.h"
 
 using namespace tpusim;
@@ -87,9 +88,10 @@ TEST_CASE("conv2d matches the reference on random configurations") {
     ++iter;
     const DType in_t = narrow_dtype(r), w_t = r.pick({DType::Int8, DType::Int4}), out_t = any_dtype(r);
     const int64_t icg = c.ic / c.groups, taps = icg * c.kh * c.kw;
-    const ConvParams p{c.groups, c.kh, c.kw, c.stride_h, c.stride_w, c.dil_h, c.dil_w,
-                       c.pad_t, c.pad_b, c.pad_l, c.pad_r, random_zp(r, in_t)};
-    const T4 x = random_tensor(r, in_t, c.n, c.ic, c.ih, c.iw), w = random_tensor(r, w_t, c.oc, icg, c.kh, c.kw);
+    const ConvParams p{c.groups, c.kh,    c.kw,    c.stride_h, c.stride_w, c.dil_h,
+                       c.dil_w,  c.pad_t, c.pad_b, c.pad_l,    c.pad_r,    random_zp(r, in_t)};
+    const T4 x = random_tensor(r, in_t, c.n, c.ic, c.ih, c.iw),
+             w = random_tensor(r, w_t, c.oc, icg, c.kh, c.kw);
     const std::vector<int64_t> bias = r.coin(0.7) ? random_bias(r, c.oc) : std::vector<int64_t>{};
     const Rq rq = random_rq(r, out_t, c.oc, shift_hint(bits(in_t) + bits(w_t) + log2_ceil(taps) / 2, out_t));
     Arena a;
@@ -109,9 +111,10 @@ TEST_CASE("conv2d matches the reference on random configurations") {
 
     int64_t overflows = 0;
     const T4 ref = conv2d(x, w, bias, p, rq, overflows);
-    INFO(fmt::format("lanes {} n {} ic {} oc {} groups {} in {}x{} k {}x{} s {},{} d {},{} pad {},{},{},{} {} {} {}",
-                     lanes, c.n, c.ic, c.oc, c.groups, c.ih, c.iw, c.kh, c.kw, c.stride_h, c.stride_w, c.dil_h,
-                     c.dil_w, c.pad_t, c.pad_b, c.pad_l, c.pad_r, name(in_t), name(w_t), name(out_t)));
+    INFO(fmt::format(
+        "lanes {} n {} ic {} oc {} groups {} in {}x{} k {}x{} s {},{} d {},{} pad {},{},{},{} {} {} {}",
+        lanes, c.n, c.ic, c.oc, c.groups, c.ih, c.iw, c.kh, c.kw, c.stride_h, c.stride_w, c.dil_h, c.dil_w,
+        c.pad_t, c.pad_b, c.pad_l, c.pad_r, name(in_t), name(w_t), name(out_t)));
     const ExecCounters counters = run_and_compare(c.instr(), img, out_l, out_t, ref);
     CHECK(counters.acc_overflows == static_cast<uint64_t>(overflows));
     CHECK(counters.macs == static_cast<uint64_t>(c.n * c.oc * oh * ow * taps));
@@ -146,12 +149,14 @@ TEST_CASE("matmul matches the reference on random configurations") {
     write_table(img, mm.weight, w_t, mm.n, mm.k, w.v);
     if (!bias.empty()) write_table(img, mm.bias, DType::Int32, mm.n, 1, bias);
     write_rq(img, rq, rq_addr, mm.n);
-    mm.src = in_l.addr, mm.dst = out_l.addr, mm.in_dtype = id(in_t), mm.w_dtype = id(w_t), mm.has_bias = !bias.empty();
+    mm.src = in_l.addr, mm.dst = out_l.addr, mm.in_dtype = id(in_t), mm.w_dtype = id(w_t),
+    mm.has_bias = !bias.empty();
     set_requant(mm, rq, out_t, rq_addr);
 
     int64_t overflows = 0;
     const T4 ref = matmul(x, w, bias, mm.in_zp, rq, overflows);
-    INFO(fmt::format("lanes {} m {} k {} n {} {} {} {}", lanes, mm.m, mm.k, mm.n, name(in_t), name(w_t), name(out_t)));
+    INFO(fmt::format("lanes {} m {} k {} n {} {} {} {}", lanes, mm.m, mm.k, mm.n, name(in_t), name(w_t),
+                     name(out_t)));
     const ExecCounters counters = run_and_compare(mm.instr(), img, out_l, out_t, ref);
     CHECK(counters.acc_overflows == static_cast<uint64_t>(overflows));
     CHECK(counters.macs == static_cast<uint64_t>(mm.m * mm.n * mm.k));
@@ -167,7 +172,8 @@ TEST_CASE("pool matches the reference on random configurations") {
     const uint32_t lanes = any_lanes(r);
     ops::Pool p;
     p.mode = r.uni(0, 1), p.count_pad = r.uni(0, 1);
-    p.n = r.uni(1, 2), p.c = r.uni(1, 20), p.ih = r.uni(1, 9), p.iw = r.uni(1, 9), p.kh = r.uni(1, 4), p.kw = r.uni(1, 4);
+    p.n = r.uni(1, 2), p.c = r.uni(1, 20), p.ih = r.uni(1, 9), p.iw = r.uni(1, 9), p.kh = r.uni(1, 4),
+    p.kw = r.uni(1, 4);
     p.stride_h = r.uni(1, 3), p.stride_w = r.uni(1, 3);
     p.pad_t = r.uni(0, p.kh), p.pad_b = r.uni(0, p.kh), p.pad_l = r.uni(0, p.kw), p.pad_r = r.uni(0, p.kw);
     const int64_t oh = out_size(p.ih, p.pad_t, p.pad_b, p.kh, p.stride_h, 1);
@@ -175,8 +181,8 @@ TEST_CASE("pool matches the reference on random configurations") {
     if (oh < 1 || ow < 1) continue;
     const DType in_t = narrow_dtype(r), out_t = any_dtype(r);
     p.in_zp = random_zp(r, in_t);
-    const PoolParams pp{p.mode == 1, p.count_pad == 1, p.kh, p.kw, p.stride_h, p.stride_w,
-                        p.pad_t, p.pad_b, p.pad_l, p.pad_r, p.in_zp};
+    const PoolParams pp{p.mode == 1, p.count_pad == 1, p.kh,    p.kw,    p.stride_h, p.stride_w,
+                        p.pad_t,     p.pad_b,          p.pad_l, p.pad_r, p.in_zp};
     const T4 x = random_tensor(r, in_t, p.n, p.c, p.ih, p.iw);
     const Rq rq = random_rq(r, out_t, p.c, shift_hint(bits(in_t), out_t));
     Arena a;
@@ -191,9 +197,9 @@ TEST_CASE("pool matches the reference on random configurations") {
 
     int64_t overflows = 0;
     const std::optional<T4> ref = pool(x, pp, rq, overflows);
-    INFO(fmt::format("lanes {} n {} c {} in {}x{} k {}x{} s {},{} pad {},{},{},{} avg {} count_pad {} {} {}", lanes, p.n,
-                     p.c, p.ih, p.iw, p.kh, p.kw, p.stride_h, p.stride_w, p.pad_t, p.pad_b, p.pad_l, p.pad_r, p.mode,
-                     p.count_pad, name(in_t), name(out_t)));
+    INFO(fmt::format("lanes {} n {} c {} in {}x{} k {}x{} s {},{} pad {},{},{},{} avg {} count_pad {} {} {}",
+                     lanes, p.n, p.c, p.ih, p.iw, p.kh, p.kw, p.stride_h, p.stride_w, p.pad_t, p.pad_b,
+                     p.pad_l, p.pad_r, p.mode, p.count_pad, name(in_t), name(out_t)));
     if (!ref) {  // some window lies entirely in the padding
       CHECK_THAT(check(p.instr(), geometry(img)), Catch::Contains("window has no element inside the input"));
       ++rejected;
@@ -213,14 +219,16 @@ TEST_CASE("eltwise matches the reference on random configurations, in place incl
     ops::Eltwise e;
     e.op = r.uni(0, 2), e.n = r.uni(1, 2), e.c = r.uni(1, 20), e.h = r.uni(1, 5), e.w = r.uni(1, 5);
     const DType a_t = any_dtype(r), b_t = any_dtype(r), out_t = any_dtype(r);
-    EltParams p{static_cast<int>(e.op), random_zp(r, a_t), r.uni(1 << 30, INT32_MAX), r.uni(27, 33),
-                random_zp(r, b_t), r.uni(1 << 30, INT32_MAX), r.uni(27, 33)};
+    EltParams p{static_cast<int>(e.op), random_zp(r, a_t), r.uni(1 << 30, INT32_MAX),
+                r.uni(27, 33),          random_zp(r, b_t), r.uni(1 << 30, INT32_MAX),
+                r.uni(27, 33)};
     if (r.coin(0.1)) p.a_shift = r.pick<int64_t>({0, 62, 63}), p.a_m0 = r.uni(1, INT32_MAX);
     if (r.coin(0.1)) p.b_shift = r.pick<int64_t>({0, 62, 63}), p.b_m0 = r.uni(1, INT32_MAX);
     const T4 x = random_tensor(r, a_t, e.n, e.c, e.h, e.w), y = random_tensor(r, b_t, e.n, e.c, e.h, e.w);
     const Rq rq = random_rq(r, out_t, e.c, shift_hint(e.op == 1 ? 16 : 9, out_t));
     Arena a;
-    const Layout a_l = a.compact(r, a_t, e.n, e.c, e.h, e.w, lanes), b_l = a.compact(r, b_t, e.n, e.c, e.h, e.w, lanes);
+    const Layout a_l = a.compact(r, a_t, e.n, e.c, e.h, e.w, lanes),
+                 b_l = a.compact(r, b_t, e.n, e.c, e.h, e.w, lanes);
     const uint64_t rq_addr = a.table(r, DType::Int32, e.c, 2, lanes);
     Layout out_l = a.compact(r, out_t, e.n, e.c, e.h, e.w, lanes);
     if (bits(out_t) == bits(a_t) && r.coin(0.3)) out_l = a_l;  // in place
@@ -237,7 +245,8 @@ TEST_CASE("eltwise matches the reference on random configurations, in place incl
     const T4 ref = eltwise(x, y, p, rq, overflows);
     INFO(fmt::format("lanes {} op {} shape {}x{}x{}x{} {} {} {} in place {}", lanes, e.op, e.n, e.c, e.h, e.w,
                      name(a_t), name(b_t), name(out_t), e.dst == e.a));
-    CHECK(run_and_compare(e.instr(), img, out_l, out_t, ref).acc_overflows == static_cast<uint64_t>(overflows));
+    CHECK(run_and_compare(e.instr(), img, out_l, out_t, ref).acc_overflows ==
+          static_cast<uint64_t>(overflows));
     overflows_seen += overflows;
   }
   CHECK(overflows_seen > 0);
@@ -245,13 +254,30 @@ TEST_CASE("eltwise matches the reference on random configurations, in place incl
 
 TEST_CASE("eltwise rescale at shift 63 is exact for products beyond 2^62") {
   // (INT32_MAX + 1000) * INT32_MAX > 2^62: floor((x + 2^62) / 2^63) = 1; the negative extreme gives -1.
-  for (const auto& [a, zp, want] : {std::tuple{INT32_MAX, -1000, 1}, {INT32_MIN, 1000, -1}, {1 << 30, 0, 0}}) {
+  for (const auto& [a, zp, want] :
+       {std::tuple{INT32_MAX, -1000, 1}, {INT32_MIN, 1000, -1}, {1 << 30, 0, 0}}) {
     Rng r(1);
     Image img = make_image(r, 1, 64, 0);
-    const ops::Eltwise e{.dst = 32, .a = 0, .b = 16, .op = 0, .n = 1, .c = 1, .h = 1, .w = 1, .a_dtype = id(DType::Int32),
-                         .a_zp = zp, .a_m0 = INT32_MAX, .a_shift = 63, .b_dtype = id(DType::Int32), .b_m0 = 1 << 30,
-                         .b_shift = 30, .out_dtype = id(DType::Int32), .m0 = 1 << 30, .shift = 30,
-                         .clamp_lo = INT32_MIN, .clamp_hi = INT32_MAX};
+    const ops::Eltwise e{.dst = 32,
+                         .a = 0,
+                         .b = 16,
+                         .op = 0,
+                         .n = 1,
+                         .c = 1,
+                         .h = 1,
+                         .w = 1,
+                         .a_dtype = id(DType::Int32),
+                         .a_zp = zp,
+                         .a_m0 = INT32_MAX,
+                         .a_shift = 63,
+                         .b_dtype = id(DType::Int32),
+                         .b_m0 = 1 << 30,
+                         .b_shift = 30,
+                         .out_dtype = id(DType::Int32),
+                         .m0 = 1 << 30,
+                         .shift = 30,
+                         .clamp_lo = INT32_MIN,
+                         .clamp_hi = INT32_MAX};
     write_table(img, 0, DType::Int32, 1, 1, {a});
     write_table(img, 16, DType::Int32, 1, 1, {5});
     run(e.instr(), img);
@@ -283,7 +309,8 @@ TEST_CASE("requant matches the reference on random configurations") {
     int64_t overflows = 0;
     const T4 ref = requant_op(x, q.in_zp, rq, overflows);
     INFO(fmt::format("lanes {} shape {}x{}x{}x{} {} {}", lanes, q.n, q.c, q.h, q.w, name(in_t), name(out_t)));
-    CHECK(run_and_compare(q.instr(), img, out_l, out_t, ref).acc_overflows == static_cast<uint64_t>(overflows));
+    CHECK(run_and_compare(q.instr(), img, out_l, out_t, ref).acc_overflows ==
+          static_cast<uint64_t>(overflows));
   }
 }
 
@@ -304,8 +331,10 @@ TEST_CASE("dma load, store and copy match the reference on random strided layout
     const T4 x = random_tensor(r, t, n, c, h, w);
     write(img, src, t, x);
     const auto i64 = [](uint64_t v) { return static_cast<int64_t>(v); };
-    Instr in = ops::DmaLoad{id(t), n, c, h, w, i64(src.addr), i64(src.sn), i64(src.sc), i64(src.sh), i64(src.sw),
-                            i64(dst.addr), i64(dst.sn), i64(dst.sc), i64(dst.sh), i64(dst.sw)}.instr();
+    Instr in = ops::DmaLoad{id(t),         n,           c,           h,           w,
+                            i64(src.addr), i64(src.sn), i64(src.sc), i64(src.sh), i64(src.sw),
+                            i64(dst.addr), i64(dst.sn), i64(dst.sc), i64(dst.sh), i64(dst.sw)}
+                   .instr();
     in.op = dir == 0 ? Opcode::DmaLoad : dir == 1 ? Opcode::DmaStore : Opcode::DmaCopy;
     INFO(fmt::format("{} lanes {} {} shape {}x{}x{}x{}", spec(in.op).mnemonic, lanes, name(t), n, c, h, w));
     const ExecCounters counters = run_and_compare(in, img, dst, t, x);
@@ -321,9 +350,27 @@ TEST_CASE("conv2d saturates the int32 accumulator once, after the bias") {
   // 1x1 conv, input 127 * weight 127 = 16129 on top of a bias of INT32_MAX - 100: saturates.
   Rng r(2);
   Image img = make_image(r, 1, 64, 0);
-  const ops::Conv2d c{.dst = 32, .src = 0, .weight = 4, .bias = 8, .n = 1, .ic = 1, .ih = 1, .iw = 1, .oc = 1, .kh = 1,
-                      .kw = 1, .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .groups = 1, .has_bias = 1,
-                      .out_dtype = id(DType::Int32), .m0 = 1 << 30, .shift = 30, .clamp_lo = INT32_MIN,
+  const ops::Conv2d c{.dst = 32,
+                      .src = 0,
+                      .weight = 4,
+                      .bias = 8,
+                      .n = 1,
+                      .ic = 1,
+                      .ih = 1,
+                      .iw = 1,
+                      .oc = 1,
+                      .kh = 1,
+                      .kw = 1,
+                      .stride_h = 1,
+                      .stride_w = 1,
+                      .dil_h = 1,
+                      .dil_w = 1,
+                      .groups = 1,
+                      .has_bias = 1,
+                      .out_dtype = id(DType::Int32),
+                      .m0 = 1 << 30,
+                      .shift = 30,
+                      .clamp_lo = INT32_MIN,
                       .clamp_hi = INT32_MAX};
   img.lmem[0] = 127, img.lmem[4] = 127;
   write_table(img, 8, DType::Int32, 1, 1, {INT32_MAX - 100});
@@ -332,4 +379,3 @@ TEST_CASE("conv2d saturates the int32 accumulator once, after the bias") {
   CHECK(counters.acc_overflows == 1);
   CHECK(counters.macs == 1);
 }
-

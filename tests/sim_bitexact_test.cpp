@@ -1,7 +1,6 @@
 // Timed (SystemC) and functional runs of random valid programs leave identical DDR and LMEM
 // contents, equal to executing the instructions serially; and they count the same work.
 #include <catch2/catch.hpp>
-
 #include <thread>
 
 #include "sim/simulator.h"
@@ -48,7 +47,8 @@ TEST_CASE("timed and functional runs of random programs are bit-exact", "[sim][b
       ++programs;
       instructions += rp.serial.size();
       syncs += rt.stats.opcode_counts.count("sync") ? rt.stats.opcode_counts.at("sync") : 0;
-      overlapped += rt.stats.total_cycles < rt.stats.engine(Engine::Gdma).busy + rt.stats.engine(Engine::Tiu).busy;
+      overlapped +=
+          rt.stats.total_cycles < rt.stats.engine(Engine::Gdma).busy + rt.stats.engine(Engine::Tiu).busy;
     }
   }
   // The generator must really exercise the model: many instructions, syncs, and some concurrency.

@@ -30,8 +30,8 @@ uint64_t healthy_run(const Arch& a) {
 
 TEST_CASE("both engines waiting on each other is a deadlock naming both", "[sim][errors]") {
   const Arch& a = arch_preset("edge");
-  const Program p = program(a, {load(DType::Int8, 1, 8, 4, 4, 0, 0, a.lanes), sync(2), end()},
-                            {sync(2), end()});
+  const Program p =
+      program(a, {load(DType::Int8, 1, 8, 4, 4, 0, 0, a.lanes), sync(2), end()}, {sync(2), end()});
   for (bool functional : {false, true}) {
     INFO((functional ? "functional" : "timed"));
     REQUIRE_THROWS_WITH(run_mode(p, a, functional),
@@ -47,17 +47,19 @@ TEST_CASE("a sync for more instructions than the other stream has is a deadlock"
   const Program p = program(a, {load(DType::Int8, 1, 8, 4, 4, 0, 0, a.lanes), end()}, {sync(5), end()});
   for (bool functional : {false, true}) {
     INFO((functional ? "functional" : "timed"));
-    REQUIRE_THROWS_WITH(run_mode(p, a, functional),
-                        Contains("tiu instruction 0 (sync count=5)") && Contains("gdma ended after 2") &&
-                            Contains("tiu: pc=0 completed=0 blocked"));
+    REQUIRE_THROWS_WITH(run_mode(p, a, functional), Contains("tiu instruction 0 (sync count=5)") &&
+                                                        Contains("gdma ended after 2") &&
+                                                        Contains("tiu: pc=0 completed=0 blocked"));
   }
   CHECK(healthy_run(a) > 0);
 }
 
 TEST_CASE("out-of-bounds operands are refused before time starts, naming the instruction", "[sim][errors]") {
   const Arch& a = arch_preset("edge");
-  const Program lane_overflow = program(a, {load(DType::Int8, 1, 8, 4, 4, 0, a.lane_bytes - 8, a.lanes), end()}, {end()});
-  const Program ddr = program(a, {load(DType::Int8, 1, 8, 4, 4, a.ddr_bytes - 16, 0, a.lanes), end()}, {end()});
+  const Program lane_overflow =
+      program(a, {load(DType::Int8, 1, 8, 4, 4, 0, a.lane_bytes - 8, a.lanes), end()}, {end()});
+  const Program ddr =
+      program(a, {load(DType::Int8, 1, 8, 4, 4, a.ddr_bytes - 16, 0, a.lanes), end()}, {end()});
   for (bool functional : {false, true}) {
     REQUIRE_THROWS_WITH(run_mode(lane_overflow, a, functional),
                         Contains("gdma instruction 0 (dma.load)") && Contains("exceeds lane size"));
@@ -84,14 +86,16 @@ TEST_CASE("stream defects: wrong engine, no end", "[sim][errors]") {
   REQUIRE_THROWS_WITH(run_mode(program(a, {end()}, {sync(1)}), a, true), Contains("tiu stream has no end"));
 }
 
-TEST_CASE("a failing instruction stops the timed run with its name, the kernel stays usable", "[sim][errors]") {
+TEST_CASE("a failing instruction stops the timed run with its name, the kernel stays usable",
+          "[sim][errors]") {
   const Arch& a = arch_preset("default");
   ops::Conv2d c = conv({1, 16, 4, 4, 16, 1, 1, 1, 0, 1, 1}, 0, 8192, 16384);
   c.rq_per_channel = 1;  // the table at offset 24576 holds zeros: M0 = 0 is invalid at run time
   c.rq = 24576;
   const Program p = program(a, {end()}, {c.instr(), end()});
   for (bool functional : {false, true})
-    REQUIRE_THROWS_WITH(run_mode(p, a, functional), Contains("tiu instruction 0 (conv2d)") && Contains("rq table"));
+    REQUIRE_THROWS_WITH(run_mode(p, a, functional),
+                        Contains("tiu instruction 0 (conv2d)") && Contains("rq table"));
   CHECK(healthy_run(a) == 20 + 100 + 128 / 32);
 }
 
@@ -115,7 +119,8 @@ TEST_CASE("tensor helpers check counts, ranges and placement", "[sim][errors]") 
   sim::write_tensor(mem, t, v);
   CHECK(sim::read_tensor(mem, t) == v);
   CHECK(mem.ddr[16] == 0x78);  // -8 in the low nibble, 7 in the high one
-  REQUIRE_THROWS_WITH(sim::write_tensor(mem, t, std::vector<int32_t>{1, 2}), Contains("'x': expected 6 values, got 2"));
+  REQUIRE_THROWS_WITH(sim::write_tensor(mem, t, std::vector<int32_t>{1, 2}),
+                      Contains("'x': expected 6 values, got 2"));
   REQUIRE_THROWS_WITH(sim::write_tensor(mem, t, std::vector<int32_t>{0, 0, 0, 8, 0, 0}),
                       Contains("value 8 at element 3 is outside int4"));
   t.ddr_addr = 1000;

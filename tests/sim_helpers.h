@@ -13,8 +13,8 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // dma.load/store/copy of a compact [n, c, h, w] tensor. DDR side: NCHW strides; LMEM side: compact
 // local strides (sn = ceil(c/lanes)*h*w).
-inline ops::DmaLoad dma_fields(DType t, int64_t n, int64_t c, int64_t h, int64_t w, uint32_t lanes, bool src_ddr,
-                               bool dst_ddr) {
+inline ops::DmaLoad dma_fields(DType t, int64_t n, int64_t c, int64_t h, int64_t w, uint32_t lanes,
+                               bool src_ddr, bool dst_ddr) {
   ops::DmaLoad d;
   d.dtype = static_cast<int64_t>(t);
   d.n = n, d.c = c, d.h = h, d.w = w;
@@ -23,25 +23,32 @@ inline ops::DmaLoad dma_fields(DType t, int64_t n, int64_t c, int64_t h, int64_t
   d.dst_sn = dst_ddr ? c * h * w : sn_local, d.dst_sc = h * w, d.dst_sh = w, d.dst_sw = 1;
   return d;
 }
-inline Instr load(DType t, int64_t n, int64_t c, int64_t h, int64_t w, uint64_t ddr, uint64_t lmem, uint32_t lanes) {
+inline Instr load(DType t, int64_t n, int64_t c, int64_t h, int64_t w, uint64_t ddr, uint64_t lmem,
+                  uint32_t lanes) {
   ops::DmaLoad d = dma_fields(t, n, c, h, w, lanes, true, false);
   d.src = static_cast<int64_t>(ddr), d.dst = static_cast<int64_t>(lmem);
   return d.instr();
 }
-inline Instr store(DType t, int64_t n, int64_t c, int64_t h, int64_t w, uint64_t lmem, uint64_t ddr, uint32_t lanes) {
+inline Instr store(DType t, int64_t n, int64_t c, int64_t h, int64_t w, uint64_t lmem, uint64_t ddr,
+                   uint32_t lanes) {
   ops::DmaLoad f = dma_fields(t, n, c, h, w, lanes, false, true);
   ops::DmaStore d;
   d.dtype = f.dtype, d.n = n, d.c = c, d.h = h, d.w = w;
-  d.src = static_cast<int64_t>(lmem), d.src_sn = f.src_sn, d.src_sc = f.src_sc, d.src_sh = f.src_sh, d.src_sw = 1;
-  d.dst = static_cast<int64_t>(ddr), d.dst_sn = f.dst_sn, d.dst_sc = f.dst_sc, d.dst_sh = f.dst_sh, d.dst_sw = 1;
+  d.src = static_cast<int64_t>(lmem), d.src_sn = f.src_sn, d.src_sc = f.src_sc, d.src_sh = f.src_sh,
+  d.src_sw = 1;
+  d.dst = static_cast<int64_t>(ddr), d.dst_sn = f.dst_sn, d.dst_sc = f.dst_sc, d.dst_sh = f.dst_sh,
+  d.dst_sw = 1;
   return d.instr();
 }
-inline Instr copy(DType t, int64_t n, int64_t c, int64_t h, int64_t w, uint64_t from, uint64_t to, uint32_t lanes) {
+inline Instr copy(DType t, int64_t n, int64_t c, int64_t h, int64_t w, uint64_t from, uint64_t to,
+                  uint32_t lanes) {
   ops::DmaLoad f = dma_fields(t, n, c, h, w, lanes, false, false);
   ops::DmaCopy d;
   d.dtype = f.dtype, d.n = n, d.c = c, d.h = h, d.w = w;
-  d.src = static_cast<int64_t>(from), d.src_sn = f.src_sn, d.src_sc = f.src_sc, d.src_sh = f.src_sh, d.src_sw = 1;
-  d.dst = static_cast<int64_t>(to), d.dst_sn = f.dst_sn, d.dst_sc = f.dst_sc, d.dst_sh = f.dst_sh, d.dst_sw = 1;
+  d.src = static_cast<int64_t>(from), d.src_sn = f.src_sn, d.src_sc = f.src_sc, d.src_sh = f.src_sh,
+  d.src_sw = 1;
+  d.dst = static_cast<int64_t>(to), d.dst_sn = f.dst_sn, d.dst_sc = f.dst_sc, d.dst_sh = f.dst_sh,
+  d.dst_sw = 1;
   return d.instr();
 }
 
@@ -63,7 +70,8 @@ struct ConvShape {
 };
 inline ops::Conv2d conv(const ConvShape& s, uint64_t src, uint64_t weight, uint64_t dst) {
   ops::Conv2d c;
-  c.src = static_cast<int64_t>(src), c.weight = static_cast<int64_t>(weight), c.dst = static_cast<int64_t>(dst);
+  c.src = static_cast<int64_t>(src), c.weight = static_cast<int64_t>(weight),
+  c.dst = static_cast<int64_t>(dst);
   c.n = s.n, c.ic = s.ic, c.ih = s.ih, c.iw = s.iw, c.oc = s.oc, c.kh = s.kh, c.kw = s.kw;
   c.stride_h = c.stride_w = s.stride;
   c.pad_t = c.pad_b = c.pad_l = c.pad_r = s.pad;

@@ -1,7 +1,6 @@
 // The host side of a run (sim/host_io.h): batch shapes, QuantizeLinear of float inputs, integer
 // range checks, input binding, output arrays and file names, batch statistics.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -47,11 +46,13 @@ TEST_CASE("batch_runs: the descriptor's shape, or a multiple of its leading dime
   CHECK(sim::batch_runs(floats({12, 3, 4}, v), desc({1, 3, 4})) == 12);
   CHECK(sim::batch_runs(floats({6, 3, 4}, std::vector<float>(72)), desc({2, 3, 4})) == 3);
   CHECK(sim::batch_runs(floats({}, {1.0f}), desc({})) == 1);
-  CHECK_THROWS_WITH(sim::batch_runs(floats({3, 3, 4}, std::vector<float>(36)), desc({2, 3, 4})),
-                    Contains("in.npy: shape [3, 3, 4] does not fit input 'x': expected [2, 3, 4] or [B*2, 3, 4]"));
+  CHECK_THROWS_WITH(
+      sim::batch_runs(floats({3, 3, 4}, std::vector<float>(36)), desc({2, 3, 4})),
+      Contains("in.npy: shape [3, 3, 4] does not fit input 'x': expected [2, 3, 4] or [B*2, 3, 4]"));
   CHECK_THROWS_WITH(sim::batch_runs(floats({3, 4}, std::vector<float>(12)), desc({1, 3, 4})),
                     Contains("expected [1, 3, 4] or [B, 3, 4] for a batch of B"));
-  CHECK_THROWS_WITH(sim::batch_runs(floats({1, 4, 3}, std::vector<float>(12)), desc({1, 3, 4})), Contains("in.npy"));
+  CHECK_THROWS_WITH(sim::batch_runs(floats({1, 4, 3}, std::vector<float>(12)), desc({1, 3, 4})),
+                    Contains("in.npy"));
   CHECK_THROWS(sim::batch_runs(floats({0, 3, 4}, {}), desc({1, 3, 4})));
 }
 
@@ -77,8 +78,9 @@ TEST_CASE("quantize_input: integers are already quantized, out-of-range values n
         std::vector<int32_t>{-128, 0, 5, 127});
   CHECK(sim::quantize_input(ints({4}, {0, 1, 14, 15}, NpyType::U8), desc({4}, DType::UInt4), 0) ==
         std::vector<int32_t>{0, 1, 14, 15});
-  CHECK_THROWS_WITH(sim::quantize_input(ints({4}, {0, 1, 16, 15}, NpyType::U8), desc({4}, DType::UInt4), 0),
-                    Contains("in.npy: value 16 at element 2 is outside the range of input 'x' (uint4 [0, 15])"));
+  CHECK_THROWS_WITH(
+      sim::quantize_input(ints({4}, {0, 1, 16, 15}, NpyType::U8), desc({4}, DType::UInt4), 0),
+      Contains("in.npy: value 16 at element 2 is outside the range of input 'x' (uint4 [0, 15])"));
   CHECK_THROWS_WITH(sim::quantize_input(ints({2}, {200, 0}, NpyType::I16), desc({2}), 0), Contains("in.npy"));
 }
 
@@ -109,8 +111,10 @@ TEST_CASE("output arrays: integer types widened for .npy, batch stacked on dim 0
   CHECK(a.type == NpyType::I8);
   CHECK(a.shape == std::vector<int64_t>{2, 2});
   CHECK(a.at_i64(0) == -8);
-  CHECK(sim::output_array(desc({1, 4}, DType::UInt4), 1, std::vector<int32_t>{0, 15, 3, 4}).type == NpyType::U8);
-  CHECK(sim::output_array(desc({1, 4}, DType::UInt8), 1, std::vector<int32_t>{0, 255, 3, 4}).at_i64(1) == 255);
+  CHECK(sim::output_array(desc({1, 4}, DType::UInt4), 1, std::vector<int32_t>{0, 15, 3, 4}).type ==
+        NpyType::U8);
+  CHECK(sim::output_array(desc({1, 4}, DType::UInt8), 1, std::vector<int32_t>{0, 255, 3, 4}).at_i64(1) ==
+        255);
   CHECK(sim::output_array(desc({4}, DType::Int32), 1, std::vector<int32_t>{INT32_MIN, 0, 1, 2}).at_i64(0) ==
         INT32_MIN);
   NpyArray f = sim::dequantized_array(desc({1, 2}, DType::Int8, 0.5f, 1), 2, v);
@@ -173,7 +177,8 @@ TEST_CASE("run_batch: a batch of 3 equals three single runs, timed and functiona
     CHECK(r.total.total_cycles == 3 * r.per_run[0].total_cycles);
     CHECK(r.total.macs == 3 * r.per_run[0].macs);
     CHECK(r.total.opcode_counts.at("conv2d") == 3);
-    for (const sim::EngineStats& e : r.total.engines) CHECK(e.busy + e.waiting + e.idle == r.total.total_cycles);
+    for (const sim::EngineStats& e : r.total.engines)
+      CHECK(e.busy + e.waiting + e.idle == r.total.total_cycles);
     const nlohmann::json j = sim::batch_stats_json(r);
     CHECK(j["batch"]["runs"] == 3);
     CHECK(j["batch"]["per_run"].size() == 3);
@@ -185,8 +190,10 @@ TEST_CASE("run_batch: a batch of 3 equals three single runs, timed and functiona
 TEST_CASE("run_batch: inconsistent batch sizes, wrong input count, foreign arch", "[host_io]") {
   const Program p = example();
   const sim::HostArray two{"two.npy", make_npy_f32({2, 4, 8, 8}, std::vector<float>(512))};
-  CHECK_THROWS_WITH(sim::run_batch(p, arch_preset("default"), {two, two}, {}), Contains("has 1 input(s), 2 given"));
-  CHECK_THROWS_WITH(sim::run_batch(p, arch_preset("edge"), {two}, {}), Contains("compiled for architecture 'default'"));
+  CHECK_THROWS_WITH(sim::run_batch(p, arch_preset("default"), {two, two}, {}),
+                    Contains("has 1 input(s), 2 given"));
+  CHECK_THROWS_WITH(sim::run_batch(p, arch_preset("edge"), {two}, {}),
+                    Contains("compiled for architecture 'default'"));
   Program custom = p;
   custom.arch.name = "mine";
   CHECK_THROWS_WITH(sim::arch_for_program(custom, ""), Contains("'mine', which is not a preset"));

@@ -21,14 +21,15 @@ struct Local {  // a compact local tensor living in a slot
 };
 
 class Generator {
-public:
+ public:
   Generator(const Arch& a, uint64_t seed) : a_(a), geo_(sim::geometry(a)), rng_(seed) {
     slot_bytes_ = (a.lane_bytes / kSlots) & ~uint64_t{3};
     out_.program = program(a, {}, {});
     DataBlock d{0, std::vector<uint8_t>(kInBytes)};
     for (uint8_t& b : d.bytes) b = static_cast<uint8_t>(rng_());
     out_.program.data.push_back(std::move(d));
-    out_.program.outputs.push_back(TensorDesc{"ddr_out", {1, 1, 1, int64_t(kOutBytes)}, DType::UInt8, 1.0f, 0, kInBytes});
+    out_.program.outputs.push_back(
+        TensorDesc{"ddr_out", {1, 1, 1, int64_t(kOutBytes)}, DType::UInt8, 1.0f, 0, kInBytes});
   }
 
   RandomProgram finish() {
@@ -50,7 +51,7 @@ public:
     }
   }
 
-private:
+ private:
   int64_t pick(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng_); }
   DType narrow() { return static_cast<DType>(pick(0, 3)); }  // int8, uint8, int4, uint4
   uint64_t slot_off(int s) const { return uint64_t(s) * slot_bytes_; }
@@ -67,7 +68,9 @@ private:
     op.m0 = pick(int64_t{1} << 29, (int64_t{1} << 31) - 1);
     op.out_zp = zp(out) / 2;
   }
-  uint64_t ddr_in(uint64_t bytes, uint64_t align = 1) { return uint64_t(pick(0, int64_t(kInBytes - bytes))) / align * align; }
+  uint64_t ddr_in(uint64_t bytes, uint64_t align = 1) {
+    return uint64_t(pick(0, int64_t(kInBytes - bytes))) / align * align;
+  }
 
   // Emit `in` on its engine after the syncs it needs; false (nothing emitted) if it is invalid.
   bool emit(const Instr& in) {
@@ -96,19 +99,23 @@ private:
         if ((p.write || q.write) && sim::share_bytes(p, q)) return true;
     return false;
   }
-  void set_slot(int s, DType t, int64_t n, int64_t c, int64_t h, int64_t w) { slots_[s] = Local{true, t, n, c, h, w}; }
+  void set_slot(int s, DType t, int64_t n, int64_t c, int64_t h, int64_t w) {
+    slots_[s] = Local{true, t, n, c, h, w};
+  }
 
   void load_activation() {
     const DType t = narrow();
     const bool flat = pick(0, 3) == 0;  // [m, k, 1, 1] rows for matmul
-    const int64_t n = pick(1, 2), c = pick(1, 2 * a_.lanes), h = flat ? 1 : pick(1, 8), w = flat ? 1 : pick(1, 8);
+    const int64_t n = pick(1, 2), c = pick(1, 2 * a_.lanes), h = flat ? 1 : pick(1, 8),
+                  w = flat ? 1 : pick(1, 8);
     const int s = int(pick(0, kSlots - 1));
     const uint64_t bytes = packed_bytes(t, uint64_t(n * c * h * w));
     if (emit(load(t, n, c, h, w, ddr_in(bytes), slot_off(s), a_.lanes))) set_slot(s, t, n, c, h, w);
   }
   // Loads a [1, ch, 1, entries] table (weights or int32 bias) into slot s.
   Instr table_load(DType t, int64_t ch, int64_t entries, int s) {
-    return load(t, 1, ch, 1, entries, ddr_in(packed_bytes(t, uint64_t(ch * entries)), 4), slot_off(s), a_.lanes);
+    return load(t, 1, ch, 1, entries, ddr_in(packed_bytes(t, uint64_t(ch * entries)), 4), slot_off(s),
+                a_.lanes);
   }
   // Three distinct slots other than `keep`.
   std::array<int, 3> free_slots(int keep) {
@@ -127,8 +134,19 @@ private:
     if (s < 0) return;
     const Local in = slots_[s];
     const auto [ws, bs, os] = free_slots(s);
-    ConvShape sh{in.n, in.c, in.h, in.w, pick(1, 2 * a_.lanes), pick(0, 1) ? 3 : 1, 0, pick(1, 2), 0, pick(1, 2), 1,
-                 in.t, pick(0, 1) ? DType::Int8 : DType::Int4};
+    ConvShape sh{in.n,
+                 in.c,
+                 in.h,
+                 in.w,
+                 pick(1, 2 * a_.lanes),
+                 pick(0, 1) ? 3 : 1,
+                 0,
+                 pick(1, 2),
+                 0,
+                 pick(1, 2),
+                 1,
+                 in.t,
+                 pick(0, 1) ? DType::Int8 : DType::Int4};
     sh.kw = sh.kh;
     sh.pad = pick(0, sh.kh - 1);
     if (pick(0, 2) == 0) sh.oc = sh.groups = in.c;  // depthwise
@@ -145,8 +163,9 @@ private:
     slots_[ws].live = false;  // a table, not an activation
     if (c.has_bias && !emit(table_load(DType::Int32, sh.oc, 1, bs))) return;
     if (c.has_bias) slots_[bs].live = false;
-    if (emit(ci)) set_slot(os, out, in.n, sh.oc, window_out(in.h, sh.pad, sh.pad, sh.kh, sh.stride, sh.dil),
-                           window_out(in.w, sh.pad, sh.pad, sh.kw, sh.stride, sh.dil));
+    if (emit(ci))
+      set_slot(os, out, in.n, sh.oc, window_out(in.h, sh.pad, sh.pad, sh.kh, sh.stride, sh.dil),
+               window_out(in.w, sh.pad, sh.pad, sh.kw, sh.stride, sh.dil));
   }
 
   void matmul_op() {
@@ -164,7 +183,8 @@ private:
     const DType out = narrow();
     random_requant(m, out);
     if (!check(m.instr(), geo_).empty()) return;
-    if (!emit(table_load(static_cast<DType>(m.w_dtype), m.n, m.k, ws)) || !emit(table_load(DType::Int32, m.n, 1, bs)))
+    if (!emit(table_load(static_cast<DType>(m.w_dtype), m.n, m.k, ws)) ||
+        !emit(table_load(DType::Int32, m.n, 1, bs)))
       return;
     slots_[ws].live = slots_[bs].live = false;
     if (emit(m.instr())) set_slot(os, out, m.m, m.n, 1, 1);
@@ -236,7 +256,8 @@ private:
     if (s < 0) return;
     const Local x = slots_[s];
     const uint64_t bytes = packed_bytes(x.t, uint64_t(x.n * x.c * x.h * x.w));
-    emit(store(x.t, x.n, x.c, x.h, x.w, slot_off(s), kInBytes + uint64_t(pick(0, int64_t(kOutBytes - bytes))), a_.lanes));
+    emit(store(x.t, x.n, x.c, x.h, x.w, slot_off(s), kInBytes + uint64_t(pick(0, int64_t(kOutBytes - bytes))),
+               a_.lanes));
   }
 
   struct Done {

@@ -1,7 +1,6 @@
 // Statistics agree with the program: MACs, traffic, instruction mix, per-engine time accounting,
 // and the event log a trace writer reads.
 #include <catch2/catch.hpp>
-
 #include <nlohmann/json.hpp>
 
 #include "sim/simulator.h"
@@ -19,14 +18,16 @@ Program small_network(const Arch& a) {
   const uint64_t bank = sim::bank_bytes(a);
   const ConvShape c1{1, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1}, c2{1, 16, 8, 8, 32, 1, 1, 2, 0, 1, 1};
   ops::Matmul mm;
-  mm.m = 2, mm.k = 64, mm.n = 10, mm.src = int64_t(3 * bank), mm.weight = int64_t(bank), mm.dst = int64_t(2 * bank + 512);
+  mm.m = 2, mm.k = 64, mm.n = 10, mm.src = int64_t(3 * bank), mm.weight = int64_t(bank),
+  mm.dst = int64_t(2 * bank + 512);
   set_requant(mm, DType::Int8);
-  return program(a,
-                 {load(DType::Int8, 1, 16, 8, 8, 0, 0, a.lanes), load(DType::Int8, 2, 64, 1, 1, 2048, 3 * bank, a.lanes),
-                  sync(3), store(DType::Int8, 1, 16, 8, 8, 2 * bank, 4096, a.lanes),
-                  store(DType::Int8, 2, 10, 1, 1, 2 * bank + 512, 8192, a.lanes), end()},
-                 {sync(1), conv(c1, 0, bank, 2 * bank).instr(), conv(c2, 0, bank, 2 * bank + 256).instr(), sync(2),
-                  mm.instr(), end()});
+  return program(
+      a,
+      {load(DType::Int8, 1, 16, 8, 8, 0, 0, a.lanes), load(DType::Int8, 2, 64, 1, 1, 2048, 3 * bank, a.lanes),
+       sync(3), store(DType::Int8, 1, 16, 8, 8, 2 * bank, 4096, a.lanes),
+       store(DType::Int8, 2, 10, 1, 1, 2 * bank + 512, 8192, a.lanes), end()},
+      {sync(1), conv(c1, 0, bank, 2 * bank).instr(), conv(c2, 0, bank, 2 * bank + 256).instr(), sync(2),
+       mm.instr(), end()});
 }
 
 }  // namespace

@@ -1,6 +1,5 @@
 // Chrome trace and VCD written from a timed run's event log.
 #include <catch2/catch.hpp>
-
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -34,7 +33,8 @@ Run small_run(const Arch& a) {
 
 }  // namespace
 
-TEST_CASE("chrome trace: one thread per engine, an event per instruction, times at the clock", "[sim][trace]") {
+TEST_CASE("chrome trace: one thread per engine, an event per instruction, times at the clock",
+          "[sim][trace]") {
   const Arch& a = arch_preset("edge");  // 500 MHz: 1 cycle = 0.002 us
   const Run run = small_run(a);
   const nlohmann::json t = nlohmann::json::parse(sim::chrome_trace(run.p, a, run.r).dump());
