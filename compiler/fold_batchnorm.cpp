@@ -7,8 +7,8 @@
 
 namespace tpusim::compiler {
 
-void batchnorm_coefficients(const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& var, float eps,
-                            std::vector<float>& s, std::vector<float>& t) {
+void batchnorm_coefficients(const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& var,
+                            float eps, std::vector<float>& s, std::vector<float>& t) {
   const size_t C = gamma.f32.size();
   s.resize(C);
   t.resize(C);
@@ -39,7 +39,8 @@ std::string add_const(Graph& g, const std::string& base, Shape shape, std::vecto
 bool fold_into(Graph& g, Node& p, const std::vector<float>& s, const std::vector<float>& t) {
   const Tensor* w = g.constant(p.input(1));
   const Tensor* b = p.input(2).empty() ? nullptr : g.constant(p.input(2));
-  if (!w || w->type != ElemType::F32 || (!p.input(2).empty() && (!b || b->type != ElemType::F32))) return false;
+  if (!w || w->type != ElemType::F32 || (!p.input(2).empty() && (!b || b->type != ElemType::F32)))
+    return false;
   const auto C = static_cast<int64_t>(s.size());
   std::vector<float> wf = w->f32;
   if (p.op == Op::Conv) {
@@ -88,8 +89,8 @@ FoldStats fold_batchnorm(Graph& g) {
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& bn = g.nodes[i];
     if (bn.op != Op::BatchNormalization) continue;
-    const Tensor *gamma = g.constant(bn.input(1)), *beta = g.constant(bn.input(2)), *mean = g.constant(bn.input(3)),
-                 *var = g.constant(bn.input(4));
+    const Tensor *gamma = g.constant(bn.input(1)), *beta = g.constant(bn.input(2)),
+                 *mean = g.constant(bn.input(3)), *var = g.constant(bn.input(4));
     if (!gamma || !beta || !mean || !var) {
       ++st.kept;
       continue;
@@ -101,8 +102,8 @@ FoldStats fold_batchnorm(Graph& g) {
     Node* p = nullptr;
     for (size_t j = 0; j < i; ++j)
       if (g.nodes[j].outputs[0] == x) p = &g.nodes[j];
-    const bool sole_use = g.consumers(x).size() == 1 &&
-                          std::find(g.outputs.begin(), g.outputs.end(), x) == g.outputs.end();
+    const bool sole_use =
+        g.consumers(x).size() == 1 && std::find(g.outputs.begin(), g.outputs.end(), x) == g.outputs.end();
     if (p && sole_use && (p->op == Op::Conv || p->op == Op::Gemm) && fold_into(g, *p, s, t)) {
       p->outputs[0] = bn.outputs[0];
       g.tensors.erase(x);

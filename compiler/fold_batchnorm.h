@@ -12,16 +12,16 @@
 namespace tpusim::compiler {
 
 struct FoldStats {
-  int folded = 0;        // merged into a Conv/Gemm
-  int to_affine = 0;     // became ChannelAffine
-  int kept = 0;          // left as BatchNormalization (non-constant parameters)
+  int folded = 0;     // merged into a Conv/Gemm
+  int to_affine = 0;  // became ChannelAffine
+  int kept = 0;       // left as BatchNormalization (non-constant parameters)
 };
 
 FoldStats fold_batchnorm(Graph& g);
 
 // BatchNormalization's inference formula, used by the pass and the interpreter:
 // s = gamma / sqrt(var + eps), t = beta - mean * s, y = x * s + t.
-void batchnorm_coefficients(const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& var, float eps,
-                            std::vector<float>& s, std::vector<float>& t);
+void batchnorm_coefficients(const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& var,
+                            float eps, std::vector<float>& s, std::vector<float>& t);
 
 }  // namespace tpusim::compiler

@@ -25,7 +25,9 @@ struct Run {
     if (it != vals.end()) return it->second;
     return g.tensor(name);  // a constant
   }
-  const float* fp(const Node& n, size_t i) const { return n.input(i).empty() ? nullptr : get(n.input(i)).f32.data(); }
+  const float* fp(const Node& n, size_t i) const {
+    return n.input(i).empty() ? nullptr : get(n.input(i)).f32.data();
+  }
   const Shape& sh(const Node& n, size_t i) const { return get(n.input(i)).shape; }
 
   void quant(const Node& n, const Tensor& x, Tensor& y) const {
@@ -46,7 +48,8 @@ struct Run {
       y.f32.resize(static_cast<size_t>(total));
       for (int64_t i = 0; i < total; ++i) {
         const int64_t c = C == 1 ? 0 : (i / inner) % C;
-        y.f32[i] = dequantize_linear(static_cast<int32_t>(x.ints[i]), a.scale[c], static_cast<int32_t>(a.zero_point[c]));
+        y.f32[i] = dequantize_linear(static_cast<int32_t>(x.ints[i]), a.scale[c],
+                                     static_cast<int32_t>(a.zero_point[c]));
       }
     }
   }
@@ -100,8 +103,8 @@ struct Run {
       case Op::GlobalAveragePool: k::global_avg_pool(x.f32.data(), x.shape, out); break;
       case Op::Add:
       case Op::Mul:
-        k::binary(n.op == Op::Add ? k::Binary::Add : k::Binary::Mul, fp(n, 0), sh(n, 0), fp(n, 1), sh(n, 1), out,
-                  y.shape);
+        k::binary(n.op == Op::Add ? k::Binary::Add : k::Binary::Mul, fp(n, 0), sh(n, 0), fp(n, 1), sh(n, 1),
+                  out, y.shape);
         break;
       case Op::Flatten:
       case Op::Reshape:
@@ -131,10 +134,11 @@ Tensor checked_input(const Graph& g, const std::string& name, const TensorMap& i
   Tensor t = it->second;
   const size_t have = is_float(t.type) ? t.f32.size() : t.ints.size();
   if (t.type != want.type)
-    g.fail(fmt::format("input '{}' is {}, the model expects {}", name, elem_type_name(t.type), elem_type_name(want.type)));
+    g.fail(fmt::format("input '{}' is {}, the model expects {}", name, elem_type_name(t.type),
+                       elem_type_name(want.type)));
   if (static_cast<int64_t>(have) != want.elements())
-    g.fail(fmt::format("input '{}' has {} elements, the model expects {} {}", name, have, shape_str(want.shape),
-                       want.elements()));
+    g.fail(fmt::format("input '{}' has {} elements, the model expects {} {}", name, have,
+                       shape_str(want.shape), want.elements()));
   t.name = name;
   t.shape = want.shape;
   t.is_const = false;

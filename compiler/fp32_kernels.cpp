@@ -5,8 +5,8 @@
 
 namespace tpusim::compiler::kernels {
 
-void conv2d(const float* x, const Shape& xs, const float* w, const Shape& ws, const float* bias, const ConvAttrs& a,
-            float* y, const Shape& ys) {
+void conv2d(const float* x, const Shape& xs, const float* w, const Shape& ws, const float* bias,
+            const ConvAttrs& a, float* y, const Shape& ys) {
   const int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3];
   const int64_t M = ws[0], CG = ws[1], KH = ws[2], KW = ws[3];
   const int64_t OH = ys[2], OW = ys[3], G = a.group, MG = M / G;
@@ -46,7 +46,8 @@ void pool_loop(const Shape& xs, const PoolAttrs& a, const Shape& ys, F&& window)
     for (int64_t oh = 0; oh < OH; ++oh)
       for (int64_t ow = 0; ow < OW; ++ow) {
         const int64_t h0 = oh * a.strides[0] - a.pads[0], w0 = ow * a.strides[1] - a.pads[1];
-        const int64_t h1 = std::min(h0 + a.kernel[0], H + a.pads[2]), w1 = std::min(w0 + a.kernel[1], W + a.pads[3]);
+        const int64_t h1 = std::min(h0 + a.kernel[0], H + a.pads[2]),
+                      w1 = std::min(w0 + a.kernel[1], W + a.pads[3]);
         window(nc, (nc * OH + oh) * OW + ow, h0, w0, h1, w1);
       }
 }
@@ -57,7 +58,8 @@ void max_pool(const float* x, const Shape& xs, const PoolAttrs& a, float* y, con
   pool_loop(xs, a, ys, [&](int64_t nc, int64_t o, int64_t h0, int64_t w0, int64_t h1, int64_t w1) {
     float m = -std::numeric_limits<float>::infinity();
     for (int64_t h = std::max<int64_t>(h0, 0); h < std::min(h1, H); ++h)
-      for (int64_t w = std::max<int64_t>(w0, 0); w < std::min(w1, W); ++w) m = std::max(m, x[(nc * H + h) * W + w]);
+      for (int64_t w = std::max<int64_t>(w0, 0); w < std::min(w1, W); ++w)
+        m = std::max(m, x[(nc * H + h) * W + w]);
     y[o] = m;
   });
 }
@@ -119,7 +121,8 @@ void matmul(const float* a, const Shape& as, const float* b, const Shape& bs, fl
   }
 }
 
-void binary(Binary op, const float* a, const Shape& as, const float* b, const Shape& bs, float* y, const Shape& ys) {
+void binary(Binary op, const float* a, const Shape& as, const float* b, const Shape& bs, float* y,
+            const Shape& ys) {
   const size_t r = ys.size();
   // Strides of a and b over the output index space (0 along broadcast dimensions).
   std::vector<int64_t> sa(r, 0), sb(r, 0);

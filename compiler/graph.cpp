@@ -78,7 +78,8 @@ void Graph::topo_sort() {
       if (done[i]) continue;
       for (const std::string& in : nodes[i].inputs)
         if (!in.empty() && !avail.count(in) && !produced.count(in))
-          fail(nodes[i], fmt::format("input '{}' is not a graph input, an initializer or another node's output", in));
+          fail(nodes[i],
+               fmt::format("input '{}' is not a graph input, an initializer or another node's output", in));
     }
     for (size_t i = 0; i < nodes.size(); ++i)
       if (!done[i]) fail(nodes[i], "is part of a cycle");
@@ -95,7 +96,8 @@ void Graph::remove_unused_tensors() {
     used.insert(n.inputs.begin(), n.inputs.end());
     used.insert(n.outputs.begin(), n.outputs.end());
   }
-  for (auto it = tensors.begin(); it != tensors.end();) it = used.count(it->first) ? std::next(it) : tensors.erase(it);
+  for (auto it = tensors.begin(); it != tensors.end();)
+    it = used.count(it->first) ? std::next(it) : tensors.erase(it);
 }
 
 void Graph::fail(const Node& n, const std::string& msg) const {

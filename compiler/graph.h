@@ -19,9 +19,13 @@ struct Node {
   Attrs attrs;
 
   template <class T>
-  const T& attr() const { return std::get<T>(attrs); }
+  const T& attr() const {
+    return std::get<T>(attrs);
+  }
   template <class T>
-  T& attr() { return std::get<T>(attrs); }
+  T& attr() {
+    return std::get<T>(attrs);
+  }
   const std::string& input(size_t i) const;  // "" when absent
 };
 
@@ -29,8 +33,8 @@ struct Graph {
   std::string source;  // file (or label) errors are reported against
   int64_t opset = 0;   // default-domain opset of the model
   std::map<std::string, Tensor> tensors;
-  std::vector<Node> nodes;  // topologically sorted
-  std::vector<std::string> inputs;   // runtime inputs (not initializers)
+  std::vector<Node> nodes;          // topologically sorted
+  std::vector<std::string> inputs;  // runtime inputs (not initializers)
   std::vector<std::string> outputs;
 
   bool has(const std::string& name) const { return tensors.count(name) != 0; }

@@ -38,14 +38,16 @@ struct Ctx {
     if (!a) return def;
     std::vector<int64_t> v(a->ints().begin(), a->ints().end());
     if (v.size() != want)
-      g.fail(n, fmt::format("attribute {} has {} values, expected {} (only 2-D ops are supported)", name, v.size(), want));
+      g.fail(n, fmt::format("attribute {} has {} values, expected {} (only 2-D ops are supported)", name,
+                            v.size(), want));
     return v;
   }
   // A constant input, or a failure naming it.
   const Tensor& constant_input(size_t idx, const char* what) const {
     const std::string& name = n.input(idx);
     const Tensor* t = g.constant(name);
-    if (!t) g.fail(n, fmt::format("{} '{}' must be a constant (an initializer or a Constant node)", what, name));
+    if (!t)
+      g.fail(n, fmt::format("{} '{}' must be a constant (an initializer or a Constant node)", what, name));
     return *t;
   }
   void check_auto_pad() const {
@@ -132,7 +134,8 @@ void quant(const Ctx& c) {
   if (scale.shape.size() > 1) c.g.fail(c.n, fmt::format("scale '{}' must be a scalar or 1-D", scale.name));
   for (float s : scale.f32)
     if (!(s > 0.0f) || !std::isfinite(s))
-      c.g.fail(c.n, fmt::format("scale '{}' has value {}: scales must be positive and finite", scale.name, s));
+      c.g.fail(c.n,
+               fmt::format("scale '{}' has value {}: scales must be positive and finite", scale.name, s));
   a.scale = scale.f32;
   a.axis = scale.elements() == 1 ? -1 : c.i("axis", 1);
   if (!c.n.input(2).empty()) {
@@ -148,7 +151,8 @@ void quant(const Ctx& c) {
     a.zero_point = zp.ints;
   } else if (is_q) {
     const int64_t od = c.i("output_dtype", 0);
-    const auto t = od == 0 ? std::optional<ElemType>(ElemType::U8) : elem_type_from_onnx(static_cast<int32_t>(od));
+    const auto t =
+        od == 0 ? std::optional<ElemType>(ElemType::U8) : elem_type_from_onnx(static_cast<int32_t>(od));
     if (!t || *t == ElemType::F32 || *t == ElemType::I32 || *t == ElemType::I64)
       c.g.fail(c.n, fmt::format("output_dtype {} is not supported (int8, uint8, int4, uint4)", od));
     a.qtype = *t;
@@ -167,7 +171,8 @@ void parse_attrs(const onnx::NodeProto& p, Node& n, const Graph& g) {
     case Op::MaxPool:
     case Op::AveragePool: pool(c); return;
     case Op::Gemm:
-      n.attrs = GemmAttrs{c.f("alpha", 1.0f), c.f("beta", 1.0f), c.i("transA", 0) != 0, c.i("transB", 0) != 0};
+      n.attrs =
+          GemmAttrs{c.f("alpha", 1.0f), c.f("beta", 1.0f), c.i("transA", 0) != 0, c.i("transB", 0) != 0};
       return;
     case Op::Clip: clip(c); return;
     case Op::Flatten: n.attrs = FlattenAttrs{c.i("axis", 1)}; return;

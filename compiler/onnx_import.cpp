@@ -49,11 +49,16 @@ Tensor constant_value(const onnx::NodeProto& p, const std::string& where) {
   Tensor t;
   t.name = out;
   t.is_const = true;
-  if (a.name() == "value_float") t = make_f32(out, {}, {a.f()});
-  else if (a.name() == "value_floats") t = make_f32(out, {a.floats_size()}, {a.floats().begin(), a.floats().end()});
-  else if (a.name() == "value_int") t = make_ints(out, {}, ElemType::I64, {a.i()});
-  else if (a.name() == "value_ints") t = make_ints(out, {a.ints_size()}, ElemType::I64, {a.ints().begin(), a.ints().end()});
-  else throw Error(fmt::format("{}: value attribute '{}' is not supported", where, a.name()));
+  if (a.name() == "value_float")
+    t = make_f32(out, {}, {a.f()});
+  else if (a.name() == "value_floats")
+    t = make_f32(out, {a.floats_size()}, {a.floats().begin(), a.floats().end()});
+  else if (a.name() == "value_int")
+    t = make_ints(out, {}, ElemType::I64, {a.i()});
+  else if (a.name() == "value_ints")
+    t = make_ints(out, {a.ints_size()}, ElemType::I64, {a.ints().begin(), a.ints().end()});
+  else
+    throw Error(fmt::format("{}: value attribute '{}' is not supported", where, a.name()));
   t.is_const = true;
   return t;
 }
@@ -104,16 +109,21 @@ void add_node(Graph& g, const onnx::NodeProto& p, size_t index) {
   const Arity ar = arity(n.op);
   if (static_cast<int>(n.inputs.size()) < ar.min_in || static_cast<int>(n.inputs.size()) > ar.max_in)
     g.fail(n, fmt::format("has {} inputs, expected {}{}", n.inputs.size(), ar.min_in,
-                          ar.max_in == ar.min_in ? "" : ar.max_in == INT_MAX ? " or more" : fmt::format("..{}", ar.max_in)));
-  if (n.outputs.size() != 1) g.fail(n, fmt::format("has {} outputs, only one is supported", n.outputs.size()));
+                          ar.max_in == ar.min_in ? ""
+                          : ar.max_in == INT_MAX ? " or more"
+                                                 : fmt::format("..{}", ar.max_in)));
+  if (n.outputs.size() != 1)
+    g.fail(n, fmt::format("has {} outputs, only one is supported", n.outputs.size()));
   for (size_t i = 0; i < n.inputs.size(); ++i)
     if (n.inputs[i].empty() && !(i >= 1 && n.op == Op::Clip) &&
-        !(i == 2 && (n.op == Op::Conv || n.op == Op::Gemm || n.op == Op::QuantizeLinear || n.op == Op::DequantizeLinear)))
+        !(i == 2 && (n.op == Op::Conv || n.op == Op::Gemm || n.op == Op::QuantizeLinear ||
+                     n.op == Op::DequantizeLinear)))
       g.fail(n, fmt::format("required input {} is empty", i));
   parse_attrs(p, n, g);
   Tensor out;
   out.name = n.outputs[0];
-  if (g.has(out.name)) g.fail(n, fmt::format("output '{}' is already a graph input or initializer", out.name));
+  if (g.has(out.name))
+    g.fail(n, fmt::format("output '{}' is already a graph input or initializer", out.name));
   g.tensors[out.name] = out;
   g.nodes.push_back(std::move(n));
 }
@@ -124,20 +134,24 @@ Graph import_onnx_bytes(std::span<const uint8_t> bytes, const std::string& sourc
   if (bytes.empty()) throw Error(fmt::format("{}: empty file, not an ONNX model", source));
   onnx::ModelProto m;
   if (bytes.size() > INT_MAX || !m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
-    throw Error(fmt::format("{}: not an ONNX model (protobuf parse failed: truncated or another format)", source));
+    throw Error(
+        fmt::format("{}: not an ONNX model (protobuf parse failed: truncated or another format)", source));
   if (m.ir_version() <= 0 || !m.has_graph() || m.opset_import_size() == 0)
-    throw Error(fmt::format("{}: not an ONNX model (no ir_version, graph or opset_import: truncated or another format)",
-                            source));
+    throw Error(fmt::format(
+        "{}: not an ONNX model (no ir_version, graph or opset_import: truncated or another format)", source));
   Graph g;
   g.source = source;
   for (const auto& o : m.opset_import())
     if (default_domain(o.domain())) g.opset = o.version();
   if (g.opset <= 0) throw Error(fmt::format("{}: model imports no default-domain (ai.onnx) opset", source));
   const auto& gp = m.graph();
-  if (gp.sparse_initializer_size() > 0) throw Error(fmt::format("{}: sparse initializers are not supported", source));
+  if (gp.sparse_initializer_size() > 0)
+    throw Error(fmt::format("{}: sparse initializers are not supported", source));
   for (const auto& init : gp.initializer()) {
-    if (g.has(init.name())) throw Error(fmt::format("{}: initializer '{}' is defined twice", source, init.name()));
-    g.tensors[init.name()] = tensor_from_proto(init, init.name(), fmt::format("{}: initializer '{}'", source, init.name()));
+    if (g.has(init.name()))
+      throw Error(fmt::format("{}: initializer '{}' is defined twice", source, init.name()));
+    g.tensors[init.name()] =
+        tensor_from_proto(init, init.name(), fmt::format("{}: initializer '{}'", source, init.name()));
   }
   for (const auto& vi : gp.input())
     if (!g.has(vi.name())) add_input(g, vi, opt);  // inputs that are also initializers are constants
@@ -146,7 +160,8 @@ Graph import_onnx_bytes(std::span<const uint8_t> bytes, const std::string& sourc
     const auto& p = gp.node(i);
     if (p.op_type() == "Constant" && default_domain(p.domain())) {
       const std::string name = p.output_size() ? p.output(0) : "";
-      Tensor t = constant_value(p, fmt::format("{}: node '{}' (Constant)", source, p.name().empty() ? name : p.name()));
+      Tensor t = constant_value(
+          p, fmt::format("{}: node '{}' (Constant)", source, p.name().empty() ? name : p.name()));
       if (g.has(name)) throw Error(fmt::format("{}: Constant output '{}' is defined twice", source, name));
       g.tensors[name] = std::move(t);
       continue;

@@ -22,6 +22,7 @@ struct ImportOptions {
 
 Graph import_onnx(const std::string& path, const ImportOptions& options = {});
 // `source` names the model in error messages.
-Graph import_onnx_bytes(std::span<const uint8_t> bytes, const std::string& source, const ImportOptions& options = {});
+Graph import_onnx_bytes(std::span<const uint8_t> bytes, const std::string& source,
+                        const ImportOptions& options = {});
 
 }  // namespace tpusim::compiler

@@ -57,7 +57,8 @@ void decode_raw(const std::string& raw, Tensor& t, int64_t n, const std::string&
 
 void decode_typed(const onnx::TensorProto& p, Tensor& t, int64_t n, const std::string& where) {
   auto count_error = [&](const char* field, int got) {
-    return Error(fmt::format("{}: {} has {} values, shape {} needs {}", where, field, got, shape_str(t.shape), n));
+    return Error(
+        fmt::format("{}: {} has {} values, shape {} needs {}", where, field, got, shape_str(t.shape), n));
   };
   switch (t.type) {
     case ElemType::F32:
@@ -75,8 +76,9 @@ void decode_typed(const onnx::TensorProto& p, Tensor& t, int64_t n, const std::s
       if (p.int32_data_size() == (n + 1) / 2) {
         t.ints.resize(static_cast<size_t>(n));
         for (int64_t i = 0; i < n; ++i)
-          t.ints[i] = sign_nibble(static_cast<uint32_t>(p.int32_data(static_cast<int>(i / 2))) >> (4 * (i % 2)),
-                                  t.type == ElemType::I4);
+          t.ints[i] =
+              sign_nibble(static_cast<uint32_t>(p.int32_data(static_cast<int>(i / 2))) >> (4 * (i % 2)),
+                          t.type == ElemType::I4);
         return;
       }
       [[fallthrough]];
@@ -91,13 +93,14 @@ void decode_typed(const onnx::TensorProto& p, Tensor& t, int64_t n, const std::s
 
 Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& name, const std::string& where) {
   if (p.data_location() == onnx::TensorProto_DataLocation_EXTERNAL || p.external_data_size() > 0)
-    throw Error(fmt::format("{}: external data is not supported (save the model with its weights inside the .onnx file)",
-                            where));
+    throw Error(fmt::format(
+        "{}: external data is not supported (save the model with its weights inside the .onnx file)", where));
   const auto type = elem_type_from_onnx(p.data_type());
   if (!type)
-    throw Error(fmt::format("{}: unsupported element type {} (supported: float32, uint8, int8, int32, int64, "
-                            "uint4, int4)",
-                            where, p.data_type()));
+    throw Error(
+        fmt::format("{}: unsupported element type {} (supported: float32, uint8, int8, int32, int64, "
+                    "uint4, int4)",
+                    where, p.data_type()));
   Tensor t;
   t.name = name;
   t.type = *type;

@@ -99,7 +99,7 @@ struct QuantAttrs {
   bool per_tensor() const { return axis < 0; }
 };
 
-using Attrs = std::variant<std::monostate, ConvAttrs, PoolAttrs, GemmAttrs, ClipAttrs, FlattenAttrs, ReshapeAttrs,
-                           BatchNormAttrs, ConcatAttrs, QuantAttrs>;
+using Attrs = std::variant<std::monostate, ConvAttrs, PoolAttrs, GemmAttrs, ClipAttrs, FlattenAttrs,
+                           ReshapeAttrs, BatchNormAttrs, ConcatAttrs, QuantAttrs>;
 
 }  // namespace tpusim::compiler

@@ -31,7 +31,8 @@ struct Infer {
                        elem_type_name(in(i).type)));
   }
   void want_rank(size_t i, size_t r, const char* what) const {
-    if (in(i).shape.size() != r) fail(fmt::format("{} {} has rank {}, expected {}", what, desc(i), in(i).shape.size(), r));
+    if (in(i).shape.size() != r)
+      fail(fmt::format("{} {} has rank {}, expected {}", what, desc(i), in(i).shape.size(), r));
   }
   void set(Shape s, ElemType t) const {
     Tensor& o = g.tensor(n.outputs[0]);
@@ -40,9 +41,11 @@ struct Infer {
   }
 };
 
-int64_t out_dim(const Infer& c, int64_t in, int64_t k, int64_t stride, int64_t dil, int64_t pad0, int64_t pad1, const char* axis) {
+int64_t out_dim(const Infer& c, int64_t in, int64_t k, int64_t stride, int64_t dil, int64_t pad0,
+                int64_t pad1, const char* axis) {
   if (k <= 0 || stride <= 0 || dil <= 0 || pad0 < 0 || pad1 < 0)
-    c.fail(fmt::format("kernel, strides and dilations must be positive and pads non-negative ({} axis)", axis));
+    c.fail(
+        fmt::format("kernel, strides and dilations must be positive and pads non-negative ({} axis)", axis));
   const int64_t span = dil * (k - 1) + 1;
   const int64_t o = (in + pad0 + pad1 - span) / stride + 1;
   if (in + pad0 + pad1 < span)
@@ -59,18 +62,19 @@ void conv(const Infer& c, Node& n) {
   const Shape& x = c.in(0).shape;
   const Shape& w = c.in(1).shape;
   if (a.group <= 0 || x[1] % a.group != 0 || w[0] % a.group != 0)
-    c.fail(fmt::format("group {} must divide the input channels {} and output channels {}", a.group, x[1], w[0]));
+    c.fail(fmt::format("group {} must divide the input channels {} and output channels {}", a.group, x[1],
+                       w[0]));
   if (w[1] * a.group != x[1]) {
     if (a.group == 1)
       c.fail(fmt::format("weight '{}' has {} input channels, input has {}", n.input(1), w[1], x[1]));
-    c.fail(fmt::format("weight '{}' has {} input channels per group ({} groups), input has {}", n.input(1), w[1],
-                       a.group, x[1]));
+    c.fail(fmt::format("weight '{}' has {} input channels per group ({} groups), input has {}", n.input(1),
+                       w[1], a.group, x[1]));
   }
   for (int k = 0; k < 2; ++k) {
     if (a.kernel[k] == 0) a.kernel[k] = w[2 + k];
     if (a.kernel[k] != w[2 + k])
-      c.fail(fmt::format("kernel_shape {}x{} does not match weight '{}' {}", a.kernel[0], a.kernel[1], n.input(1),
-                         shape_str(w)));
+      c.fail(fmt::format("kernel_shape {}x{} does not match weight '{}' {}", a.kernel[0], a.kernel[1],
+                         n.input(1), shape_str(w)));
   }
   if (!n.input(2).empty()) {
     c.want_float(2);
@@ -89,8 +93,8 @@ void pool(const Infer& c, const Node& n) {
   const Shape& x = c.in(0).shape;
   for (int k = 0; k < 2; ++k)
     if (a.pads[k] >= a.kernel[k] || a.pads[k + 2] >= a.kernel[k])
-      c.fail(fmt::format("pads {} must be smaller than the kernel {}x{}", shape_str({a.pads.begin(), a.pads.end()}),
-                         a.kernel[0], a.kernel[1]));
+      c.fail(fmt::format("pads {} must be smaller than the kernel {}x{}",
+                         shape_str({a.pads.begin(), a.pads.end()}), a.kernel[0], a.kernel[1]));
   const int64_t oh = out_dim(c, x[2], a.kernel[0], a.strides[0], 1, a.pads[0], a.pads[2], "H");
   const int64_t ow = out_dim(c, x[3], a.kernel[1], a.strides[1], 1, a.pads[1], a.pads[3], "W");
   c.set({x[0], x[1], oh, ow}, ElemType::F32);
@@ -107,8 +111,8 @@ void gemm(const Infer& c, const Node& n) {
   const int64_t m = a.trans_a ? A[1] : A[0], ka = a.trans_a ? A[0] : A[1];
   const int64_t kb = a.trans_b ? B[1] : B[0], nn = a.trans_b ? B[0] : B[1];
   if (ka != kb)
-    c.fail(fmt::format("A {} (transA={}) and B {} (transB={}) disagree on K: {} vs {}", c.desc(0), int(a.trans_a),
-                       c.desc(1), int(a.trans_b), ka, kb));
+    c.fail(fmt::format("A {} (transA={}) and B {} (transB={}) disagree on K: {} vs {}", c.desc(0),
+                       int(a.trans_a), c.desc(1), int(a.trans_b), ka, kb));
   if (!n.input(2).empty()) {
     c.want_float(2);
     const Shape& C = c.in(2).shape;
@@ -124,13 +128,15 @@ void matmul(const Infer& c) {
   c.want_float(1);
   const Shape& A = c.in(0).shape;
   const Shape& B = c.in(1).shape;
-  if (A.size() < 2 || B.size() < 2) c.fail(fmt::format("A {} and B {} must have rank >= 2", c.desc(0), c.desc(1)));
+  if (A.size() < 2 || B.size() < 2)
+    c.fail(fmt::format("A {} and B {} must have rank >= 2", c.desc(0), c.desc(1)));
   if (B.size() != 2 && B.size() != A.size())
     c.fail(fmt::format("B {} must be 2-D or have A's rank {}", c.desc(1), A.size()));
   if (B.size() == A.size() && !std::equal(A.begin(), A.end() - 2, B.begin()))
     c.fail(fmt::format("A {} and B {} have different batch dimensions", c.desc(0), c.desc(1)));
   if (A.back() != B[B.size() - 2])
-    c.fail(fmt::format("A {} and B {} disagree on K: {} vs {}", c.desc(0), c.desc(1), A.back(), B[B.size() - 2]));
+    c.fail(fmt::format("A {} and B {} disagree on K: {} vs {}", c.desc(0), c.desc(1), A.back(),
+                       B[B.size() - 2]));
   Shape o = A;
   o.back() = B.back();
   c.set(o, ElemType::F32);
@@ -139,7 +145,8 @@ void matmul(const Infer& c) {
 int64_t norm_axis(const Infer& c, int64_t axis, size_t rank, bool inclusive) {
   const auto r = static_cast<int64_t>(rank);
   const int64_t a = axis < 0 ? axis + r : axis;
-  if (a < 0 || a > r || (!inclusive && a == r)) c.fail(fmt::format("axis {} is out of range for rank {}", axis, rank));
+  if (a < 0 || a > r || (!inclusive && a == r))
+    c.fail(fmt::format("axis {} is out of range for rank {}", axis, rank));
   return a;
 }
 
@@ -150,7 +157,9 @@ void reshape(const Infer& c, const Node& n) {
   int infer = -1;
   for (size_t i = 0; i < o.size(); ++i) {
     if (o[i] == 0 && !a.allowzero) {
-      if (i >= x.size()) c.fail(fmt::format("target {} copies dimension {} the input {} lacks", shape_str(a.target), i, c.desc(0)));
+      if (i >= x.size())
+        c.fail(fmt::format("target {} copies dimension {} the input {} lacks", shape_str(a.target), i,
+                           c.desc(0)));
       o[i] = x[i];
     } else if (o[i] == -1) {
       if (infer >= 0) c.fail(fmt::format("target {} has more than one -1", shape_str(a.target)));
@@ -179,7 +188,8 @@ void per_channel(const Infer& c, const Node& n, size_t first, size_t last) {
   for (size_t i = first; i <= last; ++i) {
     c.want_float(i);
     if (c.in(i).shape != Shape{x[1]})
-      c.fail(fmt::format("parameter {} does not match the {} channels of input {}", c.desc(i), x[1], c.desc(0)));
+      c.fail(
+          fmt::format("parameter {} does not match the {} channels of input {}", c.desc(i), x[1], c.desc(0)));
   }
   c.set(x, ElemType::F32);
   (void)n;

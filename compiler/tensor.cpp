@@ -20,7 +20,13 @@ const char* elem_type_name(ElemType t) {
 
 std::optional<ElemType> elem_type_from_onnx(int32_t v) {
   switch (v) {
-    case 1: case 2: case 3: case 6: case 7: case 21: case 22: return static_cast<ElemType>(v);
+    case 1:
+    case 2:
+    case 3:
+    case 6:
+    case 7:
+    case 21:
+    case 22: return static_cast<ElemType>(v);
     default: return std::nullopt;
   }
 }

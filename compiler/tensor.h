@@ -37,7 +37,9 @@ struct Tensor {
 
   int64_t elements() const { return num_elements(shape); }
   // Element i as float (either storage).
-  float at(int64_t i) const { return is_float(type) ? f32[static_cast<size_t>(i)] : static_cast<float>(ints[static_cast<size_t>(i)]); }
+  float at(int64_t i) const {
+    return is_float(type) ? f32[static_cast<size_t>(i)] : static_cast<float>(ints[static_cast<size_t>(i)]);
+  }
 };
 
 Tensor make_f32(std::string name, Shape shape, std::vector<float> data);

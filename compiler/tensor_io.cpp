@@ -38,16 +38,19 @@ Tensor from_npy(const NpyArray& a, const std::string& name, ElemType type) {
   t.type = type;
   const uint64_t n = a.elements();
   if (is_float(type)) {
-    if (!a.is_float()) throw Error(fmt::format("{}: expected a float array, got {}", name, npy_type_name(a.type)));
+    if (!a.is_float())
+      throw Error(fmt::format("{}: expected a float array, got {}", name, npy_type_name(a.type)));
     t.f32.resize(n);
     for (uint64_t i = 0; i < n; ++i) t.f32[i] = static_cast<float>(a.at_f64(i));
   } else {
-    if (a.is_float()) throw Error(fmt::format("{}: expected an integer array, got {}", name, npy_type_name(a.type)));
+    if (a.is_float())
+      throw Error(fmt::format("{}: expected an integer array, got {}", name, npy_type_name(a.type)));
     t.ints.resize(n);
     for (uint64_t i = 0; i < n; ++i) {
       t.ints[i] = a.at_i64(i);
       if (t.ints[i] < qmin(type) || t.ints[i] > qmax(type))
-        throw Error(fmt::format("{}: value {} is out of range for {}", name, t.ints[i], elem_type_name(type)));
+        throw Error(
+            fmt::format("{}: value {} is out of range for {}", name, t.ints[i], elem_type_name(type)));
     }
   }
   return t;
@@ -63,8 +66,8 @@ std::string sanitize_member_name(const std::string& name) {
   return s.empty() ? "_" : s;
 }
 
-std::vector<std::pair<std::string, std::string>> save_tensors_npz(const std::map<std::string, Tensor>& tensors,
-                                                                  const std::string& path) {
+std::vector<std::pair<std::string, std::string>> save_tensors_npz(
+    const std::map<std::string, Tensor>& tensors, const std::string& path) {
   std::vector<NpzMember> members;
   std::vector<std::pair<std::string, std::string>> names;
   std::set<std::string> used;

@@ -21,7 +21,7 @@ std::string sanitize_member_name(const std::string& name);
 // Writes every tensor as one member of an .npz archive (atomic). Member names are the
 // sanitised tensor names, made unique with a "__<k>" suffix on collision. Returns the
 // member name chosen for each tensor, in map order.
-std::vector<std::pair<std::string, std::string>> save_tensors_npz(const std::map<std::string, Tensor>& tensors,
-                                                                  const std::string& path);
+std::vector<std::pair<std::string, std::string>> save_tensors_npz(
+    const std::map<std::string, Tensor>& tensors, const std::string& path);
 
 }  // namespace tpusim::compiler

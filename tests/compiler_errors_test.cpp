@@ -66,13 +66,15 @@ TEST_CASE("unsupported ops name the node and op type", "[compiler][errors]") {
 
 TEST_CASE("a missing initializer or input names the node", "[compiler][errors]") {
   CHECK(import_error(conv_model(16, false).bytes()) ==
-        "m.onnx: node 'conv3' (Conv): input 'w3' is not a graph input, an initializer or another node's output");
+        "m.onnx: node 'conv3' (Conv): input 'w3' is not a graph input, an initializer or another node's "
+        "output");
   ModelBuilder b;
   b.input("x", {1, 4}).output("y");
   b.node("Relu", {"x"}, "r");
   b.node("Add", {"r", "nowhere"}, "y", "add1");
   CHECK(import_error(b.bytes()) ==
-        "m.onnx: node 'add1' (Add): input 'nowhere' is not a graph input, an initializer or another node's output");
+        "m.onnx: node 'add1' (Add): input 'nowhere' is not a graph input, an initializer or another node's "
+        "output");
   ModelBuilder o;
   o.input("x", {1, 4}).output("z");
   o.node("Relu", {"x"}, "y");
@@ -80,7 +82,8 @@ TEST_CASE("a missing initializer or input names the node", "[compiler][errors]")
 }
 
 TEST_CASE("inconsistent shapes name the node and the tensors", "[compiler][errors]") {
-  CHECK(import_error(conv_model(3).bytes()) == "m.onnx: node 'conv3' (Conv): weight 'w3' has 3 input channels, input has 16");
+  CHECK(import_error(conv_model(3).bytes()) ==
+        "m.onnx: node 'conv3' (Conv): weight 'w3' has 3 input channels, input has 16");
   {
     ModelBuilder b = conv_model(4);
     attr(*b.proto().mutable_graph()->mutable_node(0), "group", int64_t{2});
@@ -91,28 +94,34 @@ TEST_CASE("inconsistent shapes name the node and the tensors", "[compiler][error
     ModelBuilder b;
     b.input("x", {1, 16, 8, 8}).output("y");
     b.node("Add", {"x", b.f32("c", {8, 1, 1}, std::vector<float>(8, 1.0f))}, "y", "add");
-    CHECK(import_error(b.bytes()) ==
-          "m.onnx: node 'add' (Add): inputs 'x' [1, 16, 8, 8] and 'c' [8, 1, 1] cannot be broadcast together");
+    CHECK(
+        import_error(b.bytes()) ==
+        "m.onnx: node 'add' (Add): inputs 'x' [1, 16, 8, 8] and 'c' [8, 1, 1] cannot be broadcast together");
   }
   {
     ModelBuilder b;
     b.input("x", {2, 5}).output("y");
-    attr(b.node("Gemm", {"x", b.f32("w", {6, 3}, std::vector<float>(18, 1.0f))}, "y", "fc"), "transB", int64_t{0});
+    attr(b.node("Gemm", {"x", b.f32("w", {6, 3}, std::vector<float>(18, 1.0f))}, "y", "fc"), "transB",
+         int64_t{0});
     CHECK(import_error(b.bytes()) ==
-          "m.onnx: node 'fc' (Gemm): A 'x' [2, 5] (transA=0) and B 'w' [6, 3] (transB=0) disagree on K: 5 vs 6");
+          "m.onnx: node 'fc' (Gemm): A 'x' [2, 5] (transA=0) and B 'w' [6, 3] (transB=0) disagree on K: 5 vs "
+          "6");
   }
   {
     ModelBuilder b;
     b.input("x", {2, 6}).output("y");
     b.node("Reshape", {"x", b.ints("s", {2}, kInt64, {5, -1})}, "y", "rs");
-    CHECK(import_error(b.bytes()) == "m.onnx: node 'rs' (Reshape): cannot reshape input 'x' [2, 6] to [5, -1]");
+    CHECK(import_error(b.bytes()) ==
+          "m.onnx: node 'rs' (Reshape): cannot reshape input 'x' [2, 6] to [5, -1]");
   }
   {
     ModelBuilder b;
     b.input("x", {1, 3, 4, 4}).output("y");
-    auto& q = b.node("QuantizeLinear", {"x", b.f32("s", {4}, {1, 1, 1, 1}), b.ints("z", {4}, kInt8, {0, 0, 0, 0})}, "y", "q");
+    auto& q = b.node("QuantizeLinear",
+                     {"x", b.f32("s", {4}, {1, 1, 1, 1}), b.ints("z", {4}, kInt8, {0, 0, 0, 0})}, "y", "q");
     attr(q, "axis", int64_t{1});
-    CHECK(import_error(b.bytes()) == "m.onnx: node 'q' (QuantizeLinear): 4 scales along axis 1, input 'x' [1, 3, 4, 4] has 3 there");
+    CHECK(import_error(b.bytes()) ==
+          "m.onnx: node 'q' (QuantizeLinear): 4 scales along axis 1, input 'x' [1, 3, 4, 4] has 3 there");
   }
   {
     ModelBuilder b;  // an int8 tensor straight into a float op
@@ -129,17 +138,20 @@ TEST_CASE("unsupported attribute values are rejected with the reason", "[compile
     ModelBuilder b = pool_model("MaxPool");
     attr(*b.proto().mutable_graph()->mutable_node(0), "ceil_mode", int64_t{1});
     CHECK(import_error(b.bytes()) ==
-          "m.onnx: node 'pool' (MaxPool): ceil_mode=1 is not supported (only ceil_mode=0, floor rounding of the output size)");
+          "m.onnx: node 'pool' (MaxPool): ceil_mode=1 is not supported (only ceil_mode=0, floor rounding of "
+          "the output size)");
   }
   {
     ModelBuilder b = pool_model("AveragePool");
     attr(*b.proto().mutable_graph()->mutable_node(0), "ceil_mode", int64_t{1});
-    CHECK(import_error(b.bytes()).starts_with("m.onnx: node 'pool' (AveragePool): ceil_mode=1 is not supported"));
+    CHECK(import_error(b.bytes()).starts_with(
+        "m.onnx: node 'pool' (AveragePool): ceil_mode=1 is not supported"));
   }
   {
     ModelBuilder b = conv_model(16);
     attr(*b.proto().mutable_graph()->mutable_node(0), "auto_pad", std::string("SAME_UPPER"));
-    CHECK(import_error(b.bytes()) == "m.onnx: node 'conv3' (Conv): auto_pad=SAME_UPPER is not supported (use explicit pads)");
+    CHECK(import_error(b.bytes()) ==
+          "m.onnx: node 'conv3' (Conv): auto_pad=SAME_UPPER is not supported (use explicit pads)");
   }
   {
     ModelBuilder b;
@@ -159,11 +171,13 @@ TEST_CASE("external data and dynamic dimensions are rejected", "[compiler][error
   e->set_key("location");
   e->set_value("weights.bin");
   CHECK(import_error(b.bytes()) ==
-        "m.onnx: initializer 'w3': external data is not supported (save the model with its weights inside the .onnx file)");
+        "m.onnx: initializer 'w3': external data is not supported (save the model with its weights inside "
+        "the .onnx file)");
   ModelBuilder d;
   d.input("x", {-1, 4, -1}).output("y");
   d.node("Relu", {"x"}, "y");
-  CHECK(import_error(d.bytes()) == "m.onnx: input 'x': dimension 2 is dynamic ('N'); only the batch dimension may be");
+  CHECK(import_error(d.bytes()) ==
+        "m.onnx: input 'x': dimension 2 is dynamic ('N'); only the batch dimension may be");
   ModelBuilder r = conv_model(16);
   r.proto().mutable_graph()->mutable_initializer(0)->set_raw_data("abc");
   CHECK(import_error(r.bytes()) ==
@@ -180,7 +194,9 @@ TEST_CASE("files that are not ONNX models give one error naming the file", "[com
   write_file_atomic(text, std::string_view{"hello world, this is not a model\n"});
   CHECK(file_error(text).starts_with(text + ": not an ONNX model"));
   const std::string npy = (d / "array.onnx").string();
-  write_file_atomic(npy, std::string_view{"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }"});
+  write_file_atomic(
+      npy,
+      std::string_view{"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }"});
   CHECK(file_error(npy).starts_with(npy + ": not an ONNX model"));
   for (size_t cut : {good.size() / 2, good.size() - 1, size_t{7}}) {
     INFO("cut at " << cut);
@@ -188,7 +204,8 @@ TEST_CASE("files that are not ONNX models give one error naming the file", "[com
     write_file_atomic(trunc, std::string_view(good).substr(0, cut));
     CHECK(file_error(trunc).starts_with(trunc + ": not an ONNX model"));
   }
-  CHECK(file_error((d / "missing.onnx").string()).starts_with((d / "missing.onnx").string() + ": cannot read"));
+  CHECK(
+      file_error((d / "missing.onnx").string()).starts_with((d / "missing.onnx").string() + ": cannot read"));
   const std::string ok = (d / "ok.onnx").string();
   write_file_atomic(ok, good);
   CHECK(import_onnx(ok).source == ok);

@@ -18,7 +18,8 @@ Graph import(const std::string& bytes, int64_t batch) {
                            ImportOptions{batch});
 }
 int count_op(const Graph& g, Op op) {
-  return static_cast<int>(std::count_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.op == op; }));
+  return static_cast<int>(
+      std::count_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.op == op; }));
 }
 // max |a - b| over the tensors both graphs still have, relative to max |a| (>= 1).
 double max_rel_diff(const TensorMap& a, const TensorMap& b, const std::string& name) {
@@ -51,7 +52,7 @@ TEST_CASE("folding BN into Conv and Gemm preserves every surviving tensor", "[co
   CHECK(g1.producer("bn1")->op == Op::Conv);
   CHECK(g1.producer("y")->op == Op::Gemm);
   CHECK(g1.producer("bn2")->inputs.size() == 3);  // a bias was created
-  CHECK(!g1.has("conv1_w"));                       // the unfolded weights are gone
+  CHECK(!g1.has("conv1_w"));                      // the unfolded weights are gone
   const TensorMap r0 = run(g0, 5), r1 = run(g1, 5);
   for (const char* t : {"bn1", "relu1", "pool1", "bn2", "clip2", "pool2", "flat", "y"}) {
     INFO(t);
@@ -75,7 +76,8 @@ TEST_CASE("a BN after a non-foldable producer becomes ChannelAffine", "[compiler
   }
 }
 
-TEST_CASE("a Conv whose output has other users, or a shared weight, is not changed under them", "[compiler][fold]") {
+TEST_CASE("a Conv whose output has other users, or a shared weight, is not changed under them",
+          "[compiler][fold]") {
   std::mt19937 rng(9);
   ModelBuilder b;
   b.input("x", {-1, 2, 5, 5}).output("y").output("other");
@@ -110,7 +112,10 @@ TEST_CASE("Gemm folding handles C of shape [M,N], beta and transB=0", "[compiler
     INFO("beta " << beta);
     ModelBuilder b;
     b.input("x", {3, 4}).output("y");
-    auto& g = b.node("Gemm", {"x", b.f32("B", {4, 5}, uniform(rng, 20, -1, 1)), b.f32("C", {3, 5}, uniform(rng, 15, -1, 1))}, "fc");
+    auto& g = b.node(
+        "Gemm",
+        {"x", b.f32("B", {4, 5}, uniform(rng, 20, -1, 1)), b.f32("C", {3, 5}, uniform(rng, 15, -1, 1))},
+        "fc");
     attr(g, "beta", beta);
     attr(g, "alpha", 0.75f);
     b.node("BatchNormalization",

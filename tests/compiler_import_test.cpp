@@ -24,10 +24,15 @@ const Node& node(const Graph& g, const std::string& name) {
 }  // namespace
 
 TEST_CASE("every zoo model imports with static shapes on every tensor", "[compiler][import]") {
-  const std::map<std::string, Shape> out_shapes{
-      {"conv_bn_relu_pool", {2, 10}}, {"residual", {2, 10}}, {"depthwise_separable", {2, 20}},
-      {"mlp", {2, 10}},               {"gemm_trans", {4, 3}}, {"clip_opset6", {2, 5}},
-      {"qdq_int8", {2, 10}},          {"qdq_uint8", {2, 10}}, {"qdq_int4", {2, 10}}};
+  const std::map<std::string, Shape> out_shapes{{"conv_bn_relu_pool", {2, 10}},
+                                                {"residual", {2, 10}},
+                                                {"depthwise_separable", {2, 20}},
+                                                {"mlp", {2, 10}},
+                                                {"gemm_trans", {4, 3}},
+                                                {"clip_opset6", {2, 5}},
+                                                {"qdq_int8", {2, 10}},
+                                                {"qdq_uint8", {2, 10}},
+                                                {"qdq_int4", {2, 10}}};
   for (const TestModel& m : test_models(2)) {
     INFO(m.name);
     const Graph g = import(m.bytes);
@@ -65,7 +70,7 @@ TEST_CASE("shapes and attributes of conv_bn_relu_pool", "[compiler][import]") {
   CHECK(c1.pads == std::array<int64_t, 4>{1, 1, 1, 1});
   CHECK(node(g, "clip2").attr<ClipAttrs>().max == 6.0f);
   CHECK(node(g, "clip2").inputs.size() == 1);  // bounds resolved into attributes
-  CHECK(!g.has("clip_min"));                    // and the initializers dropped
+  CHECK(!g.has("clip_min"));                   // and the initializers dropped
   const auto& p2 = node(g, "pool2").attr<PoolAttrs>();
   CHECK(p2.count_include_pad);
   CHECK(node(g, "bn2").attr<BatchNormAttrs>().epsilon == 1e-3f);
@@ -74,7 +79,8 @@ TEST_CASE("shapes and attributes of conv_bn_relu_pool", "[compiler][import]") {
   CHECK(g.tensor("conv1_w").f32.size() == 72);
 }
 
-TEST_CASE("negative axes are normalised, Reshape 0/-1 resolved, Constant nodes become constants", "[compiler][import]") {
+TEST_CASE("negative axes are normalised, Reshape 0/-1 resolved, Constant nodes become constants",
+          "[compiler][import]") {
   const Graph d = import(test_model("depthwise_separable", 2).bytes);
   CHECK(node(d, "cat").attr<ConcatAttrs>().axis == 1);
   CHECK(d.tensor("cat").shape == Shape{2, 20, 8, 8});
@@ -134,7 +140,8 @@ TEST_CASE("QDQ parameters are resolved into the nodes' attributes", "[compiler][
     for (int64_t v : f.tensor(w).ints) CHECK((v >= -7 && v <= 7));
 }
 
-TEST_CASE("int4/uint4 initializers decode the same from raw_data and int32_data (packed or not)", "[compiler][import][int4]") {
+TEST_CASE("int4/uint4 initializers decode the same from raw_data and int32_data (packed or not)",
+          "[compiler][import][int4]") {
   const std::vector<int64_t> s4{-8, -1, 0, 3, 7}, u4{0, 1, 8, 14, 15};
   for (auto [type, vals] : {std::pair{kInt4, s4}, std::pair{kUInt4, u4}}) {
     for (int form = 0; form < 3; ++form) {
@@ -160,7 +167,8 @@ TEST_CASE("int4/uint4 initializers decode the same from raw_data and int32_data 
   }
 }
 
-TEST_CASE("initializers listed as graph inputs (IR < 4) are constants, not runtime inputs", "[compiler][import]") {
+TEST_CASE("initializers listed as graph inputs (IR < 4) are constants, not runtime inputs",
+          "[compiler][import]") {
   ModelBuilder b(9, 3);
   b.input("x", {-1, 3}).input("w", {3}).output("y");
   b.f32("w", {3}, {1, 2, 3}, false);

@@ -25,8 +25,9 @@ TensorMap one_input(const Graph& g, std::vector<float> v) {
 }
 
 // Direct definition of ONNX Conv, one output element at a time.
-std::vector<float> conv_ref(const std::vector<float>& x, const Shape& xs, const std::vector<float>& w, const Shape& ws,
-                            const std::vector<float>& b, const ConvAttrs& a, const Shape& ys) {
+std::vector<float> conv_ref(const std::vector<float>& x, const Shape& xs, const std::vector<float>& w,
+                            const Shape& ws, const std::vector<float>& b, const ConvAttrs& a,
+                            const Shape& ys) {
   std::vector<float> y(static_cast<size_t>(num_elements(ys)));
   const int64_t cg = ws[1], mg = ws[0] / a.group;
   size_t o = 0;
@@ -42,7 +43,8 @@ std::vector<float> conv_ref(const std::vector<float>& x, const Shape& xs, const 
                 const int64_t iw = ow * a.strides[1] - a.pads[1] + kw * a.dilations[1];
                 if (ih < 0 || iw < 0 || ih >= xs[2] || iw >= xs[3]) continue;
                 const int64_t c = (m / mg) * cg + ci;
-                acc += double(x[((n * xs[1] + c) * xs[2] + ih) * xs[3] + iw]) * w[((m * cg + ci) * ws[2] + kh) * ws[3] + kw];
+                acc += double(x[((n * xs[1] + c) * xs[2] + ih) * xs[3] + iw]) *
+                       w[((m * cg + ci) * ws[2] + kh) * ws[3] + kw];
               }
           y[o++] = static_cast<float>(acc);
         }
@@ -52,7 +54,9 @@ std::vector<float> conv_ref(const std::vector<float>& x, const Shape& xs, const 
 
 TEST_CASE("conv2d equals the direct definition over random configurations", "[compiler][interp]") {
   std::mt19937 rng(42);
-  auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  auto pick = [&](int lo, int hi) {
+    return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng));
+  };
   for (int trial = 0; trial < 200; ++trial) {
     ConvAttrs a;
     a.group = std::vector<int64_t>{1, 1, 2, 3}[pick(0, 3)];
@@ -112,14 +116,16 @@ TEST_CASE("broadcasting Add/Mul: same shape, per channel, scalar, and both sides
 TEST_CASE("QuantizeLinear/DequantizeLinear follow ONNX through isa/numerics.h", "[compiler][interp][qdq]") {
   ModelBuilder b;
   b.input("x", {1, 2, 1, 3}).output("y");
-  auto& q = b.node("QuantizeLinear", {"x", b.f32("s", {2}, {0.5f, 0.25f}), b.ints("z", {2}, kInt8, {0, 10})}, "q");
+  auto& q =
+      b.node("QuantizeLinear", {"x", b.f32("s", {2}, {0.5f, 0.25f}), b.ints("z", {2}, kInt8, {0, 10})}, "q");
   attr(q, "axis", int64_t{1});
   auto& d = b.node("DequantizeLinear", {"q", "s", "z"}, "y");
   attr(d, "axis", int64_t{1});
   const Graph g = import(b.bytes());
   const std::vector<float> x{0.25f, 0.75f, 100.0f, -0.125f, 1.0f, -40.0f};
   const TensorMap r = run_fp32(g, one_input(g, x));
-  // channel 0: 0.25/0.5 = 0.5 -> 0 (half to even), 1.5 -> 2, 200 -> 127; channel 1: -0.5 -> -0 + 10, 4 + 10, -160 + 10 -> -128
+  // channel 0: 0.25/0.5 = 0.5 -> 0 (half to even), 1.5 -> 2, 200 -> 127; channel 1: -0.5 -> -0 + 10, 4 + 10,
+  // -160 + 10 -> -128
   CHECK(r.at("q").type == ElemType::I8);
   CHECK(r.at("q").ints == std::vector<int64_t>{0, 2, 127, 10, 14, -128});
   for (size_t i = 0; i < 6; ++i) {

@@ -31,8 +31,10 @@ int python(const std::string& script_name, const std::string& code) {
 std::vector<NpzMember> sample() {
   const std::vector<int32_t> i8{-128, 0, 127, 5};
   const std::vector<float> f{0.5f, -1.25f, 3.0f, 1e-3f, 7.0f, -0.0f};
-  return {{"weights", make_npy_f32({2, 3}, f)}, {"q", make_npy_i32({4}, i8, NpyType::I8)},
-          {"scalar", make_npy_f32({}, std::vector<float>{2.5f})}, {"empty", make_npy_f32({0, 3}, std::vector<float>{})}};
+  return {{"weights", make_npy_f32({2, 3}, f)},
+          {"q", make_npy_i32({4}, i8, NpyType::I8)},
+          {"scalar", make_npy_f32({}, std::vector<float>{2.5f})},
+          {"empty", make_npy_f32({0, 3}, std::vector<float>{})}};
 }
 }  // namespace
 
@@ -54,8 +56,12 @@ TEST_CASE("npz round trip and byte-for-byte determinism", "[npz]") {
 TEST_CASE("numpy reads what we write and we read what numpy writes (stored and deflated)", "[npz]") {
   const fs::path d = scratch();
   save_npz(sample(), (d / "ours.npz").string());
-  REQUIRE(python("roundtrip.py", "import numpy as np\n"
-                 "d='" + d.string() + "'\n"
+  REQUIRE(
+      python("roundtrip.py",
+             "import numpy as np\n"
+             "d='" +
+                 d.string() +
+                 "'\n"
                  "z=np.load(d+'/ours.npz')\n"
                  "assert sorted(z.files)==['empty','q','scalar','weights'], z.files\n"
                  "assert z['weights'].dtype==np.float32 and z['weights'].shape==(2,3)\n"
@@ -65,7 +71,8 @@ TEST_CASE("numpy reads what we write and we read what numpy writes (stored and d
                  "assert z['empty'].shape==(0,3)\n"
                  "a=np.arange(12,dtype=np.int32).reshape(3,4)-6\n"
                  "np.savez(d+'/np.npz', a=a, b=np.float64(1.5), c=np.ones((2,2),np.uint8))\n"
-                 "np.savez_compressed(d+'/npc.npz', a=a, big=np.linspace(0,1,5000,dtype=np.float32))\n") == 0);
+                 "np.savez_compressed(d+'/npc.npz', a=a, big=np.linspace(0,1,5000,dtype=np.float32))\n") ==
+      0);
   for (const char* f : {"np.npz", "npc.npz"}) {
     INFO(f);
     const auto z = load_npz((d / f).string());
@@ -83,25 +90,28 @@ TEST_CASE("numpy reads what we write and we read what numpy writes (stored and d
 TEST_CASE("bad archives and names give one error", "[npz]") {
   auto bytes = encode_npz(sample());
   CHECK_THROWS_WITH(parse_npz(std::vector<uint8_t>{}, "x.npz"), "x.npz: not a .npz file (no zip header)");
-  const std::vector<uint8_t> half(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(bytes.size() / 2));
+  const std::vector<uint8_t> half(bytes.begin(),
+                                  bytes.begin() + static_cast<std::ptrdiff_t>(bytes.size() / 2));
   CHECK_THROWS_WITH(parse_npz(half, "x.npz"), Catch::StartsWith("x.npz: truncated .npz"));
   auto corrupt = bytes;
   corrupt[100] ^= 0xFF;  // inside the first member's data
   CHECK_THROWS_WITH(parse_npz(corrupt, "x.npz"), Catch::Contains("crc32 mismatch"));
   const std::vector<NpzMember> bad{{"../evil", make_npy_f32({1}, std::vector<float>{1})}};
   CHECK_THROWS_WITH(encode_npz(bad), "npz member name '../evil' is empty or unsafe");
-  const std::vector<NpzMember> dup{{"a", make_npy_f32({1}, std::vector<float>{1})}, {"a", make_npy_f32({1}, std::vector<float>{1})}};
+  const std::vector<NpzMember> dup{{"a", make_npy_f32({1}, std::vector<float>{1})},
+                                   {"a", make_npy_f32({1}, std::vector<float>{1})}};
   CHECK_THROWS_WITH(save_npz(dup, "/tmp/x.npz"), "/tmp/x.npz: npz member name 'a' is duplicated");
 }
 
-TEST_CASE("per-layer dump: every tensor of an FP32 run, sanitised names, numpy sees the same arrays", "[npz][compiler]") {
+TEST_CASE("per-layer dump: every tensor of an FP32 run, sanitised names, numpy sees the same arrays",
+          "[npz][compiler]") {
   CHECK(sanitize_member_name("/conv1/Conv_output_0") == "_conv1_Conv_output_0");
   CHECK(sanitize_member_name("a..b:c") == "a._b_c");
   CHECK(sanitize_member_name("") == "_");
   const fs::path d = scratch();
   const std::string bytes = test_model("qdq_int8", 2).bytes;
-  const Graph g = import_onnx_bytes(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), "q.onnx",
-                                    ImportOptions{2});
+  const Graph g = import_onnx_bytes(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+                                    "q.onnx", ImportOptions{2});
   std::mt19937 rng(4);
   TensorMap r = run_fp32(g, {{"x", make_f32("x", g.tensor("x").shape, uniform(rng, 512, -1, 1))}});
   r["/odd/name:0"] = make_f32("/odd/name:0", {2}, {1, 2});
@@ -115,10 +125,13 @@ TEST_CASE("per-layer dump: every tensor of an FP32 run, sanitised names, numpy s
   for (const auto& [name, t] : r) {
     const std::string f = (d / (member.at(name) + ".npy")).string();
     save_npy(to_npy(t), f);
-    checks += "a=np.load('" + f + "'); b=z['" + member.at(name) + "']\n"
-              "assert a.dtype==b.dtype and a.shape==b.shape and np.array_equal(a,b), '" + member.at(name) + "'\n";
+    checks += "a=np.load('" + f + "'); b=z['" + member.at(name) +
+              "']\n"
+              "assert a.dtype==b.dtype and a.shape==b.shape and np.array_equal(a,b), '" +
+              member.at(name) + "'\n";
   }
-  checks += "assert len(z.files)==" + std::to_string(r.size()) + "\n"
+  checks += "assert len(z.files)==" + std::to_string(r.size()) +
+            "\n"
             "assert z['xq_q'].dtype==np.int8 and z['y'].dtype==np.float32 and z['y'].shape==(2,10)\n";
   REQUIRE(python("dump.py", checks) == 0);
   const auto back = load_npz((d / "dump.npz").string());

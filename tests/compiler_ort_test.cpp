@@ -12,8 +12,8 @@
 //   float rounding error of a .5 tie, the last-ulp differences of the accumulation order above
 //   pick the other integer. Once flipped, a value differs by exactly one step; downstream layers
 //   see it as a tiny perturbation that only rarely flips another rounding.
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -42,12 +42,13 @@ fs::path scratch(const std::string& sub) {
 
 std::string run_js(const std::string& args, const fs::path& dir) {
   const std::string cmd = "node " + std::string(TPUSIM_SOURCE_DIR) + "/tests/ort/run_ort.js --ort-dir " +
-                          std::string(TPUSIM_ORT_DIR) + " " + args + " >" + (dir / "stdout.txt").string() + " 2>" +
-                          (dir / "stderr.txt").string();
+                          std::string(TPUSIM_ORT_DIR) + " " + args + " >" + (dir / "stdout.txt").string() +
+                          " 2>" + (dir / "stderr.txt").string();
   const int rc = std::system(cmd.c_str());
   if (rc != 0) {
     FAIL("ONNX Runtime (run_ort.js) failed: " << read_file_text((dir / "stderr.txt").string())
-                                              << "(install it with scripts/setup_ort.sh " << TPUSIM_ORT_DIR << ")");
+                                              << "(install it with scripts/setup_ort.sh " << TPUSIM_ORT_DIR
+                                              << ")");
   }
   return read_file_text((dir / "stdout.txt").string());
 }
@@ -65,13 +66,14 @@ std::string expose_all(const std::string& bytes, const Graph& g) {
     if (n.outputs[0] == "y" || is_4bit(g.tensor(n.outputs[0]).type)) continue;
     auto* vi = gp->add_output();
     vi->set_name(n.outputs[0]);
-    vi->mutable_type()->mutable_tensor_type()->set_elem_type(static_cast<int32_t>(g.tensor(n.outputs[0]).type));
+    vi->mutable_type()->mutable_tensor_type()->set_elem_type(
+        static_cast<int32_t>(g.tensor(n.outputs[0]).type));
   }
   return m.SerializeAsString();
 }
 
 struct Compare {
-  double max_abs = 0, max_rel = 0;  // float tensors
+  double max_abs = 0, max_rel = 0;                   // float tensors
   int64_t off_by_one = 0, total_q = 0, worst_q = 0;  // quantized tensors
   std::string where;                                 // "tensor:count" of the off-by-one elements
 };
@@ -79,14 +81,17 @@ struct Compare {
 // Runs one model through both, compares every layer; returns per-tensor notes for the log.
 Compare compare_model(const TestModel& tm, const std::string& opt, uint32_t seed) {
   const fs::path d = scratch(tm.name + "_" + opt);
-  const Graph g = import_onnx_bytes(std::span(reinterpret_cast<const uint8_t*>(tm.bytes.data()), tm.bytes.size()),
-                                    tm.name, ImportOptions{tm.input_shape[0]});
+  const Graph g =
+      import_onnx_bytes(std::span(reinterpret_cast<const uint8_t*>(tm.bytes.data()), tm.bytes.size()),
+                        tm.name, ImportOptions{tm.input_shape[0]});
   write_file_atomic((d / "model.onnx").string(), expose_all(tm.bytes, g));
   std::mt19937 rng(seed);
   const Tensor& xt = g.tensor("x");
   const Tensor x = make_f32("x", xt.shape, uniform(rng, static_cast<size_t>(xt.elements()), -1.0f, 1.0f));
   save_npy(to_npy(x), (d / "x.npy").string());
-  run_js("--opt " + opt + " " + (d / "model.onnx").string() + " " + (d / "out").string() + " x=" + (d / "x.npy").string(), d);
+  run_js("--opt " + opt + " " + (d / "model.onnx").string() + " " + (d / "out").string() +
+             " x=" + (d / "x.npy").string(),
+         d);
   const TensorMap ours = run_fp32(g, {{"x", x}});
   Compare c;
   for (const Node& n : g.nodes) {
@@ -94,9 +99,9 @@ Compare compare_model(const TestModel& tm, const std::string& opt, uint32_t seed
     if (is_4bit(g.tensor(name).type)) continue;
     // A DequantizeLinear output is on its input's grid: one flipped rounding upstream moves it
     // by one step (its scale, per channel or per tensor; the largest is used).
-    const float dq_step = n.op == Op::DequantizeLinear
-                              ? *std::max_element(n.attr<QuantAttrs>().scale.begin(), n.attr<QuantAttrs>().scale.end())
-                              : 0.0f;
+    const float dq_step = n.op == Op::DequantizeLinear ? *std::max_element(n.attr<QuantAttrs>().scale.begin(),
+                                                                           n.attr<QuantAttrs>().scale.end())
+                                                       : 0.0f;
     INFO(tm.name << " (opt " << opt << "): tensor '" << name << "'");
     const NpyArray ref = load_npy((d / "out" / (sanitize_member_name(name) + ".npy")).string());
     const Tensor& mine = ours.at(name);
@@ -135,7 +140,8 @@ TEST_CASE("onnxruntime-node is installed and runs", "[ort]") {
 }
 
 TEST_CASE("FP32 models agree with ONNX Runtime on every layer to 1e-5", "[ort]") {
-  for (const char* name : {"conv_bn_relu_pool", "residual", "depthwise_separable", "mlp", "gemm_trans", "clip_opset6"}) {
+  for (const char* name :
+       {"conv_bn_relu_pool", "residual", "depthwise_separable", "mlp", "gemm_trans", "clip_opset6"}) {
     const Compare c = compare_model(test_model(name, 3), "disabled", 17);
     WARN(name << ": max abs diff " << c.max_abs << ", max rel diff " << c.max_rel);
   }
@@ -145,8 +151,8 @@ TEST_CASE("QDQ int8/uint8/int4 models agree with ONNX Runtime within one quantiz
   for (const char* name : {"qdq_int8", "qdq_uint8", "qdq_int4"}) {
     for (uint32_t seed : {1u, 2u, 3u}) {
       const Compare c = compare_model(test_model(name, 4), "disabled", seed);
-      WARN(name << " seed " << seed << ": quantized elements off by one " << c.off_by_one << "/" << c.total_q << " (in"
-                << c.where << "), float max abs diff " << c.max_abs);
+      WARN(name << " seed " << seed << ": quantized elements off by one " << c.off_by_one << "/" << c.total_q
+                << " (in" << c.where << "), float max abs diff " << c.max_abs);
     }
   }
 }
@@ -154,10 +160,11 @@ TEST_CASE("QDQ int8/uint8/int4 models agree with ONNX Runtime within one quantiz
 // qdq_int4 is left out here: ORT 1.30's optimiser moves the MaxPool onto the uint4 tensor and
 // then rejects its own graph ("Type 'tensor(uint4)' of input parameter ... of operator (MaxPool)
 // ... is invalid"); with optimisations disabled (above) it runs.
-TEST_CASE("with ORT's graph optimisations on (fused QDQ kernels) QDQ models still agree within one step", "[ort][qdq]") {
+TEST_CASE("with ORT's graph optimisations on (fused QDQ kernels) QDQ models still agree within one step",
+          "[ort][qdq]") {
   for (const char* name : {"conv_bn_relu_pool", "residual", "qdq_int8", "qdq_uint8"}) {
     const Compare c = compare_model(test_model(name, 4), "all", 5);
-    WARN(name << " (opt all): quantized off by one " << c.off_by_one << "/" << c.total_q << ", float max abs diff "
-              << c.max_abs);
+    WARN(name << " (opt all): quantized off by one " << c.off_by_one << "/" << c.total_q
+              << ", float max abs diff " << c.max_abs);
   }
 }

@@ -16,14 +16,14 @@ size_t count(const std::vector<int64_t>& s) {
 }
 
 // Weights with variance ~1/fan_in, so activations stay O(1) layer after layer.
-std::string weight(ModelBuilder& b, std::mt19937& rng, const std::string& name, const std::vector<int64_t>& shape,
-                   int64_t fan_in) {
+std::string weight(ModelBuilder& b, std::mt19937& rng, const std::string& name,
+                   const std::vector<int64_t>& shape, int64_t fan_in) {
   const float a = std::sqrt(3.0f / static_cast<float>(fan_in));
   return b.f32(name, shape, uniform(rng, count(shape), -a, a));
 }
 
-std::string batchnorm(ModelBuilder& b, std::mt19937& rng, const std::string& in, const std::string& out, int64_t c,
-                      float eps = 1e-5f) {
+std::string batchnorm(ModelBuilder& b, std::mt19937& rng, const std::string& in, const std::string& out,
+                      int64_t c, float eps = 1e-5f) {
   const std::string p = out + "_";
   auto& n = b.node("BatchNormalization",
                    {in, b.f32(p + "gamma", {c}, uniform(rng, c, 0.5f, 1.5f)),
@@ -37,7 +37,8 @@ std::string batchnorm(ModelBuilder& b, std::mt19937& rng, const std::string& in,
 
 onnx::NodeProto& conv(ModelBuilder& b, std::mt19937& rng, const std::string& in, const std::string& out,
                       int64_t cin, int64_t cout, int64_t k, bool bias, int64_t group = 1) {
-  std::vector<std::string> ins{in, weight(b, rng, out + "_w", {cout, cin / group, k, k}, cin / group * k * k)};
+  std::vector<std::string> ins{in,
+                               weight(b, rng, out + "_w", {cout, cin / group, k, k}, cin / group * k * k)};
   if (bias) ins.push_back(b.f32(out + "_b", {cout}, uniform(rng, cout, -0.1f, 0.1f)));
   auto& n = b.node("Conv", ins, out);
   if (group != 1) attr(n, "group", group);
@@ -68,7 +69,10 @@ TestModel conv_bn_relu_pool(int64_t batch) {
   attr(p2, "pads", std::vector<int64_t>{1, 1, 1, 1});
   attr(p2, "count_include_pad", int64_t{1});
   b.node("Flatten", {"pool2"}, "flat");
-  auto& fc = b.node("Gemm", {"flat", weight(b, rng, "fc_w", {10, 400}, 400), b.f32("fc_b", {10}, uniform(rng, 10, -0.1f, 0.1f))}, "fc");
+  auto& fc = b.node(
+      "Gemm",
+      {"flat", weight(b, rng, "fc_w", {10, 400}, 400), b.f32("fc_b", {10}, uniform(rng, 10, -0.1f, 0.1f))},
+      "fc");
   attr(fc, "transB", int64_t{1});
   batchnorm(b, rng, "fc", "y", 10);
   return finish("conv_bn_relu_pool", b, {batch, 1, 28, 28});
@@ -92,7 +96,9 @@ TestModel residual(int64_t batch) {
   attr(mp, "pads", std::vector<int64_t>{1, 1, 1, 1});
   b.node("GlobalAveragePool", {"mp"}, "gap");
   b.node("Flatten", {"gap"}, "flat");
-  auto& fc = b.node("Gemm", {"flat", weight(b, rng, "fc_w", {8, 10}, 8), b.f32("fc_c", {10}, uniform(rng, 10, -0.1f, 0.1f))}, "y");
+  auto& fc = b.node(
+      "Gemm",
+      {"flat", weight(b, rng, "fc_w", {8, 10}, 8), b.f32("fc_c", {10}, uniform(rng, 10, -0.1f, 0.1f))}, "y");
   attr(fc, "alpha", 0.5f);
   attr(fc, "beta", 2.0f);
   return finish("residual", b, {batch, 4, 12, 12});
@@ -140,7 +146,9 @@ TestModel mlp(int64_t batch) {
   b.node("Add", {"mm1", b.f32("b1", {16}, uniform(rng, 16, -0.1f, 0.1f), false)}, "h1");
   b.node("Relu", {"h1"}, "r1");
   b.node("Flatten", {"r1"}, "flat");
-  auto& fc = b.node("Gemm", {"flat", weight(b, rng, "w2", {16, 128}, 128), b.f32("c2", {16}, uniform(rng, 16, -0.1f, 0.1f))}, "fc");
+  auto& fc = b.node(
+      "Gemm",
+      {"flat", weight(b, rng, "w2", {16, 128}, 128), b.f32("c2", {16}, uniform(rng, 16, -0.1f, 0.1f))}, "fc");
   attr(fc, "transB", int64_t{1});
   b.node("Relu", {"fc"}, "r2");
   b.node("MatMul", {"r2", weight(b, rng, "w3", {16, 10}, 16)}, "y");
@@ -151,7 +159,8 @@ TestModel gemm_trans() {
   std::mt19937 rng(5);
   ModelBuilder b;
   b.input("x", {6, 4}).output("y");
-  auto& g = b.node("Gemm", {"x", weight(b, rng, "B", {3, 6}, 6), b.f32("C", {4, 3}, uniform(rng, 12, -1.0f, 1.0f))}, "y");
+  auto& g = b.node(
+      "Gemm", {"x", weight(b, rng, "B", {3, 6}, 6), b.f32("C", {4, 3}, uniform(rng, 12, -1.0f, 1.0f))}, "y");
   attr(g, "transA", int64_t{1});
   attr(g, "transB", int64_t{1});
   attr(g, "alpha", 0.5f);
@@ -177,7 +186,8 @@ struct QW {
 };
 
 // Symmetric quantization of a random float weight, per output channel or per tensor.
-QW quant_weight(std::mt19937& rng, const std::vector<int64_t>& shape, int64_t fan_in, int64_t qmax, bool per_channel) {
+QW quant_weight(std::mt19937& rng, const std::vector<int64_t>& shape, int64_t fan_in, int64_t qmax,
+                bool per_channel) {
   const float a = std::sqrt(3.0f / static_cast<float>(fan_in));
   const std::vector<float> w = uniform(rng, count(shape), -a, a);
   const size_t C = per_channel ? static_cast<size_t>(shape[0]) : 1, per = w.size() / C;
@@ -186,7 +196,8 @@ QW quant_weight(std::mt19937& rng, const std::vector<int64_t>& shape, int64_t fa
     float m = 0.0f;
     for (size_t i = 0; i < per; ++i) m = std::max(m, std::fabs(w[c * per + i]));
     r.scale.push_back(m / static_cast<float>(qmax));
-    for (size_t i = 0; i < per; ++i) r.q.push_back(static_cast<int64_t>(std::nearbyint(w[c * per + i] / r.scale[c])));
+    for (size_t i = 0; i < per; ++i)
+      r.q.push_back(static_cast<int64_t>(std::nearbyint(w[c * per + i] / r.scale[c])));
   }
   return r;
 }
@@ -201,10 +212,11 @@ std::string qdq(ModelBuilder& b, const std::string& in, const std::string& out, 
 }
 
 // DequantizeLinear of a quantized weight: per channel along axis 0 when w.scale has > 1 entry.
-std::string dq_weight(ModelBuilder& b, const std::string& name, const std::vector<int64_t>& shape, const QW& w,
-                      int32_t type, bool raw = true, int64_t zp = 0) {
+std::string dq_weight(ModelBuilder& b, const std::string& name, const std::vector<int64_t>& shape,
+                      const QW& w, int32_t type, bool raw = true, int64_t zp = 0) {
   const bool pc = w.scale.size() > 1;
-  const std::vector<int64_t> sshape = pc ? std::vector<int64_t>{static_cast<int64_t>(w.scale.size())} : std::vector<int64_t>{};
+  const std::vector<int64_t> sshape =
+      pc ? std::vector<int64_t>{static_cast<int64_t>(w.scale.size())} : std::vector<int64_t>{};
   std::vector<int64_t> q = w.q;
   for (int64_t& v : q) v += zp;
   const std::string qn = b.ints(name + "_q", shape, type, q, raw);
@@ -238,7 +250,8 @@ TestModel qdq_int8(int64_t batch) {
   const float sx = 1.0f / 127, s1 = 2.5f / 127, s2 = 2.0f / 127, s3 = 1.0f / 127, so = 1.5f / 127;
   qdq(b, "x", "xq", sx, 0, kInt8);
   const QW w1 = quant_weight(rng, {8, 1, 3, 3}, 9, 127, true);
-  auto& c1 = b.node("Conv", {"xq", dq_weight(b, "w1", {8, 1, 3, 3}, w1, kInt8), dq_bias(b, rng, "b1", sx, w1)}, "c1");
+  auto& c1 = b.node("Conv",
+                    {"xq", dq_weight(b, "w1", {8, 1, 3, 3}, w1, kInt8), dq_bias(b, rng, "b1", sx, w1)}, "c1");
   attr(c1, "pads", std::vector<int64_t>{1, 1, 1, 1});
   b.node("Relu", {"c1"}, "r1");
   qdq(b, "r1", "r1q", s1, 0, kInt8);
@@ -247,7 +260,8 @@ TestModel qdq_int8(int64_t batch) {
   attr(mp, "strides", std::vector<int64_t>{2, 2});
   qdq(b, "mp", "mpq", s1, 0, kInt8);
   const QW w2 = quant_weight(rng, {16, 8, 3, 3}, 72, 127, true);
-  auto& c2 = b.node("Conv", {"mpq", dq_weight(b, "w2", {16, 8, 3, 3}, w2, kInt8), dq_bias(b, rng, "b2", s1, w2)}, "c2");
+  auto& c2 = b.node(
+      "Conv", {"mpq", dq_weight(b, "w2", {16, 8, 3, 3}, w2, kInt8), dq_bias(b, rng, "b2", s1, w2)}, "c2");
   attr(c2, "pads", std::vector<int64_t>{1, 1, 1, 1});
   b.node("Relu", {"c2"}, "r2");
   qdq(b, "r2", "r2q", s2, 0, kInt8);
@@ -255,7 +269,8 @@ TestModel qdq_int8(int64_t batch) {
   qdq(b, "gap", "gapq", s3, 0, kInt8);
   b.node("Flatten", {"gapq"}, "flat");
   const QW w3 = quant_weight(rng, {10, 16}, 16, 127, true);
-  auto& fc = b.node("Gemm", {"flat", dq_weight(b, "w3", {10, 16}, w3, kInt8), dq_bias(b, rng, "b3", s3, w3)}, "fc");
+  auto& fc =
+      b.node("Gemm", {"flat", dq_weight(b, "w3", {10, 16}, w3, kInt8), dq_bias(b, rng, "b3", s3, w3)}, "fc");
   attr(fc, "transB", int64_t{1});
   qdq(b, "fc", "y", so, 0, kInt8);
   return finish("qdq_int8", b, {batch, 1, 16, 16}, true, so);
@@ -268,7 +283,10 @@ TestModel qdq_uint8(int64_t batch) {
   const float sx = 2.0f / 255, s1 = 3.0f / 255, s2 = 4.0f / 255, s3 = 5.0f / 255, so = 3.0f / 255;
   qdq(b, "x", "xq", sx, 128, kUInt8);
   const QW w1 = quant_weight(rng, {8, 3, 3, 3}, 27, 127, false);
-  auto& c1 = b.node("Conv", {"xq", dq_weight(b, "w1", {8, 3, 3, 3}, w1, kInt8), b.f32("b1", {8}, uniform(rng, 8, -0.1f, 0.1f))}, "c1");
+  auto& c1 = b.node(
+      "Conv",
+      {"xq", dq_weight(b, "w1", {8, 3, 3, 3}, w1, kInt8), b.f32("b1", {8}, uniform(rng, 8, -0.1f, 0.1f))},
+      "c1");
   attr(c1, "pads", std::vector<int64_t>{1, 1, 1, 1});
   b.node("Relu", {"c1"}, "r1");
   qdq(b, "r1", "a1", s1, 10, kUInt8);
@@ -296,7 +314,8 @@ TestModel qdq_int4(int64_t batch) {
   const float sx = 1.0f / 127, s1 = 2.5f / 15, so = 1.5f / 127;
   qdq(b, "x", "xq", sx, 0, kInt8);
   const QW w1 = quant_weight(rng, {5, 1, 3, 3}, 9, 7, true);  // 45 elements: odd, the last byte half used
-  auto& c1 = b.node("Conv", {"xq", dq_weight(b, "w1", {5, 1, 3, 3}, w1, kInt4), dq_bias(b, rng, "b1", sx, w1)}, "c1");
+  auto& c1 = b.node("Conv",
+                    {"xq", dq_weight(b, "w1", {5, 1, 3, 3}, w1, kInt4), dq_bias(b, rng, "b1", sx, w1)}, "c1");
   attr(c1, "pads", std::vector<int64_t>{1, 1, 1, 1});
   b.node("Relu", {"c1"}, "r1");
   qdq(b, "r1", "r1q", s1, 0, kUInt4);
@@ -314,7 +333,7 @@ TestModel qdq_int4(int64_t batch) {
 }  // namespace
 
 std::vector<TestModel> test_models(int64_t batch) {
-  return {conv_bn_relu_pool(batch), residual(batch), depthwise_separable(batch), mlp(batch), gemm_trans(),
+  return {conv_bn_relu_pool(batch), residual(batch), depthwise_separable(batch), mlp(batch),     gemm_trans(),
           clip_opset6(batch),       qdq_int8(batch), qdq_uint8(batch),           qdq_int4(batch)};
 }
 
@@ -322,6 +341,62 @@ TestModel test_model(const std::string& name, int64_t batch) {
   for (TestModel& m : test_models(batch))
     if (m.name == name) return m;
   throw std::invalid_argument("no test model " + name);
+}
+
+}  // namespace tpusim::testing
+
+// --- models for the quantized lowering tests (onnx_builders.h, after test_model) ---------------
+
+namespace tpusim::testing {
+
+TestModel qdq_depthwise(int64_t batch) {
+  std::mt19937 rng(10);
+  ModelBuilder b;
+  b.input("x", {-1, 8, 12, 12}).output("y");
+  const float sx = 1.0f / 127;
+  qdq(b, "x", "xq", sx, 0, kInt8);
+  // Depthwise 3x3 with per-channel int8 weights, float bias, ReLU6 folded into the requant clamps.
+  const QW wd = quant_weight(rng, {8, 1, 3, 3}, 9, 127, true);
+  const std::string bd = b.f32("bd", {8}, uniform(rng, 8, -0.1f, 0.1f));
+  auto& dw = b.node("Conv", {"xq", dq_weight(b, "wd", {8, 1, 3, 3}, wd, kInt8), bd}, "dw");
+  attr(dw, "group", int64_t{8});
+  attr(dw, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  b.node("Clip", {"dw", b.scalar("six_lo", 0.0f), b.scalar("six_hi", 6.0f)}, "dw6");
+  qdq(b, "dw6", "dwq", 6.0f / 255, 0, kUInt8);
+  // Pointwise with an int32 bias; a 1x1 skip from the input on another scale; residual Add + ReLU.
+  const QW wp = quant_weight(rng, {16, 8, 1, 1}, 8, 127, true);
+  const std::string bp = dq_bias(b, rng, "bp", 6.0f / 255, wp);
+  b.node("Conv", {"dwq", dq_weight(b, "wp", {16, 8, 1, 1}, wp, kInt8), bp}, "pw");
+  qdq(b, "pw", "pwq", 3.0f / 127, -3, kInt8);
+  const QW ws = quant_weight(rng, {16, 8, 1, 1}, 8, 127, true);
+  b.node("Conv", {"xq", dq_weight(b, "ws", {16, 8, 1, 1}, ws, kInt8)}, "skip");
+  qdq(b, "skip", "skq", 2.5f / 127, 0, kInt8);
+  b.node("Add", {"pwq", "skq"}, "sum");
+  b.node("Relu", {"sum"}, "sum_relu");
+  qdq(b, "sum_relu", "sumq", 4.0f / 255, 0, kUInt8);
+  // AveragePool without counting padding, MaxPool onto another scale, their product, Concat.
+  auto& ap = b.node("AveragePool", {"sumq"}, "ap");
+  attr(ap, "kernel_shape", std::vector<int64_t>{3, 3});
+  attr(ap, "strides", std::vector<int64_t>{2, 2});
+  attr(ap, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  qdq(b, "ap", "apq", 3.0f / 255, 2, kUInt8);
+  auto& mp = b.node("MaxPool", {"sumq"}, "mp");
+  attr(mp, "kernel_shape", std::vector<int64_t>{2, 2});
+  attr(mp, "strides", std::vector<int64_t>{2, 2});
+  qdq(b, "mp", "mpq", 5.0f / 255, 0, kUInt8);
+  b.node("Mul", {"apq", "mpq"}, "prod");
+  qdq(b, "prod", "prodq", 4.0f / 255, 5, kUInt8);
+  attr(b.node("Concat", {"apq", "mpq", "prodq"}, "cat"), "axis", int64_t{1});
+  qdq(b, "cat", "catq", 5.0f / 255, 0, kUInt8);
+  b.node("GlobalAveragePool", {"catq"}, "gap");
+  qdq(b, "gap", "gapq", 2.0f / 255, 0, kUInt8);
+  b.node("Flatten", {"gapq"}, "flat");
+  const QW wf = quant_weight(rng, {10, 48}, 48, 127, true);
+  const std::string bf = b.f32("bf", {10}, uniform(rng, 10, -0.1f, 0.1f));
+  auto& fc = b.node("Gemm", {"flat", dq_weight(b, "wf", {10, 48}, wf, kInt8), bf}, "fc");
+  attr(fc, "transB", int64_t{1});
+  qdq(b, "fc", "y", 1.5f / 127, 0, kInt8);
+  return finish("qdq_depthwise", b, {batch, 8, 12, 12}, true, 1.5f / 127);
 }
 
 }  // namespace tpusim::testing

@@ -24,8 +24,10 @@ ModelBuilder& ModelBuilder::input(const std::string& name, const std::vector<int
   auto* sh = tt->mutable_shape();
   for (int64_t d : shape) {
     auto* dim = sh->add_dim();
-    if (d < 0) dim->set_dim_param("N");
-    else dim->set_dim_value(d);
+    if (d < 0)
+      dim->set_dim_param("N");
+    else
+      dim->set_dim_value(d);
   }
   return *this;
 }
@@ -48,10 +50,12 @@ onnx::TensorProto* new_init(onnx::GraphProto* g, const std::string& name, const 
 }
 }  // namespace
 
-std::string ModelBuilder::f32(const std::string& name, const std::vector<int64_t>& shape, const std::vector<float>& v,
-                              bool raw) {
+std::string ModelBuilder::f32(const std::string& name, const std::vector<int64_t>& shape,
+                              const std::vector<float>& v, bool raw) {
   auto* t = new_init(g_, name, shape, kFloat);
-  if (raw) t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4));  // little-endian host
+  if (raw)
+    t->set_raw_data(
+        std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4));  // little-endian host
   else
     for (float f : v) t->add_float_data(f);
   return name;
@@ -64,8 +68,10 @@ std::string ModelBuilder::ints(const std::string& name, const std::vector<int64_
   if (four) {
     std::string packed((v.size() + 1) / 2, '\0');
     for (size_t i = 0; i < v.size(); ++i)
-      packed[i / 2] = static_cast<char>(static_cast<uint8_t>(packed[i / 2]) | ((v[i] & 0xF) << (4 * (i % 2))));
-    if (raw) t->set_raw_data(packed);
+      packed[i / 2] =
+          static_cast<char>(static_cast<uint8_t>(packed[i / 2]) | ((v[i] & 0xF) << (4 * (i % 2))));
+    if (raw)
+      t->set_raw_data(packed);
     else
       for (char c : packed) t->add_int32_data(static_cast<uint8_t>(c));
     return name;
@@ -77,7 +83,8 @@ std::string ModelBuilder::ints(const std::string& name, const std::vector<int64_
   const int size = type == kInt64 ? 8 : type == kInt32 ? 4 : 1;
   std::string bytes(v.size() * size, '\0');
   for (size_t i = 0; i < v.size(); ++i)
-    for (int b = 0; b < size; ++b) bytes[i * size + b] = static_cast<char>(static_cast<uint64_t>(v[i]) >> (8 * b));
+    for (int b = 0; b < size; ++b)
+      bytes[i * size + b] = static_cast<char>(static_cast<uint64_t>(v[i]) >> (8 * b));
   t->set_raw_data(bytes);
   return name;
 }
@@ -131,6 +138,33 @@ std::vector<int64_t> uniform_ints(std::mt19937& rng, size_t n, int64_t lo, int64
   std::vector<int64_t> v(n);
   for (int64_t& x : v) x = d(rng);
   return v;
+}
+
+}  // namespace tpusim::testing
+
+namespace tpusim::testing {
+
+std::string add_qdq(ModelBuilder& b, const std::string& in, const std::string& out, float scale, int64_t zp,
+                    int32_t type) {
+  const std::string s = b.scalar(out + "_scale", scale), z = b.ints(out + "_zp", {}, type, {zp});
+  b.node("QuantizeLinear", {in, s, z}, out + "_q", out + "_quant");
+  b.node("DequantizeLinear", {out + "_q", s, z}, out, out);
+  return out;
+}
+
+std::string add_dq_const(ModelBuilder& b, const std::string& name, const std::vector<int64_t>& shape,
+                         int32_t type, const std::vector<int64_t>& q, const std::vector<float>& scale,
+                         std::vector<int64_t> zp, int64_t axis) {
+  if (zp.empty()) zp.assign(scale.size(), 0);
+  const bool per_axis = scale.size() > 1;
+  const std::vector<int64_t> sshape =
+      per_axis ? std::vector<int64_t>{static_cast<int64_t>(scale.size())} : std::vector<int64_t>{};
+  const std::string qn = b.ints(name + "_q", shape, type, q);
+  std::vector<std::string> ins{qn, b.f32(name + "_scale", sshape, scale)};
+  if (type != kInt32) ins.push_back(b.ints(name + "_zp", sshape, type, zp));
+  auto& n = b.node("DequantizeLinear", ins, name, name);
+  if (per_axis) attr(n, "axis", axis);
+  return name;
 }
 
 }  // namespace tpusim::testing

@@ -11,10 +11,18 @@
 namespace tpusim::testing {
 
 // ONNX TensorProto.DataType ids used here.
-enum OnnxType : int32_t { kFloat = 1, kUInt8 = 2, kInt8 = 3, kInt32 = 6, kInt64 = 7, kUInt4 = 21, kInt4 = 22 };
+enum OnnxType : int32_t {
+  kFloat = 1,
+  kUInt8 = 2,
+  kInt8 = 3,
+  kInt32 = 6,
+  kInt64 = 7,
+  kUInt4 = 21,
+  kInt4 = 22
+};
 
 class ModelBuilder {
-public:
+ public:
   explicit ModelBuilder(int64_t opset = 13, int64_t ir_version = 8);
 
   // A graph input; a dimension of -1 becomes the symbolic batch dimension "N".
@@ -30,12 +38,12 @@ public:
                    const std::vector<int64_t>& v, bool raw = true);
   std::string scalar(const std::string& name, float v) { return f32(name, {}, {v}); }
 
-  onnx::NodeProto& node(const std::string& op, const std::vector<std::string>& inputs, const std::string& output,
-                        const std::string& name = "");
+  onnx::NodeProto& node(const std::string& op, const std::vector<std::string>& inputs,
+                        const std::string& output, const std::string& name = "");
   std::string bytes() const;
   onnx::ModelProto& proto() { return m_; }
 
-private:
+ private:
   onnx::ModelProto m_;
   onnx::GraphProto* g_;
 };
@@ -51,10 +59,10 @@ std::vector<int64_t> uniform_ints(std::mt19937& rng, size_t n, int64_t lo, int64
 
 struct TestModel {
   std::string name;
-  std::string bytes;                    // serialised ModelProto
-  std::vector<int64_t> input_shape;     // of the single input "x", batch already bound to `batch`
-  bool quantized = false;               // QDQ: compared within quantization steps, not 1e-5
-  float output_scale = 0.0f;            // QDQ: the scale of the final DequantizeLinear
+  std::string bytes;                 // serialised ModelProto
+  std::vector<int64_t> input_shape;  // of the single input "x", batch already bound to `batch`
+  bool quantized = false;            // QDQ: compared within quantization steps, not 1e-5
+  float output_scale = 0.0f;         // QDQ: the scale of the final DequantizeLinear
 };
 
 // The zoo, every model with one float32 input "x" (dynamic batch unless stated) and one output "y":
@@ -72,5 +80,30 @@ struct TestModel {
 //                        uint4 activations
 std::vector<TestModel> test_models(int64_t batch);
 TestModel test_model(const std::string& name, int64_t batch);
+
+}  // namespace tpusim::testing
+
+namespace tpusim::testing {
+
+// A QDQ model for the quantized lowering tests (not in test_models(), which the ONNX Runtime
+// comparison walks): int8 depthwise Conv + ReLU6 (Clip 0..6), pointwise Conv with an int32 bias,
+// 1x1 skip Conv, residual Add + ReLU on two scales, AveragePool (count_include_pad=0, pads),
+// MaxPool onto another scale, Mul, Concat of three scales, GlobalAveragePool, Flatten, Gemm.
+TestModel qdq_depthwise(int64_t batch);
+
+}  // namespace tpusim::testing
+
+namespace tpusim::testing {
+
+// Small QDQ building blocks for hand-made models (quantized lowering tests).
+// QuantizeLinear -> DequantizeLinear of an activation, per tensor; the integer tensor is
+// "<out>_q", the nodes "<out>_quant" and "<out>". Returns `out`.
+std::string add_qdq(ModelBuilder& b, const std::string& in, const std::string& out, float scale, int64_t zp,
+                    int32_t type);
+// DequantizeLinear (node and output `name`) of the integer constant "<name>_q"; per tensor when
+// `scale` has one entry, else along `axis`. Zero points default to 0.
+std::string add_dq_const(ModelBuilder& b, const std::string& name, const std::vector<int64_t>& shape,
+                         int32_t type, const std::vector<int64_t>& q, const std::vector<float>& scale,
+                         std::vector<int64_t> zp = {}, int64_t axis = 0);
 
 }  // namespace tpusim::testing

@@ -1,0 +1,155 @@
+// The integer graph IR: what quantized lowering (lower.h) produces, the integer reference
+// interpreter (int_interp.h) runs untiled and the back end tiles into instructions.
+//
+// Every op except IConcat is the computation of exactly one TIU instruction of isa/isa_table.h on
+// whole tensors: the back end splits an op into tiles (rows, channels, batch) but never changes
+// its arithmetic, so the interpreter here is the golden for the simulator, bit for bit.
+//   IConv    -> conv2d   IMatmul -> matmul   IPool -> pool   IEltwise -> eltwise
+//   IRequant -> requant  IConcat -> GDMA copies into slices of the output (no arithmetic)
+// Flatten/Reshape are not ops: the output ITensor is a view (`view_of`) of the same elements.
+//
+// Numbers: activations are per-tensor affine, real = (q - zero_point) * scale; weights are
+// symmetric per output channel (int8 or int4); biases int32 at the accumulator scale
+// s_in * s_w[c]. Every op ends in the requant tail of the TIU:
+//   out = clamp(out_zp + round_shift(acc * M0[c], shift[c]), clamp_lo, clamp_hi)
+// with (M0, shift) from quantize_multiplier (isa/numerics.h), which also gives the
+// representation error kept with each multiplier for the per-layer report.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "compiler/tensor.h"
+#include "isa/dtype.h"
+#include "isa/isa.h"  // PoolMode, EltOp: the instruction encodings
+#include "isa/numerics.h"
+
+namespace tpusim::compiler {
+
+struct ITensor {
+  std::string name;
+  Shape shape;  // NCHW for 4-D activations; [rows, features] after Flatten
+  DType dtype = DType::Int8;
+  float scale = 1.0f;
+  int32_t zero_point = 0;
+  // Non-empty: this tensor holds the same elements, in the same row-major order, as the named
+  // (non-view) tensor, with its own shape and possibly its own scale/zero point (a
+  // DequantizeLinear that reinterprets the integers). No data of its own.
+  std::string view_of;
+  // The float-graph tensor whose values this tensor quantizes (the QuantizeLinear's input, or the
+  // float output it materialises), for FP32-vs-integer comparisons; may be empty.
+  std::string float_name;
+};
+
+// A real scale s represented as M0 * 2^-shift, with |M0 * 2^-shift - s| / s = rel_error. The
+// default is 1.0 exactly (2^30 * 2^-30).
+struct Multiplier {
+  int32_t m0 = kM0Identity;
+  int shift = kShiftIdentity;
+  double scale = 1.0;  // the real scale it stands for
+  double rel_error = 0.0;
+};
+Multiplier make_multiplier(double scale);  // quantize_multiplier; throws tpusim::Error
+
+// The requant tail: one multiplier (per tensor) or one per output channel.
+struct RequantSpec {
+  std::vector<Multiplier> mult;
+  int32_t out_zp = 0;
+  int32_t clamp_lo = 0;
+  int32_t clamp_hi = 0;
+  bool per_channel() const { return mult.size() > 1; }
+  const Multiplier& at(int64_t channel) const {
+    return mult[per_channel() ? static_cast<size_t>(channel) : 0];
+  }
+};
+
+struct IConv {
+  std::vector<int8_t> weight;  // [oc][ic/groups][kh][kw], int8 or int4 values
+  DType w_dtype = DType::Int8;
+  std::vector<float> w_scale;  // per output channel (an average pool as a unit-weight sum: 1/(kh*kw))
+  std::vector<int32_t> bias;   // per output channel, at s_in * s_w[c]; empty = no bias
+  int64_t bias_saturated = 0;  // bias values clipped to int32 at lowering
+  int64_t kernel[2] = {1, 1};
+  int64_t stride[2] = {1, 1};
+  int64_t dilation[2] = {1, 1};
+  int64_t pads[4] = {0, 0, 0, 0};  // top, left, bottom, right; padding holds in_zp
+  int64_t groups = 1;
+  int32_t in_zp = 0;
+};
+
+// Input [..., k] (all leading dims are rows), output [..., n].
+struct IMatmul {
+  std::vector<int8_t> weight;  // [n][k]: row j is output column j (Gemm transB / MatMul B transposed)
+  DType w_dtype = DType::Int8;
+  std::vector<float> w_scale;  // per output column
+  std::vector<int32_t> bias;   // per output column; empty = no bias
+  int64_t bias_saturated = 0;
+  int32_t in_zp = 0;
+};
+
+// acc = max(q - in_zp) over the window (padding ignored), or
+// rounding_div(sum(q - in_zp), count) with count = kh*kw (count_pad) or the non-pad elements.
+struct IPool {
+  PoolMode mode = PoolMode::Max;
+  int64_t kernel[2] = {1, 1};
+  int64_t stride[2] = {1, 1};
+  int64_t pads[4] = {0, 0, 0, 0};
+  bool count_pad = false;
+  int32_t in_zp = 0;
+};
+
+// a' = sat32(round_shift((a - a_zp) * a_rescale.M0, shift)), b' likewise; acc = op(a', b').
+struct IEltwise {
+  EltOp op = EltOp::Add;
+  int32_t a_zp = 0, b_zp = 0;
+  Multiplier a_rescale, b_rescale;
+};
+
+// acc = q - in_zp: a change of scale, zero point, type or clamp.
+struct IRequant {
+  int32_t in_zp = 0;
+};
+
+// Inputs concatenated along `axis`; every input has the output's type, scale and zero point
+// (lowering inserts IRequant ops where they differ). `rq` is unused.
+struct IConcat {
+  int64_t axis = 1;
+};
+
+using IOpKind = std::variant<IConv, IMatmul, IPool, IEltwise, IRequant, IConcat>;
+
+struct IOp {
+  std::string name;                  // the float-graph node it was anchored on
+  std::vector<std::string> sources;  // every float-graph node folded into it, in order
+  std::vector<std::string> inputs;   // ITensor names
+  std::string output;
+  IOpKind kind;
+  RequantSpec rq;
+
+  template <class T>
+  const T* as() const {
+    return std::get_if<T>(&kind);
+  }
+};
+
+// "conv2d", "matmul", "pool", "eltwise", "requant" (the TIU mnemonics) or "concat".
+const char* kind_name(const IOp& op);
+
+struct IntGraph {
+  std::string source;  // the model file, for messages
+  std::map<std::string, ITensor> tensors;
+  std::vector<IOp> ops;  // topological order
+  // Integer inputs, and the float-graph input each one quantizes (the host applies ONNX
+  // QuantizeLinear with the tensor's scale/zero point); same order.
+  std::vector<std::string> inputs, float_inputs;
+  // Integer outputs, and the float-graph output each one dequantizes to; same order.
+  std::vector<std::string> outputs, float_outputs;
+
+  const ITensor& tensor(const std::string& name) const;  // throws Error naming it
+  // The tensor that owns the elements: `name` itself, or what it is a view of.
+  const std::string& storage(const std::string& name) const;
+};
+
+}  // namespace tpusim::compiler

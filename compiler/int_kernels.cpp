@@ -1,0 +1,155 @@
+// Integer reference kernels: the definition of each integer op, one output element at a time.
+// Shapes are NCHW for conv and pool; matmul treats every leading dimension as rows; eltwise and
+// requant are elementwise with channel = dimension 1 (for per-channel requant tables).
+#include "compiler/int_kernels.h"
+
+#include <algorithm>
+
+#include "isa/numerics.h"
+
+namespace tpusim::compiler::int_kernels {
+
+namespace {
+
+// Saturate an exact sum to int32, counting the saturation (the TIU's single accumulator clip).
+int32_t saturate_counted(int64_t v, uint64_t& overflows) {
+  const int32_t s = sat_int32(v);
+  overflows += s != v;
+  return s;
+}
+
+int32_t apply(const RequantSpec& rq, int32_t acc, int64_t channel) {
+  const Multiplier& m = rq.at(channel);
+  return tpusim::requant(acc, m.m0, m.shift, rq.out_zp, rq.clamp_lo, rq.clamp_hi);
+}
+
+size_t idx(int64_t v) { return static_cast<size_t>(v); }
+
+// Channel of element i of a row-major tensor: dimension 1 (0 for rank < 2).
+struct ChannelOf {
+  int64_t channels = 1, inner = 1;
+  explicit ChannelOf(const Shape& s) {
+    if (s.size() < 2) return;
+    channels = s[1];
+    for (size_t d = 2; d < s.size(); ++d) inner *= s[d];
+  }
+  int64_t operator()(int64_t i) const { return (i / inner) % channels; }
+};
+
+}  // namespace
+
+uint64_t conv(const IConv& c, const RequantSpec& rq, const IntValue& x, IntValue& y) {
+  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+  const int64_t OC = y.shape[1], OH = y.shape[2], OW = y.shape[3], KH = c.kernel[0], KW = c.kernel[1];
+  const int64_t icg = C / c.groups, ocg = OC / c.groups;
+  y.data.assign(idx(num_elements(y.shape)), 0);
+  uint64_t overflows = 0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < OC; ++o) {
+      const int64_t first_ic = (o / ocg) * icg;
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          int64_t acc = c.bias.empty() ? 0 : c.bias[idx(o)];
+          for (int64_t ci = 0; ci < icg; ++ci)
+            for (int64_t ky = 0; ky < KH; ++ky)
+              for (int64_t kx = 0; kx < KW; ++kx) {
+                const int64_t iy = oy * c.stride[0] - c.pads[0] + ky * c.dilation[0];
+                const int64_t ix = ox * c.stride[1] - c.pads[1] + kx * c.dilation[1];
+                // Padding holds in_zp, which contributes (in_zp - in_zp) * w = 0.
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                const int64_t xv = x.data[idx(((n * C + first_ic + ci) * H + iy) * W + ix)];
+                const int64_t wv = c.weight[idx(((o * icg + ci) * KH + ky) * KW + kx)];
+                acc += (xv - c.in_zp) * wv;
+              }
+          y.data[idx(((n * OC + o) * OH + oy) * OW + ox)] = apply(rq, saturate_counted(acc, overflows), o);
+        }
+    }
+  return overflows;
+}
+
+uint64_t matmul(const IMatmul& m, const RequantSpec& rq, const IntValue& x, IntValue& y) {
+  const int64_t K = x.shape.back(), cols = y.shape.back(), rows = num_elements(x.shape) / K;
+  y.data.assign(idx(rows * cols), 0);
+  uint64_t overflows = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j) {
+      int64_t acc = m.bias.empty() ? 0 : m.bias[idx(j)];
+      for (int64_t k = 0; k < K; ++k)
+        acc += (int64_t{x.data[idx(r * K + k)]} - m.in_zp) * m.weight[idx(j * K + k)];
+      y.data[idx(r * cols + j)] = apply(rq, saturate_counted(acc, overflows), j);
+    }
+  return overflows;
+}
+
+uint64_t pool(const IPool& p, const RequantSpec& rq, const IntValue& x, IntValue& y) {
+  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], OH = y.shape[2],
+                OW = y.shape[3];
+  y.data.assign(idx(num_elements(y.shape)), 0);
+  uint64_t overflows = 0;
+  for (int64_t nc = 0; nc < N * C; ++nc)
+    for (int64_t oy = 0; oy < OH; ++oy)
+      for (int64_t ox = 0; ox < OW; ++ox) {
+        const int64_t y0 = oy * p.stride[0] - p.pads[0], x0 = ox * p.stride[1] - p.pads[1];
+        int64_t max = INT64_MIN, sum = 0, real = 0;
+        for (int64_t iy = std::max<int64_t>(y0, 0); iy < std::min(y0 + p.kernel[0], H); ++iy)
+          for (int64_t ix = std::max<int64_t>(x0, 0); ix < std::min(x0 + p.kernel[1], W); ++ix) {
+            const int64_t v = x.data[idx((nc * H + iy) * W + ix)] - p.in_zp;
+            max = std::max(max, v);
+            sum += v;
+            ++real;
+          }
+        // Average: padding counts as zero (centred) when count_pad, else only real pixels count.
+        const int64_t count = p.count_pad ? p.kernel[0] * p.kernel[1] : real;
+        const int64_t acc = p.mode == PoolMode::Max ? max : rounding_div(sum, count);
+        y.data[idx((nc * OH + oy) * OW + ox)] = apply(rq, saturate_counted(acc, overflows), nc % C);
+      }
+  return overflows;
+}
+
+uint64_t eltwise(const IEltwise& e, const RequantSpec& rq, const IntValue& a, const IntValue& b,
+                 IntValue& y) {
+  const int64_t total = num_elements(y.shape);
+  const ChannelOf channel(y.shape);
+  y.data.assign(idx(total), 0);
+  uint64_t overflows = 0;
+  for (int64_t i = 0; i < total; ++i) {
+    const int64_t ra = round_shift((int64_t{a.data[idx(i)]} - e.a_zp) * e.a_rescale.m0, e.a_rescale.shift);
+    const int64_t rb = round_shift((int64_t{b.data[idx(i)]} - e.b_zp) * e.b_rescale.m0, e.b_rescale.shift);
+    const int64_t av = saturate_counted(ra, overflows), bv = saturate_counted(rb, overflows);
+    int32_t acc = 0;
+    switch (e.op) {
+      case EltOp::Add: acc = saturate_counted(av + bv, overflows); break;
+      case EltOp::Mul: acc = saturate_counted(av * bv, overflows); break;
+      case EltOp::Max: acc = static_cast<int32_t>(std::max(av, bv)); break;
+    }
+    y.data[idx(i)] = apply(rq, acc, channel(i));
+  }
+  return overflows;
+}
+
+uint64_t requant(const IRequant& r, const RequantSpec& rq, const IntValue& x, IntValue& y) {
+  const int64_t total = num_elements(y.shape);
+  const ChannelOf channel(y.shape);
+  y.data.assign(idx(total), 0);
+  uint64_t overflows = 0;
+  for (int64_t i = 0; i < total; ++i)
+    y.data[idx(i)] = apply(rq, saturate_counted(int64_t{x.data[idx(i)]} - r.in_zp, overflows), channel(i));
+  return overflows;
+}
+
+void concat(const IConcat& c, const std::vector<const IntValue*>& xs, IntValue& y) {
+  const auto axis = static_cast<size_t>(c.axis);
+  const int64_t outer = num_elements(Shape(y.shape.begin(), y.shape.begin() + c.axis));
+  const int64_t inner = num_elements(Shape(y.shape.begin() + c.axis + 1, y.shape.end()));
+  const int64_t out_row = y.shape[axis] * inner;
+  y.data.assign(idx(num_elements(y.shape)), 0);
+  int64_t at = 0;
+  for (const IntValue* x : xs) {
+    const int64_t row = x->shape[axis] * inner;
+    for (int64_t o = 0; o < outer; ++o)
+      std::copy_n(x->data.begin() + o * row, row, y.data.begin() + o * out_row + at);
+    at += row;
+  }
+}
+
+}  // namespace tpusim::compiler::int_kernels

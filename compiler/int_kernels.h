@@ -1,0 +1,20 @@
+// Kernels of the integer reference interpreter (int_interp.h): one function per integer op, plain
+// loops over row-major int32 data. Each returns the number of int32 saturations it performed.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "compiler/int_graph.h"
+#include "compiler/int_interp.h"
+
+namespace tpusim::compiler::int_kernels {
+
+// y must have its shape, type and quant parameters set; the kernels size y.data.
+uint64_t conv(const IConv& c, const RequantSpec& rq, const IntValue& x, IntValue& y);
+uint64_t matmul(const IMatmul& m, const RequantSpec& rq, const IntValue& x, IntValue& y);
+uint64_t pool(const IPool& p, const RequantSpec& rq, const IntValue& x, IntValue& y);
+uint64_t eltwise(const IEltwise& e, const RequantSpec& rq, const IntValue& a, const IntValue& b, IntValue& y);
+uint64_t requant(const IRequant& r, const RequantSpec& rq, const IntValue& x, IntValue& y);
+void concat(const IConcat& c, const std::vector<const IntValue*>& xs, IntValue& y);
+
+}  // namespace tpusim::compiler::int_kernels
