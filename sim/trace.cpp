@@ -20,8 +20,13 @@ nlohmann::json chrome_trace(const Program& p, const Arch& a, const RunResult& r)
     const bool is_sync = ev.op == Opcode::Sync;
     if (is_sync && ev.end == ev.start) continue;  // released at once: nothing to see
     nlohmann::json args = {{"index", ev.index}, {"start_cycle", ev.start}, {"end_cycle", ev.end}};
-    if (const std::string node = p.node_of(ev.engine, ev.index); !node.empty()) args["node"] = node;
-    nlohmann::json j = {{"name", is_sync ? "sync (waiting)" : spec(ev.op).mnemonic},
+    // A slice is named by its mnemonic and, when the debug map has one, its source node.
+    std::string name = is_sync ? "sync (waiting)" : spec(ev.op).mnemonic;
+    if (const std::string node = p.node_of(ev.engine, ev.index); !node.empty()) {
+      args["node"] = node;
+      name += " " + node;
+    }
+    nlohmann::json j = {{"name", name},
                         {"cat", is_sync ? "wait" : engine_name(ev.engine)},
                         {"pid", 1},
                         {"tid", int(ev.engine)},

@@ -152,20 +152,21 @@ def check_stats(s, runs):
   assert sum(r['total_cycles'] for r in s['batch']['per_run']) == s['total_cycles']
 check_stats(json.load(open('stats.json')), 1)
 check_stats(json.load(open('batch.json')), 3)
-# trace.json: Chrome trace events, a slice per instruction named by mnemonic, node in args
+# trace.json: Chrome trace events, a slice per instruction named 'mnemonic node', node also in args
 tr = json.load(open('trace.json'))
 ev = tr['traceEvents']
 threads = {e['tid']: e['args']['name'] for e in ev if e['ph'] == 'M' and e['name'] == 'thread_name'}
 assert sorted(threads.values()) == ['gdma', 'tiu'], threads
 slices = [e for e in ev if e['ph'] == 'X']
-names = {(threads[e['tid']], e['name']) for e in slices}
+names = {(threads[e['tid']], e['name'].split(' ')[0] if 'node' in e['args'] else e['name']) for e in slices}
+assert all(e['name'] == e['name'].split(' ')[0] + ' ' + e['args']['node'] for e in slices if 'node' in e['args'])
 assert {('gdma', 'dma.load'), ('gdma', 'dma.store'), ('tiu', 'conv2d'), ('tiu', 'pool')} <= names, names
 assert all(n in ('dma.load', 'dma.store', 'conv2d', 'pool', 'sync (waiting)') for _, n in names), names
 for e in slices:
   assert e['dur'] >= 0 and e['ts'] >= 0 and 'index' in e['args']
-conv = [e for e in slices if e['name'] == 'conv2d']
+conv = [e for e in slices if e['name'].startswith('conv2d')]
 assert len(conv) == 1 and conv[0]['args']['node'] == 'conv1', conv
-assert [e['args']['node'] for e in slices if e['name'] == 'pool'] == ['pool1']
+assert [e['args']['node'] for e in slices if e['name'] == 'pool pool1'] == ['pool1']
 # VCD
 v = open('wave.vcd').read()
 assert v.startswith('\$version') and '\$enddefinitions' in v, v[:200]

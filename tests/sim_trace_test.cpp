@@ -53,7 +53,8 @@ TEST_CASE("chrome trace: one thread per engine, an event per instruction, times 
     CHECK(e.at("dur").get<double>() == Approx((end_cycle - start) / 500.0));
     if (e.at("name") == "dma.load") CHECK(end_cycle == L);
     if (e.at("name") == "sync (waiting)") CHECK((e.at("tid") == 1 && end_cycle == L));
-    if (e.at("name") == "eltwise") CHECK(e.at("args").at("node") == "add_1");
+    if (e.at("name") == "eltwise add_1") CHECK(e.at("args").at("node") == "add_1");
+    CHECK(e.at("name") != "eltwise");  // named by mnemonic and node
   }
   CHECK(meta == 2);
   CHECK(complete == 3);  // load, the sync that waited, eltwise
