@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "failures.h"
 #include "isa/numerics.h"
 
 using namespace tpusim;
@@ -21,19 +22,7 @@ constexpr DType kAllTypes[] = {DType::Int8, DType::UInt8, DType::Int4, DType::UI
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-struct Failures {
-  long count = 0;
-  std::string first;
-  template <class... A>
-  void add(fmt::format_string<A...> f, A&&... a) {
-    if (count++ == 0) first = fmt::format(f, std::forward<A>(a)...);
-  }
-};
-#define REQUIRE_NO_FAILURES(f) \
-  do {                         \
-    INFO((f).first);           \
-    REQUIRE((f).count == 0);   \
-  } while (0)
+using tpusim_test::Failures;
 
 int32_t random_in(std::mt19937_64& rng, DType t) {
   const auto span = static_cast<uint64_t>(traits(t).qmax - traits(t).qmin + 1);

@@ -15,6 +15,7 @@
 #include <string>
 #include <utility>
 
+#include "failures.h"
 #include "isa/error.h"
 
 using namespace tpusim;
@@ -35,19 +36,7 @@ i128 floor_div(i128 a, i128 b) {
 // Round half toward +infinity: floor((x + 2^(s-1)) / 2^s).
 i128 ref_round_shift(i128 x, int s) { return s == 0 ? x : floor_div(x + pow2(s - 1), pow2(s)); }
 
-struct Failures {
-  long count = 0;
-  std::string first;
-  template <class... A>
-  void add(fmt::format_string<A...> f, A&&... a) {
-    if (count++ == 0) first = fmt::format(f, std::forward<A>(a)...);
-  }
-};
-#define REQUIRE_NO_FAILURES(f) \
-  do {                         \
-    INFO((f).first);           \
-    REQUIRE((f).count == 0);   \
-  } while (0)
+using tpusim_test::Failures;
 
 // Full-range int32, with half of the draws near INT32_MIN, 0 or INT32_MAX.
 int32_t random_acc(std::mt19937_64& rng) {
