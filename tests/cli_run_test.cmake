@@ -4,41 +4,12 @@
 # well formed, and every failure is exit 1 with one "error:" line and no output written.
 # Run by ctest as:
 #   cmake -DTPUSIM=<binary> -DSRC=<source dir> -DPYTHON=<python with numpy> -DWORK=<scratch> -P cli_run_test.cmake
-foreach(var TPUSIM SRC PYTHON WORK)
+foreach(var SRC PYTHON)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "cli_run_test.cmake needs -D${var}=...")
   endif()
 endforeach()
-file(REMOVE_RECURSE "${WORK}")
-file(MAKE_DIRECTORY "${WORK}")
-
-# run(<expected exit code> <out var> <err var> args...): runs tpusim in WORK.
-function(run expected out_var err_var)
-  execute_process(COMMAND "${TPUSIM}" ${ARGN} WORKING_DIRECTORY "${WORK}" RESULT_VARIABLE rc OUTPUT_VARIABLE out
-                  ERROR_VARIABLE err)
-  if(NOT rc EQUAL expected)
-    message(FATAL_ERROR "tpusim ${ARGN}: exit code ${rc}, expected ${expected}\nstdout: ${out}\nstderr: ${err}")
-  endif()
-  set(${out_var} "${out}" PARENT_SCOPE)
-  set(${err_var} "${err}" PARENT_SCOPE)
-endfunction()
-
-# python(<script text>): runs it in WORK with numpy; it fails the test by raising.
-function(python script)
-  file(WRITE "${WORK}/check.py" "import json, sys\nimport numpy as np\n${script}")
-  execute_process(COMMAND "${PYTHON}" check.py WORKING_DIRECTORY "${WORK}" RESULT_VARIABLE rc OUTPUT_VARIABLE out
-                  ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "python check failed (${rc}):\n${script}\n${out}${err}")
-  endif()
-endfunction()
-
-function(require_contains text needle what)
-  string(FIND "${text}" "${needle}" at)
-  if(at EQUAL -1)
-    message(FATAL_ERROR "${what}: expected to find '${needle}' in:\n${text}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/cli_common.cmake)
 
 # A failing run: exit 1, stderr's first line "error: ...<needle>...", any further lines indented
 # (a deadlock's state dump), and no output directory or stats file created.

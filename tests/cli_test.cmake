@@ -2,30 +2,10 @@
 # the program, failures print exactly one "error:" line and write nothing, and docs/isa.md carries
 # the current generated instruction reference.
 # Run by ctest as: cmake -DTPUSIM=<binary> -DSRC=<source dir> -DWORK=<scratch dir> -P cli_test.cmake
-foreach(var TPUSIM SRC WORK)
-  if(NOT DEFINED ${var})
-    message(FATAL_ERROR "cli_test.cmake needs -D${var}=...")
-  endif()
-endforeach()
-file(REMOVE_RECURSE "${WORK}")
-file(MAKE_DIRECTORY "${WORK}")
-
-# run(<expected exit code> <out var> <err var> args...): runs tpusim, fails unless the code matches.
-function(run expected out_var err_var)
-  execute_process(COMMAND "${TPUSIM}" ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL expected)
-    message(FATAL_ERROR "tpusim ${ARGN}: exit code ${rc}, expected ${expected}\nstdout: ${out}\nstderr: ${err}")
-  endif()
-  set(${out_var} "${out}" PARENT_SCOPE)
-  set(${err_var} "${err}" PARENT_SCOPE)
-endfunction()
-
-function(require_contains text needle what)
-  string(FIND "${text}" "${needle}" at)
-  if(at EQUAL -1)
-    message(FATAL_ERROR "${what}: expected to find '${needle}' in:\n${text}")
-  endif()
-endfunction()
+if(NOT DEFINED SRC)
+  message(FATAL_ERROR "cli_test.cmake needs -DSRC=...")
+endif()
+include(${CMAKE_CURRENT_LIST_DIR}/cli_common.cmake)
 
 # A failing command: exit code 1, stderr exactly one line "error: ...", the output file not created.
 function(require_failure needle output)
