@@ -45,6 +45,7 @@ void accumulate(Stats& total, const Stats& run) {
   total.gdma_tiu_bank_overlaps += run.gdma_tiu_bank_overlaps;
   total.lmem_hazards += run.lmem_hazards;
   total.ddr_bus_busy_cycles += run.ddr_bus_busy_cycles;
+  for (const auto& [unit, busy] : run.tiu_unit_busy) total.tiu_unit_busy[unit] += busy;
 }
 
 BatchResult run_batch(const Program& p, const Arch& a, const std::vector<HostArray>& inputs,

@@ -39,6 +39,8 @@ nlohmann::json to_json(const Stats& s) {
                {"gdma_tiu_overlaps", s.gdma_tiu_bank_overlaps},
                {"lmem_hazards", s.lmem_hazards}};
   j["ddr_bus_busy_cycles"] = s.ddr_bus_busy_cycles;
+  j["tiu_units"] = nlohmann::json::object();
+  for (const auto& [unit, busy] : s.tiu_unit_busy) j["tiu_units"][unit] = {{"busy", busy}};
   return j;
 }
 
@@ -72,6 +74,12 @@ std::string summary(const Stats& s) {
   add_line(out, "DDR  read {} B, written {} B, bus busy {} cycles", s.ddr_read_bytes, s.ddr_write_bytes,
            s.ddr_bus_busy_cycles);
   add_line(out, "LMEM read {} B, written {} B", s.lmem_read_bytes, s.lmem_write_bytes);
+  if (!s.tiu_unit_busy.empty()) {
+    std::string units;
+    for (const auto& [unit, busy] : s.tiu_unit_busy)
+      units += fmt::format(" {} {}", unit, cell(busy, s.total_cycles));
+    add_line(out, "TIU datapaths busy:{}", units);
+  }
   add_line(out, "bank conflicts: TIU {} pairs ({} cycles), GDMA/TIU overlaps {}, hazards {}",
            s.tiu_bank_conflicts, s.tiu_conflict_cycles, s.gdma_tiu_bank_overlaps, s.lmem_hazards);
   std::string mix;

@@ -38,6 +38,9 @@ struct Stats {
   uint64_t gdma_tiu_bank_overlaps = 0;  // timed: GDMA/TIU instruction pairs overlapping in time and bank
   uint64_t lmem_hazards = 0;            // timed: of those, pairs also sharing bytes with a write
   uint64_t ddr_bus_busy_cycles = 0;     // cycles the DDR data bus carried bursts
+  // Timed: busy cycles of the TIU's datapaths by unit name (mac_array, vector_unit, requant_unit);
+  // the requant unit also counts its output stage pipelined behind the other two.
+  std::map<std::string, uint64_t> tiu_unit_busy;
 
   const EngineStats& engine(Engine e) const { return engines[static_cast<int>(e)]; }
   EngineStats& engine(Engine e) { return engines[static_cast<int>(e)]; }

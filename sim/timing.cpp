@@ -98,6 +98,43 @@ uint64_t cycles(const Instr& in, const Arch& a) {
   return 0;
 }
 
+uint64_t requant_stage_cycles(const Instr& in, const Arch& a) {
+  uint64_t c = 0, nhw = 0;  // output channels and N*H*W
+  switch (in.op) {
+    case Opcode::Conv2d: {
+      const auto v = ops::Conv2d::from(in);
+      c = u(v.oc);
+      nhw = u(v.n) * u(window_out(v.ih, v.pad_t, v.pad_b, v.kh, v.stride_h, v.dil_h)) *
+            u(window_out(v.iw, v.pad_l, v.pad_r, v.kw, v.stride_w, v.dil_w));
+      break;
+    }
+    case Opcode::Matmul: {
+      const auto v = ops::Matmul::from(in);
+      c = u(v.n), nhw = u(v.m);
+      break;
+    }
+    case Opcode::Pool: {
+      const auto v = ops::Pool::from(in);
+      c = u(v.c);
+      nhw = u(v.n) * u(window_out(v.ih, v.pad_t, v.pad_b, v.kh, v.stride_h, 1)) *
+            u(window_out(v.iw, v.pad_l, v.pad_r, v.kw, v.stride_w, 1));
+      break;
+    }
+    case Opcode::Eltwise: {
+      const auto v = ops::Eltwise::from(in);
+      c = u(v.c), nhw = u(v.n) * u(v.h) * u(v.w);
+      break;
+    }
+    case Opcode::Requant: {
+      const auto v = ops::Requant::from(in);
+      c = u(v.c), nhw = u(v.n) * u(v.h) * u(v.w);
+      break;
+    }
+    default: return 0;
+  }
+  return ceil_div(c, a.lanes) * ceil_div(nhw, a.macs_per_lane);
+}
+
 uint64_t macs(const Instr& in) {
   if (in.op == Opcode::Conv2d) {
     const auto c = ops::Conv2d::from(in);

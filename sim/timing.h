@@ -38,6 +38,12 @@ enum class TiuUnit : uint8_t { MacArray, VectorUnit, RequantUnit };
 TiuUnit tiu_unit(Opcode op);
 const char* tiu_unit_name(TiuUnit u);
 
+// Cycles the requant unit spends on a TIU instruction's output, ceil(C / lanes) *
+// ceil(N*H*W / macs_per_lane) over the output tensor [N, C, H, W] (matmul: [m, n] as N*H*W = m,
+// C = n) — the standalone requant's formula without start-up. For conv2d, matmul, pool and
+// eltwise it runs pipelined behind the MAC array or vector unit: busy time, not added duration.
+uint64_t requant_stage_cycles(const Instr& in, const Arch& a);
+
 // Uncontended duration of one instruction, without bank-conflict stalls. sync and end: 0 (their
 // waiting time is counted separately as waiting).
 uint64_t cycles(const Instr& in, const Arch& a);

@@ -6,8 +6,23 @@
 
 namespace tpusim::sim {
 
-TiuEngine::TiuEngine(sc_core::sc_module_name name) : sc_core::sc_module(name), ctrl("ctrl"), lmem("lmem") {
+TiuEngine::TiuEngine(sc_core::sc_module_name name)
+    : sc_core::sc_module(name),
+      ctrl("ctrl"),
+      lmem("lmem"),
+      mac_array_("mac_array", TiuUnit::MacArray),
+      vector_unit_("vector_unit", TiuUnit::VectorUnit),
+      requant_unit_("requant_unit") {
   SC_THREAD(thread);
+}
+
+TiuDatapath& TiuEngine::datapath(Opcode op) {
+  switch (tiu_unit(op)) {
+    case TiuUnit::MacArray: return mac_array_;
+    case TiuUnit::VectorUnit: return vector_unit_;
+    case TiuUnit::RequantUnit: break;
+  }
+  return requant_unit_;
 }
 
 void TiuEngine::thread() {
@@ -23,7 +38,9 @@ void TiuEngine::run_one(const Fetched& f) {
   const Instr& in = *f.instr;
   const uint64_t start = ctrl->now();
   std::string err = lmem->begin(Engine::Tiu, in);
-  wait(cycle_time(tiu_duration(in, ctx.arch)));
+  TiuDatapath& unit = datapath(in.op);
+  unit.occupy(in, ctx);
+  if (&unit != &requant_unit_) requant_unit_.drain(in, ctx);
   if (err.empty()) {
     try {
       // TIU operands are all in LMEM: the DDR is not visible to it.

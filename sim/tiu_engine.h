@@ -1,10 +1,11 @@
-// TiuEngine: executes the TIU stream. At instruction level the MAC array (conv2d, matmul), the
-// vector unit (pool, eltwise) and the requant unit (requant; and the output stage of every other
-// instruction, pipelined behind them) are not separate modules: one instruction occupies the
-// whole TIU for tiu_duration() cycles (timing.h names the unit). The effect (execute()) is
-// applied when the instruction ends.
+// TiuEngine: executes the TIU stream on its three datapaths — the MAC array (conv2d, matmul), the
+// vector unit (pool, eltwise) and the requant unit (requant, plus the pipelined output stage of
+// every other TIU instruction). One instruction at a time: it occupies its datapath for
+// tiu_duration() cycles; the effect (execute()) is applied when the instruction ends.
 #pragma once
 #include "sim/interfaces.h"
+#include "sim/requant_unit.h"
+#include "sim/tiu_datapath.h"
 
 namespace tpusim::sim {
 
@@ -19,6 +20,11 @@ class TiuEngine : public sc_core::sc_module {
  private:
   void thread();
   void run_one(const Fetched& f);
+  TiuDatapath& datapath(Opcode op);
+
+  TiuDatapath mac_array_;
+  TiuDatapath vector_unit_;
+  RequantUnit requant_unit_;
 };
 
 }  // namespace tpusim::sim

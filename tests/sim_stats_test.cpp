@@ -56,6 +56,16 @@ TEST_CASE("stats: MACs, bytes, mix and time accounting add up", "[sim][stats]") 
   uint64_t tiu_busy = 0;
   for (const Instr& in : p.tiu) tiu_busy += sim::tiu_duration(in, a);
   CHECK(s.engine(Engine::Tiu).busy == tiu_busy);
+  // The TIU's datapaths: the MAC array ran the convs and the matmul (the whole TIU busy time here);
+  // the requant unit drained each one's output, pipelined, per requant_stage_cycles().
+  CHECK(s.tiu_unit_busy.at("mac_array") == tiu_busy);
+  CHECK(s.tiu_unit_busy.count("vector_unit") == 0);
+  uint64_t drain = 0;
+  for (const Instr& in : p.tiu) drain += sim::requant_stage_cycles(in, a);
+  // conv1 16ch 8x8, conv2 32ch 4x4 (stride 2), matmul 10 columns x 2 rows; 16 lanes, 16 MACs/lane
+  CHECK(drain == uint64_t(1 * 4 + 2 * 1 + 1 * 1));
+  CHECK(s.tiu_unit_busy.at("requant_unit") == drain);
+  CHECK(sim::to_json(s).at("tiu_units").at("requant_unit").at("busy") == drain);
   CHECK(s.ddr_bus_busy_cycles == (1024 + 128 + 1024 + 20 + 31) / 32 + 0);  // 32+4+32+1 beats
   CHECK(s.mac_utilization() == Approx(double(s.macs) / (double(s.total_cycles) * 256)));
   CHECK(s.mac_utilization() > 0);
@@ -115,4 +125,30 @@ TEST_CASE("the event log covers every instruction, in order per engine", "[sim][
   const sim::RunResult q = sim::run(rp.program, a, mem2, quiet);
   CHECK(q.events.empty());
   CHECK(q.stats.total_cycles == r.stats.total_cycles);  // runs are independent and deterministic
+}
+
+TEST_CASE("stats: every TIU instruction runs on its datapath; the requant unit drains the others",
+          "[sim][stats]") {
+  const Arch& a = arch_preset("default");
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    const Program p = simtest::random_program(a, seed, 40).program;
+    sim::DeviceMemory mem = sim::prepare_memory(p, a);
+    const sim::Stats s = sim::run(p, a, mem).stats;
+    uint64_t want[3] = {0, 0, 0};  // mac_array, vector_unit, requant_unit
+    for (const Instr& in : p.tiu) {
+      if (spec(in.op).engine != Engine::Tiu) continue;
+      const auto unit = static_cast<int>(sim::tiu_unit(in.op));
+      want[unit] += sim::tiu_duration(in, a);
+      if (sim::tiu_unit(in.op) != sim::TiuUnit::RequantUnit) want[2] += sim::requant_stage_cycles(in, a);
+    }
+    auto busy = [&](const char* unit) { return s.tiu_unit_busy.count(unit) ? s.tiu_unit_busy.at(unit) : 0; };
+    CHECK(busy("mac_array") == want[0]);
+    CHECK(busy("vector_unit") == want[1]);
+    CHECK(busy("requant_unit") == want[2]);
+    // The TIU is busy exactly while its MAC array, vector unit or (standalone) requant unit is.
+    uint64_t standalone_requant = 0;
+    for (const Instr& in : p.tiu)
+      if (in.op == Opcode::Requant) standalone_requant += sim::tiu_duration(in, a);
+    CHECK(s.engine(Engine::Tiu).busy == want[0] + want[1] + standalone_requant);
+  }
 }
