@@ -17,11 +17,12 @@ struct Command {
 // pipe), so a truncated listing never passes for a successful run.
 void write_stdout(std::string_view text);
 
-Command add_asm(CLI::App& root);     // tpusim asm IN.s -o OUT.tpu
-Command add_disasm(CLI::App& root);  // tpusim disasm IN.tpu [-o OUT.s]
-Command add_info(CLI::App& root);    // tpusim info IN.tpu [--json]
-Command add_doc(CLI::App& root);     // tpusim doc isa [--update FILE]
-Command add_arch(CLI::App& root);    // tpusim arch list | arch show NAME|FILE
-Command add_run(CLI::App& root);     // tpusim run IN.tpu -i x.npy -o DIR [--stats/--trace/--vcd ...]
+Command add_asm(CLI::App& root);      // tpusim asm IN.s -o OUT.tpu
+Command add_disasm(CLI::App& root);   // tpusim disasm IN.tpu [-o OUT.s]
+Command add_info(CLI::App& root);     // tpusim info IN.tpu [--json]
+Command add_doc(CLI::App& root);      // tpusim doc isa [--update FILE]
+Command add_arch(CLI::App& root);     // tpusim arch list | arch show NAME|FILE
+Command add_run(CLI::App& root);      // tpusim run IN.tpu -i x.npy -o DIR [--stats/--trace/--vcd ...]
+Command add_compile(CLI::App& root);  // tpusim compile MODEL.onnx --arch A -o OUT.tpu [--report R.json]
 
 }  // namespace tpusim::cli

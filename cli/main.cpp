@@ -31,8 +31,9 @@ int main(int argc, char** argv) {
     app.add_flag("-q,--quiet", quiet, "Warnings and errors only")->excludes(v);
 
     const std::vector<tpusim::cli::Command> commands = {
-        tpusim::cli::add_asm(app), tpusim::cli::add_disasm(app), tpusim::cli::add_info(app),
-        tpusim::cli::add_doc(app), tpusim::cli::add_arch(app),   tpusim::cli::add_run(app),
+        tpusim::cli::add_asm(app),     tpusim::cli::add_disasm(app), tpusim::cli::add_info(app),
+        tpusim::cli::add_doc(app),     tpusim::cli::add_arch(app),   tpusim::cli::add_run(app),
+        tpusim::cli::add_compile(app),
     };
     try {
       app.parse(argc, argv);

@@ -1,0 +1,76 @@
+// tpusim compile: a QDQ ONNX model -> program.tpu for an architecture (docs/compiler.md, "Back
+// end"): import, quantized lowering, tiling, schedule and code generation.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "compiler/backend.h"
+#include "compiler/lower.h"
+#include "compiler/lower_report.h"
+#include "compiler/onnx_import.h"
+#include "isa/error.h"
+#include "isa/file_io.h"
+#include "sim/simulator.h"
+
+namespace tpusim::cli {
+
+namespace {
+
+bool is_qdq(const compiler::Graph& g) {
+  for (const compiler::Node& n : g.nodes)
+    if (n.op == compiler::Op::QuantizeLinear || n.op == compiler::Op::DequantizeLinear) return true;
+  return false;
+}
+
+}  // namespace
+
+Command add_compile(CLI::App& root) {
+  struct Opts {
+    std::string model, arch = "default", out, report;
+    bool dump_ir = false, simulate = false;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* sub = root.add_subcommand("compile", "Compile a QDQ ONNX model to a .tpu program");
+  sub->add_option("model", o->model, "QDQ ONNX model")->required();
+  sub->add_option("--arch", o->arch, "Architecture preset or YAML file")->capture_default_str();
+  sub->add_option("-o,--output", o->out, "Program file to write (.tpu)")->required();
+  sub->add_option("--report", o->report, "Write the per-layer schedule report (JSON)");
+  sub->add_flag("--simulate", o->simulate,
+                "Run the program once, timed, on zero inputs and add simulated cycles and efficiency per "
+                "layer to the report");
+  sub->add_flag("--dump-ir", o->dump_ir, "Print the lowered integer graph (JSON) on stdout");
+  return {sub, [o] {
+            const Arch arch = resolve_arch(o->arch);
+            const compiler::Graph g = compiler::import_onnx(o->model);
+            if (!is_qdq(g))
+              throw Error(
+                  fmt::format("{}: an FP32 model (no QuantizeLinear/DequantizeLinear): calibration is not "
+                              "yet supported by `tpusim compile`; give a QDQ model",
+                              o->model));
+            const compiler::IntGraph ig = compiler::lower_qdq(g);
+            if (o->dump_ir)
+              write_stdout(compiler::report_json(ig, compiler::lowering_report(ig)).dump(2) + "\n");
+            compiler::CompileReport rep;
+            const Program p = compiler::compile_int_graph(ig, arch, &rep);
+            save_program(p, o->out);
+            if (o->simulate) {
+              sim::DeviceMemory mem = sim::prepare_memory(p, arch);
+              for (const TensorDesc& d : p.inputs)
+                sim::write_tensor(mem, d, std::vector<int32_t>(d.elements(), d.zero_point));
+              const sim::RunResult run = sim::run(p, arch, mem, {});
+              std::vector<compiler::InstrTime> times;
+              for (const sim::Event& ev : run.events)
+                times.push_back({ev.engine, ev.index, ev.start, ev.end});
+              compiler::fill_sim_cycles(rep, times);
+              spdlog::info("simulated: {} cycles", run.stats.total_cycles);
+            }
+            if (!o->report.empty()) write_file_atomic(o->report, rep.to_json().dump(2) + "\n");
+            spdlog::info("{}: {} ops -> {} GDMA + {} TIU instructions for {}, {} bytes of DDR", o->model,
+                         ig.ops.size(), p.gdma.size(), p.tiu.size(), arch.name, rep.ddr_bytes);
+          }};
+}
+
+}  // namespace tpusim::cli

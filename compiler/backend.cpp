@@ -1,0 +1,119 @@
+// Back end driver: DDR allocation, one tiled schedule per op, I/O descriptors, the schedule report.
+#include "compiler/backend.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "compiler/codegen.h"
+#include "compiler/ddr_alloc.h"
+#include "isa/error.h"
+
+namespace tpusim::compiler {
+
+namespace {
+
+uint64_t op_macs(const IntGraph& g, const IOp& op) {
+  const ITensor& y = g.tensor(op.output);
+  if (const IConv* c = op.as<IConv>()) {
+    const int64_t icpg = g.tensor(op.inputs[0]).shape[1] / c->groups;
+    return static_cast<uint64_t>(num_elements(y.shape) * icpg * c->kernel[0] * c->kernel[1]);
+  }
+  if (op.as<IMatmul>())
+    return static_cast<uint64_t>(num_elements(y.shape) * g.tensor(op.inputs[0]).shape.back());
+  return 0;
+}
+
+}  // namespace
+
+TensorDesc tensor_desc(const IntGraph& g, const CompileReport& r, const std::string& name) {
+  const ITensor& t = g.tensor(name);
+  TensorDesc d;
+  d.name = name;
+  d.shape = t.shape;
+  d.dtype = t.dtype;
+  d.scale = t.scale;
+  d.zero_point = t.zero_point;
+  d.ddr_addr = r.tensor_addr.at(g.storage(name));
+  return d;
+}
+
+Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* report) {
+  Program p;
+  p.arch = ArchRef::of(arch);
+  const be::DdrMap ddr = be::allocate_ddr(g, p);
+  if (ddr.end > arch.ddr_bytes)
+    throw Error(fmt::format("{}: the model needs {} bytes of DDR, the architecture has {}", g.source, ddr.end,
+                            arch.ddr_bytes));
+  CompileReport local;
+  CompileReport& r = report ? *report : local;
+  r = CompileReport{};
+  r.arch = arch.name;
+  r.tensor_addr = ddr.addr;
+  r.ddr_bytes = ddr.end;
+  be::Emitter e(p);
+  const double peak = double(arch.lanes) * arch.macs_per_lane;
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    const IOp& op = g.ops[i];
+    e.node = op.name;
+    ScheduleLayer L;
+    L.name = op.name;
+    L.kind = kind_name(op);
+    L.gdma_begin = e.gdma_size(), L.tiu_begin = e.tiu_size();
+    const uint64_t bytes0 = e.dma_bytes;
+    const be::OpPlanInfo info = be::emit_op(e, g, op, ddr, ddr.consts[i], arch);
+    L.gdma_end = e.gdma_size(), L.tiu_end = e.tiu_size();
+    L.macs = op_macs(g, op);
+    L.ddr_bytes = e.dma_bytes - bytes0;
+    L.roofline_cycles = std::max(double(L.macs) / peak, double(L.ddr_bytes) / arch.ddr_bytes_per_cycle);
+    L.tiles = info.tiles;
+    L.double_buffered = info.double_buffered;
+    L.lmem_bytes_per_lane = info.lmem_bytes;
+    r.layers.push_back(L);
+  }
+  e.finish();
+  for (const std::string& n : g.inputs) p.inputs.push_back(tensor_desc(g, r, n));
+  for (const std::string& n : g.outputs) p.outputs.push_back(tensor_desc(g, r, n));
+  validate_program(p, g.source.empty() ? "compiled program" : g.source);
+  return p;
+}
+
+void fill_sim_cycles(CompileReport& r, const std::vector<InstrTime>& times) {
+  for (ScheduleLayer& L : r.layers) {
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (const InstrTime& t : times) {
+      const bool in = t.engine == Engine::Gdma ? t.index >= L.gdma_begin && t.index < L.gdma_end
+                                               : t.index >= L.tiu_begin && t.index < L.tiu_end;
+      if (in) lo = std::min(lo, t.start), hi = std::max(hi, t.end);
+    }
+    L.sim_cycles = hi > lo ? hi - lo : 0;
+    L.efficiency = L.sim_cycles ? L.roofline_cycles / double(L.sim_cycles) : 0;
+  }
+}
+
+nlohmann::json CompileReport::to_json() const {
+  nlohmann::json layers_j = nlohmann::json::array();
+  uint64_t macs = 0, bytes = 0, sim = 0;
+  double roof = 0;
+  for (const ScheduleLayer& L : layers) {
+    nlohmann::json j = {{"name", L.name},
+                        {"kind", L.kind},
+                        {"macs", L.macs},
+                        {"ddr_bytes", L.ddr_bytes},
+                        {"roofline_cycles", L.roofline_cycles},
+                        {"tiles", L.tiles},
+                        {"double_buffered", L.double_buffered},
+                        {"lmem_bytes_per_lane", L.lmem_bytes_per_lane},
+                        {"gdma", {L.gdma_begin, L.gdma_end}},
+                        {"tiu", {L.tiu_begin, L.tiu_end}}};
+    if (L.sim_cycles) j["sim_cycles"] = L.sim_cycles, j["efficiency"] = L.efficiency;
+    layers_j.push_back(j);
+    macs += L.macs, bytes += L.ddr_bytes, roof += L.roofline_cycles, sim += L.sim_cycles;
+  }
+  nlohmann::json j = {{"arch", arch},       {"ddr_bytes", ddr_bytes},   {"layers", layers_j},
+                      {"total_macs", macs}, {"total_ddr_moved", bytes}, {"roofline_cycles", roof}};
+  if (sim) j["sim_cycles"] = sim;
+  return j;
+}
+
+}  // namespace tpusim::compiler

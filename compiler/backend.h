@@ -1,0 +1,59 @@
+// The compiler back end, v1: IntGraph + Arch -> Program (.tpu). DDR allocation (ddr_alloc.h),
+// per-op tiling (tiling.h) and code generation with GDMA/TIU syncs and ping/pong double buffering
+// (codegen.h). The simulator's outputs equal run_int's bit for bit (docs/compiler.md, "Back end").
+#pragma once
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "compiler/int_graph.h"
+#include "isa/arch.h"
+#include "isa/program.h"
+
+namespace tpusim::compiler {
+
+// One IR op's schedule: its work, traffic, tiling and the instruction ranges it produced.
+struct ScheduleLayer {
+  std::string name, kind;
+  uint64_t macs = 0;
+  uint64_t ddr_bytes = 0;      // bytes moved by its DMAs (loads + stores)
+  double roofline_cycles = 0;  // max(macs / peak, ddr_bytes / ddr_bytes_per_cycle)
+  int64_t tiles = 0;
+  bool double_buffered = false;
+  uint64_t lmem_bytes_per_lane = 0;                                   // buffer sets in use
+  uint32_t gdma_begin = 0, gdma_end = 0, tiu_begin = 0, tiu_end = 0;  // [begin, end) stream indices
+  // Filled by the caller after a timed simulation (0 = not simulated).
+  uint64_t sim_cycles = 0;
+  double efficiency = 0;  // roofline_cycles / sim_cycles
+};
+
+struct CompileReport {
+  std::string arch;
+  std::vector<ScheduleLayer> layers;
+  // DDR address of every non-view tensor (intermediates included), for dumps and tests.
+  std::map<std::string, uint64_t> tensor_addr;
+  uint64_t ddr_bytes = 0;  // DDR footprint (activations + constants)
+  nlohmann::json to_json() const;
+};
+
+// When one instruction ran, in cycles (a timed simulation's events, converted by the caller so
+// the compiler does not depend on the simulator).
+struct InstrTime {
+  Engine engine = Engine::Gdma;
+  uint32_t index = 0;
+  uint64_t start = 0, end = 0;
+};
+// Per layer: sim_cycles = last end - first start over its instructions, efficiency = roofline /
+// sim_cycles.
+void fill_sim_cycles(CompileReport& r, const std::vector<InstrTime>& times);
+
+// Throws tpusim::Error naming the op when it cannot be compiled (e.g. no tiling fits LMEM).
+Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* report = nullptr);
+
+// A TensorDesc for any tensor of the graph (views resolve to their storage address), so tests can
+// read intermediates with sim::read_tensor.
+TensorDesc tensor_desc(const IntGraph& g, const CompileReport& r, const std::string& name);
+
+}  // namespace tpusim::compiler

@@ -1,0 +1,121 @@
+// Back end code generation: streams, syncs, tile schedule, DMA helpers.
+#include "compiler/codegen.h"
+
+#include "isa/semantics.h"
+
+namespace tpusim::compiler::be {
+
+uint32_t Emitter::push(Engine e, const Instr& in) {
+  auto& s = p_.stream(e);
+  const auto idx = static_cast<uint32_t>(s.size());
+  s.push_back(in);
+  p_.debug.push_back({e, idx, node});
+  return idx;
+}
+
+uint32_t Emitter::gdma(const Instr& in) {
+  if (in.op == Opcode::DmaLoad || in.op == Opcode::DmaStore) {
+    const ops::DmaLoad d = ops::DmaLoad::from(in);  // same field layout for load and store
+    dma_bytes += packed_bytes(static_cast<DType>(d.dtype), static_cast<uint64_t>(d.n * d.c * d.h * d.w));
+  }
+  return push(Engine::Gdma, in);
+}
+
+uint32_t Emitter::tiu(const Instr& in) { return push(Engine::Tiu, in); }
+
+void Emitter::tiu_waits_for_gdma(uint32_t i) {
+  if (uint64_t{i} + 1 <= tiu_waited_) return;
+  ops::Sync s;
+  s.count = i + 1;
+  push(Engine::Tiu, s.instr());
+  tiu_waited_ = uint64_t{i} + 1;
+}
+
+void Emitter::gdma_waits_for_tiu(uint32_t i) {
+  if (uint64_t{i} + 1 <= gdma_waited_) return;
+  ops::Sync s;
+  s.count = i + 1;
+  push(Engine::Gdma, s.instr());
+  gdma_waited_ = uint64_t{i} + 1;
+}
+
+void Emitter::finish() {
+  node = "end";
+  push(Engine::Gdma, ops::End{}.instr());
+  push(Engine::Tiu, ops::End{}.instr());
+}
+
+void schedule(Emitter& e, int64_t tiles, int sets, uint64_t set_bytes,
+              const std::function<TileCode(int64_t k, uint64_t base)>& make) {
+  std::vector<TileCode> code;
+  for (int64_t k = 0; k < tiles; ++k) code.push_back(make(k, static_cast<uint64_t>(k % sets) * set_bytes));
+  std::vector<uint32_t> last_load(static_cast<size_t>(tiles), 0);
+  auto load = [&](int64_t k) {
+    if (k >= tiles) return;
+    for (const Instr& in : code[static_cast<size_t>(k)].loads) last_load[static_cast<size_t>(k)] = e.gdma(in);
+  };
+  // GDMA: L0 .. L(sets-1), then per tile: wait C(k), S(k), L(k+sets). TIU: wait L(k), C(k).
+  // L(k+sets) reuses tile k's buffers only after C(k) (waited) and S(k) (earlier in the stream);
+  // C(k+sets) overwrites tile k's output only after L(k+sets), hence after S(k).
+  for (int64_t k = 0; k < sets; ++k) load(k);
+  for (int64_t k = 0; k < tiles; ++k) {
+    TileCode& t = code[static_cast<size_t>(k)];
+    if (t.compute) {
+      if (!t.loads.empty()) e.tiu_waits_for_gdma(last_load[static_cast<size_t>(k)]);
+      e.gdma_waits_for_tiu(e.tiu(*t.compute));
+    }
+    for (const Instr& in : t.stores) e.gdma(in);
+    load(k + sets);
+  }
+}
+
+Dims dims4(const Shape& s) {
+  Dims d;
+  if (s.size() <= 1) {
+    d.w = s.empty() ? 1 : s[0];
+    return d;
+  }
+  d.n = s[0], d.c = s[1];
+  if (s.size() >= 3) d.h = s[2];
+  for (size_t i = 3; i < s.size(); ++i) d.w *= s[i];
+  return d;
+}
+
+namespace {
+
+ops::DmaLoad dma(const Arch& a, DType dt, Dims d, uint64_t ddr_base, int64_t ddr_elem, Dims full,
+                 uint64_t lmem, bool load) {
+  ops::DmaLoad m;
+  m.dtype = static_cast<int64_t>(dt);
+  m.n = d.n, m.c = d.c, m.h = d.h, m.w = d.w;
+  const int64_t lsn = ceil_div(d.c, a.lanes) * d.h * d.w, lsc = d.h * d.w, lsh = d.w;
+  const int64_t gsn = full.c * full.h * full.w, gsc = full.h * full.w, gsh = full.w;
+  const auto addr = static_cast<int64_t>(ddr_base + static_cast<uint64_t>(ddr_elem) * bits(dt) / 8);
+  if (load) {
+    m.src = addr, m.src_sn = gsn, m.src_sc = gsc, m.src_sh = gsh, m.src_sw = 1;
+    m.dst = static_cast<int64_t>(lmem), m.dst_sn = lsn, m.dst_sc = lsc, m.dst_sh = lsh, m.dst_sw = 1;
+  } else {
+    m.src = static_cast<int64_t>(lmem), m.src_sn = lsn, m.src_sc = lsc, m.src_sh = lsh, m.src_sw = 1;
+    m.dst = addr, m.dst_sn = gsn, m.dst_sc = gsc, m.dst_sh = gsh, m.dst_sw = 1;
+  }
+  return m;
+}
+
+}  // namespace
+
+Instr dma_load(const Arch& a, DType dt, Dims d, uint64_t ddr_base, int64_t ddr_elem, Dims full,
+               uint64_t lmem) {
+  return dma(a, dt, d, ddr_base, ddr_elem, full, lmem, true).instr();
+}
+
+Instr dma_store(const Arch& a, DType dt, Dims d, uint64_t lmem, uint64_t ddr_base, int64_t ddr_elem,
+                Dims full) {
+  const ops::DmaLoad m = dma(a, dt, d, ddr_base, ddr_elem, full, lmem, false);
+  ops::DmaStore s;
+  s.dtype = m.dtype, s.n = m.n, s.c = m.c, s.h = m.h, s.w = m.w;
+  s.src = m.src, s.src_sn = m.src_sn, s.src_sc = m.src_sc, s.src_sh = m.src_sh, s.src_sw = m.src_sw;
+  s.dst = m.dst, s.dst_sn = m.dst_sn, s.dst_sc = m.dst_sc, s.dst_sh = m.dst_sh, s.dst_sw = m.dst_sw;
+  return s.instr();
+}
+
+}  // namespace tpusim::compiler::be

@@ -1,0 +1,217 @@
+// Back end code generation per IR op: window ops (conv2d, pool, eltwise, requant), matmul, concat.
+#include <fmt/format.h>
+
+#include "compiler/codegen.h"
+#include "isa/error.h"
+
+namespace tpusim::compiler::be {
+
+namespace {
+
+template <class T>
+void set_requant(T& t, const IOp& op, const ITensor& out, uint64_t rq_lmem) {
+  t.out_dtype = static_cast<int64_t>(out.dtype);
+  t.out_zp = op.rq.out_zp;
+  t.rq_per_channel = op.rq.per_channel() ? 1 : 0;
+  t.rq = op.rq.per_channel() ? static_cast<int64_t>(rq_lmem) : 0;
+  t.m0 = op.rq.per_channel() ? 0 : op.rq.at(0).m0;
+  t.shift = op.rq.per_channel() ? 0 : op.rq.at(0).shift;
+  t.clamp_lo = op.rq.clamp_lo;
+  t.clamp_hi = op.rq.clamp_hi;
+}
+
+WindowShape window_shape(const IntGraph& g, const IOp& op) {
+  const ITensor& x = g.tensor(op.inputs[0]);
+  const ITensor& y = g.tensor(op.output);
+  const Dims in = dims4(x.shape), out = dims4(y.shape);
+  WindowShape s;
+  s.n = in.n, s.ic = in.c, s.ih = in.h, s.iw = in.w, s.oc = out.c, s.oh = out.h, s.ow = out.w;
+  s.in_dt = x.dtype, s.out_dt = y.dtype;
+  s.rq_table = op.rq.per_channel();
+  auto window = [&](const int64_t* k, const int64_t* st, const int64_t* dil, const int64_t* pads) {
+    s.kh = k[0], s.kw = k[1], s.sh = st[0], s.sw = st[1];
+    if (dil) s.dh = dil[0], s.dw = dil[1];
+    s.pad_t = pads[0], s.pad_l = pads[1], s.pad_b = pads[2], s.pad_r = pads[3];
+  };
+  if (const IConv* c = op.as<IConv>()) {
+    window(c->kernel, c->stride, c->dilation, c->pads);
+    s.grouped = c->groups > 1;
+    s.ocpg = s.grouped ? s.oc / c->groups : 1;
+    s.icpg = s.ic / c->groups;
+    s.weights = true, s.w_dt = c->w_dtype, s.bias = !c->bias.empty();
+  } else if (const IPool* p = op.as<IPool>()) {
+    window(p->kernel, p->stride, nullptr, p->pads);
+  } else if (op.as<IEltwise>()) {
+    s.n_inputs = 2;
+    s.in_dt2 = g.tensor(op.inputs[1]).dtype;
+  }
+  return s;
+}
+
+OpPlanInfo emit_window(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const OpConsts& c,
+                       const Arch& a) {
+  const WindowShape s = window_shape(g, op);
+  const WindowPlan plan = plan_window(s, a, op.name.c_str());
+  const ITensor& y = g.tensor(op.output);
+  const Dims in_full{s.n, s.ic, s.ih, s.iw}, out_full{s.n, s.oc, s.oh, s.ow};
+  const int64_t K = s.icpg * s.kh * s.kw;
+  const int sets = plan.double_buffer ? 2 : 1;
+  auto make = [&](int64_t k, uint64_t base) {
+    const WindowTile& t = plan.tiles[static_cast<size_t>(k)];
+    TileCode tc;
+    const Dims in_d{t.nt, t.ict, t.hi - t.lo, s.iw}, out_d{t.nt, t.oct, t.rows, s.ow};
+    const int64_t in_elem = ((t.n0 * s.ic + t.i0) * s.ih + t.lo) * s.iw;
+    for (int i = 0; i < s.n_inputs; ++i)
+      tc.loads.push_back(dma_load(a, i ? s.in_dt2 : s.in_dt, in_d,
+                                  ddr.of(g, op.inputs[static_cast<size_t>(i)]), in_elem, in_full,
+                                  base + plan.in_off[i]));
+    // The buffer set of tile k - sets already holds this channel group's tables: keep them.
+    const bool reuse = k >= sets && plan.tiles[static_cast<size_t>(k - sets)].o0 == t.o0;
+    if (s.weights && !reuse)
+      tc.loads.push_back(
+          dma_load(a, s.w_dt, {1, t.oct, 1, K}, c.weight, t.o0 * K, {1, s.oc, 1, K}, base + plan.w_off));
+    if (s.bias && !reuse)
+      tc.loads.push_back(
+          dma_load(a, DType::Int32, {1, t.oct, 1, 1}, c.bias, t.o0, {1, s.oc, 1, 1}, base + plan.b_off));
+    if (s.rq_table && !reuse)
+      tc.loads.push_back(
+          dma_load(a, DType::Int32, {1, t.oct, 1, 2}, c.rq, t.o0 * 2, {1, s.oc, 1, 2}, base + plan.rq_off));
+    const auto src = static_cast<int64_t>(base + plan.in_off[0]),
+               dst = static_cast<int64_t>(base + plan.out_off);
+    const auto rq = base + plan.rq_off;
+    if (const IConv* cv = op.as<IConv>()) {
+      ops::Conv2d x;
+      x.dst = dst, x.src = src, x.weight = static_cast<int64_t>(base + plan.w_off);
+      x.bias = s.bias ? static_cast<int64_t>(base + plan.b_off) : 0;
+      x.n = t.nt, x.ic = t.ict, x.ih = t.hi - t.lo, x.iw = s.iw, x.oc = t.oct, x.kh = s.kh, x.kw = s.kw;
+      x.stride_h = s.sh, x.stride_w = s.sw, x.pad_t = t.pad_t, x.pad_b = t.pad_b, x.pad_l = s.pad_l;
+      x.pad_r = s.pad_r, x.dil_h = s.dh, x.dil_w = s.dw, x.groups = s.grouped ? t.oct / s.ocpg : 1;
+      x.in_dtype = static_cast<int64_t>(s.in_dt), x.w_dtype = static_cast<int64_t>(s.w_dt);
+      x.in_zp = cv->in_zp, x.has_bias = s.bias ? 1 : 0;
+      set_requant(x, op, y, rq);
+      tc.compute = x.instr();
+    } else if (const IPool* p = op.as<IPool>()) {
+      ops::Pool x;
+      x.dst = dst, x.src = src, x.mode = static_cast<int64_t>(p->mode), x.n = t.nt, x.c = t.oct;
+      x.ih = t.hi - t.lo, x.iw = s.iw, x.kh = s.kh, x.kw = s.kw, x.stride_h = s.sh, x.stride_w = s.sw;
+      x.pad_t = t.pad_t, x.pad_b = t.pad_b, x.pad_l = s.pad_l, x.pad_r = s.pad_r;
+      x.count_pad = p->count_pad ? 1 : 0, x.in_dtype = static_cast<int64_t>(s.in_dt), x.in_zp = p->in_zp;
+      set_requant(x, op, y, rq);
+      tc.compute = x.instr();
+    } else if (const IEltwise* el = op.as<IEltwise>()) {
+      ops::Eltwise x;
+      x.dst = dst, x.a = src, x.b = static_cast<int64_t>(base + plan.in_off[1]),
+      x.op = static_cast<int64_t>(el->op);
+      x.n = t.nt, x.c = t.oct, x.h = t.rows, x.w = s.ow;
+      x.a_dtype = static_cast<int64_t>(s.in_dt), x.a_zp = el->a_zp, x.a_m0 = el->a_rescale.m0;
+      x.a_shift = el->a_rescale.shift, x.b_dtype = static_cast<int64_t>(s.in_dt2), x.b_zp = el->b_zp;
+      x.b_m0 = el->b_rescale.m0, x.b_shift = el->b_rescale.shift;
+      set_requant(x, op, y, rq);
+      tc.compute = x.instr();
+    } else {
+      ops::Requant x;
+      x.dst = dst, x.src = src, x.n = t.nt, x.c = t.oct, x.h = t.rows, x.w = s.ow;
+      x.in_dtype = static_cast<int64_t>(s.in_dt), x.in_zp = op.as<IRequant>()->in_zp;
+      set_requant(x, op, y, rq);
+      tc.compute = x.instr();
+    }
+    tc.stores.push_back(dma_store(a, s.out_dt, out_d, base + plan.out_off, ddr.of(g, op.output),
+                                  ((t.n0 * s.oc + t.o0) * s.oh + t.r0) * s.ow, out_full));
+    return tc;
+  };
+  schedule(e, static_cast<int64_t>(plan.tiles.size()), sets, plan.set_bytes, make);
+  return {static_cast<int64_t>(plan.tiles.size()), plan.double_buffer, plan.set_bytes * sets};
+}
+
+OpPlanInfo emit_matmul(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const OpConsts& c,
+                       const Arch& a) {
+  const IMatmul& mm = *op.as<IMatmul>();
+  const ITensor& x = g.tensor(op.inputs[0]);
+  const ITensor& y = g.tensor(op.output);
+  MatmulShape s;
+  s.k = x.shape.back(), s.n = y.shape.back(), s.m = num_elements(x.shape) / s.k;
+  s.in_dt = x.dtype, s.out_dt = y.dtype, s.w_dt = mm.w_dtype, s.bias = !mm.bias.empty();
+  s.rq_table = op.rq.per_channel();
+  const MatmulPlan plan = plan_matmul(s, a, op.name.c_str());
+  auto make = [&](int64_t k, uint64_t base) {
+    const MatmulTile& t = plan.tiles[static_cast<size_t>(k)];
+    TileCode tc;
+    tc.loads.push_back(dma_load(a, s.in_dt, {t.mt, s.k, 1, 1}, ddr.of(g, op.inputs[0]), t.m0 * s.k,
+                                {s.m, s.k, 1, 1}, base + plan.in_off));
+    tc.loads.push_back(
+        dma_load(a, s.w_dt, {1, t.jt, 1, s.k}, c.weight, t.j0 * s.k, {1, s.n, 1, s.k}, base + plan.w_off));
+    if (s.bias)
+      tc.loads.push_back(
+          dma_load(a, DType::Int32, {1, t.jt, 1, 1}, c.bias, t.j0, {1, s.n, 1, 1}, base + plan.b_off));
+    if (s.rq_table)
+      tc.loads.push_back(
+          dma_load(a, DType::Int32, {1, t.jt, 1, 2}, c.rq, t.j0 * 2, {1, s.n, 1, 2}, base + plan.rq_off));
+    ops::Matmul m;
+    m.dst = static_cast<int64_t>(base + plan.out_off), m.src = static_cast<int64_t>(base + plan.in_off);
+    m.weight = static_cast<int64_t>(base + plan.w_off),
+    m.bias = s.bias ? static_cast<int64_t>(base + plan.b_off) : 0;
+    m.m = t.mt, m.k = s.k, m.n = t.jt, m.in_dtype = static_cast<int64_t>(s.in_dt);
+    m.w_dtype = static_cast<int64_t>(s.w_dt), m.in_zp = mm.in_zp, m.has_bias = s.bias ? 1 : 0;
+    set_requant(m, op, y, base + plan.rq_off);
+    tc.compute = m.instr();
+    tc.stores.push_back(dma_store(a, s.out_dt, {t.mt, t.jt, 1, 1}, base + plan.out_off, ddr.of(g, op.output),
+                                  t.m0 * s.n + t.j0, {s.m, s.n, 1, 1}));
+    return tc;
+  };
+  const int sets = plan.double_buffer ? 2 : 1;
+  schedule(e, static_cast<int64_t>(plan.tiles.size()), sets, plan.set_bytes, make);
+  return {static_cast<int64_t>(plan.tiles.size()), plan.double_buffer, plan.set_bytes * sets};
+}
+
+// Concat: per input [outer, ai, inner], GDMA loads of [ot, ct, 1, it] blocks into LMEM and stores
+// into the output's slice [outer, total, inner] at channel offset `at`.
+OpPlanInfo emit_concat(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a) {
+  const IConcat& cc = *op.as<IConcat>();
+  const ITensor& y = g.tensor(op.output);
+  const auto ax = static_cast<size_t>(cc.axis);
+  const int64_t outer = num_elements(Shape(y.shape.begin(), y.shape.begin() + cc.axis));
+  const int64_t inner = num_elements(Shape(y.shape.begin() + cc.axis + 1, y.shape.end()));
+  const int64_t total = y.shape[ax];
+  OpPlanInfo info;
+  int64_t at = 0;
+  for (const std::string& in : op.inputs) {
+    const int64_t ai = g.tensor(in).shape[ax];
+    int64_t ct = ai, ot = outer, it = inner;
+    while (local_bytes(a, y.dtype, ot, ct, 1, it) > a.lane_bytes) {
+      if (ct > 1)
+        ct = ct > a.lanes ? ct - a.lanes : ct - 1;
+      else if (ot > 1)
+        ot = ceil_div(ot, 2);
+      else if (it > 1)
+        it = ceil_div(it, 2);
+      else
+        throw Error(fmt::format("{}: concat input '{}' does not fit LMEM", op.name, in));
+    }
+    if (is_4bit(y.dtype) && it % 2) ++it;
+    for (int64_t o0 = 0; o0 < outer; o0 += ot)
+      for (int64_t c0 = 0; c0 < ai; c0 += ct)
+        for (int64_t i0 = 0; i0 < inner; i0 += it) {
+          const Dims d{std::min(ot, outer - o0), std::min(ct, ai - c0), 1, std::min(it, inner - i0)};
+          const int64_t src = (o0 * ai + c0) * inner + i0, dst = (o0 * total + at + c0) * inner + i0;
+          if (is_4bit(y.dtype) && (src % 2 || dst % 2))
+            throw Error(fmt::format("{}: 4-bit concat at an odd element offset is not supported", op.name));
+          e.gdma(dma_load(a, y.dtype, d, ddr.of(g, in), src, {outer, ai, 1, inner}, 0));
+          e.gdma(dma_store(a, y.dtype, d, 0, ddr.of(g, op.output), dst, {outer, total, 1, inner}));
+          ++info.tiles;
+          info.lmem_bytes = std::max(info.lmem_bytes, local_bytes(a, y.dtype, d.n, d.c, 1, d.w));
+        }
+    at += ai;
+  }
+  return info;
+}
+
+}  // namespace
+
+OpPlanInfo emit_op(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const OpConsts& c,
+                   const Arch& a) {
+  if (op.as<IMatmul>()) return emit_matmul(e, g, op, ddr, c, a);
+  if (op.as<IConcat>()) return emit_concat(e, g, op, ddr, a);
+  return emit_window(e, g, op, ddr, c, a);
+}
+
+}  // namespace tpusim::compiler::be

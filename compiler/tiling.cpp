@@ -1,0 +1,176 @@
+// Back end tiling: the largest tiles that fit LMEM, double-buffered when two buffer sets fit.
+#include "compiler/tiling.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "isa/error.h"
+
+namespace tpusim::compiler::be {
+
+uint64_t local_bytes(const Arch& a, DType dt, int64_t n, int64_t c, int64_t h, int64_t w) {
+  const int64_t per_lane = n * ceil_div(c, a.lanes) * h * w;
+  return align_up(packed_bytes(dt, static_cast<uint64_t>(per_lane)), 4);
+}
+
+namespace {
+
+bool even_ok(DType dt, int64_t elem_offset) { return !is_4bit(dt) || elem_offset % 2 == 0; }
+
+// Output channel group sizes to try, largest first: all, multiples of lanes, multiples of ocpg.
+std::vector<int64_t> channel_candidates(int64_t oc, int64_t ocpg, int64_t lanes) {
+  std::vector<int64_t> r{oc};
+  for (int64_t v = oc - 1; v >= 1; --v)
+    if (v % ocpg == 0 && v % lanes == 0) r.push_back(v);
+  for (int64_t v = std::min(lanes - 1, oc - 1); v >= 1; --v)
+    if (v % ocpg == 0) r.push_back(v);
+  return r;
+}
+
+int64_t in_rows_for(const WindowShape& s, int64_t rows) {
+  return std::min(s.ih, (rows - 1) * s.sh + (s.kh - 1) * s.dh + 1);
+}
+
+}  // namespace
+
+std::vector<WindowTile> window_tiles(const WindowShape& s, int64_t nt, int64_t oct, int64_t rows) {
+  std::vector<WindowTile> r;
+  // Channel groups outermost, so consecutive tiles share their weights (codegen skips reloading
+  // a set that already holds them).
+  for (int64_t o0 = 0; o0 < s.oc; o0 += oct)
+    for (int64_t n0 = 0; n0 < s.n; n0 += nt)
+      for (int64_t r0 = 0; r0 < s.oh; r0 += rows) {
+        WindowTile t{};
+        t.n0 = n0, t.nt = std::min(nt, s.n - n0), t.o0 = o0, t.oct = std::min(oct, s.oc - o0);
+        t.r0 = r0, t.rows = std::min(rows, s.oh - r0);
+        t.i0 = s.grouped ? o0 / s.ocpg * s.icpg : 0;
+        t.ict = s.grouped ? t.oct / s.ocpg * s.icpg : s.ic;
+        const int64_t start = t.r0 * s.sh - s.pad_t;
+        const int64_t end = (t.r0 + t.rows - 1) * s.sh - s.pad_t + (s.kh - 1) * s.dh + 1;
+        t.lo = std::max<int64_t>(0, start), t.hi = std::min(s.ih, end);
+        t.pad_t = t.lo - start, t.pad_b = end - t.hi;
+        r.push_back(t);
+      }
+  return r;
+}
+
+namespace {
+
+// Lays out one buffer set for a candidate; 0 when a 4-bit DDR offset would not be byte aligned.
+uint64_t layout(const WindowShape& s, const Arch& a, int64_t nt, int64_t oct, int64_t rows, WindowPlan* p) {
+  const int64_t ict = s.grouped ? oct / s.ocpg * s.icpg : s.ic;
+  const int64_t irows = in_rows_for(s, rows);
+  uint64_t at = 0;
+  for (int i = 0; i < s.n_inputs; ++i) {
+    if (p) p->in_off[i] = at;
+    at += local_bytes(a, i == 0 ? s.in_dt : s.in_dt2, nt, ict, irows, s.iw);
+  }
+  if (s.weights) {
+    if (p) p->w_off = at;
+    at += local_bytes(a, s.w_dt, 1, oct, 1, s.icpg * s.kh * s.kw);
+  }
+  if (s.bias) {
+    if (p) p->b_off = at;
+    at += local_bytes(a, DType::Int32, 1, oct, 1, 1);
+  }
+  if (s.rq_table) {
+    if (p) p->rq_off = at;
+    at += local_bytes(a, DType::Int32, 1, oct, 1, 2);
+  }
+  if (p) p->out_off = at;
+  at += local_bytes(a, s.out_dt, nt, oct, rows, s.ow);
+  return at;
+}
+
+bool aligned(const WindowShape& s, int64_t nt, int64_t oct, int64_t rows) {
+  if (!is_4bit(s.in_dt) && !is_4bit(s.in_dt2) && !is_4bit(s.out_dt) && !is_4bit(s.w_dt)) return true;
+  for (const WindowTile& t : window_tiles(s, nt, oct, rows)) {
+    if (!even_ok(s.in_dt, ((t.n0 * s.ic + t.i0) * s.ih + t.lo) * s.iw)) return false;
+    if (s.n_inputs > 1 && !even_ok(s.in_dt2, ((t.n0 * s.ic + t.i0) * s.ih + t.lo) * s.iw)) return false;
+    if (!even_ok(s.out_dt, ((t.n0 * s.oc + t.o0) * s.oh + t.r0) * s.ow)) return false;
+    if (s.weights && !even_ok(s.w_dt, t.o0 * s.icpg * s.kh * s.kw)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+WindowPlan plan_window(const WindowShape& s, const Arch& a, const char* what) {
+  const std::vector<int64_t> ocs = channel_candidates(s.oc, s.grouped ? s.ocpg : 1, a.lanes);
+  const std::vector<int64_t> nts = s.n > 1 ? std::vector<int64_t>{s.n, 1} : std::vector<int64_t>{1};
+  // Pass 0: one buffer set; pass 1: two. The first fitting candidate in (batch, channels, rows)
+  // order wins; double buffering is used when the single-buffered plan has more than one tile.
+  for (int sets : {1, 2}) {
+    for (int64_t nt : nts)
+      for (int64_t oct : ocs)
+        for (int64_t rows = s.oh; rows >= 1; --rows) {
+          if (layout(s, a, nt, oct, rows, nullptr) * sets > a.lane_bytes) continue;
+          if (!aligned(s, nt, oct, rows)) continue;
+          WindowPlan p;
+          p.nt = nt, p.oct = oct, p.rows = rows;
+          p.set_bytes = layout(s, a, nt, oct, rows, &p);
+          p.tiles = window_tiles(s, nt, oct, rows);
+          if (sets == 1 && p.tiles.size() > 1 && 2 * p.set_bytes > a.lane_bytes) goto next_pass;
+          p.double_buffer = p.tiles.size() > 1;
+          return p;
+        }
+  next_pass:;
+  }
+  // Fall back to the single-buffered plan (two sets never fit).
+  for (int64_t nt : nts)
+    for (int64_t oct : ocs)
+      for (int64_t rows = s.oh; rows >= 1; --rows)
+        if (layout(s, a, nt, oct, rows, nullptr) <= a.lane_bytes && aligned(s, nt, oct, rows)) {
+          WindowPlan p;
+          p.nt = nt, p.oct = oct, p.rows = rows;
+          p.set_bytes = layout(s, a, nt, oct, rows, &p);
+          p.tiles = window_tiles(s, nt, oct, rows);
+          return p;
+        }
+  throw Error(fmt::format("{}: no tiling fits LMEM ({} bytes per lane)", what, a.lane_bytes));
+}
+
+MatmulPlan plan_matmul(const MatmulShape& s, const Arch& a, const char* what) {
+  auto lay = [&](int64_t mt, int64_t jt, MatmulPlan* p) {
+    uint64_t at = 0;
+    if (p) p->in_off = at;
+    at += local_bytes(a, s.in_dt, mt, s.k, 1, 1);
+    if (p) p->w_off = at;
+    at += local_bytes(a, s.w_dt, 1, jt, 1, s.k);
+    if (s.bias) {
+      if (p) p->b_off = at;
+      at += local_bytes(a, DType::Int32, 1, jt, 1, 1);
+    }
+    if (s.rq_table) {
+      if (p) p->rq_off = at;
+      at += local_bytes(a, DType::Int32, 1, jt, 1, 2);
+    }
+    if (p) p->out_off = at;
+    return at + local_bytes(a, s.out_dt, mt, jt, 1, 1);
+  };
+  auto ok = [&](int64_t mt, int64_t jt) {
+    for (int64_t m0 = 0; m0 < s.m; m0 += mt)
+      for (int64_t j0 = 0; j0 < s.n; j0 += jt)
+        if (!even_ok(s.in_dt, m0 * s.k) || !even_ok(s.out_dt, m0 * s.n + j0) || !even_ok(s.w_dt, j0 * s.k))
+          return false;
+    return true;
+  };
+  const std::vector<int64_t> jts = channel_candidates(s.n, 1, a.lanes);
+  for (int sets : {2, 1})
+    for (int64_t jt : jts)
+      for (int64_t mt = s.m; mt >= 1; --mt) {
+        if (lay(mt, jt, nullptr) * sets > a.lane_bytes || !ok(mt, jt)) continue;
+        MatmulPlan p;
+        p.mt = mt, p.jt = jt;
+        p.set_bytes = lay(mt, jt, &p);
+        for (int64_t m0 = 0; m0 < s.m; m0 += mt)
+          for (int64_t j0 = 0; j0 < s.n; j0 += jt)
+            p.tiles.push_back({m0, std::min(mt, s.m - m0), j0, std::min(jt, s.n - j0)});
+        p.double_buffer = sets == 2 && p.tiles.size() > 1;
+        return p;
+      }
+  throw Error(fmt::format("{}: no tiling fits LMEM ({} bytes per lane)", what, a.lane_bytes));
+}
+
+}  // namespace tpusim::compiler::be

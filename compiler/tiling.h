@@ -1,0 +1,69 @@
+// Back end, tiling: how one IR op is cut into tiles that fit LMEM (docs/compiler.md, "Back end").
+// A window op (conv2d, pool, and eltwise/requant as 1x1 windows) is tiled over batch, output-channel
+// groups and output-row bands; a band's input rows carry the halo, and padding applies only at
+// the real image edges. Matmul is tiled over rows and output columns (k is never split).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "isa/arch.h"
+#include "isa/dtype.h"
+
+namespace tpusim::compiler::be {
+
+inline uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+// Bytes per lane of a compact local tensor [n, c, h, w], rounded up to 4 (int32 alignment).
+uint64_t local_bytes(const Arch& a, DType dt, int64_t n, int64_t c, int64_t h, int64_t w);
+
+// The geometry of a window op on NCHW tensors.
+struct WindowShape {
+  int64_t n = 1, ic = 1, ih = 1, iw = 1, oc = 1, oh = 1, ow = 1;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
+  int64_t pad_t = 0, pad_l = 0, pad_b = 0, pad_r = 0;
+  // grouped: output channel group [o0, o0+oct) reads input channels [o0/ocpg*icpg, ...) (grouped
+  // conv, depthwise, pool, eltwise: ocpg = icpg = 1); else every tile reads all ic channels and
+  // icpg = ic (the weights' per-channel length is icpg*kh*kw either way).
+  bool grouped = true;
+  int64_t ocpg = 1, icpg = 1;
+  int n_inputs = 1;  // eltwise: 2 (the second of type in_dt2)
+  DType in_dt = DType::Int8, in_dt2 = DType::Int8, out_dt = DType::Int8, w_dt = DType::Int8;
+  bool weights = false, bias = false, rq_table = false;
+};
+
+struct WindowTile {
+  int64_t n0, nt, o0, oct, r0, rows;  // output block
+  int64_t i0, ict;                    // input channels
+  int64_t lo, hi, pad_t, pad_b;       // input rows [lo, hi) and the padding of this band
+};
+
+struct WindowPlan {
+  int64_t nt = 1, oct = 1, rows = 1;
+  bool double_buffer = false;
+  uint64_t set_bytes = 0;  // per lane, one buffer set
+  // offsets within a set
+  uint64_t in_off[2] = {0, 0}, w_off = 0, b_off = 0, rq_off = 0, out_off = 0;
+  std::vector<WindowTile> tiles;
+};
+
+// Chooses the tiling; throws Error naming `what` when no tiling fits.
+WindowPlan plan_window(const WindowShape& s, const Arch& a, const char* what);
+std::vector<WindowTile> window_tiles(const WindowShape& s, int64_t nt, int64_t oct, int64_t rows);
+
+struct MatmulShape {
+  int64_t m = 1, k = 1, n = 1;
+  DType in_dt = DType::Int8, out_dt = DType::Int8, w_dt = DType::Int8;
+  bool bias = false, rq_table = false;
+};
+struct MatmulTile {
+  int64_t m0, mt, j0, jt;
+};
+struct MatmulPlan {
+  int64_t mt = 1, jt = 1;
+  bool double_buffer = false;
+  uint64_t set_bytes = 0, in_off = 0, w_off = 0, b_off = 0, rq_off = 0, out_off = 0;
+  std::vector<MatmulTile> tiles;
+};
+MatmulPlan plan_matmul(const MatmulShape& s, const Arch& a, const char* what);
+
+}  // namespace tpusim::compiler::be

@@ -1,0 +1,40 @@
+# End-to-end test of `tpusim compile`: a QDQ model (written by test_compiler_backend) compiled for
+# edge with a schedule report and --dump-ir, the program run by `tpusim run` on a numpy input, and
+# an FP32 model refused with the calibration error. Run by ctest as:
+#   cmake -DTPUSIM=<binary> -DPYTHON=<python with numpy> -DMODELS=<dir> -DWORK=<scratch> -P compiler_backend_cli_test.cmake
+foreach(var PYTHON MODELS)
+  if(NOT DEFINED ${var})
+    message(FATAL_ERROR "compiler_backend_cli_test.cmake needs -D${var}=...")
+  endif()
+endforeach()
+include(${CMAKE_CURRENT_LIST_DIR}/cli_common.cmake)
+
+run(0 out err compile "${MODELS}/backend_qdq_int8.onnx" --arch edge -o int8.tpu --report report.json --dump-ir
+    --simulate)
+require_contains("${out}" "conv2d" "--dump-ir")
+if(NOT EXISTS "${WORK}/int8.tpu")
+  message(FATAL_ERROR "tpusim compile wrote no program")
+endif()
+python("
+r = json.load(open('report.json'))
+assert r['arch'] == 'edge', r['arch']
+assert len(r['layers']) == 5, len(r['layers'])
+for L in r['layers']:
+    assert L['tiles'] >= 1 and L['roofline_cycles'] >= 0, L
+    assert L['sim_cycles'] > 0 and 0 < L['efficiency'] <= 1, L
+assert r['total_macs'] > 0
+np.save('x.npy', np.random.default_rng(1).uniform(-1, 1, (1, 1, 16, 16)).astype(np.float32))
+")
+run(0 out err run int8.tpu -i x.npy -o out)
+python("
+y = np.load('out/y_q.npy')
+assert y.shape == (1, 10) and y.dtype == np.int8, (y.shape, y.dtype)
+")
+run(0 out err info int8.tpu)
+require_contains("${out}" "arch: edge" "tpusim info")
+
+run(1 out err compile "${MODELS}/backend_fp32_mlp.onnx" -o fp32.tpu)
+require_contains("${err}" "calibration is not yet supported" "FP32 model")
+if(EXISTS "${WORK}/fp32.tpu")
+  message(FATAL_ERROR "a refused compile wrote a program")
+endif()

@@ -1,0 +1,65 @@
+// Helpers for the back-end tests: compile an IntGraph, run it on the simulator with random
+// quantized inputs, and compare every DDR tensor (inputs, intermediates, outputs) with run_int.
+#pragma once
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <random>
+#include <string>
+
+#include "compiler/backend.h"
+#include "compiler/int_interp.h"
+#include "sim/simulator.h"
+
+namespace betest {
+using namespace tpusim;
+using namespace tpusim::compiler;
+
+struct BitexactResult {
+  sim::Stats stats;
+  CompileReport report;
+  int64_t tensors_compared = 0;
+};
+
+// Per-layer simulated cycles from a timed run's events (compile_int_graph's fill_sim_cycles).
+inline void fill_sim_cycles(CompileReport& r, const std::vector<sim::Event>& events) {
+  std::vector<InstrTime> times;
+  for (const sim::Event& e : events) times.push_back({e.engine, e.index, e.start, e.end});
+  compiler::fill_sim_cycles(r, times);
+}
+
+inline BitexactResult check_bitexact(const IntGraph& g, const Arch& a, bool timed, uint32_t seed) {
+  BitexactResult res;
+  const Program p = compile_int_graph(g, a, &res.report);
+  std::mt19937 rng(seed);
+  IntValues inputs;
+  sim::DeviceMemory mem = sim::prepare_memory(p, a);
+  for (const TensorDesc& d : p.inputs) {
+    std::uniform_int_distribution<int32_t> dist(static_cast<int32_t>(traits(d.dtype).qmin),
+                                                static_cast<int32_t>(traits(d.dtype).qmax));
+    IntValue v{d.shape, d.dtype, d.scale, d.zero_point, {}};
+    for (uint64_t i = 0; i < d.elements(); ++i) v.data.push_back(dist(rng));
+    sim::write_tensor(mem, d, v.data);
+    inputs[d.name] = std::move(v);
+  }
+  sim::RunOptions opt;
+  opt.functional = !timed;
+  opt.keep_events = timed;
+  const sim::RunResult run = sim::run(p, a, mem, opt);
+  res.stats = run.stats;
+  if (timed) fill_sim_cycles(res.report, run.events);
+  const IntRun golden = run_int(g, inputs);
+  for (const auto& [name, t] : g.tensors) {
+    if (!t.view_of.empty()) continue;
+    INFO("tensor " << name << " on " << a.name);
+    const std::vector<int32_t> got = sim::read_tensor(mem, tensor_desc(g, res.report, name));
+    REQUIRE(got == golden.values.at(name).data);
+    ++res.tensors_compared;
+  }
+  for (const TensorDesc& d : p.outputs) {
+    INFO("output " << d.name << " on " << a.name);
+    REQUIRE(sim::read_tensor(mem, d) == golden.values.at(d.name).data);
+  }
+  return res;
+}
+
+}  // namespace betest
