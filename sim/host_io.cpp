@@ -35,7 +35,7 @@ int64_t batch_runs(const HostArray& a, const TensorDesc& t) {
   std::string expected = shape_text(t.shape);
   if (!t.shape.empty()) {
     std::vector<int64_t> batched_shape = t.shape;
-    batched_shape[0] = 0;  // placeholder for the batch
+    batched_shape[0] = 0;  // one digit, replaced by "B" below
     std::string text = shape_text(batched_shape);
     text.replace(1, 1, t.shape[0] == 1 ? "B" : fmt::format("B*{}", t.shape[0]));
     expected += fmt::format(" or {} for a batch of B", text);

@@ -22,7 +22,7 @@
 #include "sim/top.h"
 
 // libsystemc.so defines main() and references sc_main; tpusim drives the kernel itself, so this
-// stub only satisfies the linker and is never called.
+// empty definition only satisfies the linker and is never called.
 int sc_main(int, char*[]) { return 1; }
 
 namespace tpusim::sim {
