@@ -1,5 +1,6 @@
 // tpusim compile: a QDQ ONNX model -> program.tpu for an architecture (docs/compiler.md, "Back
-// end"): import, quantized lowering, tiling, schedule and code generation.
+// end"): import, quantized lowering, tiling, schedule and code generation. An FP32 model is first
+// calibrated on --calib data into the QDQ form (compiler/calibrate.h).
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -8,11 +9,13 @@
 
 #include "cli/command.h"
 #include "compiler/backend.h"
+#include "compiler/calibrate.h"
 #include "compiler/lower.h"
 #include "compiler/lower_report.h"
 #include "compiler/onnx_import.h"
 #include "isa/error.h"
 #include "isa/file_io.h"
+#include "isa/npy.h"
 #include "sim/simulator.h"
 
 namespace tpusim::cli {
@@ -25,16 +28,39 @@ bool is_qdq(const compiler::Graph& g) {
   return false;
 }
 
+template <class Opts>
+compiler::Graph calibrated(const compiler::Graph& g, const Opts& o) {
+  if (o.calib.empty())
+    throw Error(
+        fmt::format("{}: an FP32 model (no QuantizeLinear/DequantizeLinear) needs calibration data: "
+                    "give --calib data.npy (or a QDQ model)",
+                    o.model));
+  compiler::CalibConfig c;
+  compiler::parse_bits(o.bits, c);
+  const auto m = calib_method_from_name(o.method);
+  if (!m)
+    throw Error(fmt::format("--calib-method '{}': expected minmax, ema, percentile, mse or kl", o.method));
+  c.method = *m;
+  c.limit = o.calib_limit;
+  c.calib_source = o.calib;
+  compiler::CalibResult r = compiler::quantize_fp32(g, load_npy(o.calib), c);
+  spdlog::info("{}: calibrated on {} samples ({}, {}), {} activation tensors", o.model, r.samples, o.method,
+               o.bits, r.params.size());
+  return std::move(r.graph);
+}
+
 }  // namespace
 
 Command add_compile(CLI::App& root) {
   struct Opts {
-    std::string model, arch = "default", out, report;
+    std::string model, arch = "default", out, report, calib, method = "kl", bits = "w8a8";
+    int64_t calib_limit = 0;
     bool dump_ir = false, simulate = false;
   };
   auto o = std::make_shared<Opts>();
-  CLI::App* sub = root.add_subcommand("compile", "Compile a QDQ ONNX model to a .tpu program");
-  sub->add_option("model", o->model, "QDQ ONNX model")->required();
+  CLI::App* sub =
+      root.add_subcommand("compile", "Compile a QDQ (or calibrated FP32) ONNX model to a .tpu program");
+  sub->add_option("model", o->model, "QDQ ONNX model, or FP32 with --calib")->required();
   sub->add_option("--arch", o->arch, "Architecture preset or YAML file")->capture_default_str();
   sub->add_option("-o,--output", o->out, "Program file to write (.tpu)")->required();
   sub->add_option("--report", o->report, "Write the per-layer schedule report (JSON)");
@@ -42,35 +68,38 @@ Command add_compile(CLI::App& root) {
                 "Run the program once, timed, on zero inputs and add simulated cycles and efficiency per "
                 "layer to the report");
   sub->add_flag("--dump-ir", o->dump_ir, "Print the lowered integer graph (JSON) on stdout");
-  return {sub, [o] {
-            const Arch arch = resolve_arch(o->arch);
-            const compiler::Graph g = compiler::import_onnx(o->model);
-            if (!is_qdq(g))
-              throw Error(
-                  fmt::format("{}: an FP32 model (no QuantizeLinear/DequantizeLinear): calibration is not "
-                              "yet supported by `tpusim compile`; give a QDQ model",
-                              o->model));
-            const compiler::IntGraph ig = compiler::lower_qdq(g);
-            if (o->dump_ir)
-              write_stdout(compiler::report_json(ig, compiler::lowering_report(ig)).dump(2) + "\n");
-            compiler::CompileReport rep;
-            const Program p = compiler::compile_int_graph(ig, arch, &rep);
-            save_program(p, o->out);
-            if (o->simulate) {
-              sim::DeviceMemory mem = sim::prepare_memory(p, arch);
-              for (const TensorDesc& d : p.inputs)
-                sim::write_tensor(mem, d, std::vector<int32_t>(d.elements(), d.zero_point));
-              const sim::RunResult run = sim::run(p, arch, mem, {});
-              std::vector<compiler::InstrTime> times;
-              for (const sim::Event& ev : run.events)
-                times.push_back({ev.engine, ev.index, ev.start, ev.end});
-              compiler::fill_sim_cycles(rep, times);
-              spdlog::info("simulated: {} cycles", run.stats.total_cycles);
-            }
-            if (!o->report.empty()) write_file_atomic(o->report, rep.to_json().dump(2) + "\n");
-            spdlog::info("{}: {} ops -> {} GDMA + {} TIU instructions for {}, {} bytes of DDR", o->model,
-                         ig.ops.size(), p.gdma.size(), p.tiu.size(), arch.name, rep.ddr_bytes);
-          }};
+  sub->add_option("--calib", o->calib, "FP32 model: calibration inputs, float32 .npy [N, ...input shape]");
+  sub->add_option("--calib-method", o->method, "minmax, ema, percentile, mse or kl")->capture_default_str();
+  sub->add_option("--bits", o->bits, "Weight and activation bits: w8a8, w4a4, w4a8, w8a4")
+      ->capture_default_str();
+  sub->add_option("--calib-limit", o->calib_limit, "Use at most N calibration samples (0 = all)");
+  return {
+      sub, [o] {
+        const Arch arch = resolve_arch(o->arch);
+        compiler::Graph g = compiler::import_onnx(o->model);
+        if (!is_qdq(g))
+          g = calibrated(g, *o);
+        else if (!o->calib.empty())
+          throw Error(fmt::format("{}: --calib given, but the model is already quantized (QDQ)", o->model));
+        const compiler::IntGraph ig = compiler::lower_qdq(g);
+        if (o->dump_ir) write_stdout(compiler::report_json(ig, compiler::lowering_report(ig)).dump(2) + "\n");
+        compiler::CompileReport rep;
+        const Program p = compiler::compile_int_graph(ig, arch, &rep);
+        save_program(p, o->out);
+        if (o->simulate) {
+          sim::DeviceMemory mem = sim::prepare_memory(p, arch);
+          for (const TensorDesc& d : p.inputs)
+            sim::write_tensor(mem, d, std::vector<int32_t>(d.elements(), d.zero_point));
+          const sim::RunResult run = sim::run(p, arch, mem, {});
+          std::vector<compiler::InstrTime> times;
+          for (const sim::Event& ev : run.events) times.push_back({ev.engine, ev.index, ev.start, ev.end});
+          compiler::fill_sim_cycles(rep, times);
+          spdlog::info("simulated: {} cycles", run.stats.total_cycles);
+        }
+        if (!o->report.empty()) write_file_atomic(o->report, rep.to_json().dump(2) + "\n");
+        spdlog::info("{}: {} ops -> {} GDMA + {} TIU instructions for {}, {} bytes of DDR", o->model,
+                     ig.ops.size(), p.gdma.size(), p.tiu.size(), arch.name, rep.ddr_bytes);
+      }};
 }
 
 }  // namespace tpusim::cli

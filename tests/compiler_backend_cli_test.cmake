@@ -34,7 +34,28 @@ run(0 out err info int8.tpu)
 require_contains("${out}" "arch: edge" "tpusim info")
 
 run(1 out err compile "${MODELS}/backend_fp32_mlp.onnx" -o fp32.tpu)
-require_contains("${err}" "calibration is not yet supported" "FP32 model")
+require_contains("${err}" "needs calibration data: give --calib data.npy" "FP32 model")
 if(EXISTS "${WORK}/fp32.tpu")
   message(FATAL_ERROR "a refused compile wrote a program")
 endif()
+
+# An FP32 model calibrated by `tpusim compile --calib` (compiler/calibrate.h), then run.
+python("
+rng = np.random.default_rng(2)
+np.save('calib.npy', rng.uniform(-1, 1, (16, 1, 8, 8)).astype(np.float32))
+np.save('calib64.npy', np.zeros((4, 1, 8, 8)))
+np.save('x1.npy', rng.uniform(-1, 1, (1, 1, 8, 8)).astype(np.float32))
+")
+run(0 out err compile "${MODELS}/backend_fp32_mlp.onnx" --arch edge -o mlp_cal.tpu --calib calib.npy
+    --calib-method minmax --bits w4a4 --calib-limit 8 --dump-ir)
+require_contains("${out}" "matmul" "--calib --dump-ir")
+run(0 out err run mlp_cal.tpu -i x1.npy -o out_cal)
+python("
+y = np.load('out_cal/y_q.npy')
+assert y.shape == (1, 10), y.shape
+")
+run(0 out err compile "${MODELS}/backend_fp32_mlp.onnx" --arch edge -o mlp_kl.tpu --calib calib.npy)
+run(1 out err compile "${MODELS}/backend_fp32_mlp.onnx" -o bad.tpu --calib calib64.npy)
+require_contains("${err}" "calib64.npy: calibration data is float64, expected float32" "float64 calibration data")
+run(1 out err compile "${MODELS}/backend_fp32_mlp.onnx" -o bad.tpu --calib calib.npy --bits w2a8)
+require_contains("${err}" "2-bit weights cannot be expressed with ONNX QDQ types" "--bits w2a8")
