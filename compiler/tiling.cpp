@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "isa/error.h"
 
@@ -57,30 +58,40 @@ std::vector<WindowTile> window_tiles(const WindowShape& s, int64_t nt, int64_t o
 
 namespace {
 
-// Lays out one buffer set for a candidate; 0 when a 4-bit DDR offset would not be byte aligned.
-uint64_t layout(const WindowShape& s, const Arch& a, int64_t nt, int64_t oct, int64_t rows, WindowPlan* p) {
+// Places the operands of one buffer set one after another, each starting at a multiple of
+// `align`: with align = the LMEM bank size no two operands share a bank, so the TIU pays no
+// bank-conflict stalls (docs/timing.md); with 4 they are packed. Returns the set's size, a
+// multiple of `align`.
+struct SetLayout {
+  uint64_t align, at = 0;
+  uint64_t place(uint64_t bytes) {
+    const uint64_t off = align_up(at, align);
+    at = off + bytes;
+    return off;
+  }
+  uint64_t size() const { return align_up(at, align); }
+};
+
+uint64_t layout(const WindowShape& s, const Arch& a, int64_t nt, int64_t oct, int64_t rows, uint64_t align,
+                WindowPlan* p) {
   const int64_t ict = s.grouped ? oct / s.ocpg * s.icpg : s.ic;
   const int64_t irows = in_rows_for(s, rows);
-  uint64_t at = 0;
-  for (int i = 0; i < s.n_inputs; ++i) {
-    if (p) p->in_off[i] = at;
-    at += local_bytes(a, i == 0 ? s.in_dt : s.in_dt2, nt, ict, irows, s.iw);
-  }
-  if (s.weights) {
-    if (p) p->w_off = at;
-    at += local_bytes(a, s.w_dt, 1, oct, 1, s.icpg * s.kh * s.kw);
-  }
-  if (s.bias) {
-    if (p) p->b_off = at;
-    at += local_bytes(a, DType::Int32, 1, oct, 1, 1);
-  }
-  if (s.rq_table) {
-    if (p) p->rq_off = at;
-    at += local_bytes(a, DType::Int32, 1, oct, 1, 2);
-  }
-  if (p) p->out_off = at;
-  at += local_bytes(a, s.out_dt, nt, oct, rows, s.ow);
-  return at;
+  WindowPlan scratch;
+  WindowPlan& q = p ? *p : scratch;
+  SetLayout l{align};
+  for (int i = 0; i < s.n_inputs; ++i)
+    q.in_off[i] = l.place(local_bytes(a, i == 0 ? s.in_dt : s.in_dt2, nt, ict, irows, s.iw));
+  if (s.weights) q.w_off = l.place(local_bytes(a, s.w_dt, 1, oct, 1, s.icpg * s.kh * s.kw));
+  if (s.bias) q.b_off = l.place(local_bytes(a, DType::Int32, 1, oct, 1, 1));
+  if (s.rq_table) q.rq_off = l.place(local_bytes(a, DType::Int32, 1, oct, 1, 2));
+  q.out_off = l.place(local_bytes(a, s.out_dt, nt, oct, rows, s.ow));
+  return l.size();
+}
+
+// Bank-aligned when `sets` such sets fit a lane, else packed (4-byte aligned).
+uint64_t best_align(const Arch& a, int sets, const std::function<uint64_t(uint64_t)>& size_with) {
+  const uint64_t bank = std::max<uint64_t>(a.lane_bytes / a.banks_per_lane, 4);
+  return size_with(bank) * static_cast<uint64_t>(sets) <= a.lane_bytes ? bank : 4;
 }
 
 bool aligned(const WindowShape& s, int64_t nt, int64_t oct, int64_t rows) {
@@ -105,11 +116,13 @@ WindowPlan plan_window(const WindowShape& s, const Arch& a, const char* what) {
     for (int64_t nt : nts)
       for (int64_t oct : ocs)
         for (int64_t rows = s.oh; rows >= 1; --rows) {
-          if (layout(s, a, nt, oct, rows, nullptr) * sets > a.lane_bytes) continue;
+          if (layout(s, a, nt, oct, rows, 4, nullptr) * sets > a.lane_bytes) continue;
           if (!aligned(s, nt, oct, rows)) continue;
           WindowPlan p;
           p.nt = nt, p.oct = oct, p.rows = rows;
-          p.set_bytes = layout(s, a, nt, oct, rows, &p);
+          const uint64_t align =
+              best_align(a, sets, [&](uint64_t al) { return layout(s, a, nt, oct, rows, al, nullptr); });
+          p.set_bytes = layout(s, a, nt, oct, rows, align, &p);
           p.tiles = window_tiles(s, nt, oct, rows);
           if (sets == 1 && p.tiles.size() > 1 && 2 * p.set_bytes > a.lane_bytes) goto next_pass;
           p.double_buffer = p.tiles.size() > 1;
@@ -121,10 +134,12 @@ WindowPlan plan_window(const WindowShape& s, const Arch& a, const char* what) {
   for (int64_t nt : nts)
     for (int64_t oct : ocs)
       for (int64_t rows = s.oh; rows >= 1; --rows)
-        if (layout(s, a, nt, oct, rows, nullptr) <= a.lane_bytes && aligned(s, nt, oct, rows)) {
+        if (layout(s, a, nt, oct, rows, 4, nullptr) <= a.lane_bytes && aligned(s, nt, oct, rows)) {
           WindowPlan p;
           p.nt = nt, p.oct = oct, p.rows = rows;
-          p.set_bytes = layout(s, a, nt, oct, rows, &p);
+          const uint64_t align =
+              best_align(a, 1, [&](uint64_t al) { return layout(s, a, nt, oct, rows, al, nullptr); });
+          p.set_bytes = layout(s, a, nt, oct, rows, align, &p);
           p.tiles = window_tiles(s, nt, oct, rows);
           return p;
         }
@@ -132,22 +147,16 @@ WindowPlan plan_window(const WindowShape& s, const Arch& a, const char* what) {
 }
 
 MatmulPlan plan_matmul(const MatmulShape& s, const Arch& a, const char* what) {
-  auto lay = [&](int64_t mt, int64_t jt, MatmulPlan* p) {
-    uint64_t at = 0;
-    if (p) p->in_off = at;
-    at += local_bytes(a, s.in_dt, mt, s.k, 1, 1);
-    if (p) p->w_off = at;
-    at += local_bytes(a, s.w_dt, 1, jt, 1, s.k);
-    if (s.bias) {
-      if (p) p->b_off = at;
-      at += local_bytes(a, DType::Int32, 1, jt, 1, 1);
-    }
-    if (s.rq_table) {
-      if (p) p->rq_off = at;
-      at += local_bytes(a, DType::Int32, 1, jt, 1, 2);
-    }
-    if (p) p->out_off = at;
-    return at + local_bytes(a, s.out_dt, mt, jt, 1, 1);
+  auto lay = [&](int64_t mt, int64_t jt, uint64_t align, MatmulPlan* p) {
+    MatmulPlan scratch;
+    MatmulPlan& q = p ? *p : scratch;
+    SetLayout l{align};
+    q.in_off = l.place(local_bytes(a, s.in_dt, mt, s.k, 1, 1));
+    q.w_off = l.place(local_bytes(a, s.w_dt, 1, jt, 1, s.k));
+    if (s.bias) q.b_off = l.place(local_bytes(a, DType::Int32, 1, jt, 1, 1));
+    if (s.rq_table) q.rq_off = l.place(local_bytes(a, DType::Int32, 1, jt, 1, 2));
+    q.out_off = l.place(local_bytes(a, s.out_dt, mt, jt, 1, 1));
+    return l.size();
   };
   auto ok = [&](int64_t mt, int64_t jt) {
     for (int64_t m0 = 0; m0 < s.m; m0 += mt)
@@ -160,10 +169,11 @@ MatmulPlan plan_matmul(const MatmulShape& s, const Arch& a, const char* what) {
   for (int sets : {2, 1})
     for (int64_t jt : jts)
       for (int64_t mt = s.m; mt >= 1; --mt) {
-        if (lay(mt, jt, nullptr) * sets > a.lane_bytes || !ok(mt, jt)) continue;
+        if (lay(mt, jt, 4, nullptr) * sets > a.lane_bytes || !ok(mt, jt)) continue;
         MatmulPlan p;
         p.mt = mt, p.jt = jt;
-        p.set_bytes = lay(mt, jt, &p);
+        p.set_bytes =
+            lay(mt, jt, best_align(a, sets, [&](uint64_t al) { return lay(mt, jt, al, nullptr); }), &p);
         for (int64_t m0 = 0; m0 < s.m; m0 += mt)
           for (int64_t j0 = 0; j0 < s.n; j0 += jt)
             p.tiles.push_back({m0, std::min(mt, s.m - m0), j0, std::min(jt, s.n - j0)});
