@@ -101,7 +101,7 @@ TEST_CASE("calibrate: FP32 zoo, every method and bit width: bit-exact and close 
         const CalibResult r = quantize_fp32(g, calib, cfg);
         CHECK(r.samples == 32);
         const IntGraph ig = lower_qdq(r.graph);
-        for (const char* preset : {"edge", "default"}) {
+        for (const char* preset : {"edge", "default", "server"}) {
           check_bitexact(ig, arch_preset(preset), false, 21);
           check_heldout_sim(g, ig, held, arch_preset(preset));
         }
