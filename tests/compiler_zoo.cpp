@@ -343,11 +343,7 @@ TestModel test_model(const std::string& name, int64_t batch) {
   throw std::invalid_argument("no test model " + name);
 }
 
-}  // namespace tpusim::testing
-
 // --- models for the quantized lowering tests (onnx_builders.h, after test_model) ---------------
-
-namespace tpusim::testing {
 
 TestModel qdq_depthwise(int64_t batch) {
   std::mt19937 rng(10);
