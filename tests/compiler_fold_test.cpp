@@ -13,10 +13,6 @@ using namespace tpusim::compiler;
 using namespace tpusim::testing;
 
 namespace {
-Graph import(const std::string& bytes, int64_t batch) {
-  return import_onnx_bytes(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), "m.onnx",
-                           ImportOptions{batch});
-}
 int count_op(const Graph& g, Op op) {
   return static_cast<int>(
       std::count_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.op == op; }));
@@ -41,7 +37,7 @@ TensorMap run(const Graph& g, uint32_t seed) {
 }  // namespace
 
 TEST_CASE("folding BN into Conv and Gemm preserves every surviving tensor", "[compiler][fold]") {
-  const Graph g0 = import(test_model("conv_bn_relu_pool", 4).bytes, 4);
+  const Graph g0 = import_model(test_model("conv_bn_relu_pool", 4).bytes, 4);
   Graph g1 = g0;
   const FoldStats st = fold_batchnorm(g1);
   CHECK(st.folded == 3);  // bn1 into conv1, bn2 into conv2 (which had no bias), y into the Gemm
@@ -61,7 +57,7 @@ TEST_CASE("folding BN into Conv and Gemm preserves every surviving tensor", "[co
 }
 
 TEST_CASE("a BN after a non-foldable producer becomes ChannelAffine", "[compiler][fold]") {
-  const Graph g0 = import(test_model("depthwise_separable", 3).bytes, 3);
+  const Graph g0 = import_model(test_model("depthwise_separable", 3).bytes, 3);
   Graph g1 = g0;
   const FoldStats st = fold_batchnorm(g1);
   CHECK(st.folded == 1);     // dw_bn into the depthwise Conv
@@ -94,7 +90,7 @@ TEST_CASE("a Conv whose output has other users, or a shared weight, is not chang
   bn("c2", "n2");  // foldable, but w is shared with c1: gets its own folded copy
   b.node("Add", {"n1", "c1"}, "other");
   b.node("Add", {"n2", "n1"}, "y");
-  const Graph g0 = import(b.bytes(), 2);
+  const Graph g0 = import_model(b.bytes(), 2);
   Graph g1 = g0;
   const FoldStats st = fold_batchnorm(g1);
   CHECK(st.folded == 1);
@@ -122,7 +118,7 @@ TEST_CASE("Gemm folding handles C of shape [M,N], beta and transB=0", "[compiler
            {"fc", b.f32("g", {5}, uniform(rng, 5, 0.5f, 2)), b.f32("bb", {5}, uniform(rng, 5, -1, 1)),
             b.f32("m", {5}, uniform(rng, 5, -1, 1)), b.f32("v", {5}, uniform(rng, 5, 0.5f, 2))},
            "y");
-    const Graph g0 = import(b.bytes(), 3);
+    const Graph g0 = import_model(b.bytes(), 3);
     Graph g1 = g0;
     CHECK(fold_batchnorm(g1).folded == 1);
     CHECK(g1.nodes.size() == 1);

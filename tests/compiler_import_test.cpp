@@ -11,10 +11,6 @@ using namespace tpusim::compiler;
 using namespace tpusim::testing;
 
 namespace {
-Graph import(const std::string& bytes, int64_t batch = 2) {
-  return import_onnx_bytes(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), "m.onnx",
-                           ImportOptions{batch});
-}
 const Node& node(const Graph& g, const std::string& name) {
   for (const Node& n : g.nodes)
     if (n.name == name) return n;
@@ -35,7 +31,7 @@ TEST_CASE("every zoo model imports with static shapes on every tensor", "[compil
                                                 {"qdq_int4", {2, 10}}};
   for (const TestModel& m : test_models(2)) {
     INFO(m.name);
-    const Graph g = import(m.bytes);
+    const Graph g = import_model(m.bytes, 2);
     REQUIRE(g.inputs == std::vector<std::string>{"x"});
     REQUIRE(g.outputs == std::vector<std::string>{"y"});
     CHECK(g.tensor("x").shape == m.input_shape);
@@ -57,7 +53,7 @@ TEST_CASE("every zoo model imports with static shapes on every tensor", "[compil
 }
 
 TEST_CASE("shapes and attributes of conv_bn_relu_pool", "[compiler][import]") {
-  const Graph g = import(test_model("conv_bn_relu_pool", 3).bytes, 3);
+  const Graph g = import_model(test_model("conv_bn_relu_pool", 3).bytes, 3);
   CHECK(g.opset == 13);
   CHECK(g.nodes.size() == 11);
   CHECK(g.tensor("conv1").shape == Shape{3, 8, 28, 28});
@@ -81,19 +77,19 @@ TEST_CASE("shapes and attributes of conv_bn_relu_pool", "[compiler][import]") {
 
 TEST_CASE("negative axes are normalised, Reshape 0/-1 resolved, Constant nodes become constants",
           "[compiler][import]") {
-  const Graph d = import(test_model("depthwise_separable", 2).bytes);
+  const Graph d = import_model(test_model("depthwise_separable", 2).bytes, 2);
   CHECK(node(d, "cat").attr<ConcatAttrs>().axis == 1);
   CHECK(d.tensor("cat").shape == Shape{2, 20, 8, 8});
   CHECK(d.tensor("dw").shape == Shape{2, 8, 8, 8});  // asymmetric pads {1,1,0,0}
   CHECK(node(d, "dw").attr<ConvAttrs>().group == 8);
   CHECK(d.tensor("ap").shape == Shape{2, 20, 4, 4});
   CHECK(node(d, "y").attr<ReshapeAttrs>().target == Shape{0, -1});
-  const Graph m = import(test_model("mlp", 4).bytes, 4);
+  const Graph m = import_model(test_model("mlp", 4).bytes, 4);
   CHECK(m.tensor("rows").shape == Shape{4, 8, 8});
   CHECK(m.tensor("mm1").shape == Shape{4, 8, 16});
   CHECK(m.tensor("flat").shape == Shape{4, 128});
   CHECK(m.tensor("b1").f32.size() == 16);  // float_data, not raw_data
-  const Graph c = import(test_model("clip_opset6", 2).bytes);
+  const Graph c = import_model(test_model("clip_opset6", 2).bytes, 2);
   CHECK(c.opset == 6);
   CHECK(node(c, "clipped").attr<ClipAttrs>().min == -0.5f);
   CHECK(node(c, "clipped").attr<ClipAttrs>().max == 0.5f);
@@ -101,7 +97,7 @@ TEST_CASE("negative axes are normalised, Reshape 0/-1 resolved, Constant nodes b
 
 TEST_CASE("the batch option binds a dynamic first dimension", "[compiler][import]") {
   for (int64_t batch : {1, 7}) {
-    const Graph g = import(test_model("residual", batch).bytes, batch);
+    const Graph g = import_model(test_model("residual", batch).bytes, batch);
     CHECK(g.tensor("x").shape == Shape{batch, 4, 12, 12});
     CHECK(g.tensor("mp").shape == Shape{batch, 8, 6, 6});
     CHECK(g.tensor("y").shape == Shape{batch, 10});
@@ -109,7 +105,7 @@ TEST_CASE("the batch option binds a dynamic first dimension", "[compiler][import
 }
 
 TEST_CASE("QDQ parameters are resolved into the nodes' attributes", "[compiler][import][qdq]") {
-  const Graph g = import(test_model("qdq_int8", 2).bytes);
+  const Graph g = import_model(test_model("qdq_int8", 2).bytes, 2);
   const auto& w1 = node(g, "w1").attr<QuantAttrs>();
   CHECK(node(g, "w1").op == Op::DequantizeLinear);
   CHECK(w1.qtype == ElemType::I8);
@@ -125,12 +121,12 @@ TEST_CASE("QDQ parameters are resolved into the nodes' attributes", "[compiler][
   CHECK(g.tensor("xq_q").type == ElemType::I8);
   CHECK(g.tensor("w1_q").type == ElemType::I8);
   CHECK(!g.has("w1_scale"));
-  const Graph u = import(test_model("qdq_uint8", 2).bytes);
+  const Graph u = import_model(test_model("qdq_uint8", 2).bytes, 2);
   CHECK(node(u, "a1_q").attr<QuantAttrs>().zero_point == std::vector<int64_t>{10});
   CHECK(u.tensor("a1_q").type == ElemType::U8);
   CHECK(node(u, "w2").attr<QuantAttrs>().qtype == ElemType::U8);
   CHECK(node(u, "w2").attr<QuantAttrs>().zero_point == std::vector<int64_t>{128});
-  const Graph f = import(test_model("qdq_int4", 2).bytes);
+  const Graph f = import_model(test_model("qdq_int4", 2).bytes, 2);
   CHECK(f.opset == 21);
   CHECK(f.tensor("w1_q").type == ElemType::I4);
   CHECK(f.tensor("w1_q").ints.size() == 45);
@@ -159,7 +155,7 @@ TEST_CASE("int4/uint4 initializers decode the same from raw_data and int32_data 
       }
       b.node("DequantizeLinear", {"q", b.scalar("s", 0.5f)}, "dq");
       b.node("Add", {"x", "dq"}, "y");
-      const Graph g = import(b.bytes());
+      const Graph g = import_model(b.bytes(), 2);
       CHECK(g.tensor("q").ints == vals);
       CHECK(g.tensor("q").type == static_cast<ElemType>(type));
       CHECK(g.tensor("dq").type == ElemType::F32);
@@ -173,7 +169,7 @@ TEST_CASE("initializers listed as graph inputs (IR < 4) are constants, not runti
   b.input("x", {-1, 3}).input("w", {3}).output("y");
   b.f32("w", {3}, {1, 2, 3}, false);
   b.node("Mul", {"x", "w"}, "y");
-  const Graph g = import(b.bytes(), 4);
+  const Graph g = import_model(b.bytes(), 4);
   CHECK(g.inputs == std::vector<std::string>{"x"});
   CHECK(g.tensor("w").is_const);
   CHECK(g.tensor("y").shape == Shape{4, 3});

@@ -19,11 +19,6 @@ using Ints = std::vector<int32_t>;
 
 namespace {
 
-Graph import(const std::string& bytes, int64_t batch = 1) {
-  return import_onnx_bytes(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), "m.onnx",
-                           ImportOptions{batch});
-}
-
 ITensor tensor(const std::string& name, Shape shape, DType t, int32_t zp = 0, float scale = 1.0f) {
   return {name, std::move(shape), t, scale, zp, "", ""};
 }
@@ -138,7 +133,7 @@ TEST_CASE("residual add of two scales, lowered from QDQ, worked by hand", "[comp
   add_qdq(b, "b", "bq", 0.05f, 128, kUInt8);
   b.node("Add", {"aq", "bq"}, "s", "add");
   add_qdq(b, "s", "y", 0.2f, -5, kInt8);
-  const IntGraph g = lower_qdq(import(b.bytes()));
+  const IntGraph g = lower_qdq(import_model(b.bytes()));
   const IEltwise& e = *g.ops.at(0).as<IEltwise>();
   // 0.05f is exactly half of 0.1f and 0.2f exactly twice: every multiplier is a power of two.
   CHECK(e.a_rescale.rel_error == 0);
@@ -163,7 +158,7 @@ TEST_CASE("Conv + ReLU6 lowered from QDQ against plain arithmetic", "[compiler][
   b.node("Conv", {"xq", "w", b.f32("bias", {2}, {0.1f, -0.05f})}, "c", "conv");
   b.node("Clip", {"c", b.scalar("lo", 0.0f), b.scalar("hi", 6.0f)}, "c6", "relu6");
   add_qdq(b, "c6", "y", 0.03f, 10, kUInt8);
-  const IntGraph g = lower_qdq(import(b.bytes()));
+  const IntGraph g = lower_qdq(import_model(b.bytes()));
   const Ints x{127, 90, -128, 64, 127, 3, -7, 127, 100};
   IntValues in{{"xq_q", {{1, 1, 3, 3}, DType::Int8, 0.02f, 0, x}}};
   const Ints y = run_int(g, in).values.at("y_q").data;
@@ -187,7 +182,7 @@ TEST_CASE("Conv + ReLU6 lowered from QDQ against plain arithmetic", "[compiler][
 }
 
 TEST_CASE("per-layer dump: integers and dequantized floats", "[compiler][int_interp]") {
-  const Graph g = import(test_model("qdq_int4", 2).bytes, 2);
+  const Graph g = import_model(test_model("qdq_int4", 2).bytes, 2);
   const IntGraph ig = lower_qdq(g);
   std::mt19937 rng(12);
   const TensorMap in{{"x", make_f32("x", {2, 1, 10, 10}, uniform(rng, 200, -1.0f, 1.0f))}};
@@ -211,7 +206,7 @@ TEST_CASE("per-layer dump: integers and dequantized floats", "[compiler][int_int
 }
 
 TEST_CASE("integer inputs are checked", "[compiler][int_interp]") {
-  const IntGraph ig = lower_qdq(import(test_model("qdq_int4", 1).bytes));
+  const IntGraph ig = lower_qdq(import_model(test_model("qdq_int4", 1).bytes));
   IntValues in{{"xq_q", {{1, 1, 10, 10}, DType::Int8, 1, 0, std::vector<int32_t>(99, 0)}}};
   CHECK_THROWS_WITH(run_int(ig, in),
                     "m.onnx: input 'xq_q' has 99 elements, the model expects [1, 1, 10, 10] 100");

@@ -19,11 +19,6 @@ using namespace tpusim::testing;
 
 namespace {
 
-Graph import(const std::string& bytes, int64_t batch) {
-  return import_onnx_bytes(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), "m.onnx",
-                           ImportOptions{batch});
-}
-
 struct Agreement {
   int64_t elements = 0, equal = 0, within_one = 0, max_steps = 0;
   void add(int64_t steps) {
@@ -89,7 +84,7 @@ TEST_CASE("integer reference vs FP32 interpreter on the QDQ models, layer by lay
   for (const TestModel& m : {test_model("qdq_int8", batch), test_model("qdq_uint8", batch),
                              test_model("qdq_int4", batch), qdq_depthwise(batch)}) {
     INFO(m.name);
-    const Graph g = import(m.bytes, batch);
+    const Graph g = import_model(m.bytes, batch);
     const IntGraph ig = lower_qdq(g);
     std::mt19937 rng(11);
     const TensorMap in{

@@ -16,10 +16,6 @@ using namespace tpusim::compiler;
 using namespace tpusim::testing;
 
 namespace {
-Graph import(const std::string& bytes, int64_t batch = 1) {
-  return import_onnx_bytes(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), "m.onnx",
-                           ImportOptions{batch});
-}
 TensorMap one_input(const Graph& g, std::vector<float> v) {
   return {{"x", make_f32("x", g.tensor("x").shape, std::move(v))}};
 }
@@ -121,7 +117,7 @@ TEST_CASE("QuantizeLinear/DequantizeLinear follow ONNX through isa/numerics.h", 
   attr(q, "axis", int64_t{1});
   auto& d = b.node("DequantizeLinear", {"q", "s", "z"}, "y");
   attr(d, "axis", int64_t{1});
-  const Graph g = import(b.bytes());
+  const Graph g = import_model(b.bytes());
   const std::vector<float> x{0.25f, 0.75f, 100.0f, -0.125f, 1.0f, -40.0f};
   const TensorMap r = run_fp32(g, one_input(g, x));
   // channel 0: 0.25/0.5 = 0.5 -> 0 (half to even), 1.5 -> 2, 200 -> 127; channel 1: -0.5 -> -0 + 10, 4 + 10,
@@ -138,7 +134,7 @@ TEST_CASE("QuantizeLinear/DequantizeLinear follow ONNX through isa/numerics.h", 
 }
 
 TEST_CASE("run_fp32 returns every intermediate and checks its inputs", "[compiler][interp]") {
-  const Graph g = import(test_model("residual", 2).bytes, 2);
+  const Graph g = import_model(test_model("residual", 2).bytes, 2);
   std::mt19937 rng(1);
   const TensorMap r = run_fp32(g, one_input(g, uniform(rng, 2 * 4 * 12 * 12, -1, 1)));
   for (const Node& n : g.nodes) {
@@ -154,7 +150,7 @@ TEST_CASE("run_fp32 returns every intermediate and checks its inputs", "[compile
 }
 
 TEST_CASE("a LeNet-sized model on 100 images runs well under a second or two", "[compiler][interp][perf]") {
-  const Graph g = import(test_model("conv_bn_relu_pool", 100).bytes, 100);
+  const Graph g = import_model(test_model("conv_bn_relu_pool", 100).bytes, 100);
   std::mt19937 rng(3);
   const TensorMap in = one_input(g, uniform(rng, 100 * 28 * 28, 0, 1));
   const auto t0 = std::chrono::steady_clock::now();

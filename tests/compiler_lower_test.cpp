@@ -17,10 +17,6 @@ using Strings = std::vector<std::string>;
 
 namespace {
 
-Graph import(const std::string& bytes) {
-  return import_onnx_bytes(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), "m.onnx");
-}
-
 const IOp& writer(const IntGraph& g, const std::string& output) {
   for (const IOp& op : g.ops)
     if (op.output == output) return op;
@@ -52,7 +48,7 @@ std::vector<int64_t> weight_ints(const std::vector<int8_t>& w) { return {w.begin
 }  // namespace
 
 TEST_CASE("qdq_int8 lowers to integer ops with the model's parameters", "[compiler][lower]") {
-  const Graph g = import(test_model("qdq_int8", 1).bytes);
+  const Graph g = import_model(test_model("qdq_int8", 1).bytes);
   const IntGraph ig = lower_qdq(g);
   // GlobalAveragePool onto a finer grid (s_out = s_in / 2): a depthwise conv with unit weights.
   CHECK(kinds(ig) ==
@@ -86,7 +82,7 @@ TEST_CASE("qdq_int8 lowers to integer ops with the model's parameters", "[compil
 
 TEST_CASE("qdq_uint8: float bias, uint8 weights at 128, residual Add, MatMul + bias Add",
           "[compiler][lower]") {
-  const Graph g = import(test_model("qdq_uint8", 1).bytes);
+  const Graph g = import_model(test_model("qdq_uint8", 1).bytes);
   const IntGraph ig = lower_qdq(g);
   CHECK(kinds(ig) ==
         Strings{"conv2d:a1_q", "conv2d:b1q_q", "eltwise.add:sumq_q", "pool.avg:apq_q", "matmul:y_q"});
@@ -136,7 +132,7 @@ TEST_CASE("qdq_uint8: float bias, uint8 weights at 128, residual Add, MatMul + b
 
 TEST_CASE("qdq_int4: int4 weights, uint4 clamps, a max pool with no QuantizeLinear after it",
           "[compiler][lower]") {
-  const Graph g = import(test_model("qdq_int4", 1).bytes);
+  const Graph g = import_model(test_model("qdq_int4", 1).bytes);
   const IntGraph ig = lower_qdq(g);
   CHECK(kinds(ig) == Strings{"conv2d:r1q_q", "pool.max:mp", "matmul:y_q"});
   const IOp& c = writer(ig, "r1q_q");
@@ -158,7 +154,7 @@ TEST_CASE("qdq_int4: int4 weights, uint4 clamps, a max pool with no QuantizeLine
 
 TEST_CASE("qdq_depthwise: depthwise + ReLU6, residual, pools, Mul, Concat with requant, FC",
           "[compiler][lower]") {
-  const Graph g = import(qdq_depthwise(1).bytes);
+  const Graph g = import_model(qdq_depthwise(1).bytes);
   const IntGraph ig = lower_qdq(g);
   CHECK(kinds(ig) == Strings{"conv2d:dwq_q", "conv2d:pwq_q", "conv2d:skq_q", "eltwise.add:sumq_q",
                              "pool.avg:apq_q", "pool.max:mpq_q", "eltwise.mul:prodq_q",
@@ -202,7 +198,7 @@ TEST_CASE("a small Conv + ReLU6: parameters computed by hand", "[compiler][lower
   b.node("Conv", {"xq", "w", b.f32("bias", {2}, {0.1f, -0.05f})}, "c", "conv");
   b.node("Clip", {"c", b.scalar("lo", 0.0f), b.scalar("hi", 6.0f)}, "c6", "relu6");
   add_qdq(b, "c6", "y", 0.03f, 10, kUInt8);
-  const IntGraph ig = lower_qdq(import(b.bytes()));
+  const IntGraph ig = lower_qdq(import_model(b.bytes()));
   REQUIRE(ig.ops.size() == 1);
   const IOp& op = ig.ops[0];
   const IConv& c = *op.as<IConv>();
@@ -218,7 +214,7 @@ TEST_CASE("a small Conv + ReLU6: parameters computed by hand", "[compiler][lower
 }
 
 TEST_CASE("the lowering report lists every layer's parameters and multiplier error", "[compiler][lower]") {
-  const IntGraph ig = lower_qdq(import(test_model("qdq_int4", 1).bytes));
+  const IntGraph ig = lower_qdq(import_model(test_model("qdq_int4", 1).bytes));
   const std::vector<LayerReport> r = lowering_report(ig);
   REQUIRE(r.size() == 3);
   CHECK(r[0].weight_bits == 4);
@@ -254,7 +250,7 @@ TEST_CASE("pass-through: views, reinterpreting DQ, DQ-Relu-Q, a Concat with no Q
   attr(b.node("Concat", {"same", "xq"}, "cat", "cat"), "axis", int64_t{1});
   b.node("Flatten", {"cat"}, "flat", "flatten");
   b.node("DequantizeLinear", {"xi", b.scalar("si", 0.05f), b.ints("zi", {}, kInt8, {3})}, "xi_dq");
-  const Graph g = import(b.bytes());
+  const Graph g = import_model(b.bytes());
   const IntGraph ig = lower_qdq(g);
   CHECK(ig.inputs == Strings{"xq_q", "xi"});
   CHECK(ig.float_inputs == Strings{"x", "xi"});

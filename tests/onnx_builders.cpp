@@ -4,7 +4,14 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "compiler/onnx_import.h"
+
 namespace tpusim::testing {
+
+compiler::Graph import_model(const std::string& bytes, int64_t batch) {
+  return compiler::import_onnx_bytes(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+                                     "m.onnx", compiler::ImportOptions{batch});
+}
 
 ModelBuilder::ModelBuilder(int64_t opset, int64_t ir_version) {
   m_.set_ir_version(ir_version);

@@ -8,7 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "compiler/graph.h"
+
 namespace tpusim::testing {
+
+// Imports serialised model bytes as the file "m.onnx", binding the batch dimension.
+compiler::Graph import_model(const std::string& bytes, int64_t batch = 1);
 
 // ONNX TensorProto.DataType ids used here.
 enum OnnxType : int32_t {

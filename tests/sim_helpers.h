@@ -29,27 +29,22 @@ inline Instr load(DType t, int64_t n, int64_t c, int64_t h, int64_t w, uint64_t 
   d.src = static_cast<int64_t>(ddr), d.dst = static_cast<int64_t>(lmem);
   return d.instr();
 }
+// dma.store and dma.copy share dma.load's field list (TPUSIM_FIELDS_DMA): only the opcode differs.
 inline Instr store(DType t, int64_t n, int64_t c, int64_t h, int64_t w, uint64_t lmem, uint64_t ddr,
                    uint32_t lanes) {
-  ops::DmaLoad f = dma_fields(t, n, c, h, w, lanes, false, true);
-  ops::DmaStore d;
-  d.dtype = f.dtype, d.n = n, d.c = c, d.h = h, d.w = w;
-  d.src = static_cast<int64_t>(lmem), d.src_sn = f.src_sn, d.src_sc = f.src_sc, d.src_sh = f.src_sh,
-  d.src_sw = 1;
-  d.dst = static_cast<int64_t>(ddr), d.dst_sn = f.dst_sn, d.dst_sc = f.dst_sc, d.dst_sh = f.dst_sh,
-  d.dst_sw = 1;
-  return d.instr();
+  ops::DmaLoad d = dma_fields(t, n, c, h, w, lanes, false, true);
+  d.src = static_cast<int64_t>(lmem), d.dst = static_cast<int64_t>(ddr);
+  Instr in = d.instr();
+  in.op = Opcode::DmaStore;
+  return in;
 }
 inline Instr copy(DType t, int64_t n, int64_t c, int64_t h, int64_t w, uint64_t from, uint64_t to,
                   uint32_t lanes) {
-  ops::DmaLoad f = dma_fields(t, n, c, h, w, lanes, false, false);
-  ops::DmaCopy d;
-  d.dtype = f.dtype, d.n = n, d.c = c, d.h = h, d.w = w;
-  d.src = static_cast<int64_t>(from), d.src_sn = f.src_sn, d.src_sc = f.src_sc, d.src_sh = f.src_sh,
-  d.src_sw = 1;
-  d.dst = static_cast<int64_t>(to), d.dst_sn = f.dst_sn, d.dst_sc = f.dst_sc, d.dst_sh = f.dst_sh,
-  d.dst_sw = 1;
-  return d.instr();
+  ops::DmaLoad d = dma_fields(t, n, c, h, w, lanes, false, false);
+  d.src = static_cast<int64_t>(from), d.dst = static_cast<int64_t>(to);
+  Instr in = d.instr();
+  in.op = Opcode::DmaCopy;
+  return in;
 }
 
 // Per-tensor requant by 2^-shift into `out` with the full clamp range of the type.
