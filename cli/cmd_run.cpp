@@ -4,55 +4,20 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
-#include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
 #include "isa/error.h"
 #include "isa/file_io.h"
+#include "isa/progress.h"
 #include "sim/host_io.h"
 #include "sim/trace.h"
 
 namespace tpusim::cli {
 
 namespace {
-
-// A batch's progress on stderr: a redrawn bar on a terminal, a log line per 10% otherwise (large
-// batches only); nothing under -q. The bar is erased when the batch ends or fails, so stderr's
-// last line stays the error, if any.
-class Progress {
- public:
-  Progress()
-      : tty_(isatty(STDERR_FILENO) == 1),
-        enabled_(spdlog::default_logger()->should_log(spdlog::level::info)) {}
-  ~Progress() {
-    if (drawn_) fmt::print(stderr, "\r{:{}}\r", "", kWidth + 40);
-  }
-  void operator()(int64_t done, int64_t total) {
-    if (!enabled_ || total < 2) return;
-    if (!tty_) {
-      if (total >= kLargeBatch && done * 10 / total != (done - 1) * 10 / total)
-        spdlog::info("run {}/{}", done, total);
-      return;
-    }
-    const auto now = std::chrono::steady_clock::now();
-    if (done < total && drawn_ && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    const int filled = static_cast<int>(kWidth * done / total);
-    fmt::print(stderr, "\r[{:#<{}}{:<{}}] {}/{} runs", "", filled, "", kWidth - filled, done, total);
-    std::fflush(stderr);
-    drawn_ = true;
-  }
-
- private:
-  static constexpr int kWidth = 30;
-  static constexpr int64_t kLargeBatch = 100;
-  bool tty_, enabled_, drawn_ = false;
-  std::chrono::steady_clock::time_point last_{};
-};
 
 // A multi-line error (a deadlock and its state dump) as one "error:" line followed by indented
 // lines: main prints "error: " + what(), so only the first line carries the prefix.
@@ -104,7 +69,10 @@ Command add_run(CLI::App& root) {
         bo.run.max_cycles = o->max_cycles;
         sim::BatchResult r;
         {
-          Progress progress;
+          // A batch's progress (isa/progress.h); nothing under -q.
+          Progress progress(
+              "run", "runs", spdlog::default_logger()->should_log(spdlog::level::info),
+              ProgressOutput::to_stderr([](const std::string& line) { spdlog::info("{}", line); }));
           bo.progress = [&progress](int64_t done, int64_t total) { progress(done, total); };
           try {
             r = sim::run_batch(p, arch, inputs, bo);

@@ -24,5 +24,10 @@ Command add_doc(CLI::App& root);      // tpusim doc isa [--update FILE]
 Command add_arch(CLI::App& root);     // tpusim arch list | arch show NAME|FILE
 Command add_run(CLI::App& root);      // tpusim run IN.tpu -i x.npy -o DIR [--stats/--trace/--vcd ...]
 Command add_compile(CLI::App& root);  // tpusim compile MODEL.onnx --arch A -o OUT.tpu [--report R.json]
+#ifdef TPUSIM_WITH_TORCH
+Command add_train(CLI::App& root);  // tpusim train --model lenet5 --epochs N -o DIR
+Command add_ptq(CLI::App& root);    // tpusim ptq --from DIR --bits w8a8 --calib kl -o DIR2
+Command add_qat(CLI::App& root);    // tpusim qat --from DIR --bits w4a4 --algo lsq --epochs N -o DIR3
+#endif
 
 }  // namespace tpusim::cli

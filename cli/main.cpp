@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
         tpusim::cli::add_asm(app),     tpusim::cli::add_disasm(app), tpusim::cli::add_info(app),
         tpusim::cli::add_doc(app),     tpusim::cli::add_arch(app),   tpusim::cli::add_run(app),
         tpusim::cli::add_compile(app),
+#ifdef TPUSIM_WITH_TORCH
+        tpusim::cli::add_train(app),   tpusim::cli::add_ptq(app),    tpusim::cli::add_qat(app),
+#endif
     };
     try {
       app.parse(argc, argv);

@@ -7,6 +7,9 @@ find_package(yaml-cpp REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(Catch2 REQUIRED)
 find_package(benchmark REQUIRED)
+# ONNX in (compiler/) and out (qat/), through libonnx's protobuf classes.
+find_package(Protobuf REQUIRED)
+find_package(ONNX REQUIRED)
 
 # libsystemc-dev ships no CMake config: locate header and library directly.
 find_path(SYSTEMC_INCLUDE_DIR systemc.h REQUIRED)

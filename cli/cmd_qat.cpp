@@ -1,0 +1,211 @@
+// tpusim train | ptq | qat: the QAT toolchain (qat/workflow.h) from the command line. ptq and qat
+// also run their exported model through the compiler's integer reference on test images and add
+// the fake-quant -> integer top-1 gap to report.json (docs/qat.md).
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <memory>
+#include <thread>
+
+#include "cli/command.h"
+#include "cli/intref_eval.h"
+#include "isa/error.h"
+#include "qat/workflow.h"
+
+namespace tpusim::cli {
+
+namespace {
+
+bool show_progress() { return spdlog::default_logger()->should_log(spdlog::level::info); }
+
+void use_all_cores(int threads) {
+  torch::set_num_threads(threads > 0 ? threads
+                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+}
+
+void add_data_options(CLI::App* c, qat::DataOptions& d) {
+  c->add_option("--dataset", d.dataset, "fashion-mnist, fashion-mnist:DIR, mnist:DIR or cifar10:DIR")
+      ->capture_default_str();
+  c->add_option("--limit", d.train_limit, "Use the first N training images (0 = all)")
+      ->check(CLI::NonNegativeNumber);
+  c->add_option("--test-limit", d.test_limit, "Evaluate on the first N test images (0 = all)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+void add_train_options(CLI::App* c, qat::TrainOptions& t) {
+  c->add_option("--epochs", t.epochs, "Epochs")->capture_default_str()->check(CLI::PositiveNumber);
+  c->add_option("--batch-size", t.batch_size, "Images per step")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  c->add_option("--optimizer", t.optimizer, "sgd or adam")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"sgd", "adam"}));
+  c->add_option("--lr", t.lr, "Initial learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  c->add_option("--momentum", t.momentum, "SGD momentum")->capture_default_str();
+  c->add_option("--weight-decay", t.weight_decay, "L2 weight decay")->capture_default_str();
+  c->add_option("--schedule", t.schedule, "cosine or step")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cosine", "step"}));
+  c->add_option("--step-epochs", t.step_epochs, "step: decay every N epochs")->capture_default_str();
+  c->add_option("--step-gamma", t.step_gamma, "step: decay factor")->capture_default_str();
+  c->add_option("--seed", t.seed, "Seed of initialisation, shuffling and augmentation")
+      ->capture_default_str();
+  c->add_flag("--augment,!--no-augment", t.augment, "Random 2-pixel shifts and horizontal flips")
+      ->capture_default_str();
+  c->add_flag("--resume", t.resume, "Continue from OUT/checkpoint.pt (at most one epoch is lost)");
+}
+
+void add_quant_options(CLI::App* c, std::string& bits, qat::QuantConfig& q,
+                       std::vector<std::string>& layer_bits) {
+  c->add_option("--bits", bits, "Weight and activation bits: w8a8, w4a4, w4a8, w2a2, ... (2..8)")
+      ->capture_default_str();
+  c->add_option("--first-bits", q.first_layer_bits, "Weight bits of the first layer (0 = as --bits)")
+      ->capture_default_str();
+  c->add_option("--last-bits", q.last_layer_bits,
+                "Weight bits of the last layer and of its input (0 = as --bits)")
+      ->capture_default_str();
+  c->add_option("--output-bits", q.output_bits, "Bits of the class scores")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 8));
+  c->add_option("--layer", layer_bits, "Per-layer override NAME=wXaY (repeatable)");
+  c->add_flag("--narrow", q.narrow_weights, "Weights on the narrow grid [-(2^(b-1)-1), 2^(b-1)-1]");
+}
+
+void apply_bits(const std::string& bits, const std::vector<std::string>& layer_bits, qat::QuantConfig& q) {
+  q.bits = qat::parse_bits(bits);
+  for (int* b : {&q.first_layer_bits, &q.last_layer_bits})
+    if (*b != 0 && (*b < 2 || *b > 8))
+      throw Error(fmt::format("--first-bits/--last-bits {}: expected 0 or 2..8", *b));
+  for (const std::string& s : layer_bits) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos) throw Error(fmt::format("--layer '{}': expected NAME=wXaY", s));
+    q.layers[s.substr(0, eq)] = qat::parse_bits(s.substr(eq + 1));
+  }
+}
+
+// The integer reference on the first `limit` test images, compared with the fake-quant
+// predictions on the same images; added to the report as "integer_reference".
+void add_int_reference(const std::string& out, const qat::DataOptions& data, int64_t limit,
+                       qat::JobResult& r) {
+  if (limit == 0) return;
+  models::ImageSet test = models::load_dataset(data.dataset, models::Split::Test);
+  if (data.test_limit > 0) test = test.head(data.test_limit);
+  const IntRefResult ref = int_reference_eval(out + "/model.onnx", test, limit, show_progress());
+  int64_t agree = 0, fq_hits = 0;
+  for (size_t i = 0; i < ref.predictions.size(); ++i) {
+    agree += ref.predictions[i] == r.predictions[i];
+    fq_hits += r.predictions[i] == test.labels[i];
+  }
+  const double n = static_cast<double>(ref.images), fq = static_cast<double>(fq_hits) / n;
+  r.report["integer_reference"] = {{"images", ref.images},
+                                   {"top1", ref.top1},
+                                   {"fake_quant_top1", fq},
+                                   {"gap", fq - ref.top1},
+                                   {"agreement", static_cast<double>(agree) / n}};
+  qat::write_report(out, r.report);
+  spdlog::info(
+      "{}: integer reference top-1 {:.2f}% vs fake-quant {:.2f}% on {} images (same top-1 class on {:.2f}%)",
+      out, 100 * ref.top1, 100 * fq, ref.images, 100.0 * static_cast<double>(agree) / n);
+}
+
+}  // namespace
+
+Command add_train(CLI::App& root) {
+  struct Opts {
+    qat::TrainJob job;
+    int threads = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  o->job.train.epochs = 15;
+  o->job.train.augment = true;
+  CLI::App* c =
+      root.add_subcommand("train", "Train an FP32 model (writes OUT/model.onnx, report.json, model.pt)");
+  c->add_option("--model", o->job.model, "lenet5, resnet8, mobilenet or mlp")->capture_default_str();
+  c->add_option("-o,--out", o->job.out, "Output folder")->required();
+  add_data_options(c, o->job.data);
+  add_train_options(c, o->job.train);
+  c->add_option("--threads", o->threads, "libtorch threads (0 = all cores)");
+  return {c, [o] {
+            use_all_cores(o->threads);
+            o->job.train.progress = show_progress();
+            qat::run_train(o->job);
+          }};
+}
+
+Command add_ptq(CLI::App& root) {
+  struct Opts {
+    qat::PtqJob job;
+    std::string method = "kl";
+    std::vector<std::string> layer_bits;
+    int64_t ref_limit = 1000;
+    int threads = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* c = root.add_subcommand("ptq", "Post-training quantization of a `tpusim train` folder");
+  c->add_option("--from", o->job.from, "A `tpusim train` output folder")->required();
+  c->add_option("-o,--out", o->job.out, "Output folder")->required();
+  add_quant_options(c, o->job.bits, o->job.quant, o->layer_bits);
+  c->add_option("--calib", o->method, "minmax, ema, percentile, mse or kl")->capture_default_str();
+  c->add_option("--calib-images", o->job.calib_images, "Calibrate on the first N training images")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  c->add_option("--percentile", o->job.ptq.percentile, "percentile: of |x|")->capture_default_str();
+  c->add_option("--ref-limit", o->ref_limit, "Integer-reference check on the first N test images (0 = skip)")
+      ->capture_default_str();
+  add_data_options(c, o->job.data);
+  c->add_option("--threads", o->threads, "libtorch threads (0 = all cores)");
+  return {
+      c, [o] {
+        use_all_cores(o->threads);
+        apply_bits(o->job.bits, o->layer_bits, o->job.quant);
+        const auto m = calib_method_from_name(o->method);
+        if (!m)
+          throw Error(fmt::format("--calib '{}': expected minmax, ema, percentile, mse or kl", o->method));
+        o->job.ptq.method = *m;
+        o->job.ptq.progress = show_progress();
+        qat::JobResult r = qat::run_ptq(o->job);
+        add_int_reference(o->job.out, o->job.data, o->ref_limit, r);
+      }};
+}
+
+Command add_qat(CLI::App& root) {
+  struct Opts {
+    qat::QatJob job;
+    std::string algo = "lsq";
+    std::vector<std::string> layer_bits;
+    int64_t ref_limit = 1000;
+    int threads = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  o->job.train.epochs = 3;
+  o->job.train.lr = 0.01;
+  o->job.train.weight_decay = 5e-5;
+  o->job.train.augment = true;
+  CLI::App* c = root.add_subcommand("qat", "Quantization-aware training from a `tpusim train` folder");
+  c->add_option("--from", o->job.from, "A `tpusim train` output folder")->required();
+  c->add_option("-o,--out", o->job.out, "Output folder")->required();
+  c->add_option("--algo", o->algo, "ema (STE), lsq, pact or dorefa")->capture_default_str();
+  add_quant_options(c, o->job.bits, o->job.quant, o->layer_bits);
+  c->add_option("--freeze-bn", o->job.freeze_bn_epoch, "Freeze BN statistics from this epoch on (0 = never)")
+      ->capture_default_str();
+  c->add_option("--pact-decay", o->job.pact_decay, "PACT: L2 decay on alpha")->capture_default_str();
+  c->add_option("--ref-limit", o->ref_limit, "Integer-reference check on the first N test images (0 = skip)")
+      ->capture_default_str();
+  add_data_options(c, o->job.data);
+  add_train_options(c, o->job.train);
+  c->add_option("--threads", o->threads, "libtorch threads (0 = all cores)");
+  return {c, [o] {
+            use_all_cores(o->threads);
+            apply_bits(o->job.bits, o->layer_bits, o->job.quant);
+            const auto a = qat::algo_from_name(o->algo);
+            if (!a || *a == qat::Algo::Fixed)
+              throw Error(fmt::format("--algo '{}': expected ema, lsq, pact or dorefa", o->algo));
+            o->job.quant.algo = *a;
+            o->job.train.progress = show_progress();
+            qat::JobResult r = qat::run_qat(o->job);
+            add_int_reference(o->job.out, o->job.data, o->ref_limit, r);
+          }};
+}
+
+}  // namespace tpusim::cli

@@ -1,0 +1,79 @@
+// The fake-quant network: a models::Net with a quantizer on every tensor the integer graph
+// quantizes, placed where the compiler puts requantization (DESIGN.md: int32 bias at s_in*s_w,
+// requant after each conv/FC/add/average pool, ReLU folded into the clamp, max pool and flatten
+// keep their input's grid, the image on the exact uint8 pixel grid 1/255). So fake-quant accuracy
+// predicts what the integer reference and the simulator compute.
+#pragma once
+#include <torch/torch.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/net.h"
+#include "qat/deploy_model.h"
+#include "qat/quantizer.h"
+
+namespace tpusim::qat {
+
+struct LayerBits {
+  int weight = 8, act = 8;
+};
+
+struct QuantConfig {
+  LayerBits bits;            // every layer unless overridden
+  int first_layer_bits = 8;  // weights of the first Conv/Linear (0 = no override)
+  int last_layer_bits = 8;   // weights of the last one and the activation feeding it (0 = none)
+  int output_bits = 8;       // the class scores' grid
+  std::map<std::string, LayerBits> layers;  // per-layer overrides by name (take precedence)
+  Algo algo = Algo::Ema;
+  bool narrow_weights = false;  // weights on [-(2^(b-1)-1), 2^(b-1)-1] instead of the full grid
+  ObserverOptions observer;
+};
+
+// "w8a8", "w4a4", "w4a8", "w2a2", ...: weight and activation bits (2..8). Throws Error otherwise.
+LayerBits parse_bits(const std::string& s);
+
+class QuantNetImpl : public torch::nn::Module {
+ public:
+  QuantNetImpl(models::Net net, const QuantConfig& config);
+  torch::Tensor forward(const torch::Tensor& image);
+
+  void set_mode(QuantMode m);  // every quantizer (weights: Observe acts as Off)
+  // BN folding (Krishnamoorthi 2018). Unfrozen, in training: the weights are quantized folded with
+  // the running statistics, the conv output is unscaled by sf and batch-normalised with batch
+  // statistics (which update the running ones). Frozen, or in eval mode: y = conv(x, Q(w*sf)) +
+  // Q(b') with the running statistics, exactly the exported network.
+  void freeze_bn(bool frozen) { bn_frozen_ = frozen; }
+  bool bn_frozen() const { return bn_frozen_; }
+  // PACT's L2 decay summed over the activation quantizers.
+  torch::Tensor regularizer(double lambda) const;
+
+  models::Net net() const { return net_; }
+  const QuantConfig& config() const { return config_; }
+  // Activation quantizers in layer order (the image first), for PTQ calibration and reports.
+  std::vector<ActQuantizer> act_quantizers() const;
+  // The quantizer of layer i's output (the one it shares with its input for max pool/flatten).
+  ActQuantizer out_quantizer(int layer) const;
+  WeightQuantizer weight_quantizer(size_t layer) const { return wq_[layer]; }
+
+  // The network as the exporter wants it (BN folded, weights on their grids, output params).
+  DeployModel deploy();
+
+ private:
+  std::pair<torch::Tensor, torch::Tensor> weight_and_bias(size_t i, const torch::Tensor& in_scale, bool fold);
+  models::Net net_;
+  QuantConfig config_;
+  bool bn_frozen_ = false;
+  ActQuantizer image_q_{nullptr};
+  std::vector<ActQuantizer> aq_;     // per layer; null for max pool / flatten
+  std::vector<WeightQuantizer> wq_;  // per layer; null unless Conv/Linear
+  std::vector<int> source_;          // per layer: the layer whose quantizer holds its grid (-1 image)
+};
+TORCH_MODULE(QuantNet);
+
+// The FP32 network (BN folded with its running statistics) for FP32 export.
+DeployModel deploy_fp32(models::Net& net);
+
+}  // namespace tpusim::qat
