@@ -30,7 +30,7 @@ struct DeployLayer {
 struct DeployModel {
   models::ModelSpec spec;
   bool quantized = false;
-  QuantParams input;               // quantized: the image grid (pixels in [0, 1])
+  QuantParams input;                // quantized: the image grid (pixels in [0, 1])
   std::vector<DeployLayer> layers;  // one per spec layer
 };
 

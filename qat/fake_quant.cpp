@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "isa/error.h"
+#include "qat/fake_quant_fused.h"
 
 namespace tpusim::qat {
 
@@ -50,6 +51,12 @@ torch::Tensor reduce_to_param(const torch::Tensor& g, const torch::Tensor& param
 struct SteFn : torch::autograd::Function<SteFn> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& s,
                                const torch::Tensor& zp, int64_t qmin, int64_t qmax) {
+    if (s.dim() == 0 && fused::applies(x)) {
+      torch::Tensor mask;
+      torch::Tensor y = fused::ste_forward(x, s.item<float>(), zp.item<float>(), qmin, qmax, mask);
+      ctx->save_for_backward({mask});
+      return y;
+    }
     const torch::Tensor unclamped = torch::round(x / s) + zp;
     // Clipped STE: the gradient passes where saturation did not change the integer.
     ctx->save_for_backward({(unclamped >= qmin).logical_and_(unclamped <= qmax)});
@@ -58,6 +65,8 @@ struct SteFn : torch::autograd::Function<SteFn> {
   }
   static variable_list backward(AutogradContext* ctx, variable_list grad) {
     const torch::Tensor mask = ctx->get_saved_variables()[0];
+    if (fused::applies(grad[0]) && grad[0].sizes() == mask.sizes())
+      return {fused::masked(grad[0], mask), {}, {}, {}, {}};
     return {grad[0] * mask, {}, {}, {}, {}};
   }
 };
@@ -71,6 +80,7 @@ struct LsqFn : torch::autograd::Function<LsqFn> {
     ctx->saved_data["qmax"] = qmax;
     ctx->saved_data["grad_scale"] = grad_scale;
     ctx->saved_data["axis"] = axis;
+    if (axis < 0 && fused::applies(x)) return fused::lsq_forward(x, sb.item<float>(), qmin, qmax);
     return torch::clamp(torch::round(x / sb), static_cast<double>(qmin), static_cast<double>(qmax)) * sb;
   }
   static variable_list backward(AutogradContext* ctx, variable_list grad) {
@@ -78,6 +88,14 @@ struct LsqFn : torch::autograd::Function<LsqFn> {
     const torch::Tensor &x = saved[0], &s = saved[1];
     const int64_t qmin = ctx->saved_data["qmin"].toInt(), qmax = ctx->saved_data["qmax"].toInt();
     const int64_t axis = ctx->saved_data["axis"].toInt();
+    if (axis < 0 && fused::applies(x) && fused::applies(grad[0])) {
+      torch::Tensor dx;
+      const float step = broadcast_param(s, x, axis, "lsq_quant", "step").item<float>();
+      const double sum = fused::lsq_backward(x, grad[0], step, qmin, qmax, dx);
+      const torch::Tensor ds =
+          torch::full(s.sizes(), sum * ctx->saved_data["grad_scale"].toDouble(), s.options());
+      return {dx, ds, {}, {}, {}, {}};
+    }
     const torch::Tensor v = x / broadcast_param(s, x, axis, "lsq_quant", "step");
     const torch::Tensor below = v <= qmin, above = v >= qmax;
     const torch::Tensor inside = below.logical_or(above).logical_not_();
@@ -99,6 +117,7 @@ struct PactFn : torch::autograd::Function<PactFn> {
     // clip(x, 0, alpha) then quantize equals quantize then clamp to [0, qmax]: alpha / (alpha / qmax)
     // rounds to qmax. The clamp form is the one the hardware (and tpusim::fake_quantize) uses.
     const torch::Tensor s = a / static_cast<double>(qmax);
+    if (fused::applies(x)) return fused::lsq_forward(x, s.item<float>(), 0, qmax);
     return torch::clamp(torch::round(x / s), 0.0, static_cast<double>(qmax)) * s;
   }
   static variable_list backward(AutogradContext* ctx, variable_list grad) {

@@ -14,9 +14,13 @@ void calibrate_ptq(QuantNet& q, const ImageTensors& calib, const PtqOptions& opt
     const int64_t end = std::min(n, start + opt.batch_size);
     q->forward(calib.images.slice(0, start, end));
   }
+  const ActQuantizer scores = q->out_quantizer(static_cast<int>(q->net()->spec().layers.size()) - 1);
   for (auto& aq : q->act_quantizers()) {
     if (aq->tensor_name() == "image") continue;  // fixed pixel grid
-    aq->calibrate(CalibOptions{opt.method, !aq->spec().is_signed, opt.percentile});
+    // The class scores keep their whole range: clipping the largest scores (what KL, MSE or a
+    // percentile would trade for resolution) ties the top classes and changes the prediction.
+    const CalibMethod m = aq.get() == scores.get() ? CalibMethod::MinMax : opt.method;
+    aq->calibrate(CalibOptions{m, !aq->spec().is_signed, opt.percentile});
   }
   q->set_mode(QuantMode::Quantize);
 }

@@ -1,7 +1,8 @@
 // Post-training quantization of a trained FP32 network: observe every activation the integer
 // graph quantizes over calibration images (FP32 forward, BN with running statistics), pick each
 // range with the shared calibrators (isa/calibration.h: min-max, EMA, percentile, MSE, KL, the
-// same code as `tpusim compile --calib`), quantize weights per output channel.
+// same code as `tpusim compile --calib`), quantize weights per output channel. The class scores
+// are always calibrated min-max (see ptq.cpp).
 #pragma once
 #include <cstdint>
 

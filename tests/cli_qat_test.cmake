@@ -26,8 +26,8 @@ r = json.load(open('fp32/report.json'))
 assert len(r['history']) == 3, r['history']
 ")
 
-# PTQ INT8: fake-quant close to FP32; the integer reference agrees with fake-quant.
-run(0 out err ptq --from fp32 --bits w8a8 --calib kl --calib-images 1000 --test-limit 1000 --ref-limit 300
+# PTQ INT8 (percentile): fake-quant close to FP32; the integer reference agrees with fake-quant.
+run(0 out err ptq --from fp32 --bits w8a8 --calib percentile --calib-images 1000 --test-limit 1000 --ref-limit 300
     --threads 2 -o ptq8)
 python("
 r = json.load(open('ptq8/report.json'))
