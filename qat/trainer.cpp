@@ -48,12 +48,31 @@ void check_options(const TrainOptions& o, const TrainHooks& hooks, const ImageTe
   if (!train_set.images.defined() || train_set.size() == 0) fail("the training set is empty");
 }
 
+// Quantizer parameters (LSQ steps, PACT alphas) are not weight-decayed: decay would pull the
+// grid towards zero width, and PACT's own L2 on alpha is an explicit regularizer.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& model, const TrainOptions& o) {
+  std::vector<torch::Tensor> decayed, quant;
+  for (const auto& p : model.named_parameters()) {
+    const std::string& n = p.key();
+    const bool q = n == "step" || n == "alpha" || n.ends_with(".step") || n.ends_with(".alpha");
+    (q ? quant : decayed).push_back(p.value());
+  }
+  auto groups = [&](auto options) {
+    std::vector<torch::optim::OptimizerParamGroup> g;
+    g.emplace_back(decayed, std::make_unique<decltype(options)>(options));
+    if (!quant.empty()) {
+      auto no_decay = options;
+      no_decay.weight_decay(0);
+      g.emplace_back(quant, std::make_unique<decltype(options)>(no_decay));
+    }
+    return g;
+  };
   if (o.optimizer == "adam")
-    return std::make_unique<torch::optim::Adam>(model.parameters(),
-                                                torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
-  return std::make_unique<torch::optim::SGD>(
-      model.parameters(), torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
+    return std::make_unique<torch::optim::Adam>(
+        groups(torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay)),
+        torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
+  const auto sgd = torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay);
+  return std::make_unique<torch::optim::SGD>(groups(sgd), sgd);
 }
 
 // ---- checkpoint ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 #include "qat/onnx_export.h"
 #include "qat/ptq.h"
 #include "qat/qnet.h"
+#include "qat/trainer.h"
 
 using namespace tpusim;
 using namespace tpusim::qat;
@@ -209,4 +210,29 @@ TEST_CASE("fake-quant forward == integer reference of the exported model") {
       CHECK(top1_same >= n - 1);
     }
   }
+}
+
+// Weight decay shrinks ordinary parameters but not the quantizers' grids (LSQ steps, PACT alphas).
+TEST_CASE("training: quantizer steps are not weight-decayed") {
+  torch::set_num_threads(1);
+  struct Toy : torch::nn::Module {
+    torch::Tensor w = register_parameter("w", torch::ones({1}));
+    torch::Tensor step = register_parameter("step", torch::ones({1}));
+  } m;
+  TrainHooks hooks;
+  // Scores that depend on neither parameter: only the decay moves them.
+  hooks.forward = [&](const torch::Tensor& x) {
+    return torch::zeros({x.size(0), 2}) + 0 * (m.w + m.step).sum();
+  };
+  const ImageTensors data{torch::rand({8, 1, 4, 4}), torch::zeros({8}, torch::kInt64)};
+  TrainOptions o;
+  o.epochs = 1;
+  o.batch_size = 8;
+  o.lr = 0.1;
+  o.momentum = 0;
+  o.weight_decay = 0.5;
+  o.progress = false;
+  train(m, hooks, data, nullptr, o);
+  CHECK(m.w.item<float>() == Approx(0.95));  // 1 - lr * wd * 1
+  CHECK(m.step.item<float>() == 1.0f);
 }
