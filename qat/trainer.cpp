@@ -38,6 +38,7 @@ void check_options(const TrainOptions& o, const TrainHooks& hooks, const ImageTe
   if (!hooks.forward) fail("no forward function");
   if (o.epochs < 0) fail(fmt::format("--epochs must be >= 0, not {}", o.epochs));
   if (o.batch_size <= 0) fail(fmt::format("--batch-size must be > 0, not {}", o.batch_size));
+  if (!(o.lr > 0)) fail(fmt::format("--lr must be > 0, not {}", o.lr));
   if (o.optimizer != "sgd" && o.optimizer != "adam")
     fail(fmt::format("unknown --optimizer '{}' (sgd or adam)", o.optimizer));
   if (o.schedule != "cosine" && o.schedule != "step")
