@@ -23,6 +23,8 @@ LayerBits parse_bits(const std::string& s) {
 
 namespace {
 
+constexpr double kMinBnScale = 1e-4;
+
 bool has_weights(const Layer& l) { return l.kind == LayerKind::Conv || l.kind == LayerKind::Linear; }
 bool requantizes(const Layer& l) {
   return has_weights(l) || l.kind == LayerKind::Add || l.kind == LayerKind::GlobalAvgPool;
@@ -124,15 +126,44 @@ torch::Tensor QuantNetImpl::regularizer(double lambda) const {
 
 // The folded weight and bias on their grids: bias in int32 units of s_in * s_w[c] (the float32
 // product, as the exporter and the compiler form it), with a straight-through gradient.
+// DoReFa normalises the weight it is given, which would cancel BN's per-channel scale sf and
+// make sf feed back on itself through the running variance (sf = gamma / std(conv / sf)); so
+// DoReFa quantizes the raw weight and sf multiplies the result: channel c's grid scale is
+// |sf_c| / qmax (the sign goes into the integers).
+bool QuantNetImpl::dorefa_then_fold(size_t i) const {
+  return wq_[i]->algo() == Algo::Dorefa && net_->spec().layers[i].batchnorm;
+}
+
+torch::Tensor QuantNetImpl::channel_view(size_t i, const torch::Tensor& v) const {
+  return net_->spec().layers[i].kind == LayerKind::Conv ? v.view({-1, 1, 1, 1}) : v.view({-1, 1});
+}
+
+std::pair<torch::Tensor, std::vector<float>> QuantNetImpl::quantized_weight(size_t i, bool fold, bool grad) {
+  if (dorefa_then_fold(i)) {
+    const torch::Tensor sf = net_->bn_scale(i);
+    const torch::Tensor w = grad ? wq_[i]->forward(net_->params(i)->weight)
+                                 : wq_[i]->quantize(net_->params(i)->weight.detach()).values;
+    const torch::Tensor scale = sf.detach().abs() * (1.0f / static_cast<float>(wq_[i]->spec().qmax()));
+    return {w * channel_view(i, sf), to_vector(scale)};
+  }
+  torch::Tensor w =
+      fold ? net_->folded(i).first : net_->params(i)->weight * channel_view(i, net_->bn_scale(i));
+  if (!grad) {
+    auto q = wq_[i]->quantize(w.detach());
+    return {q.values, std::move(q.scales)};
+  }
+  const bool quantizing = wq_[i]->mode() == QuantMode::Quantize;
+  const torch::Tensor wq = wq_[i]->forward(w);
+  return {wq, quantizing ? wq_[i]->quantize(w.detach()).scales : std::vector<float>{}};
+}
+
+// The folded weight and bias on their grids: bias in int32 units of s_in * s_w[c] (the float32
+// product, as the exporter and the compiler form it), with a straight-through gradient.
 std::pair<torch::Tensor, torch::Tensor> QuantNetImpl::weight_and_bias(size_t i, const torch::Tensor& in_scale,
                                                                       bool fold) {
-  auto [w, b] = net_->folded(i);
-  if (!fold)
-    w = net_->params(i)->weight * net_->bn_scale(i).view(w.dim() == 4 ? std::vector<int64_t>{-1, 1, 1, 1}
-                                                                      : std::vector<int64_t>{-1, 1});
-  const torch::Tensor wq = wq_[i]->forward(w);
+  const torch::Tensor b = net_->folded(i).second;
+  auto [wq, scales] = quantized_weight(i, fold || !net_->spec().layers[i].batchnorm, true);
   if (wq_[i]->mode() != QuantMode::Quantize || !in_scale.defined()) return {wq, b};
-  const auto scales = wq_[i]->quantize(w.detach()).scales;
   const torch::Tensor s = torch::tensor(scales) * in_scale;  // float32 product per channel
   const torch::Tensor bq = torch::round(b.detach() / s) * s;
   return {wq, b + (bq - b).detach()};
@@ -158,7 +189,11 @@ torch::Tensor QuantNetImpl::forward(const torch::Tensor& image) {
         y = net_->linear_op(i, in[0], w, b);
       } else {
         // Unscale by sf so BN sees the unfolded conv output and normalises with batch statistics.
-        const torch::Tensor sf = net_->bn_scale(i);
+        // |sf| is kept away from 0: a BN scale crossing zero (DoReFa's normalised weights leave
+        // gamma free to) would otherwise divide by zero.
+        const torch::Tensor raw = net_->bn_scale(i);
+        const torch::Tensor sf =
+            torch::where(raw.abs() < kMinBnScale, torch::where(raw < 0, -kMinBnScale, kMinBnScale), raw);
         y = net_->linear_op(i, in[0], w, {});
         y = y / (y.dim() == 4 ? sf.view({1, -1, 1, 1}) : sf.view({1, -1}));
         y = net_->batchnorm(i, y, true);
@@ -183,10 +218,10 @@ DeployModel QuantNetImpl::deploy() {
   for (size_t i = 0; i < d.spec.layers.size(); ++i) {
     DeployLayer& dl = d.layers[i];
     if (wq_[i]) {
-      const auto [w, b] = net_->folded(i);
-      auto qw = wq_[i]->quantize(w);
-      dl.weight = to_vector(qw.values);
-      dl.w_scale = std::move(qw.scales);
+      const torch::Tensor b = net_->folded(i).second;
+      auto [values, scales] = quantized_weight(i, true, false);
+      dl.weight = to_vector(values);
+      dl.w_scale = std::move(scales);
       dl.w_spec = wq_[i]->spec();
       dl.bias = to_vector(b);
     }

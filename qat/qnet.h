@@ -63,6 +63,11 @@ class QuantNetImpl : public torch::nn::Module {
 
  private:
   std::pair<torch::Tensor, torch::Tensor> weight_and_bias(size_t i, const torch::Tensor& in_scale, bool fold);
+  // Layer i's weight on its grid (folded with the running statistics when `fold`, else the
+  // training-time fold) and its per-channel scales; `grad`: through the quantizer's gradient.
+  std::pair<torch::Tensor, std::vector<float>> quantized_weight(size_t i, bool fold, bool grad);
+  bool dorefa_then_fold(size_t i) const;
+  torch::Tensor channel_view(size_t i, const torch::Tensor& v) const;
   models::Net net_;
   QuantConfig config_;
   bool bn_frozen_ = false;

@@ -167,12 +167,28 @@ TEST_CASE("QAT: gradients reach weights, BN and learned steps") {
 // The fake-quant forward and the compiler's integer reference on the exported QDQ model agree:
 // the same top-1 class, and scores within a few output steps (they differ only where a value lands
 // within float rounding of a tie, or where M0 * 2^-shift differs from the float scale ratio).
+// QAT quantizers (learned steps, PACT alphas, DoReFa weights with BN folded after them),
+// initialised by one training batch.
+QuantNet qat_net(models::Net net, const std::string& bits, Algo algo) {
+  QuantConfig c;
+  c.bits = parse_bits(bits);
+  c.algo = algo;
+  QuantNet q(net, c);
+  q->set_mode(QuantMode::Quantize);
+  q->train();
+  q->forward(images(32, 12));
+  q->eval();
+  return q;
+}
+
 TEST_CASE("fake-quant forward == integer reference of the exported model") {
   torch::set_num_threads(1);
   for (const std::string& name : models::model_names()) {
-    for (const std::string bits : {"w8a8", "w4a4", "w2a2"}) {
+    for (const std::string bits : {"w8a8", "w4a4", "w2a2", "w4a4 lsq", "w4a4 pact", "w4a4 dorefa"}) {
       INFO(name << " " << bits);
-      QuantNet q = ptq(random_net(name, 21), bits);
+      const std::string algo = bits.size() > 4 ? bits.substr(5) : "";
+      QuantNet q = algo.empty() ? ptq(random_net(name, 21), bits)
+                                : qat_net(random_net(name, 21), bits.substr(0, 4), *algo_from_name(algo));
       const int64_t n = 16;
       const torch::Tensor x = images(n, 22);
       torch::Tensor fq;
@@ -205,8 +221,10 @@ TEST_CASE("fake-quant forward == integer reference of the exported model") {
         }
         top1_same += a == b;
       }
-      CHECK(worst <= 3.0f);
-      CHECK(exact >= n * 10 * 8 / 10);
+      // Learned 4-bit grids on a random resnet8 (PACT) flip more early ties, and one 4-bit step
+      // early is several output steps late: measured worst 6 steps, 45% exact (see docs/qat.md).
+      CHECK(worst <= (algo.empty() ? 3.0f : 8.0f));
+      CHECK(exact >= n * 10 * (algo.empty() ? 8 : 4) / 10);
       CHECK(top1_same >= n - 1);
     }
   }
