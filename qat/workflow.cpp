@@ -97,6 +97,15 @@ double accuracy(const std::vector<int64_t>& pred, const ImageTensors& set) {
   return pred.empty() ? 0.0 : static_cast<double>(hits) / static_cast<double>(pred.size());
 }
 
+// What PTQ and QAT start from: the `tpusim train` folder's report and network, and the data.
+struct FromTrained {
+  nlohmann::json src;
+  models::Net net;
+  Data data;
+};
+
+FromTrained start_from(const std::string& from, const std::string& out, const DataOptions& d);
+
 }  // namespace
 
 void write_report(const std::string& out, const nlohmann::json& report) {
@@ -114,6 +123,17 @@ models::Net load_trained(const std::string& dir) {
   load_module(net, path_in(dir, "model.pt"));
   return net;
 }
+
+namespace {
+
+FromTrained start_from(const std::string& from, const std::string& out, const DataOptions& d) {
+  make_out_dir(out);
+  nlohmann::json src = read_report(from);
+  models::Net net = load_trained(from);
+  return {std::move(src), std::move(net), load_data(d)};
+}
+
+}  // namespace
 
 JobResult run_train(const TrainJob& job) {
   make_out_dir(job.out);
@@ -143,10 +163,7 @@ JobResult run_train(const TrainJob& job) {
 }
 
 JobResult run_ptq(const PtqJob& job) {
-  make_out_dir(job.out);
-  const nlohmann::json src = read_report(job.from);
-  models::Net net = load_trained(job.from);
-  const Data data = load_data(job.data);
+  auto [src, net, data] = start_from(job.from, job.out, job.data);
   QuantConfig qc = job.quant;
   qc.algo = Algo::Fixed;
   QuantNet q(net, qc);
@@ -173,10 +190,7 @@ JobResult run_ptq(const PtqJob& job) {
 }
 
 JobResult run_qat(const QatJob& job) {
-  make_out_dir(job.out);
-  const nlohmann::json src = read_report(job.from);
-  models::Net net = load_trained(job.from);
-  const Data data = load_data(job.data);
+  auto [src, net, data] = start_from(job.from, job.out, job.data);
   QuantNet q(net, job.quant);
   q->set_mode(QuantMode::Quantize);
   TrainOptions opt = job.train;

@@ -11,19 +11,14 @@
 #include "isa/calibration.h"
 #include "isa/error.h"
 #include "qat/fake_quant.h"
+#include "qat_test_helpers.h"
 
 using namespace tpusim;
 using namespace tpusim::qat;
 using Catch::Matchers::Contains;
+using tpusim::testing::values;
 
 namespace {
-
-const bool kSingleThread = (torch::set_num_threads(1), true);
-
-std::vector<float> values(const torch::Tensor& t) {
-  const torch::Tensor c = t.detach().to(torch::kFloat).contiguous();
-  return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
-}
 
 torch::Tensor tensor(std::vector<float> v, std::vector<int64_t> shape) {
   return torch::from_blob(v.data(), shape, torch::kFloat).clone();

@@ -10,19 +10,14 @@
 
 #include "isa/error.h"
 #include "qat/quantizer.h"
+#include "qat_test_helpers.h"
 
 using namespace tpusim;
 using namespace tpusim::qat;
 using Catch::Matchers::Contains;
+using tpusim::testing::values;
 
 namespace {
-
-const bool kSingleThread = (torch::set_num_threads(1), true);
-
-std::vector<float> values(const torch::Tensor& t) {
-  const torch::Tensor c = t.detach().to(torch::kFloat).contiguous();
-  return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
-}
 
 void require_same(const QuantParams& a, const QuantParams& b) {
   REQUIRE(a.scale == b.scale);
