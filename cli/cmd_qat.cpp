@@ -3,10 +3,8 @@
 // the fake-quant -> integer top-1 gap to report.json (docs/qat.md).
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <torch/torch.h>
 
 #include <memory>
-#include <thread>
 
 #include "cli/command.h"
 #include "cli/intref_eval.h"
@@ -19,10 +17,7 @@ namespace {
 
 bool show_progress() { return spdlog::default_logger()->should_log(spdlog::level::info); }
 
-void use_all_cores(int threads) {
-  torch::set_num_threads(threads > 0 ? threads
-                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-}
+void use_all_cores(int threads) { qat::set_threads(threads); }
 
 void add_data_options(CLI::App* c, qat::DataOptions& d) {
   c->add_option("--dataset", d.dataset, "fashion-mnist, fashion-mnist:DIR, mnist:DIR or cifar10:DIR")

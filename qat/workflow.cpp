@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <sstream>
+#include <thread>
 
 #include "isa/error.h"
 #include "isa/file_io.h"
@@ -110,6 +111,11 @@ FromTrained start_from(const std::string& from, const std::string& out, const Da
 
 void write_report(const std::string& out, const nlohmann::json& report) {
   write_file_atomic(path_in(out, "report.json"), report.dump(2) + "\n");
+}
+
+void set_threads(int threads) {
+  torch::set_num_threads(threads > 0 ? threads
+                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 }
 
 models::Net load_trained(const std::string& dir) {

@@ -56,6 +56,9 @@ JobResult run_qat(const QatJob& job);
 // Rewrites out/report.json (atomically), e.g. after adding the integer reference's figures.
 void write_report(const std::string& out, const nlohmann::json& report);
 
+// libtorch's thread count (threads <= 0: every core); the CLI calls this so it needs no libtorch.
+void set_threads(int threads);
+
 // The FP32 network a `tpusim train` folder holds (its report.json names the model and input).
 models::Net load_trained(const std::string& dir);
 
