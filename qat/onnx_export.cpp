@@ -293,7 +293,9 @@ class Exporter {
   }
 
   // After the layer's op (output y): [Relu] [Clip to a narrow grid] [QuantizeLinear ->
-  // DequantizeLinear onto `grid`]; the last output is named after the layer (or "scores").
+  // DequantizeLinear onto `grid`]; the DQ output is named after the layer (or "scores"). The FP32
+  // export keeps the float names ("conv1_relu") the QDQ export quantizes, so `tpusim compare
+  // --fp32` matches every layer; only its model output is renamed "scores".
   void finish(size_t i, std::string y, const QuantParams* grid, bool clip_to_grid = true) {
     const Layer& l = m_.spec.layers[i];
     const std::string final = i + 1 == m_.spec.layers.size() ? "scores" : l.name;
@@ -309,7 +311,7 @@ class Exporter {
     }
     if (grid) {
       y = quant_dequant(y, l.name, final, *grid);
-    } else {
+    } else if (final == "scores" || y == l.name) {
       auto* last = g_->mutable_node(g_->node_size() - 1);
       last->set_output(0, final);
       last->set_name(final);

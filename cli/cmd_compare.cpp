@@ -1,0 +1,129 @@
+// tpusim compare: per-layer FP32-vs-quantized error of a model on .npy images (docs/compare.md).
+// The comparison is compiler/compare.h; this file adds options, the optional simulator run
+// (--arch: every intermediate tensor read back from DDR) and the outputs.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "cli/command.h"
+#include "compiler/backend.h"
+#include "compiler/compare.h"
+#include "isa/error.h"
+#include "isa/file_io.h"
+#include "sim/simulator.h"
+
+namespace tpusim::cli {
+
+namespace {
+
+// Compiles the lowered graph for `arch`, runs it once on the reference's integer inputs and
+// measures the simulated tensors; each layer also records whether they equal run_int's.
+compiler::CompareResult simulated(const compiler::CompareRun& run, const Arch& arch, bool timed) {
+  const compiler::IntGraph& g = run.graph;
+  compiler::CompileReport rep;
+  const Program p = compiler::compile_int_graph(g, arch, &rep);
+  sim::DeviceMemory mem = sim::prepare_memory(p, arch);
+  for (const std::string& in : g.inputs)
+    sim::write_tensor(mem, compiler::tensor_desc(g, rep, in), run.ref.values.at(in).data);
+  sim::RunOptions opt;
+  opt.functional = !timed;
+  opt.keep_events = false;
+  const sim::RunResult rr = sim::run(p, arch, mem, opt);
+  if (timed) spdlog::info("simulated on {}: {} cycles", arch.name, rr.stats.total_cycles);
+
+  compiler::IntValues values = run.ref.values;  // shapes, scales and zero points; data replaced
+  std::map<std::string, bool> equal;
+  for (const compiler::IOp& op : g.ops) {
+    std::vector<int32_t> v = sim::read_tensor(mem, compiler::tensor_desc(g, rep, op.output));
+    compiler::IntValue& q = values.at(op.output);
+    equal[op.output] = v == q.data;
+    q.data = std::move(v);
+  }
+  compiler::CompareResult r = compiler::compare_layers(g, values, run.fp32);
+  size_t differ = 0;
+  for (compiler::LayerError& e : r.layers) {
+    e.sim_equals_ref = e.op == "input" || equal.at(e.name);  // inputs are written, not computed
+    differ += !*e.sim_equals_ref;
+  }
+  if (differ) spdlog::warn("{} layer(s) of the simulator differ from the integer reference", differ);
+  return r;
+}
+
+}  // namespace
+
+Command add_compare(CLI::App& root) {
+  struct Opts {
+    std::string model, fp32, input, arch, csv, json, calib, method = "kl", bits = "w8a8";
+    int64_t calib_limit = 0;
+    bool timed = false;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* sub = root.add_subcommand(
+      "compare", "Per-layer FP32-vs-quantized error (cosine, SQNR, max abs error) of a model on .npy images");
+  sub->add_option("model", o->model, "QDQ ONNX model, or FP32 with --calib")->required();
+  sub->add_option("-i,--input", o->input, "Images: float32 .npy [N, C, H, W] (run as one batch of N)")
+      ->required();
+  sub->add_option(
+      "--fp32", o->fp32,
+      "FP32 ONNX model to compare with, tensors matched by name (default: the model with its "
+      "activation QuantizeLinear/DequantizeLinear pairs removed, or the FP32 model with --calib)");
+  CLI::Option* arch =
+      sub->add_option("--arch", o->arch,
+                      "Compile for this architecture (preset or YAML) and measure the simulator's tensors");
+  sub->add_flag("--timed", o->timed, "With --arch: timed (SystemC) simulation instead of functional")
+      ->needs(arch);
+  sub->add_option("--csv", o->csv, "Write the table as CSV");
+  sub->add_option("--json", o->json, "Write the table as JSON");
+  CLI::Option* calib = sub->add_option("--calib", o->calib,
+                                       "FP32 model: calibration inputs, float32 .npy [N, ...input shape]");
+  sub->add_option("--calib-method", o->method, "minmax, ema, percentile, mse or kl")
+      ->capture_default_str()
+      ->needs(calib);
+  sub->add_option("--bits", o->bits, "Weight and activation bits: w8a8, w4a4, w4a8, w8a4")
+      ->capture_default_str()
+      ->needs(calib);
+  sub->add_option("--calib-limit", o->calib_limit, "Use at most N calibration samples (0 = all)")
+      ->needs(calib);
+  return {
+      sub, [o] {
+        std::optional<Arch> arch;
+        if (!o->arch.empty()) arch = resolve_arch(o->arch);  // a bad --arch fails before any work
+        for (const std::string* f : {&o->model, &o->fp32})
+          if (!f->empty() && !std::filesystem::is_regular_file(*f))
+            throw Error(fmt::format("{}: cannot read: no such file", *f));  // before the images are loaded
+        compiler::CompareInputs in;
+        in.model = o->model;
+        in.fp32_model = o->fp32;
+        in.input = load_npy(o->input);
+        in.input_source = o->input;
+        if (!o->calib.empty()) {
+          compiler::parse_bits(o->bits, in.calib_config);
+          const auto m = calib_method_from_name(o->method);
+          if (!m)
+            throw Error(
+                fmt::format("--calib-method '{}': expected minmax, ema, percentile, mse or kl", o->method));
+          in.calib_config.method = *m;
+          in.calib_config.limit = o->calib_limit;
+          in.calib_config.calib_source = o->calib;
+          in.calib = load_npy(o->calib);
+        }
+        const compiler::CompareRun run = compiler::run_compare(in);
+        const compiler::CompareResult r = arch
+                                              ? simulated(run, *arch, o->timed)
+                                              : compiler::compare_layers(run.graph, run.ref.values, run.fp32);
+        compiler::require_matches(r, run.fp32_side);
+        const std::string side = arch ? fmt::format("simulator (arch {})", arch->name) : "integer reference";
+        if (!o->csv.empty()) write_file_atomic(o->csv, compiler::compare_csv(r));
+        if (!o->json.empty()) {
+          nlohmann::json j = compiler::compare_json(r);
+          j["model"] = o->model, j["fp32"] = run.fp32_side, j["images"] = run.images, j["quantized"] = side;
+          write_file_atomic(o->json, j.dump(2) + "\n");
+        }
+        write_stdout(compiler::compare_table(
+            r, fmt::format("{}: {} image(s), FP32 ({}) vs {}", o->model, run.images, run.fp32_side, side)));
+      }};
+}
+
+}  // namespace tpusim::cli
