@@ -35,6 +35,17 @@ const std::vector<ArchParam>& arch_params() {
        &Arch::lmem_copy_bytes_per_cycle},
       {"bank_conflict_cycles", "TIU stall cycles per operand pair sharing an LMEM bank",
        &Arch::bank_conflict_cycles},
+      {"energy_mac_int8_pj", "energy per int8 MAC, pJ", &Arch::energy_mac_int8_pj, true},
+      {"energy_mac_int4_pj", "energy per int4 x int4 MAC, pJ", &Arch::energy_mac_int4_pj, true},
+      {"energy_lmem_read_pj_per_byte", "energy per LMEM byte read, pJ", &Arch::energy_lmem_read_pj_per_byte,
+       true},
+      {"energy_lmem_write_pj_per_byte", "energy per LMEM byte written, pJ",
+       &Arch::energy_lmem_write_pj_per_byte, true},
+      {"energy_ddr_pj_per_byte", "energy per DDR byte read or written, pJ", &Arch::energy_ddr_pj_per_byte,
+       true},
+      {"static_mw_per_mm2", "leakage power per mm^2 of area, mW", &Arch::static_mw_per_mm2, true},
+      {"area_mac_um2", "area of one int8 MAC unit, um^2", &Arch::area_mac_um2, true},
+      {"area_sram_mm2_per_kib", "LMEM area per KiB, mm^2", &Arch::area_sram_mm2_per_kib, true},
   };
   return params;
 }
@@ -43,6 +54,7 @@ uint64_t Arch::fingerprint() const {
   Fnv f;
   for (char c : name) f.byte(static_cast<uint8_t>(c));
   for (const ArchParam& p : arch_params()) {
+    if (p.cost) continue;  // cost figures change no cycle and no byte: programs stay valid
     std::visit(
         [&](auto m) {
           const auto v = this->*m;

@@ -25,17 +25,35 @@ struct Arch {
   uint32_t lmem_copy_bytes_per_cycle = 64;  // GDMA LMEM->LMEM copy bandwidth
   uint32_t bank_conflict_cycles = 1;        // TIU stall per operand pair sharing a bank
 
+  // Cost model for design-space exploration (docs/dse.md has the sources): what events cost,
+  // not how the machine behaves, so none of these enter fingerprint().
+  double energy_mac_int8_pj = 0.3;   // int8 x int8 MAC into int32
+  double energy_mac_int4_pj = 0.15;  // int4 x int4 MAC into int32
+  double energy_lmem_read_pj_per_byte = 1.25;
+  double energy_lmem_write_pj_per_byte = 1.25;
+  double energy_ddr_pj_per_byte = 162.5;  // read or written
+  double static_mw_per_mm2 = 10;          // leakage power density over area_mm2()
+  double area_mac_um2 = 419;              // one int8 MAC unit (multiplier + 32-bit adder)
+  double area_sram_mm2_per_kib = 0.004;   // LMEM, cells and periphery
+
   uint64_t lmem_bytes() const { return uint64_t{lanes} * lane_bytes; }
-  // Stable 64-bit FNV-1a hash of the name and every parameter: a program records it and the
-  // simulator refuses to run a program on an architecture with another fingerprint.
+  // MAC array + LMEM; control, vector unit, DMA and DDR PHY are left out (docs/dse.md).
+  double area_mac_mm2() const { return double(lanes) * macs_per_lane * area_mac_um2 * 1e-6; }
+  double area_sram_mm2() const { return double(lmem_bytes()) / 1024.0 * area_sram_mm2_per_kib; }
+  double area_mm2() const { return area_mac_mm2() + area_sram_mm2(); }
+  // Stable 64-bit FNV-1a hash of the name and every behavioural parameter (cost parameters
+  // excluded): a program records it and the simulator refuses to run a program on an
+  // architecture with another fingerprint.
   uint64_t fingerprint() const;
 };
 
-// One numeric parameter of Arch: its YAML key, unit/meaning, and where it lives.
+// One numeric parameter of Arch: its YAML key, unit/meaning, and where it lives. Cost
+// parameters (energy, area, leakage) may be 0 and are left out of the fingerprint.
 struct ArchParam {
   const char* key;
   const char* doc;
   std::variant<double Arch::*, uint32_t Arch::*, uint64_t Arch::*> member;
+  bool cost = false;
 };
 const std::vector<ArchParam>& arch_params();
 
@@ -45,9 +63,9 @@ const std::vector<Arch>& arch_presets();
 const Arch& arch_preset(const std::string& name);
 
 // YAML: a mapping with optional `name`, optional `base` (a preset to start from, default
-// "default") and any of the parameter keys. Unknown keys, wrong types, non-positive values and
-// parameters that contradict each other (banks not dividing lane_bytes) throw Error
-// "<source>: key '<key>': <problem>".
+// "default") and any of the parameter keys. Unknown keys, wrong types, non-positive values
+// (negative for cost parameters) and parameters that contradict each other (banks not dividing
+// lane_bytes) throw Error "<source>: key '<key>': <problem>".
 Arch arch_from_yaml(const std::string& text, const std::string& source);
 Arch load_arch_file(const std::string& path);
 // `--arch NAME|FILE`: a preset name, else a YAML file path.

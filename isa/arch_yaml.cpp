@@ -40,12 +40,14 @@ uint64_t parse_positive_int(const std::string& text, const std::string& source, 
   return v;
 }
 
-double parse_positive_real(const std::string& text, const std::string& source, const std::string& key) {
+// Cost parameters may be 0 (e.g. no leakage), behavioural ones may not (a 0 MHz clock).
+double parse_real(const std::string& text, const std::string& source, const std::string& key, bool zero_ok) {
   double v = 0;
   const char* end = text.data() + text.size();
   auto [p, ec] = std::from_chars(text.data(), end, v);
   if (ec != std::errc() || p != end) fail(source, key, fmt::format("'{}' is not a number", text));
-  if (!std::isfinite(v) || v <= 0) fail(source, key, "must be a positive finite number");
+  if (zero_ok && (!std::isfinite(v) || v < 0)) fail(source, key, "must be a non-negative finite number");
+  if (!zero_ok && (!std::isfinite(v) || v <= 0)) fail(source, key, "must be a positive finite number");
   return v;
 }
 
@@ -102,7 +104,7 @@ Arch arch_from_yaml(const std::string& text, const std::string& source) {
         [&](auto m) {
           using T = std::remove_reference_t<decltype(arch.*m)>;
           if constexpr (std::is_same_v<T, double>)
-            arch.*m = parse_positive_real(t, source, key);
+            arch.*m = parse_real(t, source, key, p->cost);
           else
             arch.*m = static_cast<T>(
                 parse_positive_int(t, source, key, max_for(key, std::numeric_limits<T>::max())));

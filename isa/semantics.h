@@ -82,6 +82,7 @@ std::string check(const Instr& in, const Geometry& geo);
 // write of the output; DMA counts the source as read and the destination as written.
 struct ExecCounters {
   uint64_t macs = 0;           // multiply-accumulates performed (conv/matmul), padding taps included
+  uint64_t macs_int4 = 0;      // of those, int4/uint4 input x int4 weight (the int4_speedup rate)
   uint64_t acc_overflows = 0;  // int32 accumulator saturations
   uint64_t ddr_read = 0, ddr_written = 0, lmem_read = 0, lmem_written = 0;  // bytes
 };

@@ -34,6 +34,7 @@ void accumulate(Stats& total, const Stats& run) {
     total.engines[e].idle += run.engines[e].idle;
   }
   total.macs += run.macs;
+  total.macs_int4 += run.macs_int4;
   total.acc_overflows += run.acc_overflows;
   total.ddr_read_bytes += run.ddr_read_bytes;
   total.ddr_write_bytes += run.ddr_write_bytes;

@@ -32,6 +32,7 @@ void RunContext::finish(uint64_t total_cycles) {
   stats.total_cycles = total_cycles;
   for (EngineStats& es : stats.engines) es.idle = total_cycles - es.busy - es.waiting;
   stats.macs = counters.macs;
+  stats.macs_int4 = counters.macs_int4;
   stats.acc_overflows = counters.acc_overflows;
   stats.ddr_read_bytes = counters.ddr_read;
   stats.ddr_write_bytes = counters.ddr_written;

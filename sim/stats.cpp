@@ -11,6 +11,17 @@ double Stats::mac_utilization() const {
   return peak > 0 ? double(macs) / peak : 0;
 }
 
+Energy energy(const Stats& s, const Arch& a) {
+  Energy e;
+  e.mac_pj = double(s.macs - s.macs_int4) * a.energy_mac_int8_pj + double(s.macs_int4) * a.energy_mac_int4_pj;
+  e.lmem_pj = double(s.lmem_read_bytes) * a.energy_lmem_read_pj_per_byte +
+              double(s.lmem_write_bytes) * a.energy_lmem_write_pj_per_byte;
+  e.ddr_pj = double(s.ddr_read_bytes + s.ddr_write_bytes) * a.energy_ddr_pj_per_byte;
+  e.static_pj = a.static_mw_per_mm2 * a.area_mm2() * s.time_us() * 1e3;
+  e.total_pj = e.mac_pj + e.lmem_pj + e.ddr_pj + e.static_pj;
+  return e;
+}
+
 nlohmann::json to_json(const Stats& s) {
   nlohmann::json j;
   j["arch"] = s.arch;
@@ -26,6 +37,7 @@ nlohmann::json to_json(const Stats& s) {
                                     {"idle_cycles", es.idle}};
   }
   j["macs"] = s.macs;
+  j["macs_int4"] = s.macs_int4;
   j["peak_macs_per_cycle"] = s.peak_macs_per_cycle;
   j["mac_utilization"] = s.mac_utilization();
   j["acc_overflows"] = s.acc_overflows;

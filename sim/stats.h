@@ -7,6 +7,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 
+#include "isa/arch.h"
 #include "isa/isa.h"
 
 namespace tpusim::sim {
@@ -27,6 +28,7 @@ struct Stats {
   std::array<EngineStats, 2> engines{};  // indexed by Engine::Gdma, Engine::Tiu
 
   uint64_t macs = 0;                 // multiply-accumulates performed (conv2d, matmul)
+  uint64_t macs_int4 = 0;            // of those, int4 x int4 (the rest run at the int8 rate)
   uint64_t peak_macs_per_cycle = 0;  // lanes * macs_per_lane (int8)
   uint64_t acc_overflows = 0;        // int32 accumulator saturations
   uint64_t ddr_read_bytes = 0, ddr_write_bytes = 0;
@@ -48,6 +50,15 @@ struct Stats {
   // macs / (total_cycles * lanes * macs_per_lane); int4 work can exceed 1.
   double mac_utilization() const;
 };
+
+// Energy of a run from the counts it executed and `a`'s cost parameters, in pJ (docs/dse.md):
+// mac = int8 MACs x energy_mac_int8_pj + int4 MACs x energy_mac_int4_pj; lmem = bytes read and
+// written x their per-byte energies; ddr = bytes read + written x energy_ddr_pj_per_byte;
+// leakage = static_mw_per_mm2 x area_mm2() x time_us() (mW x us = nJ). total = the sum of the four.
+struct Energy {
+  double mac_pj = 0, lmem_pj = 0, ddr_pj = 0, static_pj = 0, total_pj = 0;
+};
+Energy energy(const Stats& s, const Arch& a);
 
 nlohmann::json to_json(const Stats& s);
 // A fixed-width table for terminals.

@@ -67,3 +67,34 @@ TEST_CASE("resolve_arch takes a preset name or a file", "[arch]") {
   REQUIRE_THROWS_WITH(resolve_arch("/nonexistent/arch.yaml"),
                       Catch::Contains("neither a preset (edge, default, server) nor an existing file"));
 }
+
+TEST_CASE("energy and area keys: defaults, round trip, validation, not in the fingerprint", "[arch]") {
+  const Arch& def = arch_preset("default");
+  const std::string yaml = arch_to_yaml(def);
+  for (const char* key :
+       {"energy_mac_int8_pj: 0.3", "energy_mac_int4_pj: 0.15", "energy_lmem_read_pj_per_byte: 1.25",
+        "energy_lmem_write_pj_per_byte: 1.25", "energy_ddr_pj_per_byte: 162.5", "static_mw_per_mm2: 10",
+        "area_mac_um2: 419", "area_sram_mm2_per_kib: 0.004"})
+    CHECK_THAT(yaml, Catch::Contains(key));
+  const Arch a = arch_from_yaml(
+      "name: default\nenergy_mac_int8_pj: 0.7\nenergy_ddr_pj_per_byte: 20.25\nstatic_mw_per_mm2: 0\n"
+      "area_mac_um2: 1e3\n",
+      "cheap.yaml");
+  CHECK(a.energy_mac_int8_pj == 0.7);
+  CHECK(a.energy_ddr_pj_per_byte == 20.25);
+  CHECK(a.static_mw_per_mm2 == 0);  // cost keys may be 0: no leakage
+  CHECK(a.area_mac_um2 == 1000);
+  const Arch back = arch_from_yaml(arch_to_yaml(a), "back.yaml");
+  CHECK(back.energy_mac_int8_pj == a.energy_mac_int8_pj);
+  CHECK(back.energy_ddr_pj_per_byte == a.energy_ddr_pj_per_byte);
+  CHECK(back.area_mac_um2 == a.area_mac_um2);
+  // Cost figures do not change behaviour: a program compiled for "default" still runs on `a`.
+  CHECK(a.fingerprint() == def.fingerprint());
+  CHECK(arch_from_yaml("name: default\nlanes: 32\n", "x.yaml").fingerprint() != def.fingerprint());
+  CHECK_THROWS_WITH(arch_from_yaml("energy_ddr_pj_per_byte: -1\n", "bad.yaml"),
+                    "bad.yaml: key 'energy_ddr_pj_per_byte': must be a non-negative finite number");
+  CHECK_THROWS_WITH(arch_from_yaml("area_mac_um2: big\n", "bad.yaml"),
+                    "bad.yaml: key 'area_mac_um2': 'big' is not a number");
+  // Area: MAC array + LMEM (256 MACs x 419 um^2, 512 KiB x 0.004 mm^2).
+  CHECK(def.area_mm2() == Approx(256 * 419e-6 + 512 * 0.004).epsilon(1e-12));
+}
