@@ -24,10 +24,14 @@ Command add_doc(CLI::App& root);      // tpusim doc isa [--update FILE]
 Command add_arch(CLI::App& root);     // tpusim arch list | arch show NAME|FILE
 Command add_run(CLI::App& root);      // tpusim run IN.tpu -i x.npy -o DIR [--stats/--trace/--vcd ...]
 Command add_compile(CLI::App& root);  // tpusim compile MODEL.onnx --arch A -o OUT.tpu [--report R.json]
+Command add_eval(CLI::App& root);     // tpusim eval MODEL.tpu --dataset fashion-mnist [--limit N]
+Command add_compare(CLI::App& root);  // tpusim compare MODEL.onnx --input x.npy [--arch A] [--csv F]
+Command add_dse(CLI::App& root);      // tpusim dse --model M.onnx --sweep k=v,... --out DIR | dse merge
 #ifdef TPUSIM_WITH_TORCH
 Command add_train(CLI::App& root);  // tpusim train --model lenet5 --epochs N -o DIR
 Command add_ptq(CLI::App& root);    // tpusim ptq --from DIR --bits w8a8 --calib kl -o DIR2
 Command add_qat(CLI::App& root);    // tpusim qat --from DIR --bits w4a4 --algo lsq --epochs N -o DIR3
+Command add_demo(CLI::App& root);   // tpusim demo [-o DIR]: the main job end to end
 #endif
 
 }  // namespace tpusim::cli

@@ -13,11 +13,14 @@ namespace tpusim::cli {
 struct IntRefResult {
   int64_t images = 0;
   double top1 = 0;
+  int64_t classes = 0;
   std::vector<int64_t> predictions;  // first max of the output integers per image
+  std::vector<int32_t> outputs;      // the output integers, images x classes
 };
 
-// The first `limit` images of `set` (all when limit <= 0), pixels / 255 as the float input.
+// The first `limit` images of `set` (all when limit <= 0), pixels / 255 as the float input, in
+// batches of 32 spread over `threads` threads.
 IntRefResult int_reference_eval(const std::string& onnx_path, const models::ImageSet& set, int64_t limit,
-                                bool progress);
+                                bool progress, int threads = 1);
 
 }  // namespace tpusim::cli

@@ -33,9 +33,11 @@ int main(int argc, char** argv) {
     const std::vector<tpusim::cli::Command> commands = {
         tpusim::cli::add_asm(app),     tpusim::cli::add_disasm(app), tpusim::cli::add_info(app),
         tpusim::cli::add_doc(app),     tpusim::cli::add_arch(app),   tpusim::cli::add_run(app),
-        tpusim::cli::add_compile(app),
+        tpusim::cli::add_compile(app), tpusim::cli::add_eval(app),   tpusim::cli::add_compare(app),
+        tpusim::cli::add_dse(app),
 #ifdef TPUSIM_WITH_TORCH
         tpusim::cli::add_train(app),   tpusim::cli::add_ptq(app),    tpusim::cli::add_qat(app),
+        tpusim::cli::add_demo(app),
 #endif
     };
     try {
