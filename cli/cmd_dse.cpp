@@ -1,5 +1,5 @@
 // tpusim dse: design-space exploration (docs/dse.md). `dse` sweeps architecture parameters over
-// one model, `dse merge` joins shards, `dse point` is the worker the sweep starts per point.
+// one model, `dse merge` joins shards, `dse point` is the worker the sweep starts per chunk of points.
 #include <spdlog/spdlog.h>
 
 #include <memory>
@@ -37,9 +37,8 @@ Command add_dse(CLI::App& root) {
   point->add_option("--model", po->model)->required();
   point->add_option("--arch", po->arch);
   point->add_option("--out", po->out)->required();
-  point->add_option("--id", po->id)->required();
-  point->add_option("--index", po->index)->required();
-  point->add_option("--param", po->params);
+  point->add_option("--sweep", po->sweeps)->required();
+  point->add_option("--points", po->points)->required()->delimiter(',');
 
   return {sub, [o, po, mo, merge, point] {
             if (merge->parsed()) return write_stdout(dse::merge(mo->first, mo->second));

@@ -18,11 +18,12 @@ struct SweepOptions {
 // Returns the summary for stdout; throws Error (after writing the results) when workers failed.
 std::string run_sweep(const SweepOptions& o);
 
-// The worker: one point, written to out/points/<id>.json atomically.
+// The worker: the points of the sweep with these indices, each written to out/points/<id>.json
+// atomically as soon as it is done.
 struct PointOptions {
-  std::string model, arch = "default", out, id;
-  size_t index = 0;
-  std::vector<std::string> params;  // "key=value"
+  std::string model, arch = "default", out;
+  std::vector<std::string> sweeps;  // as SweepOptions::sweeps
+  std::vector<size_t> points;       // indices into points(parse_axes(sweeps))
 };
 void run_point_command(const PointOptions& o);
 
