@@ -153,8 +153,8 @@ std::string run_sweep(const SweepOptions& o) {
           batch.push_back(&todo[next]);
           indices += (indices.empty() ? "" : ",") + std::to_string(todo[next].index);
         }
-        std::vector<std::string> args{"-q", "dse", "point", "--model", o.model, "--arch", o.arch,
-                                      "--out", o.out, "--points", indices};
+        std::vector<std::string> args{"-q",   "dse",   "point", "--model",  o.model, "--arch",
+                                      o.arch, "--out", o.out,   "--points", indices};
         for (const std::string& s : o.sweeps) args.insert(args.end(), {"--sweep", s});
         running[spawn(exe, args)] = std::move(batch);
       }
