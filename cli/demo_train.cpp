@@ -51,6 +51,9 @@ bool cached(const std::string& dir, const std::string& key) {
   return read_file_text((d / "demo_key.txt").string()) == key;
 }
 
+// Before a job rewrites a folder: a job killed half way must not leave the old key beside new files.
+void mark_started(const std::string& dir) { fs::remove(fs::path(dir) / "demo_key.txt"); }
+
 void mark_done(const std::string& dir, const std::string& key) {
   write_file_atomic(dir + "/demo_key.txt", key);
 }
@@ -81,6 +84,7 @@ std::string demo_fp32(const DemoOptions& o) {
   job.train.augment = true;
   job.train.progress = o.progress;
   spdlog::info("demo: training {} FP32 for {} epochs -> {}", o.model, o.epochs, dir);
+  mark_started(dir);
   qat::run_train(job);
   mark_done(dir, key);
   return dir;
@@ -91,13 +95,16 @@ nlohmann::json demo_quantize(const DemoOptions& o, const VariantSpec& v, const s
   // The FP32 report changes whenever the FP32 model does (accuracy, timings), so it keys the variant.
   const size_t fp32_hash = std::hash<std::string>{}(read_file_text(fp32_dir + "/report.json"));
   const int epochs = v.kind == "qat" ? (v.bits == "w8a8" ? o.qat8_epochs : o.qat4_epochs) : 0;
+  // As `tpusim qat` (cli/cmd_qat.cpp): a converged net at 8 bits only settles onto the grid.
+  const double lr = v.kind == "qat" ? (v.bits == "w8a8" ? 0.0001 : 0.01) : 0.0;
   const std::string key = fmt::format(
-      "{} {} bits={} method={} epochs={} from={} fp32={:x} limit={} test_limit={}\n", kCacheVersion, v.kind,
-      v.bits, v.method, epochs, fp32_dir, fp32_hash, o.train_limit, o.test_limit);
+      "{} {} bits={} method={} epochs={} lr={} from={} fp32={:x} limit={} test_limit={}\n", kCacheVersion,
+      v.kind, v.bits, v.method, epochs, lr, fp32_dir, fp32_hash, o.train_limit, o.test_limit);
   if (cached(dir, key)) {
     spdlog::info("demo: reusing {} in {} (same FP32 model and options)", v.label, dir);
     return nlohmann::json::parse(read_file_text(dir + "/report.json"));
   }
+  mark_started(dir);
   qat::JobResult r;
   if (v.kind == "ptq") {
     qat::PtqJob job;
@@ -120,7 +127,7 @@ nlohmann::json demo_quantize(const DemoOptions& o, const VariantSpec& v, const s
     job.quant.algo = *qat::algo_from_name(v.method);
     job.train.epochs = epochs;
     job.freeze_bn_epoch = epochs;  // the last epoch trains exactly the exported (folded) form
-    job.train.lr = v.bits == "w8a8" ? 0.001 : 0.01;  // as `tpusim qat` (cli/cmd_qat.cpp)
+    job.train.lr = lr;
     job.train.weight_decay = 5e-5;
     job.train.augment = true;
     job.train.progress = o.progress;

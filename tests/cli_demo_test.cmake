@@ -48,10 +48,17 @@ for png in ['accuracy.png', 'layers.png', 'perf.png', 'timeline_qat_w4a4.png']:
     assert open('demo/' + png, 'rb').read(8) == b'\\x89PNG\\r\\n\\x1a\\n', png
 ")
 
-# A rerun reuses every trained model (same options) and rewrites the same figures.
+# A rerun reuses every trained model with the same options; a folder with a missing output (a job
+# killed half way) is redone.
+file(REMOVE "${WORK}/demo/qat_w4a4/model.pt")
 run(0 out err ${demo})
 require_contains("${err}" "reusing the trained FP32 model" "demo rerun: FP32 cached")
-require_contains("${err}" "reusing QAT W4A4 (lsq)" "demo rerun: QAT cached")
+require_contains("${err}" "reusing QAT W8A8 (ema)" "demo rerun: QAT W8A8 cached")
+require_contains("${err}" "QAT W4A4 (lsq) for 1 epoch(s)" "demo rerun: QAT W4A4 redone")
+string(FIND "${err}" "reusing QAT W4A4" at)
+if(NOT at EQUAL -1)
+  message(FATAL_ERROR "demo rerun reused a folder without model.pt:\n${err}")
+endif()
 
 # A demo program through `tpusim eval`, checked against its model's integer reference.
 run(0 out err eval demo/qat_w4a4/model.tpu --limit 100 --reference demo/qat_w4a4/model.onnx --json e.json)
