@@ -58,6 +58,28 @@ t = json.load(open('t.json'))
 assert any(ev.get('ph') == 'X' for ev in t['traceEvents']), 'no slices in the trace'
 ")
 
+# A program that is not the model's any more (one weight bit flipped in the .tpu, resealed): eval
+# --reference must fail, naming both files.
+python("
+import struct, zlib
+b = bytearray(open('m_default.tpu', 'rb').read())
+for i in range(struct.unpack_from('<I', b, 28)[0]):
+    kind, off, size = struct.unpack_from('<IQQ', b, 32 + 20 * i)
+    if kind != 4:  # the data section: u32 count, then (u64 addr, u64 size, bytes) per block
+        continue
+    at, blocks = off + 4, []
+    for _ in range(struct.unpack_from('<I', b, off)[0]):
+        addr, n = struct.unpack_from('<QQ', b, at)
+        blocks.append((n, at + 16))
+        at += 16 + n
+    n, start = max(blocks)  # the largest block: a layer's weights
+    b[start + n // 2] ^= 0x01
+struct.pack_into('<I', b, 24, zlib.crc32(bytes(b[32:])) & 0xffffffff)
+open('patched.tpu', 'wb').write(b)
+")
+run(1 out err eval patched.tpu --dataset mnist:ds16 --reference "${model}")
+require_contains("${err}" "patched.tpu: simulator outputs differ from the integer reference of" "eval --reference mismatch")
+
 # Errors: one line, exit 1, no JSON written.
 run(1 out err eval m_default.tpu --dataset mnist:ds28 --json bad.json)
 require_contains("${err}" "m_default.tpu: input" "eval on images of another shape")
