@@ -9,5 +9,5 @@ if(TPUSIM_WITH_TORCH)
   add_test(NAME cli_demo
            COMMAND ${CMAKE_COMMAND} -DTPUSIM=$<TARGET_FILE:tpusim> -DPYTHON=${TPUSIM_PYTHON}
                    -DWORK=${CMAKE_CURRENT_BINARY_DIR}/cli_demo_work -P ${CMAKE_CURRENT_SOURCE_DIR}/cli_demo_test.cmake)
-  set_tests_properties(cli_demo PROPERTIES LABELS fast TIMEOUT 900)
+  set_tests_properties(cli_demo PROPERTIES LABELS slow TIMEOUT 900)  # trains: 35-90 s
 endif()
