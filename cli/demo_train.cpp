@@ -105,25 +105,24 @@ nlohmann::json demo_quantize(const DemoOptions& o, const VariantSpec& v, const s
     return nlohmann::json::parse(read_file_text(dir + "/report.json"));
   }
   mark_started(dir);
-  qat::JobResult r;
-  if (v.kind == "ptq") {
-    qat::PtqJob job;
+  auto start = [&](auto& job) {  // what a PTQ and a QAT job share
     job.from = fp32_dir;
     job.out = dir;
     job.data = data_options(o);
     job.bits = v.bits;
     job.quant.bits = qat::parse_bits(v.bits);
+  };
+  qat::JobResult r;
+  if (v.kind == "ptq") {
+    qat::PtqJob job;
+    start(job);
     job.ptq.method = *calib_method_from_name(v.method);
     job.ptq.progress = o.progress;
     spdlog::info("demo: {} -> {}", v.label, dir);
     r = qat::run_ptq(job);
   } else {
     qat::QatJob job;
-    job.from = fp32_dir;
-    job.out = dir;
-    job.data = data_options(o);
-    job.bits = v.bits;
-    job.quant.bits = qat::parse_bits(v.bits);
+    start(job);
     job.quant.algo = *qat::algo_from_name(v.method);
     job.train.epochs = epochs;
     job.freeze_bn_epoch = epochs;  // the last epoch trains exactly the exported (folded) form

@@ -119,25 +119,25 @@ std::string run_sweep(const SweepOptions& o) {
   load_model(o.model);  // a bad model fails once here, not once per point
   const SweepKey key{file_hash(o.model), arch_to_yaml(base)};
   const std::vector<Point> all = points(axes);
-  std::vector<Point> mine, todo;
+  std::vector<Point> mine, pending;
   for (const Point& p : all)
     if (shard.has(p.index)) mine.push_back(p);
   fs::create_directories(o.out + "/points");
   const nlohmann::json header = sweep_header(o.model, o.arch, axes, key, shard, all.size());
   write_file_atomic(o.out + "/sweep.json", header.dump(1) + "\n");
   for (const Point& p : mine)
-    if (!point_done(read_point(o.out, p), p, key)) todo.push_back(p);
+    if (!point_done(read_point(o.out, p), p, key)) pending.push_back(p);
 
-  const size_t jobs = std::min<size_t>(o.jobs ? o.jobs : usable_cpus(), std::max<size_t>(todo.size(), 1));
-  spdlog::info("dse: {} of {} points already done{}; running {} with {} job{}", mine.size() - todo.size(),
+  const size_t jobs = std::min<size_t>(o.jobs ? o.jobs : usable_cpus(), std::max<size_t>(pending.size(), 1));
+  spdlog::info("dse: {} of {} points already done{}; running {} with {} job{}", mine.size() - pending.size(),
                mine.size(),
                shard.n > 1 ? fmt::format(" (shard {} of {} points)", shard.text(), all.size()) : "",
-               todo.size(), jobs, jobs == 1 ? "" : "s");
+               pending.size(), jobs, jobs == 1 ? "" : "s");
 
   // Workers take a chunk of points each: a process start costs ~0.4 s where libtorch is linked,
   // more than simulating a small model. Chunks stay small so that progress and the work left to
   // a killed worker stay fine-grained; each point is still written on its own, atomically.
-  const size_t chunk = std::clamp<size_t>((todo.size() + 4 * jobs - 1) / (4 * jobs), 1, 16);
+  const size_t chunk = std::clamp<size_t>((pending.size() + 4 * jobs - 1) / (4 * jobs), 1, 16);
   const std::string exe = fs::read_symlink("/proc/self/exe").string();
   std::map<pid_t, std::vector<const Point*>> running;
   std::vector<std::string> failures;
@@ -145,13 +145,13 @@ std::string run_sweep(const SweepOptions& o) {
   {
     Progress bar("dse", "points", o.progress,
                  ProgressOutput::to_stderr([](const std::string& line) { spdlog::info("{}", line); }));
-    while (next < todo.size() || !running.empty()) {
-      while (next < todo.size() && running.size() < jobs) {
+    while (next < pending.size() || !running.empty()) {
+      while (next < pending.size() && running.size() < jobs) {
         std::vector<const Point*> batch;
         std::string indices;
-        for (; next < todo.size() && batch.size() < chunk; ++next) {
-          batch.push_back(&todo[next]);
-          indices += (indices.empty() ? "" : ",") + std::to_string(todo[next].index);
+        for (; next < pending.size() && batch.size() < chunk; ++next) {
+          batch.push_back(&pending[next]);
+          indices += (indices.empty() ? "" : ",") + std::to_string(pending[next].index);
         }
         std::vector<std::string> args{"-q",   "dse",   "point", "--model",  o.model, "--arch",
                                       o.arch, "--out", o.out,   "--points", indices};
@@ -172,7 +172,7 @@ std::string run_sweep(const SweepOptions& o) {
           failures.push_back(fmt::format("{} ({})", p->id, exit_text(status)));
       finished += it->second.size();
       running.erase(it);
-      bar(static_cast<int64_t>(finished), static_cast<int64_t>(todo.size()));
+      bar(static_cast<int64_t>(finished), static_cast<int64_t>(pending.size()));
     }
   }
   std::string summary = write_results(o.out, header, axes, mine, key);
