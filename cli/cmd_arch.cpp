@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "base/file_io.h"
 #include "cli/command.h"
 #include "isa/arch.h"
 

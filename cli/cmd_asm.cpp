@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <memory>
 
+#include "base/file_io.h"
 #include "cli/command.h"
 #include "isa/asm.h"
-#include "isa/file_io.h"
 
 namespace tpusim::cli {
 

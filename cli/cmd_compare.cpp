@@ -7,11 +7,11 @@
 #include <filesystem>
 #include <memory>
 
+#include "base/error.h"
+#include "base/file_io.h"
 #include "cli/command.h"
 #include "compiler/backend.h"
 #include "compiler/compare.h"
-#include "isa/error.h"
-#include "isa/file_io.h"
 #include "sim/simulator.h"
 
 namespace tpusim::cli {

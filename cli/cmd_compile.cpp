@@ -7,15 +7,15 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "base/error.h"
+#include "base/file_io.h"
+#include "base/npy.h"
 #include "cli/command.h"
 #include "compiler/backend.h"
 #include "compiler/calibrate.h"
 #include "compiler/lower.h"
 #include "compiler/lower_report.h"
 #include "compiler/onnx_import.h"
-#include "isa/error.h"
-#include "isa/file_io.h"
-#include "isa/npy.h"
 #include "sim/simulator.h"
 
 namespace tpusim::cli {
@@ -69,12 +69,27 @@ Command add_compile(CLI::App& root) {
                 "layer to the report");
   sub->add_flag("--dump-ir", o->dump_ir, "Print the lowered integer graph (JSON) on stdout");
   sub->add_option("--calib", o->calib, "FP32 model: calibration inputs, float32 .npy [N, ...input shape]");
-  sub->add_option("--calib-method", o->method, "minmax, ema, percentile, mse or kl")->capture_default_str();
-  sub->add_option("--bits", o->bits, "Weight and activation bits: w8a8, w4a4, w4a8, w8a4")
-      ->capture_default_str();
-  sub->add_option("--calib-limit", o->calib_limit, "Use at most N calibration samples (0 = all)");
+  CLI::Option* method =
+      sub->add_option("--calib-method", o->method, "With --calib: minmax, ema, percentile, mse or kl")
+          ->capture_default_str();
+  CLI::Option* bits =
+      sub->add_option("--bits", o->bits, "With --calib: weight and activation bits: w8a8, w4a4, w4a8, w8a4")
+          ->capture_default_str();
+  CLI::Option* limit = sub->add_option("--calib-limit", o->calib_limit,
+                                       "With --calib: use at most N calibration samples (0 = all)");
   return {
-      sub, [o] {
+      sub, [o, method, bits, limit] {
+        // Calibration options without calibration would be silently ignored (a QDQ model keeps its
+        // own bits): refuse them, naming the option.
+        if (o->calib.empty())
+          for (const CLI::Option* opt : {method, bits, limit})
+            if (opt->count() > 0)
+              throw Error(
+                  fmt::format("{} has no effect without --calib (it configures the calibration of "
+                              "an FP32 model; a QDQ model keeps its own bits)",
+                              opt->get_name()));
+        check_output_path(o->out);
+        if (!o->report.empty()) check_output_path(o->report);
         const Arch arch = resolve_arch(o->arch);
         compiler::Graph g = compiler::import_onnx(o->model);
         if (!is_qdq(g))

@@ -1,16 +1,17 @@
-// tpusim demo: the main job end to end (cli/demo.h, docs/demo.md).
+// tpusim demo: the main job end to end (workflow/demo.h, docs/demo.md).
 #include <spdlog/spdlog.h>
 
 #include <memory>
 
+#include "base/file_io.h"
 #include "cli/command.h"
-#include "cli/demo.h"
-#include "qat/workflow.h"
+#include "workflow/demo.h"
+#include "workflow/qat_jobs.h"
 
 namespace tpusim::cli {
 
 Command add_demo(CLI::App& root) {
-  auto o = std::make_shared<DemoOptions>();
+  auto o = std::make_shared<workflow::DemoOptions>();
   CLI::App* c = root.add_subcommand(
       "demo", "Train, quantize (PTQ/QAT, W8A8/W4A4), compile, simulate the test set, report (OUT/report.md)");
   c->add_option("-o,--out", o->out,
@@ -43,9 +44,9 @@ Command add_demo(CLI::App& root) {
       ->capture_default_str();
   c->add_option("--threads", o->threads, "Threads for training and the integer reference (0 = all cores)");
   return {c, [o] {
-            qat::set_threads(o->threads);
+            workflow::set_training_threads(o->threads);
             o->progress = spdlog::default_logger()->should_log(spdlog::level::info);
-            run_demo(*o);
+            workflow::run_demo(*o);
           }};
 }
 

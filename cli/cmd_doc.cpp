@@ -5,8 +5,8 @@
 
 #include <memory>
 
+#include "base/file_io.h"
 #include "cli/command.h"
-#include "isa/file_io.h"
 #include "isa/isa_doc.h"
 
 namespace tpusim::cli {

@@ -4,11 +4,14 @@
 
 #include <memory>
 
+#include "base/error.h"
+#include "base/file_io.h"
 #include "cli/command.h"
-#include "cli/dse_run.h"
-#include "isa/error.h"
+#include "workflow/dse_run.h"
 
 namespace tpusim::cli {
+
+namespace dse = workflow::dse;
 
 Command add_dse(CLI::App& root) {
   auto o = std::make_shared<dse::SweepOptions>();
@@ -17,11 +20,13 @@ Command add_dse(CLI::App& root) {
   CLI::App* sub = root.add_subcommand(
       "dse", "Design-space exploration: compile and simulate a model over a sweep of architectures");
   sub->require_subcommand(0, 1);
-  sub->add_option("--model", o->model, "QDQ ONNX model");
-  sub->add_option("--sweep", o->sweeps,
-                  "KEY=V1,V2,...: an architecture key (tpusim arch show default) or lmem_kib; repeat for "
-                  "more axes");
-  sub->add_option("--out", o->out, "Output directory (points/, results.csv, results.json)");
+  sub->add_option("--model", o->model, "QDQ ONNX model (required, except for `dse merge`)");
+  sub->add_option(
+      "--sweep", o->sweeps,
+      "KEY=V1,V2,... (at least one): an architecture key (tpusim arch show default) or lmem_kib; repeat for "
+      "more axes");
+  sub->add_option("--out", o->out,
+                  "Output directory: points/, results.csv, results.json (required, except for `dse merge`)");
   sub->add_option("--arch", o->arch, "Base architecture: preset or YAML file")->capture_default_str();
   sub->add_option("-j,--jobs", o->jobs, "Worker processes (default: the CPUs this process may use)");
   sub->add_option("--shard", o->shard, "K/N: run only points i with i % N == K-1 (K from 1)")

@@ -7,14 +7,14 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "base/error.h"
+#include "base/file_io.h"
 #include "cli/command.h"
-#include "cli/eval_report.h"
-#include "cli/intref_eval.h"
-#include "cli/sim_eval.h"
-#include "isa/error.h"
-#include "isa/file_io.h"
 #include "sim/host_io.h"
 #include "sim/trace.h"
+#include "workflow/eval_report.h"
+#include "workflow/intref_eval.h"
+#include "workflow/sim_eval.h"
 
 namespace tpusim::cli {
 
@@ -46,41 +46,42 @@ Command add_eval(CLI::App& root) {
   sub->add_option("--json", o->json, "Write the results (accuracy, cycles, predictions) as JSON");
   sub->add_option("--trace", o->trace, "Write a Chrome trace (Perfetto) of the first image's run")
       ->excludes(fn);
-  return {sub, [o] {
-            const Program p = load_program(o->program);
-            const Arch arch = sim::arch_for_program(p, o->arch);
-            const models::ImageSet set = models::load_dataset(
-                o->dataset, o->split == "train" ? models::Split::Train : models::Split::Test);
-            const bool progress = spdlog::default_logger()->should_log(spdlog::level::info);
-            SimEvalOptions so;
-            so.limit = o->limit;
-            so.functional = o->functional;
-            so.keep_first_events = !o->trace.empty();
-            so.progress = progress;
-            const SimEvalResult r = sim_eval(p, arch, set, so, o->program);
-            EvalReport rep{o->program, o->dataset + " " + o->split, set.source, arch, &r, nullptr, 0};
-            IntRefResult ref;
-            if (!o->reference.empty()) {
-              const int threads =
-                  o->threads > 0 ? o->threads : static_cast<int>(std::thread::hardware_concurrency());
-              ref = int_reference_eval(o->reference, set, r.images, progress, threads);
-              rep.reference = &ref;
-              rep.identical = identical_rows(r.outputs, ref.outputs, r.classes);
-            }
-            if (!o->json.empty()) {
-              write_file_atomic(o->json, eval_json(rep).dump(1) + "\n");
-              spdlog::info("wrote {}", o->json);
-            }
-            if (!o->trace.empty()) {
-              write_file_atomic(o->trace, sim::chrome_trace(p, arch, r.first).dump() + "\n");
-              spdlog::info("wrote {} (first image; open in ui.perfetto.dev)", o->trace);
-            }
-            write_stdout(eval_text(rep));
-            if (rep.reference && rep.identical != r.images)
-              throw Error(fmt::format(
-                  "{}: simulator outputs differ from the integer reference of {} on {} of {} images",
-                  o->program, o->reference, r.images - rep.identical, r.images));
-          }};
+  return {
+      sub, [o] {
+        const Program p = load_program(o->program);
+        const Arch arch = sim::arch_for_program(p, o->arch);
+        const models::ImageSet set = models::load_dataset(
+            o->dataset, o->split == "train" ? models::Split::Train : models::Split::Test);
+        const bool progress = spdlog::default_logger()->should_log(spdlog::level::info);
+        workflow::SimEvalOptions so;
+        so.limit = o->limit;
+        so.functional = o->functional;
+        so.keep_first_events = !o->trace.empty();
+        so.progress = progress;
+        const workflow::SimEvalResult r = workflow::sim_eval(p, arch, set, so, o->program);
+        workflow::EvalReport rep{o->program, o->dataset + " " + o->split, set.source, arch, &r, nullptr, 0};
+        workflow::IntRefResult ref;
+        if (!o->reference.empty()) {
+          const int threads =
+              o->threads > 0 ? o->threads : static_cast<int>(std::thread::hardware_concurrency());
+          ref = workflow::int_reference_eval(o->reference, set, r.images, progress, threads);
+          rep.reference = &ref;
+          rep.identical = workflow::identical_rows(r.outputs, ref.outputs, r.classes);
+        }
+        if (!o->json.empty()) {
+          write_file_atomic(o->json, workflow::eval_json(rep).dump(1) + "\n");
+          spdlog::info("wrote {}", o->json);
+        }
+        if (!o->trace.empty()) {
+          write_file_atomic(o->trace, sim::chrome_trace(p, arch, r.first).dump() + "\n");
+          spdlog::info("wrote {} (first image; open in ui.perfetto.dev)", o->trace);
+        }
+        write_stdout(workflow::eval_text(rep));
+        if (rep.reference && rep.identical != r.images)
+          throw Error(
+              fmt::format("{}: simulator outputs differ from the integer reference of {} on {} of {} images",
+                          o->program, o->reference, r.images - rep.identical, r.images));
+      }};
 }
 
 }  // namespace tpusim::cli

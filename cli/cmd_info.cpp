@@ -7,8 +7,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "base/file_io.h"
 #include "cli/command.h"
-#include "isa/file_io.h"
 #include "isa/program.h"
 
 namespace tpusim::cli {

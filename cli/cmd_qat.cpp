@@ -1,15 +1,15 @@
-// tpusim train | ptq | qat: the QAT toolchain (qat/workflow.h) from the command line. ptq and qat
-// also run their exported model through the compiler's integer reference on test images and add
-// the fake-quant -> integer top-1 gap to report.json (docs/qat.md).
+// tpusim train | ptq | qat: the QAT toolchain's options (qat/jobs.h) from the command line; the
+// jobs and their defaults are workflow/qat_jobs.h's (docs/qat.md).
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <memory>
 
+#include "base/error.h"
+#include "base/file_io.h"
 #include "cli/command.h"
-#include "cli/intref_eval.h"
-#include "isa/error.h"
-#include "qat/workflow.h"
+#include "qat/jobs.h"
+#include "workflow/qat_jobs.h"
 
 namespace tpusim::cli {
 
@@ -17,7 +17,7 @@ namespace {
 
 bool show_progress() { return spdlog::default_logger()->should_log(spdlog::level::info); }
 
-void use_all_cores(int threads) { qat::set_threads(threads); }
+void use_all_cores(int threads) { workflow::set_training_threads(threads); }
 
 void add_data_options(CLI::App* c, qat::DataOptions& d) {
   c->add_option("--dataset", d.dataset, "fashion-mnist, fashion-mnist:DIR, mnist:DIR or cifar10:DIR")
@@ -79,31 +79,6 @@ void apply_bits(const std::string& bits, const std::vector<std::string>& layer_b
   }
 }
 
-// The integer reference on the first `limit` test images, compared with the fake-quant
-// predictions on the same images; added to the report as "integer_reference".
-void add_int_reference(const std::string& out, const qat::DataOptions& data, int64_t limit,
-                       qat::JobResult& r) {
-  if (limit == 0) return;
-  models::ImageSet test = models::load_dataset(data.dataset, models::Split::Test);
-  if (data.test_limit > 0) test = test.head(data.test_limit);
-  const IntRefResult ref = int_reference_eval(out + "/model.onnx", test, limit, show_progress());
-  int64_t agree = 0, fq_hits = 0;
-  for (size_t i = 0; i < ref.predictions.size(); ++i) {
-    agree += ref.predictions[i] == r.predictions[i];
-    fq_hits += r.predictions[i] == test.labels[i];
-  }
-  const double n = static_cast<double>(ref.images), fq = static_cast<double>(fq_hits) / n;
-  r.report["integer_reference"] = {{"images", ref.images},
-                                   {"top1", ref.top1},
-                                   {"fake_quant_top1", fq},
-                                   {"gap", fq - ref.top1},
-                                   {"agreement", static_cast<double>(agree) / n}};
-  qat::write_report(out, r.report);
-  spdlog::info(
-      "{}: integer reference top-1 {:.2f}% vs fake-quant {:.2f}% on {} images (same top-1 class on {:.2f}%)",
-      out, 100 * ref.top1, 100 * fq, ref.images, 100.0 * static_cast<double>(agree) / n);
-}
-
 }  // namespace
 
 Command add_train(CLI::App& root) {
@@ -112,8 +87,7 @@ Command add_train(CLI::App& root) {
     int threads = 0;
   };
   auto o = std::make_shared<Opts>();
-  o->job.train.epochs = 15;
-  o->job.train.augment = true;
+  o->job = workflow::default_train_job();
   CLI::App* c =
       root.add_subcommand("train", "Train an FP32 model (writes OUT/model.onnx, report.json, model.pt)");
   c->add_option("--model", o->job.model, "lenet5, resnet8, mobilenet or mlp")->capture_default_str();
@@ -124,7 +98,7 @@ Command add_train(CLI::App& root) {
   return {c, [o] {
             use_all_cores(o->threads);
             o->job.train.progress = show_progress();
-            qat::run_train(o->job);
+            workflow::run_train(o->job);
           }};
 }
 
@@ -159,8 +133,7 @@ Command add_ptq(CLI::App& root) {
           throw Error(fmt::format("--calib '{}': expected minmax, ema, percentile, mse or kl", o->method));
         o->job.ptq.method = *m;
         o->job.ptq.progress = show_progress();
-        qat::JobResult r = qat::run_ptq(o->job);
-        add_int_reference(o->job.out, o->job.data, o->ref_limit, r);
+        workflow::run_ptq(o->job, o->ref_limit, show_progress());
       }};
 }
 
@@ -173,10 +146,7 @@ Command add_qat(CLI::App& root) {
     int threads = 0;
   };
   auto o = std::make_shared<Opts>();
-  o->job.train.epochs = 3;
-  o->job.train.lr = 0;  // resolved from --bits below
-  o->job.train.weight_decay = 5e-5;
-  o->job.train.augment = true;
+  o->job = workflow::default_qat_job();
   CLI::App* c = root.add_subcommand("qat", "Quantization-aware training from a `tpusim train` folder");
   c->add_option("--from", o->job.from, "A `tpusim train` output folder")->required();
   c->add_option("-o,--out", o->job.out, "Output folder")->required();
@@ -194,18 +164,12 @@ Command add_qat(CLI::App& root) {
   return {c, [o] {
             use_all_cores(o->threads);
             apply_bits(o->job.bits, o->layer_bits, o->job.quant);
-            // A converged net at 8 bits only has to settle onto the grid: a larger step first
-            // walks away from the optimum (measured at w8a8: lr 0.01 lost 0.9 points, 0.001 0.2, 0.0001
-            // nothing).
-            if (o->job.train.lr == 0)
-              o->job.train.lr = o->job.quant.bits.weight >= 8 && o->job.quant.bits.act >= 8 ? 0.0001 : 0.01;
             const auto a = qat::algo_from_name(o->algo);
             if (!a || *a == qat::Algo::Fixed)
               throw Error(fmt::format("--algo '{}': expected ema, lsq, pact or dorefa", o->algo));
             o->job.quant.algo = *a;
             o->job.train.progress = show_progress();
-            qat::JobResult r = qat::run_qat(o->job);
-            add_int_reference(o->job.out, o->job.data, o->ref_limit, r);
+            workflow::run_qat(o->job, o->ref_limit, show_progress());
           }};
 }
 

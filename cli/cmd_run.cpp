@@ -8,10 +8,10 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "base/error.h"
+#include "base/file_io.h"
+#include "base/progress.h"
 #include "cli/command.h"
-#include "isa/error.h"
-#include "isa/file_io.h"
-#include "isa/progress.h"
 #include "sim/host_io.h"
 #include "sim/trace.h"
 
@@ -69,7 +69,7 @@ Command add_run(CLI::App& root) {
         bo.run.max_cycles = o->max_cycles;
         sim::BatchResult r;
         {
-          // A batch's progress (isa/progress.h); nothing under -q.
+          // A batch's progress (base/progress.h); nothing under -q.
           Progress progress(
               "run", "runs", spdlog::default_logger()->should_log(spdlog::level::info),
               ProgressOutput::to_stderr([](const std::string& line) { spdlog::info("{}", line); }));

@@ -4,7 +4,6 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
-#include <string_view>
 
 namespace tpusim::cli {
 
@@ -12,10 +11,6 @@ struct Command {
   CLI::App* app;              // the subcommand; run() is called when it was given
   std::function<void()> run;  // options live in the closure
 };
-
-// Prints a command's result on stdout; throws Error when it cannot be written (full disk, closed
-// pipe), so a truncated listing never passes for a successful run.
-void write_stdout(std::string_view text);
 
 Command add_asm(CLI::App& root);      // tpusim asm IN.s -o OUT.tpu
 Command add_disasm(CLI::App& root);   // tpusim disasm IN.tpu [-o OUT.s]
@@ -27,11 +22,10 @@ Command add_compile(CLI::App& root);  // tpusim compile MODEL.onnx --arch A -o O
 Command add_eval(CLI::App& root);     // tpusim eval MODEL.tpu --dataset fashion-mnist [--limit N]
 Command add_compare(CLI::App& root);  // tpusim compare MODEL.onnx --input x.npy [--arch A] [--csv F]
 Command add_dse(CLI::App& root);      // tpusim dse --model M.onnx --sweep k=v,... --out DIR | dse merge
-#ifdef TPUSIM_WITH_TORCH
+// The QAT toolchain's commands: registered in every build; they open libtpusim_train.so when run.
 Command add_train(CLI::App& root);  // tpusim train --model lenet5 --epochs N -o DIR
 Command add_ptq(CLI::App& root);    // tpusim ptq --from DIR --bits w8a8 --calib kl -o DIR2
 Command add_qat(CLI::App& root);    // tpusim qat --from DIR --bits w4a4 --algo lsq --epochs N -o DIR3
 Command add_demo(CLI::App& root);   // tpusim demo [-o DIR]: the main job end to end
-#endif
 
 }  // namespace tpusim::cli

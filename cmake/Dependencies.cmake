@@ -1,4 +1,4 @@
-# Every dependency comes from a Debian package (see docs/DESIGN and scripts/setup.sh).
+# Every dependency comes from a Debian package (see docs/design.md, "Dependencies", and scripts/setup.sh).
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(CLI11 REQUIRED)

@@ -5,9 +5,9 @@
 
 #include <algorithm>
 
+#include "base/error.h"
 #include "compiler/codegen.h"
 #include "compiler/ddr_alloc.h"
-#include "isa/error.h"
 
 namespace tpusim::compiler {
 

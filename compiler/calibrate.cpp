@@ -10,9 +10,9 @@
 #include <iterator>
 #include <set>
 
+#include "base/error.h"
 #include "compiler/fold_batchnorm.h"
 #include "compiler/fp32_interp.h"
-#include "isa/error.h"
 
 namespace tpusim::compiler {
 

@@ -1,6 +1,6 @@
 // Post-training calibration of an FP32 model (docs/compiler.md, "Calibration (FP32 models)"): run
 // the FP32 interpreter over calibration data, observe every activation the integer graph will
-// hold, choose ranges (isa/calibration.h) and rewrite the float graph into the QDQ form lower_qdq
+// hold, choose ranges (quant/calibration.h) and rewrite the float graph into the QDQ form lower_qdq
 // accepts: Q -> DQ after each quantized activation, weights as DequantizeLinear of int8/int4
 // constants (per output channel, symmetric), biases left float.
 #pragma once
@@ -9,9 +9,9 @@
 #include <string>
 #include <string_view>
 
+#include "base/npy.h"
 #include "compiler/graph.h"
-#include "isa/calibration.h"
-#include "isa/npy.h"
+#include "quant/calibration.h"
 
 namespace tpusim::compiler {
 

@@ -1,8 +1,8 @@
 // Back end code generation per IR op: window ops (conv2d, pool, eltwise, requant), matmul, concat.
 #include <fmt/format.h>
 
+#include "base/error.h"
 #include "compiler/codegen.h"
-#include "isa/error.h"
 
 namespace tpusim::compiler::be {
 

@@ -6,12 +6,12 @@
 #include <cmath>
 #include <limits>
 
+#include "base/error.h"
 #include "compiler/fold_batchnorm.h"
 #include "compiler/lower.h"
 #include "compiler/onnx_import.h"
 #include "compiler/shape_infer.h"
 #include "compiler/strip_qdq.h"
-#include "isa/error.h"
 
 namespace tpusim::compiler {
 

@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "base/npy.h"
 #include "compiler/calibrate.h"
 #include "compiler/fp32_interp.h"
 #include "compiler/int_graph.h"
 #include "compiler/int_interp.h"
-#include "isa/npy.h"
 
 namespace tpusim::compiler {
 

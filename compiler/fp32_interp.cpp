@@ -5,10 +5,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/error.h"
 #include "compiler/fold_batchnorm.h"
 #include "compiler/fp32_kernels.h"
-#include "isa/error.h"
 #include "isa/numerics.h"
+#include "quant/quantize.h"
 
 namespace tpusim::compiler {
 

@@ -1,5 +1,5 @@
 // The FP32 interpreter: runs the graph in float, node by node, untiled. QuantizeLinear and
-// DequantizeLinear follow ONNX (isa/numerics.h quantize_linear / dequantize_linear), so a QDQ
+// DequantizeLinear follow ONNX (quant/quantize.h quantize_linear / dequantize_linear), so a QDQ
 // model runs as ONNX Runtime runs it: quantized tensors hold their integers (Tensor::ints),
 // float tensors Tensor::f32. It is the float side of per-layer FP32-vs-quantized comparisons.
 #pragma once

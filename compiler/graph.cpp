@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "isa/error.h"
+#include "base/error.h"
 
 namespace tpusim::compiler {
 

@@ -2,7 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "isa/error.h"
+#include "base/error.h"
+#include "quant/quantize.h"
 
 namespace tpusim::compiler {
 

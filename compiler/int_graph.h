@@ -12,7 +12,7 @@
 // symmetric per output channel (int8 or int4); biases int32 at the accumulator scale
 // s_in * s_w[c]. Every op ends in the requant tail of the TIU:
 //   out = clamp(out_zp + round_shift(acc * M0[c], shift[c]), clamp_lo, clamp_hi)
-// with (M0, shift) from quantize_multiplier (isa/numerics.h), which also gives the
+// with (M0, shift) from quantize_multiplier (quant/quantize.h), which also gives the
 // representation error kept with each multiplier for the per-layer report.
 #pragma once
 #include <cstdint>
@@ -25,6 +25,7 @@
 #include "isa/dtype.h"
 #include "isa/isa.h"  // PoolMode, EltOp: the instruction encodings
 #include "isa/numerics.h"
+#include "quant/quantize.h"
 
 namespace tpusim::compiler {
 

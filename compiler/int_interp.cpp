@@ -2,10 +2,11 @@
 
 #include <fmt/format.h>
 
+#include "base/error.h"
 #include "compiler/int_kernels.h"
 #include "compiler/tensor_io.h"
-#include "isa/error.h"
 #include "isa/numerics.h"
+#include "quant/quantize.h"
 
 namespace tpusim::compiler {
 

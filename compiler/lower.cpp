@@ -7,8 +7,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/error.h"
 #include "compiler/lower_internal.h"
-#include "isa/error.h"
+#include "quant/quantize.h"
 
 namespace tpusim::compiler {
 

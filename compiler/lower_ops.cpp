@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/error.h"
 #include "compiler/lower_internal.h"
-#include "isa/error.h"
 
 namespace tpusim::compiler::lowering {
 

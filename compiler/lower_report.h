@@ -1,6 +1,7 @@
 // The per-layer lowering report: for every integer op, its quantization parameters and how well
-// the integer multipliers represent the float scales (error source 4 of SEED-NOTES.md: the
-// hardware replaces each scale by M0 * 2^-shift). As a struct, as JSON and as a text table.
+// the integer multipliers represent the float scales (error source 4 in docs/design.md,
+// "Quantization error": the hardware replaces each scale by M0 * 2^-shift). As a struct, as JSON
+// and as a text table.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>

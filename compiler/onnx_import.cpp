@@ -5,10 +5,10 @@
 #include <climits>
 #include <set>
 
+#include "base/error.h"
+#include "base/file_io.h"
 #include "compiler/onnx_internal.h"
 #include "compiler/shape_infer.h"
-#include "isa/error.h"
-#include "isa/file_io.h"
 
 namespace tpusim::compiler {
 

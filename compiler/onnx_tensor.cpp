@@ -5,8 +5,8 @@
 #include <bit>
 #include <cstring>
 
+#include "base/error.h"
 #include "compiler/onnx_internal.h"
-#include "isa/error.h"
 
 namespace tpusim::compiler::onnx_detail {
 

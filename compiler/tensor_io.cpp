@@ -5,8 +5,8 @@
 #include <bit>
 #include <set>
 
-#include "isa/error.h"
-#include "isa/npz.h"
+#include "base/error.h"
+#include "base/npz.h"
 
 namespace tpusim::compiler {
 

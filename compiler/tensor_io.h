@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "base/npy.h"
 #include "compiler/tensor.h"
-#include "isa/npy.h"
 
 namespace tpusim::compiler {
 

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <functional>
 
-#include "isa/error.h"
+#include "base/error.h"
 
 namespace tpusim::compiler::be {
 

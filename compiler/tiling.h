@@ -6,13 +6,13 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/int_math.h"
 #include "isa/arch.h"
 #include "isa/dtype.h"
 
 namespace tpusim::compiler::be {
 
 inline uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // Bytes per lane of a compact local tensor [n, c, h, w], rounded up to 4 (int32 alignment).
 uint64_t local_bytes(const Arch& a, DType dt, int64_t n, int64_t c, int64_t h, int64_t w);
 

@@ -4,7 +4,7 @@
 
 #include <bit>
 
-#include "isa/error.h"
+#include "base/error.h"
 
 namespace tpusim {
 

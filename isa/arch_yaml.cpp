@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <limits>
 
+#include "base/error.h"
+#include "base/file_io.h"
 #include "isa/arch.h"
-#include "isa/error.h"
-#include "isa/file_io.h"
 
 namespace tpusim {
 

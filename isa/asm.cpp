@@ -9,8 +9,8 @@
 #include <map>
 #include <optional>
 
+#include "base/error.h"
 #include "isa/asm_syntax.h"
-#include "isa/error.h"
 #include "isa/semantics.h"
 
 namespace tpusim {

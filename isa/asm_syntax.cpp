@@ -5,8 +5,8 @@
 #include <array>
 #include <charconv>
 
+#include "base/error.h"
 #include "isa/dtype.h"
-#include "isa/error.h"
 
 namespace tpusim::asm_syntax {
 

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
+#include "base/error.h"
 #include "isa/asm.h"
 #include "isa/asm_syntax.h"
-#include "isa/error.h"
 
 namespace tpusim {
 

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "base/error.h"
 #include "isa/dtype.h"
-#include "isa/error.h"
 
 namespace tpusim {
 

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "base/error.h"
 #include "isa/asm_syntax.h"
-#include "isa/error.h"
 #include "isa/isa.h"
 
 namespace tpusim {

@@ -1,6 +1,9 @@
 // THE instruction set of tpusim, defined once. Everything else — the typed instruction structs, the
 // encoder and decoder, the assembler and disassembler, docs/isa.md's field lists, the compiler's
-// code generator and the simulator's dispatch — is derived from the X-macro tables below.
+// code generator and the simulator's dispatch — is derived from the X-macro tables below. What
+// differs per opcode (operands, checker, kernels, timing) lives in traits tables built from this
+// one (isa/opcode_traits.h): an opcode added here without its traits does not compile. The steps:
+// docs/adding-an-instruction.md.
 //
 // An instruction is a little-endian bit string: bits 0..7 hold the opcode, then each field in the
 // order listed, least significant bit first. Its length is its field bits rounded up to whole

@@ -1,5 +1,7 @@
-// The integer numerics of tpusim, implemented once and used by the instruction semantics, the
-// compiler's integer reference, the host-side quantization of inputs and the QAT fake-quant.
+// The machine's integer arithmetic, implemented once and used by the instruction semantics, the
+// compiler's integer reference and the QAT fake-quant. How a float scale becomes (M0, shift) and
+// the ONNX quantize/dequantize formulas are quantization math, not machine semantics:
+// quant/quantize.h.
 //
 // Requant:   y = clamp(zp + round_shift(acc * M0, shift), lo, hi)
 //   acc   int32 accumulator (or any int32 intermediate);
@@ -10,7 +12,7 @@
 //   of an arithmetic right shift gives in hardware. The product acc*M0 is exact in int64
 //   (|acc| <= 2^31, M0 < 2^31), so no intermediate rounding or saturation happens before it.
 //   The zero point is added and the result clamped in int64, so nothing wraps.
-// A real scale s > 0 is represented as M0 * 2^-shift by quantize_multiplier().
+// A real scale s > 0 is represented as M0 * 2^-shift by quant/quantize.h's quantize_multiplier().
 #pragma once
 #include <cstdint>
 
@@ -35,27 +37,8 @@ int32_t saturate(int64_t v, DType t);
 // type's range; ReLU/ReLU6 are expressed through them).
 int32_t requant(int32_t acc, int32_t m0, int shift, int32_t zp, int32_t lo, int32_t hi);
 
-// Float scale -> (M0, shift). Throws tpusim::Error for a scale that is not finite, <= 0, or
-// >= 2^31 (not representable with shift >= 0), or so small that M0 would round to 0.
-// rel_error = |M0 * 2^-shift - scale| / scale, computed in long double.
-struct QuantMultiplier {
-  int32_t m0;
-  int shift;
-  double rel_error;
-};
-QuantMultiplier quantize_multiplier(double scale);
-
-// Value represented by (m0, shift).
-long double multiplier_value(int32_t m0, int shift);
-
 // num / den rounded to nearest, ties away from zero (den > 0). Used by average pooling.
 int64_t rounding_div(int64_t num, int64_t den);
-
-// ONNX QuantizeLinear: saturate(round_half_to_even(x / scale) + zp) into the type's range.
-// NaN maps to the (saturated) zero point: a defined result where ONNX leaves it unspecified.
-int32_t quantize_linear(float x, float scale, int32_t zp, DType t);
-// ONNX DequantizeLinear: (q - zp) * scale in float.
-float dequantize_linear(int32_t q, float scale, int32_t zp);
 
 // Packed element access in a byte array: element `index` of type t stored at base + index*bits/8;
 // 4-bit elements pack two per byte, low nibble first; signed types sign-extend on load, and

@@ -11,9 +11,9 @@
 #include <array>
 #include <limits>
 
-#include "isa/bytes.h"
-#include "isa/error.h"
-#include "isa/file_io.h"
+#include "base/bytes.h"
+#include "base/error.h"
+#include "base/file_io.h"
 #include "isa/program_sections.h"
 
 namespace tpusim {

@@ -5,7 +5,7 @@
 
 #include <limits>
 
-#include "isa/error.h"
+#include "base/error.h"
 
 namespace tpusim::tpu {
 

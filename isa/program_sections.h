@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "isa/bytes.h"
+#include "base/bytes.h"
 #include "isa/program.h"
 
 namespace tpusim::tpu {

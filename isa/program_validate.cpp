@@ -10,7 +10,7 @@
 #include <set>
 #include <utility>
 
-#include "isa/error.h"
+#include "base/error.h"
 #include "isa/program.h"
 #include "isa/semantics.h"
 

@@ -1,5 +1,6 @@
 // Instruction semantics: operand layouts and footprints, accesses() and the execute() dispatcher.
-// The checker is in semantics_check.cpp, the kernels in semantics_tiu.cpp and semantics_dma.cpp.
+// The checker is in semantics_check.cpp, the kernels in semantics_tiu.cpp, semantics_dma.cpp and
+// semantics_fast.cpp; isa/opcode_traits_semantics.h ties them to the opcodes.
 #include "isa/semantics.h"
 
 #include <fmt/format.h>
@@ -7,8 +8,8 @@
 #include <algorithm>
 #include <limits>
 
-#include "isa/error.h"
-#include "isa/semantics_internal.h"
+#include "base/error.h"
+#include "isa/opcode_traits_semantics.h"
 
 namespace tpusim {
 
@@ -51,76 +52,79 @@ void add_rq_table(Operands& o, const Op& op, uint64_t channels) {
   if (op.rq_per_channel) o.list.push_back(channel_table("rq", u(op.rq), DType::Int32, channels, 2));
 }
 
+// dma.load, dma.store and dma.copy share TPUSIM_FIELDS_DMA; only the memory spaces differ.
+Operands dma_operands(const Instr& in, Space src, Space dst) {
+  const auto d = ops::DmaLoad::from(in);
+  Operands o;
+  o.list.push_back({"src", src, false, u(d.src), dt(d.dtype), u(d.n), u(d.c), u(d.h), u(d.w), u(d.src_sn),
+                    u(d.src_sc), u(d.src_sh), u(d.src_sw)});
+  o.list.push_back({"dst", dst, true, u(d.dst), dt(d.dtype), u(d.n), u(d.c), u(d.h), u(d.w), u(d.dst_sn),
+                    u(d.dst_sc), u(d.dst_sh), u(d.dst_sw)});
+  return o;
+}
 }  // namespace
 
 Operands operands(const Instr& in, uint32_t lanes) {
+  const OperandsFn f = semantics_of(in.op).operands;
+  return f ? f(in, lanes) : Operands{};
+}
+
+Operands operands_dma_load(const Instr& in, uint32_t) { return dma_operands(in, Space::Ddr, Space::Lmem); }
+Operands operands_dma_store(const Instr& in, uint32_t) { return dma_operands(in, Space::Lmem, Space::Ddr); }
+Operands operands_dma_copy(const Instr& in, uint32_t) { return dma_operands(in, Space::Lmem, Space::Lmem); }
+
+Operands operands_conv2d(const Instr& in, uint32_t lanes) {
+  const auto c = ops::Conv2d::from(in);
+  const int64_t oh = window_out(c.ih, c.pad_t, c.pad_b, c.kh, c.stride_h, c.dil_h);
+  const int64_t ow = window_out(c.iw, c.pad_l, c.pad_r, c.kw, c.stride_w, c.dil_w);
+  const uint64_t taps = c.groups >= 1 ? u(c.ic / c.groups * c.kh * c.kw) : 0;
   Operands o;
-  switch (in.op) {
-    case Opcode::End:
-    case Opcode::Sync: break;
-    case Opcode::DmaLoad:
-    case Opcode::DmaStore:
-    case Opcode::DmaCopy: {
-      const auto d = ops::DmaLoad::from(in);  // the three share TPUSIM_FIELDS_DMA
-      const Space src = in.op == Opcode::DmaLoad ? Space::Ddr : Space::Lmem;
-      const Space dst = in.op == Opcode::DmaStore ? Space::Ddr : Space::Lmem;
-      o.list.push_back({"src", src, false, u(d.src), dt(d.dtype), u(d.n), u(d.c), u(d.h), u(d.w), u(d.src_sn),
-                        u(d.src_sc), u(d.src_sh), u(d.src_sw)});
-      o.list.push_back({"dst", dst, true, u(d.dst), dt(d.dtype), u(d.n), u(d.c), u(d.h), u(d.w), u(d.dst_sn),
-                        u(d.dst_sc), u(d.dst_sh), u(d.dst_sw)});
-      break;
-    }
-    case Opcode::Conv2d: {
-      const auto c = ops::Conv2d::from(in);
-      const int64_t oh = window_out(c.ih, c.pad_t, c.pad_b, c.kh, c.stride_h, c.dil_h);
-      const int64_t ow = window_out(c.iw, c.pad_l, c.pad_r, c.kw, c.stride_w, c.dil_w);
-      const uint64_t taps = c.groups >= 1 ? u(c.ic / c.groups * c.kh * c.kw) : 0;
-      o.list.push_back(
-          compact("src", false, u(c.src), dt(c.in_dtype), u(c.n), u(c.ic), u(c.ih), u(c.iw), lanes));
-      o.list.push_back(channel_table("weight", u(c.weight), dt(c.w_dtype), u(c.oc), taps));
-      if (c.has_bias) o.list.push_back(channel_table("bias", u(c.bias), DType::Int32, u(c.oc), 1));
-      add_rq_table(o, c, u(c.oc));
-      o.list.push_back(compact("dst", true, u(c.dst), dt(c.out_dtype), u(c.n), u(c.oc), u(oh), u(ow), lanes));
-      break;
-    }
-    case Opcode::Matmul: {
-      const auto mm = ops::Matmul::from(in);
-      o.list.push_back(compact("src", false, u(mm.src), dt(mm.in_dtype), u(mm.m), u(mm.k), 1, 1, lanes));
-      o.list.push_back(channel_table("weight", u(mm.weight), dt(mm.w_dtype), u(mm.n), u(mm.k)));
-      if (mm.has_bias) o.list.push_back(channel_table("bias", u(mm.bias), DType::Int32, u(mm.n), 1));
-      add_rq_table(o, mm, u(mm.n));
-      o.list.push_back(compact("dst", true, u(mm.dst), dt(mm.out_dtype), u(mm.m), u(mm.n), 1, 1, lanes));
-      break;
-    }
-    case Opcode::Pool: {
-      const auto p = ops::Pool::from(in);
-      const int64_t oh = window_out(p.ih, p.pad_t, p.pad_b, p.kh, p.stride_h, 1);
-      const int64_t ow = window_out(p.iw, p.pad_l, p.pad_r, p.kw, p.stride_w, 1);
-      o.list.push_back(
-          compact("src", false, u(p.src), dt(p.in_dtype), u(p.n), u(p.c), u(p.ih), u(p.iw), lanes));
-      add_rq_table(o, p, u(p.c));
-      o.list.push_back(compact("dst", true, u(p.dst), dt(p.out_dtype), u(p.n), u(p.c), u(oh), u(ow), lanes));
-      break;
-    }
-    case Opcode::Eltwise: {
-      const auto e = ops::Eltwise::from(in);
-      o.list.push_back(compact("a", false, u(e.a), dt(e.a_dtype), u(e.n), u(e.c), u(e.h), u(e.w), lanes));
-      o.list.push_back(compact("b", false, u(e.b), dt(e.b_dtype), u(e.n), u(e.c), u(e.h), u(e.w), lanes));
-      add_rq_table(o, e, u(e.c));
-      o.list.push_back(
-          compact("dst", true, u(e.dst), dt(e.out_dtype), u(e.n), u(e.c), u(e.h), u(e.w), lanes));
-      break;
-    }
-    case Opcode::Requant: {
-      const auto r = ops::Requant::from(in);
-      o.list.push_back(
-          compact("src", false, u(r.src), dt(r.in_dtype), u(r.n), u(r.c), u(r.h), u(r.w), lanes));
-      add_rq_table(o, r, u(r.c));
-      o.list.push_back(
-          compact("dst", true, u(r.dst), dt(r.out_dtype), u(r.n), u(r.c), u(r.h), u(r.w), lanes));
-      break;
-    }
-  }
+  o.list.push_back(compact("src", false, u(c.src), dt(c.in_dtype), u(c.n), u(c.ic), u(c.ih), u(c.iw), lanes));
+  o.list.push_back(channel_table("weight", u(c.weight), dt(c.w_dtype), u(c.oc), taps));
+  if (c.has_bias) o.list.push_back(channel_table("bias", u(c.bias), DType::Int32, u(c.oc), 1));
+  add_rq_table(o, c, u(c.oc));
+  o.list.push_back(compact("dst", true, u(c.dst), dt(c.out_dtype), u(c.n), u(c.oc), u(oh), u(ow), lanes));
+  return o;
+}
+
+Operands operands_matmul(const Instr& in, uint32_t lanes) {
+  const auto mm = ops::Matmul::from(in);
+  Operands o;
+  o.list.push_back(compact("src", false, u(mm.src), dt(mm.in_dtype), u(mm.m), u(mm.k), 1, 1, lanes));
+  o.list.push_back(channel_table("weight", u(mm.weight), dt(mm.w_dtype), u(mm.n), u(mm.k)));
+  if (mm.has_bias) o.list.push_back(channel_table("bias", u(mm.bias), DType::Int32, u(mm.n), 1));
+  add_rq_table(o, mm, u(mm.n));
+  o.list.push_back(compact("dst", true, u(mm.dst), dt(mm.out_dtype), u(mm.m), u(mm.n), 1, 1, lanes));
+  return o;
+}
+
+Operands operands_pool(const Instr& in, uint32_t lanes) {
+  const auto p = ops::Pool::from(in);
+  const int64_t oh = window_out(p.ih, p.pad_t, p.pad_b, p.kh, p.stride_h, 1);
+  const int64_t ow = window_out(p.iw, p.pad_l, p.pad_r, p.kw, p.stride_w, 1);
+  Operands o;
+  o.list.push_back(compact("src", false, u(p.src), dt(p.in_dtype), u(p.n), u(p.c), u(p.ih), u(p.iw), lanes));
+  add_rq_table(o, p, u(p.c));
+  o.list.push_back(compact("dst", true, u(p.dst), dt(p.out_dtype), u(p.n), u(p.c), u(oh), u(ow), lanes));
+  return o;
+}
+
+Operands operands_eltwise(const Instr& in, uint32_t lanes) {
+  const auto e = ops::Eltwise::from(in);
+  Operands o;
+  o.list.push_back(compact("a", false, u(e.a), dt(e.a_dtype), u(e.n), u(e.c), u(e.h), u(e.w), lanes));
+  o.list.push_back(compact("b", false, u(e.b), dt(e.b_dtype), u(e.n), u(e.c), u(e.h), u(e.w), lanes));
+  add_rq_table(o, e, u(e.c));
+  o.list.push_back(compact("dst", true, u(e.dst), dt(e.out_dtype), u(e.n), u(e.c), u(e.h), u(e.w), lanes));
+  return o;
+}
+
+Operands operands_requant(const Instr& in, uint32_t lanes) {
+  const auto r = ops::Requant::from(in);
+  Operands o;
+  o.list.push_back(compact("src", false, u(r.src), dt(r.in_dtype), u(r.n), u(r.c), u(r.h), u(r.w), lanes));
+  add_rq_table(o, r, u(r.c));
+  o.list.push_back(compact("dst", true, u(r.dst), dt(r.out_dtype), u(r.n), u(r.c), u(r.h), u(r.w), lanes));
   return o;
 }
 
@@ -169,19 +173,10 @@ std::vector<Access> accesses(const Instr& in, const Geometry& geo) {
   return out;
 }
 
-namespace {
-// MACs at the int4 rate (both operands 4-bit, as the timing model's int4_speedup): counted apart
-// for the energy model, once here rather than in each kernel.
-template <class Op>
-void count_int4_macs(const Op& op, ExecCounters& counters, uint64_t macs_before) {
-  if (is_4bit(static_cast<DType>(op.in_dtype)) && is_4bit(static_cast<DType>(op.w_dtype)))
-    counters.macs_int4 += counters.macs - macs_before;
-}
-}  // namespace
-
 void execute(const Instr& in, const MemView& mem, ExecCounters& counters, Kernels kernels) {
   if (std::string why = check(in, mem.geo); !why.empty()) throw Error(why);
-  if (in.op == Opcode::End || in.op == Opcode::Sync) return;
+  const sem::OpSemantics& op = sem::semantics_of(in.op);
+  if (op.reference == nullptr) return;  // end, sync: the controller's business
   const char* mnemonic = spec(in.op).mnemonic;
   const uint64_t lmem_bytes = uint64_t{mem.geo.lanes} * mem.geo.lane_bytes;
   if (mem.lmem.size() < lmem_bytes)
@@ -192,35 +187,7 @@ void execute(const Instr& in, const MemView& mem, ExecCounters& counters, Kernel
     if (a.space == Space::Ddr && a.hi > mem.ddr.size())
       throw Error(fmt::format("{}: {} footprint [{:#x}, {:#x}) runs past the end of DDR memory ({:#x} bytes)",
                               mnemonic, a.operand, a.lo, a.hi, mem.ddr.size()));
-  switch (in.op) {
-    case Opcode::End:
-    case Opcode::Sync: return;
-    case Opcode::DmaLoad:
-    case Opcode::DmaStore:
-    case Opcode::DmaCopy:
-      if (kernels == Kernels::Reference)
-        sem::exec_dma(in, mem);
-      else
-        sem::exec_dma_fast(in, mem);
-      break;
-    case Opcode::Conv2d: {
-      const uint64_t before = counters.macs;
-      if (kernels == Kernels::Reference || !sem::exec_conv2d_fast(in, mem, counters))
-        sem::exec_conv2d(in, mem, counters);
-      count_int4_macs(ops::Conv2d::from(in), counters, before);
-      break;
-    }
-    case Opcode::Matmul: {
-      const uint64_t before = counters.macs;
-      if (kernels == Kernels::Reference || !sem::exec_matmul_fast(in, mem, counters))
-        sem::exec_matmul(in, mem, counters);
-      count_int4_macs(ops::Matmul::from(in), counters, before);
-      break;
-    }
-    case Opcode::Pool: sem::exec_pool(in, mem, counters); break;
-    case Opcode::Eltwise: sem::exec_eltwise(in, mem, counters); break;
-    case Opcode::Requant: sem::exec_requant(in, mem, counters); break;
-  }
+  (kernels == Kernels::Reference ? op.reference : op.fast)(in, mem, counters);
   for (const Access& a : acc) {
     uint64_t& counter = a.space == Space::Ddr ? (a.write ? counters.ddr_written : counters.ddr_read)
                                               : (a.write ? counters.lmem_written : counters.lmem_read);

@@ -7,8 +7,8 @@
 #include <string_view>
 #include <utility>
 
+#include "isa/opcode_traits_semantics.h"
 #include "isa/semantics.h"
-#include "isa/semantics_internal.h"
 
 namespace tpusim {
 namespace {
@@ -89,106 +89,107 @@ std::string check_pool_windows(const char* mn, const Axis& axis, int64_t in, int
   return "";
 }
 
-std::string check_fields(const Instr& in, const char* mn) {
-  switch (in.op) {
-    case Opcode::End:
-    case Opcode::Sync: return "";
-    case Opcode::DmaLoad:
-    case Opcode::DmaStore:
-    case Opcode::DmaCopy: {
-      const auto d = ops::DmaLoad::from(in);
-      return require_positive(mn, {{"n", d.n},
-                                   {"c", d.c},
-                                   {"h", d.h},
-                                   {"w", d.w},
-                                   {"src_sn", d.src_sn},
-                                   {"src_sc", d.src_sc},
-                                   {"src_sh", d.src_sh},
-                                   {"src_sw", d.src_sw},
-                                   {"dst_sn", d.dst_sn},
-                                   {"dst_sc", d.dst_sc},
-                                   {"dst_sh", d.dst_sh},
-                                   {"dst_sw", d.dst_sw}});
-    }
-    case Opcode::Conv2d: {
-      const auto c = ops::Conv2d::from(in);
-      std::string e = require_positive(mn, {{"n", c.n},
-                                            {"ic", c.ic},
-                                            {"ih", c.ih},
-                                            {"iw", c.iw},
-                                            {"oc", c.oc},
-                                            {"kh", c.kh},
-                                            {"kw", c.kw},
-                                            {"stride_h", c.stride_h},
-                                            {"stride_w", c.stride_w},
-                                            {"dil_h", c.dil_h},
-                                            {"dil_w", c.dil_w},
-                                            {"groups", c.groups}});
-      if (!e.empty()) return e;
-      if (c.ic % c.groups) return fail(mn, "groups {} does not divide ic {}", c.groups, c.ic);
-      if (c.oc % c.groups) return fail(mn, "groups {} does not divide oc {}", c.groups, c.oc);
-      if (!(e = check_output_size(mn, "height", c.ih, c.pad_t, c.pad_b, c.kh, c.stride_h, c.dil_h)).empty())
-        return e;
-      if (!(e = check_output_size(mn, "width", c.iw, c.pad_l, c.pad_r, c.kw, c.stride_w, c.dil_w)).empty())
-        return e;
-      if (!(e = require_narrow_input(mn, "in_dtype", c.in_dtype)).empty()) return e;
-      if (!(e = require_weight_type(mn, c.w_dtype)).empty()) return e;
-      if (!(e = require_in_type(mn, "in_zp", c.in_zp, "in_dtype", c.in_dtype)).empty()) return e;
-      return check_requant_tail(mn, sem::requant_fields(c));
-    }
-    case Opcode::Matmul: {
-      const auto m = ops::Matmul::from(in);
-      std::string e = require_positive(mn, {{"m", m.m}, {"k", m.k}, {"n", m.n}});
-      if (!e.empty()) return e;
-      if (!(e = require_narrow_input(mn, "in_dtype", m.in_dtype)).empty()) return e;
-      if (!(e = require_weight_type(mn, m.w_dtype)).empty()) return e;
-      if (!(e = require_in_type(mn, "in_zp", m.in_zp, "in_dtype", m.in_dtype)).empty()) return e;
-      return check_requant_tail(mn, sem::requant_fields(m));
-    }
-    case Opcode::Pool: {
-      const auto p = ops::Pool::from(in);
-      std::string e = require_positive(mn, {{"n", p.n},
-                                            {"c", p.c},
-                                            {"ih", p.ih},
-                                            {"iw", p.iw},
-                                            {"kh", p.kh},
-                                            {"kw", p.kw},
-                                            {"stride_h", p.stride_h},
-                                            {"stride_w", p.stride_w}});
-      if (!e.empty()) return e;
-      if (!(e = check_output_size(mn, "height", p.ih, p.pad_t, p.pad_b, p.kh, p.stride_h, 1)).empty())
-        return e;
-      if (!(e = check_output_size(mn, "width", p.iw, p.pad_l, p.pad_r, p.kw, p.stride_w, 1)).empty())
-        return e;
-      const int64_t oh = window_out(p.ih, p.pad_t, p.pad_b, p.kh, p.stride_h, 1);
-      const int64_t ow = window_out(p.iw, p.pad_l, p.pad_r, p.kw, p.stride_w, 1);
-      if (!(e = check_pool_windows(mn, kRows, p.ih, p.pad_t, p.pad_b, p.kh, p.stride_h, oh)).empty())
-        return e;
-      if (!(e = check_pool_windows(mn, kCols, p.iw, p.pad_l, p.pad_r, p.kw, p.stride_w, ow)).empty())
-        return e;
-      if (!(e = require_narrow_input(mn, "in_dtype", p.in_dtype)).empty()) return e;
-      if (!(e = require_in_type(mn, "in_zp", p.in_zp, "in_dtype", p.in_dtype)).empty()) return e;
-      return check_requant_tail(mn, sem::requant_fields(p));
-    }
-    case Opcode::Eltwise: {
-      const auto el = ops::Eltwise::from(in);
-      std::string e = require_positive(
-          mn, {{"n", el.n}, {"c", el.c}, {"h", el.h}, {"w", el.w}, {"a_m0", el.a_m0}, {"b_m0", el.b_m0}});
-      if (!e.empty()) return e;
-      if (!(e = require_in_type(mn, "a_zp", el.a_zp, "a_dtype", el.a_dtype)).empty()) return e;
-      if (!(e = require_in_type(mn, "b_zp", el.b_zp, "b_dtype", el.b_dtype)).empty()) return e;
-      return check_requant_tail(mn, sem::requant_fields(el));
-    }
-    case Opcode::Requant: {
-      const auto r = ops::Requant::from(in);
-      std::string e = require_positive(mn, {{"n", r.n}, {"c", r.c}, {"h", r.h}, {"w", r.w}});
-      if (!e.empty()) return e;
-      if (!(e = require_in_type(mn, "in_zp", r.in_zp, "in_dtype", r.in_dtype)).empty()) return e;
-      return check_requant_tail(mn, sem::requant_fields(r));
-    }
-  }
-  return "";
+}  // namespace
+
+// Field rules per opcode: the `check` of each row of isa/opcode_traits_semantics.h.
+namespace sem {
+
+std::string check_dma(const Instr& in, const char* mn) {
+  const auto d = ops::DmaLoad::from(in);
+  return require_positive(mn, {{"n", d.n},
+                               {"c", d.c},
+                               {"h", d.h},
+                               {"w", d.w},
+                               {"src_sn", d.src_sn},
+                               {"src_sc", d.src_sc},
+                               {"src_sh", d.src_sh},
+                               {"src_sw", d.src_sw},
+                               {"dst_sn", d.dst_sn},
+                               {"dst_sc", d.dst_sc},
+                               {"dst_sh", d.dst_sh},
+                               {"dst_sw", d.dst_sw}});
 }
+
+std::string check_conv2d(const Instr& in, const char* mn) {
+  const auto c = ops::Conv2d::from(in);
+  std::string e = require_positive(mn, {{"n", c.n},
+                                        {"ic", c.ic},
+                                        {"ih", c.ih},
+                                        {"iw", c.iw},
+                                        {"oc", c.oc},
+                                        {"kh", c.kh},
+                                        {"kw", c.kw},
+                                        {"stride_h", c.stride_h},
+                                        {"stride_w", c.stride_w},
+                                        {"dil_h", c.dil_h},
+                                        {"dil_w", c.dil_w},
+                                        {"groups", c.groups}});
+  if (!e.empty()) return e;
+  if (c.ic % c.groups) return fail(mn, "groups {} does not divide ic {}", c.groups, c.ic);
+  if (c.oc % c.groups) return fail(mn, "groups {} does not divide oc {}", c.groups, c.oc);
+  if (!(e = check_output_size(mn, "height", c.ih, c.pad_t, c.pad_b, c.kh, c.stride_h, c.dil_h)).empty())
+    return e;
+  if (!(e = check_output_size(mn, "width", c.iw, c.pad_l, c.pad_r, c.kw, c.stride_w, c.dil_w)).empty())
+    return e;
+  if (!(e = require_narrow_input(mn, "in_dtype", c.in_dtype)).empty()) return e;
+  if (!(e = require_weight_type(mn, c.w_dtype)).empty()) return e;
+  if (!(e = require_in_type(mn, "in_zp", c.in_zp, "in_dtype", c.in_dtype)).empty()) return e;
+  return check_requant_tail(mn, sem::requant_fields(c));
+}
+
+std::string check_matmul(const Instr& in, const char* mn) {
+  const auto m = ops::Matmul::from(in);
+  std::string e = require_positive(mn, {{"m", m.m}, {"k", m.k}, {"n", m.n}});
+  if (!e.empty()) return e;
+  if (!(e = require_narrow_input(mn, "in_dtype", m.in_dtype)).empty()) return e;
+  if (!(e = require_weight_type(mn, m.w_dtype)).empty()) return e;
+  if (!(e = require_in_type(mn, "in_zp", m.in_zp, "in_dtype", m.in_dtype)).empty()) return e;
+  return check_requant_tail(mn, sem::requant_fields(m));
+}
+
+std::string check_pool(const Instr& in, const char* mn) {
+  const auto p = ops::Pool::from(in);
+  std::string e = require_positive(mn, {{"n", p.n},
+                                        {"c", p.c},
+                                        {"ih", p.ih},
+                                        {"iw", p.iw},
+                                        {"kh", p.kh},
+                                        {"kw", p.kw},
+                                        {"stride_h", p.stride_h},
+                                        {"stride_w", p.stride_w}});
+  if (!e.empty()) return e;
+  if (!(e = check_output_size(mn, "height", p.ih, p.pad_t, p.pad_b, p.kh, p.stride_h, 1)).empty()) return e;
+  if (!(e = check_output_size(mn, "width", p.iw, p.pad_l, p.pad_r, p.kw, p.stride_w, 1)).empty()) return e;
+  const int64_t oh = window_out(p.ih, p.pad_t, p.pad_b, p.kh, p.stride_h, 1);
+  const int64_t ow = window_out(p.iw, p.pad_l, p.pad_r, p.kw, p.stride_w, 1);
+  if (!(e = check_pool_windows(mn, kRows, p.ih, p.pad_t, p.pad_b, p.kh, p.stride_h, oh)).empty()) return e;
+  if (!(e = check_pool_windows(mn, kCols, p.iw, p.pad_l, p.pad_r, p.kw, p.stride_w, ow)).empty()) return e;
+  if (!(e = require_narrow_input(mn, "in_dtype", p.in_dtype)).empty()) return e;
+  if (!(e = require_in_type(mn, "in_zp", p.in_zp, "in_dtype", p.in_dtype)).empty()) return e;
+  return check_requant_tail(mn, sem::requant_fields(p));
+}
+
+std::string check_eltwise(const Instr& in, const char* mn) {
+  const auto el = ops::Eltwise::from(in);
+  std::string e = require_positive(
+      mn, {{"n", el.n}, {"c", el.c}, {"h", el.h}, {"w", el.w}, {"a_m0", el.a_m0}, {"b_m0", el.b_m0}});
+  if (!e.empty()) return e;
+  if (!(e = require_in_type(mn, "a_zp", el.a_zp, "a_dtype", el.a_dtype)).empty()) return e;
+  if (!(e = require_in_type(mn, "b_zp", el.b_zp, "b_dtype", el.b_dtype)).empty()) return e;
+  return check_requant_tail(mn, sem::requant_fields(el));
+}
+
+std::string check_requant(const Instr& in, const char* mn) {
+  const auto r = ops::Requant::from(in);
+  std::string e = require_positive(mn, {{"n", r.n}, {"c", r.c}, {"h", r.h}, {"w", r.w}});
+  if (!e.empty()) return e;
+  if (!(e = require_in_type(mn, "in_zp", r.in_zp, "in_dtype", r.in_dtype)).empty()) return e;
+  return check_requant_tail(mn, sem::requant_fields(r));
+}
+
+}  // namespace sem
+
+namespace {
 
 bool overlaps(const sem::Footprint& a, const sem::Footprint& b) { return a.lo < b.hi && b.lo < a.hi; }
 
@@ -213,7 +214,7 @@ std::string check_operands(const Instr& in, const Geometry& geo, const char* mn)
   const sem::Tensor* dst = ops.find("dst");
   if (dst == nullptr || dst->space == Space::Ddr) return "";  // dma.store: DDR and LMEM never overlap
   const sem::Footprint fd = sem::footprint(*dst, geo.lanes);
-  const bool in_place_ok = in.op == Opcode::Eltwise || in.op == Opcode::Requant;
+  const bool in_place_ok = sem::semantics_of(in.op).in_place;
   for (const sem::Tensor& t : ops.list) {
     if (&t == dst || t.space != Space::Lmem) continue;
     const sem::Footprint ft = sem::footprint(t, geo.lanes);
@@ -231,7 +232,8 @@ std::string check_operands(const Instr& in, const Geometry& geo, const char* mn)
 std::string check(const Instr& in, const Geometry& geo) {
   if (std::string e = sem::field_range_error(in); !e.empty()) return e;
   const char* mn = spec(in.op).mnemonic;
-  if (in.op == Opcode::End || in.op == Opcode::Sync) return "";
+  const sem::CheckFn check_fields = sem::semantics_of(in.op).check;
+  if (check_fields == nullptr) return "";  // end, sync: nothing to check beyond the field widths
   if (geo.lanes < 1 || geo.lane_bytes < 1)
     return fail(mn, "geometry has {} lanes of {} bytes (both must be >= 1)", geo.lanes, geo.lane_bytes);
   if (std::string e = check_fields(in, mn); !e.empty()) return e;

@@ -10,7 +10,7 @@
 
 namespace tpusim::sem {
 
-void exec_dma(const Instr& in, const MemView& m) {
+void exec_dma(const Instr& in, const MemView& m, ExecCounters&) {
   const Operands ops = operands(in, m.geo.lanes);
   const Tensor &src = ops.get("src"), &dst = ops.get("dst");
   const DType t = src.dtype;
@@ -49,7 +49,7 @@ void copy_run(const uint8_t* src, uint64_t from, uint8_t* dst, uint64_t to, uint
 
 }  // namespace
 
-void exec_dma_fast(const Instr& in, const MemView& m) {
+void exec_dma_fast(const Instr& in, const MemView& m, ExecCounters&) {
   const Operands ops = operands(in, m.geo.lanes);
   const Tensor &src = ops.get("src"), &dst = ops.get("dst");
   const DType t = src.dtype;

@@ -1,5 +1,5 @@
 // Optimised twins of the MAC-heavy kernels (conv2d, matmul). Same effect as the plain loops in
-// semantics_tiu.cpp, which stay the reference; tests/semantics_fast_test.cpp compares the two.
+// semantics_tiu.cpp, which stay the reference; tests/isa/semantics_fast_test.cpp compares the two.
 //
 // Speed comes from unpacking operands once into int16 buffers — centred inputs (x - in_zp) with
 // the padding materialised as zeros, and weights — so the inner loop is a contiguous
@@ -70,9 +70,8 @@ void accumulate_patches(const ConvGroup& g, const std::vector<int16_t>& patches,
   }
 }
 
-}  // namespace
-
-bool exec_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters) {
+// False when the reduction is too long for an exact int32 sum (nothing written yet).
+bool try_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters) {
   const auto c = ops::Conv2d::from(in);
   const int64_t icg = c.ic / c.groups, ocg = c.oc / c.groups;
   if (icg * c.kh * c.kw > kMaxExactTerms) return false;
@@ -130,7 +129,7 @@ bool exec_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters)
   return true;
 }
 
-bool exec_matmul_fast(const Instr& in, const MemView& m, ExecCounters& counters) {
+bool try_matmul_fast(const Instr& in, const MemView& m, ExecCounters& counters) {
   const auto mm = ops::Matmul::from(in);
   if (mm.k > kMaxExactTerms) return false;
   const Operands ops = operands(in, m.geo.lanes);
@@ -160,6 +159,16 @@ bool exec_matmul_fast(const Instr& in, const MemView& m, ExecCounters& counters)
   }
   counters.macs += static_cast<uint64_t>(mm.m * mm.n * mm.k);
   return true;
+}
+
+}  // namespace
+
+void exec_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters) {
+  if (!try_conv2d_fast(in, m, counters)) exec_conv2d(in, m, counters);
+}
+
+void exec_matmul_fast(const Instr& in, const MemView& m, ExecCounters& counters) {
+  if (!try_matmul_fast(in, m, counters)) exec_matmul(in, m, counters);
 }
 
 }  // namespace tpusim::sem

@@ -1,5 +1,6 @@
 // Internals shared by isa/semantics*.cpp: operand layouts (written once, used by the footprints,
-// the checker and the kernels), the requant tail, and the per-opcode kernels.
+// the checker and the kernels), the requant tail, and the per-opcode pieces that
+// isa/opcode_traits_semantics.h assembles into one row per opcode.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -33,13 +34,30 @@ Tensor compact(const char* operand, bool write, uint64_t addr, DType t, uint64_t
 Tensor channel_table(const char* operand, uint64_t addr, DType t, uint64_t channels, uint64_t entries);
 
 // The operands of an instruction (see accesses() for the order). Requires fields in range and
-// lanes >= 1.
+// lanes >= 1. operands() dispatches to the per-opcode operands_*() below (none for end and sync).
 struct Operands {
   std::vector<Tensor> list;
   const Tensor* find(std::string_view operand) const;
   const Tensor& get(std::string_view operand) const { return *find(operand); }
 };
 Operands operands(const Instr& in, uint32_t lanes);
+Operands operands_dma_load(const Instr& in, uint32_t lanes);
+Operands operands_dma_store(const Instr& in, uint32_t lanes);
+Operands operands_dma_copy(const Instr& in, uint32_t lanes);
+Operands operands_conv2d(const Instr& in, uint32_t lanes);
+Operands operands_matmul(const Instr& in, uint32_t lanes);
+Operands operands_pool(const Instr& in, uint32_t lanes);
+Operands operands_eltwise(const Instr& in, uint32_t lanes);
+Operands operands_requant(const Instr& in, uint32_t lanes);
+
+// Field rules of check() per opcode (semantics_check.cpp), run before the footprint rules:
+// "" or "<mnemonic>: <reason>".
+std::string check_dma(const Instr& in, const char* mnemonic);
+std::string check_conv2d(const Instr& in, const char* mnemonic);
+std::string check_matmul(const Instr& in, const char* mnemonic);
+std::string check_pool(const Instr& in, const char* mnemonic);
+std::string check_eltwise(const Instr& in, const char* mnemonic);
+std::string check_requant(const Instr& in, const char* mnemonic);
 
 // Bounding footprint of a tensor, exact in 128 bits.
 struct Footprint {
@@ -92,17 +110,19 @@ int32_t saturate_acc(int64_t v, ExecCounters& counters);
 // The int32 bias per output channel, zeros when the instruction has none.
 std::vector<int32_t> read_bias(const Operands& ops, const MemView& m, uint64_t channels);
 
-void exec_dma(const Instr& in, const MemView& m);
+// Reference kernels. One signature for all (the table stores pointers to them): the DMA moves
+// bytes only and leaves the counters to execute().
+void exec_dma(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_conv2d(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_matmul(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_pool(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_eltwise(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_requant(const Instr& in, const MemView& m, ExecCounters& counters);
 
-// Optimised twins (semantics_fast.cpp): false when the shape is outside their exact range, in
-// which case the caller runs the reference kernel.
-bool exec_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters);
-bool exec_matmul_fast(const Instr& in, const MemView& m, ExecCounters& counters);
-void exec_dma_fast(const Instr& in, const MemView& m);
+// Optimised twins (semantics_fast.cpp, semantics_dma.cpp). conv2d and matmul run the reference
+// kernel themselves when the shape is outside their int32-exact range.
+void exec_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters);
+void exec_matmul_fast(const Instr& in, const MemView& m, ExecCounters& counters);
+void exec_dma_fast(const Instr& in, const MemView& m, ExecCounters& counters);
 
 }  // namespace tpusim::sem

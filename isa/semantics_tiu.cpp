@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "isa/error.h"
+#include "base/error.h"
 #include "isa/numerics.h"
 #include "isa/semantics_internal.h"
 

@@ -2,7 +2,7 @@
 // row-major), no header. The planes are kept as stored, which is already NCHW.
 #include <fmt/format.h>
 
-#include "isa/error.h"
+#include "base/error.h"
 #include "models/dataset.h"
 
 namespace tpusim::models {

@@ -14,7 +14,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "isa/error.h"
+#include "base/error.h"
 
 namespace tpusim::models {
 namespace fs = std::filesystem;

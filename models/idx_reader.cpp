@@ -5,7 +5,7 @@
 
 #include <limits>
 
-#include "isa/error.h"
+#include "base/error.h"
 #include "models/dataset.h"
 
 namespace tpusim::models {

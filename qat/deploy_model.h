@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "isa/calibration.h"
 #include "models/model_spec.h"
+#include "quant/calibration.h"
 
 namespace tpusim::qat {
 

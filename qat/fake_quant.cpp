@@ -8,7 +8,7 @@
 #include <limits>
 #include <vector>
 
-#include "isa/error.h"
+#include "base/error.h"
 #include "qat/fake_quant_fused.h"
 
 namespace tpusim::qat {

@@ -1,6 +1,6 @@
 // Differentiable fake quantization: the float value an integer grid represents, with the
 // gradients each QAT algorithm defines. Forward values follow the shared numerics exactly
-// (isa/calibration.h fake_quantize: ONNX QuantizeLinear = round half to even of the float32
+// (quant/calibration.h fake_quantize: ONNX QuantizeLinear = round half to even of the float32
 // quotient x / scale, plus zero point, saturated to the spec's [qmin, qmax]; then (q - zp) * scale),
 // so fake-quant values equal what the integer hardware computes from the same parameters.
 // Per-tensor parameters have one element and axis = -1; per-channel ones have x.size(axis)

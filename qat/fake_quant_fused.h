@@ -1,7 +1,7 @@
 // Fused CPU kernels for per-tensor fake quantization of float32 activations, the QAT hot path:
 // one pass forward (value and, for the STE, the in-range mask) and one pass backward, instead of
 // the dozen tensor-wide passes the plain libtorch formulation in fake_quant.cpp makes. The plain
-// formulation is their reference twin (tests/qat_fake_quant_fused_test.cpp compares them): forward
+// formulation is their reference twin (tests/qat/fake_quant_fused_test.cpp compares them): forward
 // values and input gradients are bit-identical, the step gradient (a sum) equal to rounding.
 #pragma once
 #include <torch/torch.h>

@@ -3,7 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
-#include "isa/error.h"
+#include "base/error.h"
 
 namespace tpusim::qat {
 

@@ -11,8 +11,8 @@
 #include <limits>
 #include <span>
 
-#include "isa/error.h"
-#include "isa/file_io.h"
+#include "base/error.h"
+#include "base/file_io.h"
 #include "isa/numerics.h"
 
 namespace tpusim::qat {

@@ -4,7 +4,7 @@
 
 #include <regex>
 
-#include "isa/error.h"
+#include "base/error.h"
 
 namespace tpusim::qat {
 
@@ -12,14 +12,6 @@ using models::Activation;
 using models::kImage;
 using models::Layer;
 using models::LayerKind;
-
-LayerBits parse_bits(const std::string& s) {
-  static const std::regex re("w([2-8])a([2-8])");
-  std::smatch m;
-  if (!std::regex_match(s, m, re))
-    throw Error(fmt::format("bits '{}': expected wXaY with X, Y in 2..8 (e.g. w8a8, w4a4, w2a2)", s));
-  return {std::stoi(m[1].str()), std::stoi(m[2].str())};
-}
 
 namespace {
 

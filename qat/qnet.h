@@ -1,8 +1,8 @@
 // The fake-quant network: a models::Net with a quantizer on every tensor the integer graph
-// quantizes, placed where the compiler puts requantization (DESIGN.md: int32 bias at s_in*s_w,
-// requant after each conv/FC/add/average pool, ReLU folded into the clamp, max pool and flatten
-// keep their input's grid, the image on the exact uint8 pixel grid 1/255). So fake-quant accuracy
-// predicts what the integer reference and the simulator compute.
+// quantizes, placed where the compiler puts requantization (docs/design.md, "Who owns the numerics":
+// int32 bias at s_in*s_w, requant after each conv/FC/add/average pool, ReLU folded into the clamp,
+// max pool and flatten keep their input's grid, the image on the exact uint8 pixel grid 1/255). So
+// fake-quant accuracy predicts what the integer reference and the simulator compute.
 #pragma once
 #include <torch/torch.h>
 
@@ -16,24 +16,6 @@
 #include "qat/quantizer.h"
 
 namespace tpusim::qat {
-
-struct LayerBits {
-  int weight = 8, act = 8;
-};
-
-struct QuantConfig {
-  LayerBits bits;            // every layer unless overridden
-  int first_layer_bits = 8;  // weights of the first Conv/Linear (0 = no override)
-  int last_layer_bits = 8;   // weights of the last one and the activation feeding it (0 = none)
-  int output_bits = 8;       // the class scores' grid
-  std::map<std::string, LayerBits> layers;  // per-layer overrides by name (take precedence)
-  Algo algo = Algo::Ema;
-  bool narrow_weights = false;  // weights on [-(2^(b-1)-1), 2^(b-1)-1] instead of the full grid
-  ObserverOptions observer;
-};
-
-// "w8a8", "w4a4", "w4a8", "w2a2", ...: weight and activation bits (2..8). Throws Error otherwise.
-LayerBits parse_bits(const std::string& s);
 
 class QuantNetImpl : public torch::nn::Module {
  public:

@@ -9,27 +9,10 @@
 #include <cmath>
 #include <limits>
 
-#include "isa/error.h"
+#include "base/error.h"
 #include "qat/fake_quant.h"
 
 namespace tpusim::qat {
-
-const char* name(Algo a) {
-  switch (a) {
-    case Algo::Ema: return "ema";
-    case Algo::Lsq: return "lsq";
-    case Algo::Pact: return "pact";
-    case Algo::Dorefa: return "dorefa";
-    case Algo::Fixed: return "fixed";
-  }
-  return "?";
-}
-
-std::optional<Algo> algo_from_name(std::string_view s) {
-  for (Algo a : {Algo::Ema, Algo::Lsq, Algo::Pact, Algo::Dorefa, Algo::Fixed})
-    if (s == name(a)) return a;
-  return std::nullopt;
-}
 
 namespace {
 

@@ -12,19 +12,10 @@
 #include <utility>
 #include <vector>
 
-#include "isa/calibration.h"
+#include "qat/quant_config.h"
+#include "quant/calibration.h"
 
 namespace tpusim::qat {
-
-enum class Algo {
-  Ema,     // STE, activation ranges by EMA of batch min/max, weights by current per-channel max|w|
-  Lsq,     // learned step size (weights per channel, activations per tensor)
-  Pact,    // learned clipping level alpha for ReLU outputs (L2-decayed); weights as Ema
-  Dorefa,  // tanh-normalised weights; ReLU outputs clipped to [0, 1]
-  Fixed,   // PTQ: parameters set by calibration, never updated
-};
-const char* name(Algo a);  // "ema", "lsq", "pact", "dorefa", "fixed"
-std::optional<Algo> algo_from_name(std::string_view s);
 
 // What a quantizer does in forward().
 enum class QuantMode {

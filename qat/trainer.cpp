@@ -11,9 +11,9 @@
 #include <numbers>
 #include <sstream>
 
-#include "isa/error.h"
-#include "isa/file_io.h"
-#include "isa/progress.h"
+#include "base/error.h"
+#include "base/file_io.h"
+#include "base/progress.h"
 
 namespace tpusim::qat {
 

@@ -18,26 +18,9 @@
 #include <vector>
 
 #include "qat/image_tensors.h"
+#include "qat/jobs.h"
 
 namespace tpusim::qat {
-
-struct TrainOptions {
-  int epochs = 10;
-  int64_t batch_size = 128;
-  std::string optimizer = "sgd";  // "sgd" (momentum, nesterov off) or "adam"
-  double lr = 0.05;
-  double momentum = 0.9;
-  double weight_decay = 5e-4;
-  std::string schedule = "cosine";  // "cosine" (per epoch, to 0 at the end) or "step"
-  int step_epochs = 5;              // step: lr *= step_gamma every step_epochs
-  double step_gamma = 0.1;
-  uint64_t seed = 1;
-  bool augment = false;         // random shifts of up to 2 pixels (zero fill) and horizontal flips
-  std::string checkpoint;       // file written after each epoch ("" = none)
-  bool resume = false;          // continue from `checkpoint` if it exists
-  bool progress = true;         // progress bar on stderr
-  std::string label = "train";  // shown in the progress bar
-};
 
 struct EpochStats {
   int epoch = 0;                                                    // 1-based

@@ -7,9 +7,12 @@
 #include <sstream>
 #include <thread>
 
-#include "isa/error.h"
-#include "isa/file_io.h"
+#include "base/error.h"
+#include "base/file_io.h"
 #include "qat/onnx_export.h"
+#include "qat/ptq.h"
+#include "qat/qnet.h"
+#include "qat/trainer.h"
 #include "qat/workflow_report.h"
 
 namespace tpusim::qat {
@@ -108,10 +111,6 @@ struct FromTrained {
 FromTrained start_from(const std::string& from, const std::string& out, const DataOptions& d);
 
 }  // namespace
-
-void write_report(const std::string& out, const nlohmann::json& report) {
-  write_file_atomic(path_in(out, "report.json"), report.dump(2) + "\n");
-}
 
 void set_threads(int threads) {
   torch::set_num_threads(threads > 0 ? threads

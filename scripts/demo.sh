@@ -7,6 +7,7 @@
 #   scripts/demo.sh -o runs/edge --arch edge      # extra arguments go to `tpusim demo`
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+# Only the binary and the QAT toolchain's library: the tests are scripts/test.sh's to build.
+TARGETS="tpusim tpusim_train" scripts/setup.sh
 BUILD_DIR=${BUILD_DIR:-build}
 "$BUILD_DIR/tpusim" demo "$@"

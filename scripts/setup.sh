@@ -3,6 +3,7 @@
 # build tpusim into build/ with Ninja.
 #   scripts/setup.sh                 # RelWithDebInfo build in build/
 #   BUILD_DIR=build-asan CMAKE_ARGS="-DTPUSIM_SANITIZE=ON" scripts/setup.sh
+#   TARGETS="tpusim tpusim_train" scripts/setup.sh   # only these targets (scripts/demo.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,4 +38,5 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   # shellcheck disable=SC2086
   cmake -S . -B "$BUILD_DIR" -G Ninja ${CMAKE_ARGS:-} >/dev/null
 fi
-cmake --build "$BUILD_DIR" -j "$JOBS"
+# shellcheck disable=SC2086
+cmake --build "$BUILD_DIR" -j "$JOBS" ${TARGETS:+--target $TARGETS}

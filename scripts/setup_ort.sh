@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install ONNX Runtime for Node.js (onnxruntime-node, CPU build) — a test aid only: the compiler's
-# tests compare its FP32 interpreter with ORT through tests/ort/run_ort.js. Idempotent and quiet
-# when the pinned version is already there. Needs node and npm (and the npm registry).
+# tests compare its FP32 interpreter with ORT through tests/support/ort/run_ort.js. Idempotent and
+# quiet when the pinned version is already there. Needs node and npm (and the npm registry).
 #   scripts/setup_ort.sh [DIR]     # default: build/tools; installs DIR/node_modules/onnxruntime-node
 set -euo pipefail
 ORT_VERSION=1.30.0

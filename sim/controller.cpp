@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "isa/error.h"
+#include "base/error.h"
 
 namespace tpusim::sim {
 

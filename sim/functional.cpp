@@ -3,7 +3,7 @@
 // dependencies are all synchronised this yields exactly the timed model's memory contents.
 #include <fmt/format.h>
 
-#include "isa/error.h"
+#include "base/error.h"
 #include "sim/run_context.h"
 #include "sim/sync_state.h"
 

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "isa/error.h"
+#include "base/error.h"
 #include "sim/sync_state.h"
 #include "sim/timing.h"
 

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "isa/error.h"
+#include "base/error.h"
 #include "sim/host_io.h"
 
 namespace tpusim::sim {

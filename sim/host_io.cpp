@@ -7,8 +7,9 @@
 #include <filesystem>
 #include <set>
 
-#include "isa/error.h"
+#include "base/error.h"
 #include "isa/numerics.h"
+#include "quant/quantize.h"
 
 namespace tpusim::sim {
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "isa/npy.h"
+#include "base/npy.h"
 #include "sim/simulator.h"
 
 namespace tpusim::sim {

@@ -17,7 +17,7 @@
 #include <mutex>
 #include <thread>
 
-#include "isa/error.h"
+#include "base/error.h"
 #include "sim/run_context.h"
 #include "sim/top.h"
 

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "isa/error.h"
+#include "base/error.h"
 #include "isa/numerics.h"
 #include "sim/run_context.h"
 #include "sim/sync_state.h"

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "isa/error.h"
+#include "base/error.h"
 
 namespace tpusim::sim {
 

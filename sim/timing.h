@@ -1,6 +1,8 @@
 // Cycle formulas of every instruction, written once (docs/timing.md states them in prose). The
 // timed engines take their durations from here; the tests check these functions exactly.
-// Pure functions of the instruction and the architecture: no SystemC.
+// Pure functions of the instruction and the architecture: no SystemC. The per-opcode answers
+// (DMA phases, TIU unit, cycles, requant stage, MACs) come from one traits row per opcode in
+// timing.cpp: an opcode without one does not compile (isa/opcode_traits.h).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -18,6 +20,7 @@ inline constexpr uint64_t kBurstBeats = 32;
 
 // The phases of a GDMA instruction. load/store: startup, then the DDR latency, then `bus_bytes`
 // over the shared DDR data bus; copy: startup, then `copy_cycles` of LMEM-to-LMEM traffic.
+// All zero for an instruction that is not a GDMA one.
 struct DmaPhases {
   uint64_t startup = 0;
   uint64_t latency = 0;
@@ -34,6 +37,7 @@ uint64_t ddr_bus_cycles(uint64_t bytes, const Arch& a);
 uint64_t macs_eff(DType in, DType weight, const Arch& a);
 
 // Which TIU datapath executes an instruction (informational; the whole TIU is busy either way).
+// Meaningful for TIU opcodes only; others answer VectorUnit (they never reach a datapath).
 enum class TiuUnit : uint8_t { MacArray, VectorUnit, RequantUnit };
 TiuUnit tiu_unit(Opcode op);
 const char* tiu_unit_name(TiuUnit u);

@@ -1,6 +1,6 @@
 #include "sim/tiu_engine.h"
 
-#include "isa/error.h"
+#include "base/error.h"
 #include "sim/sync_state.h"
 #include "sim/timing.h"
 

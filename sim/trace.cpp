@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -65,10 +66,15 @@ std::string bin(uint64_t v, int width) {
 std::string vcd(const Arch& a, const RunResult& r) {
   // Identifier codes: engine e uses letter e*4 + {busy, waiting, opcode, pc} from 'a'.
   auto id = [](int engine, int sig) { return std::string(1, char('a' + engine * 4 + sig)); };
+  // Picosecond units: wave viewers show real time at any clock (a VCD timescale must be 1, 10 or
+  // 100 of a unit, so the clock period itself, e.g. 2 ns at 500 MHz, cannot be the unit).
+  const auto ps = [&](uint64_t cycle) {
+    return static_cast<uint64_t>(std::llround(static_cast<double>(cycle) * 1e6 / a.clock_mhz));
+  };
   std::string out = fmt::format(
-      "$version tpusim $end\n$comment arch {} at {} MHz: one time unit is one cycle $end\n"
-      "$timescale 1ns $end\n$scope module tpusim $end\n",
-      a.name, a.clock_mhz);
+      "$version tpusim $end\n$comment arch {} at {} MHz: one cycle is {} ps $end\n"
+      "$timescale 1ps $end\n$scope module tpusim $end\n",
+      a.name, a.clock_mhz, 1e6 / a.clock_mhz);
   for (Engine e : {Engine::Gdma, Engine::Tiu}) {
     const int ei = int(e);
     out += fmt::format("$scope module {} $end\n", engine_name(e));
@@ -102,11 +108,11 @@ std::string vcd(const Arch& a, const RunResult& r) {
           body += fmt::format("0{}\n0{}\nb{} {}\nb{} {}\n", id(ei, 0), id(ei, 1), bin(0, 8), id(ei, 2),
                               bin(0, 32), id(ei, 3));
     }
-    if (!body.empty()) out += fmt::format("#{}\n", t) + (first ? "$dumpvars\n" + body + "$end\n" : body);
+    if (!body.empty()) out += fmt::format("#{}\n", ps(t)) + (first ? "$dumpvars\n" + body + "$end\n" : body);
     first = false;
   }
   if (changes.empty() || changes.rbegin()->first < r.stats.total_cycles)
-    out += fmt::format("#{}\n", r.stats.total_cycles);  // the waveform lasts the whole run
+    out += fmt::format("#{}\n", ps(r.stats.total_cycles));  // the waveform lasts the whole run
   return out;
 }
 

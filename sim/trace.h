@@ -15,7 +15,7 @@ namespace tpusim::sim {
 nlohmann::json chrome_trace(const Program& p, const Arch& a, const RunResult& r);
 
 // VCD waveform (GTKWave): per engine `busy`, `waiting` (1 bit), `opcode` (8 bits, the ISA id) and
-// `pc` (32 bits, the stream index). One time unit is one cycle (timescale 1 ns).
+// `pc` (32 bits, the stream index). Timescale 1 ps: cycle c is at round(c * 10^6 / clock_mhz).
 std::string vcd(const Arch& a, const RunResult& r);
 
 }  // namespace tpusim::sim

@@ -1,0 +1,104 @@
+# End-to-end test of `tpusim compare` on the models, images and interpreter dumps test_compare
+# writes (fixture compare_models). numpy recomputes the metrics from the dumps, independently of
+# the command's arithmetic and name matching. Run by ctest as:
+#   cmake -DTPUSIM=<binary> -DPYTHON=<python with numpy> -DMODELS=<dir> -DWORK=<scratch> -P compare_test.cmake
+foreach(var PYTHON MODELS)
+  if(NOT DEFINED ${var})
+    message(FATAL_ERROR "compare_test.cmake needs -D${var}=...")
+  endif()
+endforeach()
+include(${CMAKE_CURRENT_LIST_DIR}/../support/cli_common.cmake)
+
+# A CSV reader shared by the checks below.
+set(read_csv "
+import csv
+def rows(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+")
+
+# --fp32: the QDQ net against its FP32 export; the metrics recomputed from the dumps.
+run(0 out err compare "${MODELS}/net_qdq.onnx" --fp32 "${MODELS}/net_fp32.onnx" -i "${MODELS}/x_net.npy"
+    --csv net.csv --json net.json)
+require_contains("${out}" "3 image(s), FP32 (${MODELS}/net_fp32.onnx) vs integer reference" "header")
+require_contains("${out}" "lowest SQNR:" "summary line")
+python("${read_csv}
+f = np.load('${MODELS}/net_fp32_dump.npz')
+q = np.load('${MODELS}/net_int_dump.npz')
+r = rows('net.csv')
+assert [x['op'] for x in r] == ['input', 'conv2d', 'conv2d', 'eltwise', 'pool', 'matmul'], r
+assert r[-1]['fp32_tensor'] == 'fc', r[-1]
+for x in r:
+    a = f[x['fp32_tensor']].astype(np.float64).ravel()
+    b = q[x['layer'] + '_dq'].astype(np.float64).ravel()
+    assert x['shape'] == 'x'.join(str(d) for d in q[x['layer']].shape), x
+    cos = a @ b / np.sqrt((a @ a) * (b @ b))
+    e = a - b
+    sq = 10 * np.log10((a @ a) / (e @ e)) if (e @ e) > 0 else np.inf
+    assert abs(float(x['cosine']) - cos) < 1e-7, (x, cos)
+    assert abs(float(x['sqnr_db']) - sq) < 1e-6 or sq == float(x['sqnr_db']), (x, sq)
+    assert abs(float(x['max_abs_err']) - np.abs(e).max()) < 1e-6, x
+    assert abs(float(x['fp32_max_abs']) - np.abs(a).max()) < 1e-6, x
+    assert cos > 0.99, x
+j = json.load(open('net.json'))
+assert j['images'] == 3 and len(j['layers']) == len(r), j
+")
+
+# The QDQ zoo, FP32 side = the model without activation QDQ; and simulated on edge and default:
+# every layer's simulator integers equal the integer reference's.
+foreach(m qdq_int8 qdq_uint8 qdq_int4 qdq_depthwise)
+  run(0 out err compare "${MODELS}/zoo_${m}.onnx" -i "${MODELS}/x_${m}.npy" --csv ${m}_ref.csv)
+  require_contains("${out}" "without activation QDQ) vs integer reference" "${m} header")
+  foreach(arch edge default)
+    run(0 out err compare "${MODELS}/zoo_${m}.onnx" -i "${MODELS}/x_${m}.npy" --arch ${arch} --csv ${m}_${arch}.csv)
+    require_contains("${out}" "vs simulator (arch ${arch})" "${m} on ${arch}")
+    require_contains("${out}" "sim==ref" "${m} on ${arch}")
+    python("${read_csv}
+ref, sim = rows('${m}_ref.csv'), rows('${m}_${arch}.csv')
+assert len(ref) == len(sim) and len(sim) >= 4, (len(ref), len(sim))
+for a, b in zip(ref, sim):
+    assert b['sim_equals_ref'] == 'true', b
+    assert a['layer'] == b['layer'] and a['cosine'] == b['cosine'] and a['sqnr_db'] == b['sqnr_db'], (a, b)
+    assert float(a['cosine']) > (0.9 if '${m}' == 'qdq_int4' else 0.99), a
+")
+  endforeach()
+endforeach()
+run(0 out err compare "${MODELS}/zoo_qdq_int8.onnx" -i "${MODELS}/x_qdq_int8.npy" --arch edge --timed)
+require_contains("${out}" "yes" "--timed")
+
+# An FP32 model quantized on the fly: 4-bit has the lower SQNR at the output.
+foreach(bits w8a8 w4a4)
+  run(0 out err compare "${MODELS}/fp32_mlp.onnx" --calib "${MODELS}/calib_mlp.npy" --calib-method minmax
+      --bits ${bits} -i "${MODELS}/x_mlp.npy" --csv mlp_${bits}.csv)
+  require_contains("${out}" "BN folded) vs integer reference" "--calib ${bits}")
+endforeach()
+python("${read_csv}
+a, b = rows('mlp_w8a8.csv'), rows('mlp_w4a4.csv')
+assert float(b[-1]['sqnr_db']) < float(a[-1]['sqnr_db']), (a[-1], b[-1])
+assert float(a[-1]['cosine']) > 0.99, a[-1]
+")
+
+# Errors: one line, exit 1, no CSV.
+function(fails what expect)
+  run(1 out err compare ${ARGN} --csv bad.csv)
+  require_contains("${err}" "${expect}" "${what}")
+  string(REGEX MATCHALL "\n" lines "${err}")
+  list(LENGTH lines n)
+  if(NOT n EQUAL 1 OR NOT err MATCHES "^error: ")
+    message(FATAL_ERROR "${what}: expected one 'error:' line, got:\n${err}")
+  endif()
+  if(EXISTS "${WORK}/bad.csv")
+    message(FATAL_ERROR "${what}: a failed compare wrote the CSV")
+  endif()
+endfunction()
+file(WRITE "${WORK}/junk.onnx" "not a model")
+file(WRITE "${WORK}/junk.npy" "not an array")
+python("np.save('x3.npy', np.zeros((2, 3, 16, 16), np.float32))")
+fails("missing model" "missing.onnx: cannot read" missing.onnx -i missing.npy)
+fails("bad model" "junk.onnx: not an ONNX model" junk.onnx -i "${MODELS}/x_qdq_int8.npy")
+fails("bad npy" "junk.npy" "${MODELS}/zoo_qdq_int8.onnx" -i junk.npy)
+fails("wrong shape" "x3.npy: shape [2, 3, 16, 16] does not fit input 'x'" "${MODELS}/zoo_qdq_int8.onnx" -i x3.npy)
+fails("unknown arch" "nosuch" "${MODELS}/zoo_qdq_int8.onnx" -i "${MODELS}/x_qdq_int8.npy" --arch nosuch)
+fails("no matching layer" "other.onnx: no tensor of the FP32 run matches" "${MODELS}/net_qdq.onnx"
+      -i "${MODELS}/x_net.npy" --fp32 "${MODELS}/other.onnx")
+fails("FP32 model without --calib" "give calibration data (--calib)" "${MODELS}/fp32_mlp.onnx" -i "${MODELS}/x_mlp.npy")

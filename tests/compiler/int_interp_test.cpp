@@ -1,0 +1,218 @@
+// The integer reference interpreter: each integer op on numbers worked out by hand or by plain
+// arithmetic here, and the cross-check against the FP32 interpreter running the same QDQ model
+// (two independently written interpreters; the FP32 one performs ONNX Q/DQ exactly).
+#include "compiler/int_interp.h"
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+
+#include "base/error.h"
+#include "base/npz.h"
+#include "compiler/lower.h"
+#include "compiler/onnx_import.h"
+#include "quant/quantize.h"
+#include "tests/support/onnx_zoo.h"
+
+using namespace tpusim;
+using namespace tpusim::compiler;
+using namespace tpusim::testing;
+using Ints = std::vector<int32_t>;
+
+namespace {
+
+ITensor tensor(const std::string& name, Shape shape, DType t, int32_t zp = 0, float scale = 1.0f) {
+  return {name, std::move(shape), t, scale, zp, "", ""};
+}
+
+RequantSpec rq(double scale, int32_t zp, DType t) {
+  return {{make_multiplier(scale)},
+          zp,
+          static_cast<int32_t>(traits(t).qmin),
+          static_cast<int32_t>(traits(t).qmax)};
+}
+
+// Runs one op on the given inputs (in op.inputs order); returns the output's integers.
+Ints run_one(IOp op, const std::vector<ITensor>& ins, const ITensor& out, const std::vector<Ints>& data,
+             uint64_t* overflows = nullptr) {
+  IntGraph g;
+  g.source = "hand";
+  IntValues values;
+  for (size_t i = 0; i < ins.size(); ++i) {
+    g.tensors[ins[i].name] = ins[i];
+    g.inputs.push_back(ins[i].name);
+    values[ins[i].name] = {ins[i].shape, ins[i].dtype, ins[i].scale, ins[i].zero_point, data[i]};
+    op.inputs.push_back(ins[i].name);
+  }
+  g.tensors[out.name] = out;
+  op.output = out.name;
+  g.ops.push_back(op);
+  const IntRun r = run_int(g, values);
+  if (overflows) *overflows = r.acc_overflows.count(out.name) ? r.acc_overflows.at(out.name) : 0;
+  return r.values.at(out.name).data;
+}
+
+}  // namespace
+
+TEST_CASE("conv2d: a 2x2 kernel with zero-point padding, worked by hand", "[compiler][int_interp]") {
+  IConv c;
+  c.weight = {1, 2, 3, 4};
+  c.w_scale = {1.0f};
+  c.bias = {10};
+  c.kernel[0] = c.kernel[1] = 2;
+  c.pads[2] = c.pads[3] = 1;  // bottom, right: the padding holds in_zp and adds nothing
+  c.in_zp = 1;
+  IOp op{"conv", {}, {}, "", c, rq(0.5, 3, DType::Int8)};
+  const Ints x{1, 2, 3, 4, 5, 6, 7, 8, 9};
+  // Centred input rows {0 1 2} {3 4 5} {6 7 8}; out(0,0) = 10 + 0*1 + 1*2 + 3*3 + 4*4 = 37,
+  // 37 * 0.5 = 18.5 rounds half up to 19, + zero point 3 = 22; and so on.
+  CHECK(run_one(op, {tensor("x", {1, 1, 3, 3}, DType::Int8)}, tensor("y", {1, 1, 3, 3}, DType::Int8), {x}) ==
+        Ints{22, 27, 17, 37, 42, 23, 18, 20, 12});
+
+  // The int32 accumulator saturates once per output, counted.
+  c.bias = {INT32_MAX - 10};
+  uint64_t overflows = 0;
+  IOp big{"conv", {}, {}, "", c, {{Multiplier{}}, 0, INT32_MIN, INT32_MAX}};
+  const Ints y = run_one(big, {tensor("x", {1, 1, 3, 3}, DType::Int8)},
+                         tensor("y", {1, 1, 3, 3}, DType::Int32), {x}, &overflows);
+  CHECK(y[0] == INT32_MAX);
+  CHECK(y[8] == INT32_MAX - 2);  // 8 < 10: no saturation
+  CHECK(overflows == 8);
+}
+
+TEST_CASE("matmul, max pool, eltwise mul and concat on small numbers", "[compiler][int_interp]") {
+  IMatmul m;
+  m.weight = {1, 0, -1, 2, 2, 2};  // [2 columns][3]
+  m.bias = {5, -5};
+  m.in_zp = 1;
+  // Rows centred {0 1 2} and {3 4 5}: {0-2+5, 0+2+4-5} and {3-5+5, 6+8+10-5}.
+  CHECK(run_one({"mm", {}, {}, "", m, rq(1.0, 0, DType::Int8)}, {tensor("x", {2, 3}, DType::Int8)},
+                tensor("y", {2, 2}, DType::Int8), {{1, 2, 3, 4, 5, 6}}) == Ints{3, 1, 3, 19});
+
+  IPool p;
+  p.kernel[0] = p.kernel[1] = 2;
+  p.pads[2] = p.pads[3] = 1;  // max ignores padding
+  p.in_zp = -2;
+  CHECK(run_one({"mp", {}, {}, "", p, rq(1.0, -2, DType::Int8)}, {tensor("x", {1, 1, 2, 2}, DType::Int8)},
+                tensor("y", {1, 1, 2, 2}, DType::Int8), {{-5, 7, 3, -1}}) == Ints{7, 7, 3, -1});
+
+  IEltwise e;
+  e.op = EltOp::Mul;
+  e.b_zp = 10;
+  // (3 * (12 - 10)) * 0.5 + 1 = 4; (-4 * (5 - 10)) * 0.5 + 1 = 11.
+  CHECK(run_one({"mul", {}, {}, "", e, rq(0.5, 1, DType::Int8)},
+                {tensor("a", {1, 2}, DType::Int8), tensor("b", {1, 2}, DType::UInt8, 10)},
+                tensor("y", {1, 2}, DType::Int8), {{3, -4}, {12, 5}}) == Ints{4, 11});
+
+  CHECK(run_one({"cat", {}, {}, "", IConcat{1}, {}},
+                {tensor("a", {1, 1, 1, 2}, DType::Int8), tensor("b", {1, 1, 1, 2}, DType::Int8)},
+                tensor("y", {1, 2, 1, 2}, DType::Int8), {{1, 2}, {3, 4}}) == Ints{1, 2, 3, 4});
+}
+
+TEST_CASE("average pool with and without counting padding", "[compiler][int_interp]") {
+  IPool p;
+  p.mode = PoolMode::Avg;
+  p.kernel[0] = p.kernel[1] = p.stride[0] = p.stride[1] = 2;
+  p.pads[0] = p.pads[1] = p.pads[2] = p.pads[3] = 1;
+  const ITensor x = tensor("x", {1, 1, 3, 3}, DType::UInt8), y = tensor("y", {1, 1, 2, 2}, DType::UInt8);
+  const Ints data{10, 20, 30, 40, 50, 60, 70, 80, 91};
+  // Windows: {10}, {20, 30}, {40, 70}, {50, 60, 80, 91}. Divided by 4 (count_pad): 2.5, 12.5,
+  // 27.5, 70.25 -> 3, 13, 28, 70 (ties away from zero); by the real pixels: 10, 25, 55, 70.25 -> 70.
+  p.count_pad = true;
+  CHECK(run_one({"ap", {}, {}, "", p, rq(1.0, 0, DType::UInt8)}, {x}, y, {data}) == Ints{3, 13, 28, 70});
+  p.count_pad = false;
+  CHECK(run_one({"ap", {}, {}, "", p, rq(1.0, 0, DType::UInt8)}, {x}, y, {data}) == Ints{10, 25, 55, 70});
+  // Negative sums round away from zero too: centred at 20, (10 - 20) / 4 = -2.5 -> -3.
+  p.count_pad = true;
+  p.in_zp = 20;
+  CHECK(run_one({"ap", {}, {}, "", p, rq(1.0, 20, DType::UInt8)}, {x}, y, {data})[0] == 17);
+}
+
+TEST_CASE("residual add of two scales, lowered from QDQ, worked by hand", "[compiler][int_interp]") {
+  ModelBuilder b;
+  b.input("a", {1, 1, 1, 5}).input("b", {1, 1, 1, 5}).output("y");
+  add_qdq(b, "a", "aq", 0.1f, 0, kInt8);
+  add_qdq(b, "b", "bq", 0.05f, 128, kUInt8);
+  b.node("Add", {"aq", "bq"}, "s", "add");
+  add_qdq(b, "s", "y", 0.2f, -5, kInt8);
+  const IntGraph g = lower_qdq(import_model(b.bytes()));
+  const IEltwise& e = *g.ops.at(0).as<IEltwise>();
+  // 0.05f is exactly half of 0.1f and 0.2f exactly twice: every multiplier is a power of two.
+  CHECK(e.a_rescale.rel_error == 0);
+  CHECK(e.b_rescale.rel_error == 0);
+  CHECK(g.ops[0].rq.mult[0].rel_error == 0);
+  IntValues in;
+  in["aq_q"] = {{1, 1, 1, 5}, DType::Int8, 0.1f, 0, {-128, -3, 50, 127, 1}};
+  in["bq_q"] = {{1, 1, 1, 5}, DType::UInt8, 0.05f, 128, {0, 130, 255, 77, 128}};
+  // y = round_half_up(qa * 0.1 / 0.2 + (qb - 128) * 0.05 / 0.2) - 5:
+  // -64 - 32 = -96 -> -101; -1.5 + 0.5 = -1 -> -6; 25 + 31.75 -> 57 -> 52; 63.5 - 12.75 -> 51 -> 46;
+  // 0.5 + 0 -> 1 -> -4.
+  CHECK(run_int(g, in).values.at("y_q").data == Ints{-101, -6, 52, 46, -4});
+}
+
+TEST_CASE("Conv + ReLU6 lowered from QDQ against plain arithmetic", "[compiler][int_interp]") {
+  ModelBuilder b;
+  b.input("x", {1, 1, 3, 3}).output("y");
+  add_qdq(b, "x", "xq", 0.02f, 0, kInt8);
+  const std::vector<int64_t> w{100, -50, 120, 127, -128, 90, 60, -70};
+  const std::vector<float> sw{0.01f, 0.005f};
+  add_dq_const(b, "w", {2, 1, 2, 2}, kInt8, w, sw);
+  b.node("Conv", {"xq", "w", b.f32("bias", {2}, {0.1f, -0.05f})}, "c", "conv");
+  b.node("Clip", {"c", b.scalar("lo", 0.0f), b.scalar("hi", 6.0f)}, "c6", "relu6");
+  add_qdq(b, "c6", "y", 0.03f, 10, kUInt8);
+  const IntGraph g = lower_qdq(import_model(b.bytes()));
+  const Ints x{127, 90, -128, 64, 127, 3, -7, 127, 100};
+  IntValues in{{"xq_q", {{1, 1, 3, 3}, DType::Int8, 0.02f, 0, x}}};
+  const Ints y = run_int(g, in).values.at("y_q").data;
+  const int32_t bias[2] = {500, -500};  // round(b / (s_in * s_w[c]))
+  int hit_lo = 0, hit_hi = 0;
+  for (int o = 0; o < 2; ++o)
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 2; ++j) {
+        int64_t acc = bias[o];
+        for (int ky = 0; ky < 2; ++ky)
+          for (int kx = 0; kx < 2; ++kx) acc += x[(i + ky) * 3 + j + kx] * w[o * 4 + ky * 2 + kx];
+        const double real = static_cast<double>(acc) * 0.02f * sw[o] / 0.03f;
+        REQUIRE(std::fabs(real - std::floor(real) - 0.5) > 1e-6);  // no tie: M0's 2^-31 error cannot matter
+        const double q = std::clamp(std::floor(real + 0.5) + 10, 10.0, 210.0);  // ReLU6: [Q(0), Q(6)]
+        hit_lo += q == 10;
+        hit_hi += q == 210;
+        CHECK(y[o * 4 + i * 2 + j] == q);
+      }
+  CHECK(hit_lo > 0);  // both clamps are exercised
+  CHECK(hit_hi > 0);
+}
+
+TEST_CASE("per-layer dump: integers and dequantized floats", "[compiler][int_interp]") {
+  const Graph g = import_model(test_model("qdq_int4", 2).bytes, 2);
+  const IntGraph ig = lower_qdq(g);
+  std::mt19937 rng(12);
+  const TensorMap in{{"x", make_f32("x", {2, 1, 10, 10}, uniform(rng, 200, -1.0f, 1.0f))}};
+  const IntRun run = run_int(ig, quantize_inputs(ig, in));
+  const auto dir = std::filesystem::path(TPUSIM_BINARY_DIR) / "tests" / "compiler_lower_work";
+  std::filesystem::create_directories(dir);
+  save_int_dump(run, (dir / "int.npz").string());
+  std::map<std::string, NpyArray> members;
+  for (NpzMember& mem : load_npz((dir / "int.npz").string())) members[mem.name] = std::move(mem.array);
+  // Inputs, op outputs and views, each twice.
+  CHECK(members.size() == 2 * run.values.size());
+  const NpyArray& q = members.at("r1q_q");  // uint4, stored as uint8
+  CHECK(q.type == NpyType::U8);
+  CHECK(q.shape == std::vector<int64_t>{2, 5, 10, 10});
+  const NpyArray& f = members.at("y_q_dq");
+  CHECK(f.type == NpyType::F32);
+  const IntValue& y = run.values.at("y_q");
+  for (size_t i = 0; i < y.data.size(); ++i)
+    CHECK(f.at_f64(i) == dequantize_linear(y.data[i], y.scale, y.zero_point));
+  CHECK(members.at("flat").shape == std::vector<int64_t>{2, 125});
+}
+
+TEST_CASE("integer inputs are checked", "[compiler][int_interp]") {
+  const IntGraph ig = lower_qdq(import_model(test_model("qdq_int4", 1).bytes));
+  IntValues in{{"xq_q", {{1, 1, 10, 10}, DType::Int8, 1, 0, std::vector<int32_t>(99, 0)}}};
+  CHECK_THROWS_WITH(run_int(ig, in),
+                    "m.onnx: input 'xq_q' has 99 elements, the model expects [1, 1, 10, 10] 100");
+  in["xq_q"].data.assign(100, 200);
+  CHECK_THROWS_WITH(run_int(ig, in), "m.onnx: input 'xq_q' holds 200, outside int8");
+  CHECK_THROWS_WITH(run_int(ig, {}), "m.onnx: integer input 'xq_q' was not given");
+}

@@ -1,0 +1,138 @@
+// Quantized lowering errors: each is one line naming the node and its op type.
+#include <catch2/catch.hpp>
+
+#include "base/error.h"
+#include "compiler/lower.h"
+#include "compiler/onnx_import.h"
+#include "tests/support/onnx_builders.h"
+
+using namespace tpusim;
+using namespace tpusim::compiler;
+using namespace tpusim::testing;
+
+namespace {
+std::string lower_error(const std::string& bytes) {
+  try {
+    lower_qdq(
+        import_onnx_bytes(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), "m.onnx"));
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+}  // namespace
+
+namespace {
+// x [1,2,4,4] -> QDQ 'xq'; the caller adds the rest.
+ModelBuilder quantized_input() {
+  ModelBuilder b;
+  b.input("x", {1, 2, 4, 4}).output("y");
+  add_qdq(b, "x", "xq", 0.1f, 0, kInt8);
+  return b;
+}
+std::string int8_weight(ModelBuilder& b, std::vector<int64_t> zp = {}) {
+  return add_dq_const(b, "w", {3, 2, 1, 1}, kInt8, {1, 2, 3, 4, 5, 6}, {0.1f, 0.1f, 0.1f}, std::move(zp));
+}
+}  // namespace
+
+TEST_CASE("lowering errors name the node and op type", "[compiler][lower][errors]") {
+  const std::string prefix = "m.onnx: node 'conv' (Conv): ";
+  {
+    ModelBuilder b = quantized_input();
+    b.node("Conv", {"xq", int8_weight(b, {0, 3, 0})}, "c", "conv");
+    add_qdq(b, "c", "y", 0.1f, 0, kInt8);
+    CHECK(lower_error(b.bytes()) ==
+          prefix +
+              "weight 'w' is asymmetric: zero point 3 in channel 1 (DequantizeLinear "
+              "'w'); only symmetric weights are supported (zero point 0, or 128/8 "
+              "for uint8/uint4)");
+  }
+  {
+    ModelBuilder b = quantized_input();
+    b.input("wx", {3, 2, 1, 1});
+    add_qdq(b, "wx", "wq", 0.1f, 0, kInt8);
+    b.node("Conv", {"xq", "wq"}, "c", "conv");
+    add_qdq(b, "c", "y", 0.1f, 0, kInt8);
+    CHECK(lower_error(b.bytes()) == prefix +
+                                        "weight 'wq' is DequantizeLinear 'wq' of the non-constant tensor "
+                                        "'wq_q': weights must be constant");
+  }
+  {
+    ModelBuilder b = quantized_input();
+    b.node("Conv", {"xq", b.f32("w", {3, 2, 1, 1}, std::vector<float>(6, 0.5f))}, "c", "conv");
+    add_qdq(b, "c", "y", 0.1f, 0, kInt8);
+    CHECK(lower_error(b.bytes()) ==
+          prefix +
+              "weight 'w' is float32: a quantized graph needs DequantizeLinear of an int8/int4 constant");
+  }
+  {  // a Conv whose float output feeds another Conv: no QuantizeLinear in between
+    ModelBuilder b = quantized_input();
+    b.node("Conv", {"xq", int8_weight(b)}, "c", "conv");
+    b.node("Conv", {"c", add_dq_const(b, "w2", {1, 3, 1, 1}, kInt8, {1, 1, 1}, {0.1f})}, "c2", "conv2");
+    add_qdq(b, "c2", "y", 0.1f, 0, kInt8);
+    CHECK(lower_error(b.bytes()) ==
+          prefix +
+              "output 'c' is float and reaches node 'conv2' (Conv) without a "
+              "QuantizeLinear: float tensors between quantized ops are not supported");
+  }
+  {  // ... or the graph output
+    ModelBuilder b = quantized_input();
+    b.node("Conv", {"xq", int8_weight(b)}, "y", "conv");
+    CHECK(lower_error(b.bytes()) ==
+          prefix +
+              "output 'y' is float and reaches the graph output without a "
+              "QuantizeLinear: float tensors between quantized ops are not supported");
+  }
+  {  // a float model: the input is not quantized
+    ModelBuilder b;
+    b.input("x", {1, 2, 4, 4}).output("y");
+    b.node("Conv", {"x", b.f32("w", {3, 2, 1, 1}, std::vector<float>(6, 0.5f))}, "y", "conv");
+    CHECK(lower_error(b.bytes()) ==
+          prefix +
+              "reads the float model input 'x': in a quantized graph the input must "
+              "feed QuantizeLinear, which the host applies (FP32 models need "
+              "calibration first)");
+  }
+}
+
+TEST_CASE("ops between DequantizeLinear and QuantizeLinear that have no integer form",
+          "[compiler][lower][errors]") {
+  {
+    ModelBuilder b = quantized_input();
+    b.node("BatchNormalization",
+           {"xq", b.f32("g", {2}, {1, 1}), b.f32("be", {2}, {0, 0}), b.f32("m", {2}, {0, 0}),
+            b.f32("v", {2}, {1, 1})},
+           "bn", "bn");
+    add_qdq(b, "bn", "y", 0.1f, 0, kInt8);
+    CHECK(lower_error(b.bytes()) ==
+          "m.onnx: node 'bn' (BatchNormalization): cannot be lowered to integer ops (fold "
+          "it into the Conv/Gemm before it, then quantize)");
+  }
+  {
+    ModelBuilder b = quantized_input();
+    b.node("Mul", {"xq", b.f32("s", {2, 1, 1}, {2, 3})}, "m", "scale");
+    add_qdq(b, "m", "y", 0.1f, 0, kInt8);
+    CHECK(lower_error(b.bytes()) ==
+          "m.onnx: node 'scale' (Mul): input 's' is a float constant, expected a quantized "
+          "activation (DequantizeLinear of a QuantizeLinear output)");
+  }
+  {  // an average is not on the input grid: it needs its QuantizeLinear
+    ModelBuilder b = quantized_input();
+    attr(b.node("AveragePool", {"xq"}, "ap", "ap"), "kernel_shape", std::vector<int64_t>{2, 2});
+    b.node("Flatten", {"ap"}, "flat", "flat");
+    add_qdq(b, "flat", "y", 0.1f, 0, kInt8);
+    CHECK(lower_error(b.bytes()) ==
+          "m.onnx: node 'ap' (AveragePool): output 'ap' is float and reaches node 'flat' "
+          "(Flatten) without a QuantizeLinear: float tensors between quantized ops are not "
+          "supported");
+  }
+  {
+    ModelBuilder b = quantized_input();
+    add_qdq(b, "x", "xq2", 0.05f, 0, kInt8);
+    b.node("Add", {"xq", "xq2"}, "s", "add");
+    add_qdq(b, "s", "y", 0.1f, 0, kInt8);
+    CHECK(lower_error(b.bytes()) ==
+          "m.onnx: node 'xq2_quant' (QuantizeLinear): quantizes input 'x' with other "
+          "parameters than 'xq_q' does (one set per input)");
+  }
+}

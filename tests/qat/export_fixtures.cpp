@@ -1,0 +1,126 @@
+#include "tests/qat/export_fixtures.h"
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "qat/onnx_export.h"
+#include "tests/support/onnx_builders.h"
+
+using namespace tpusim;
+using namespace tpusim::compiler;
+using models::LayerKind;
+namespace fs = std::filesystem;
+
+namespace export_test {
+
+Case make_case(const std::string& model, const Bits* bits, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  Case c;
+  qat::DeployModel& m = c.m;
+  m.spec = models::model_spec(model);
+  m.quantized = bits != nullptr;
+  if (bits) m.input = {1.0f / static_cast<float>((1 << bits->in) - 1), 0, QuantSpec{bits->in, false}};
+  std::vector<bool> nonneg;  // whether the layer's output is >= 0 (then an unsigned grid)
+  for (size_t i = 0; i < m.spec.layers.size(); ++i) {
+    const models::Layer& l = m.spec.layers[i];
+    const int src = l.inputs[0];
+    const bool in_nonneg = src == models::kImage || nonneg[static_cast<size_t>(src)];
+    const QuantParams in_grid = src == models::kImage ? m.input : c.grid[static_cast<size_t>(src)];
+    qat::DeployLayer d;
+    if (l.kind == LayerKind::Conv || l.kind == LayerKind::Linear) {
+      const int64_t fan_in = l.kind == LayerKind::Conv ? l.in_ch / l.groups * l.kernel * l.kernel : l.in_ch;
+      const float a = std::sqrt(6.0f / static_cast<float>(fan_in));  // He: keeps ReLU nets at O(1)
+      if (bits) {
+        d.w_spec = QuantSpec{bits->w, true, true};
+        const int32_t qmax = d.w_spec.qmax();
+        std::uniform_int_distribution<int32_t> qd(-qmax, qmax);
+        std::vector<int32_t>& q = c.q[i];
+        for (int64_t oc = 0; oc < l.out_ch; ++oc) {
+          d.w_scale.push_back(a / static_cast<float>(qmax) * (0.7f + 0.6f * u(rng)));
+          for (int64_t k = 0; k < fan_in; ++k) {
+            q.push_back(qd(rng));
+            d.weight.push_back(static_cast<float>(q.back()) * d.w_scale.back());
+          }
+        }
+      } else {
+        d.weight = testing::uniform(rng, static_cast<size_t>(l.out_ch * fan_in), -a, a);
+      }
+      d.bias = testing::uniform(rng, static_cast<size_t>(l.out_ch), -0.1f, 0.1f);
+    }
+    const bool own = l.kind != LayerKind::MaxPool && l.kind != LayerKind::Flatten;
+    nonneg.push_back(own && l.kind != LayerKind::GlobalAvgPool ? l.act == models::Activation::Relu
+                                                               : in_nonneg);
+    if (bits && own) {
+      d.has_out = true;
+      QuantSpec s{bits->a, !nonneg.back()};
+      const float range = 1.5f + 1.5f * u(rng);
+      const int32_t zp =
+          s.is_signed ? std::uniform_int_distribution<int32_t>(s.qmin() / 4, s.qmax() / 4)(rng) : 0;
+      d.out = {range / static_cast<float>(s.qmax() - s.qmin()) * (s.is_signed ? 2.0f : 1.0f), zp, s};
+    }
+    c.grid.push_back(d.has_out ? d.out : in_grid);
+    m.layers.push_back(std::move(d));
+  }
+  return c;
+}
+
+std::vector<float> floats_of(const onnx::TensorProto& t) {
+  REQUIRE(t.data_type() == onnx::TensorProto::FLOAT);
+  std::vector<float> v(t.raw_data().size() / 4);
+  std::memcpy(v.data(), t.raw_data().data(), v.size() * 4);
+  return v;
+}
+
+std::vector<int64_t> ints_of(const onnx::TensorProto& t, int64_t count) {
+  const int32_t type = t.data_type();
+  const int64_t bytes = type == testing::kInt32   ? 4 * count
+                        : type >= testing::kUInt4 ? (count + 1) / 2
+                                                  : count;
+  REQUIRE(static_cast<int64_t>(t.raw_data().size()) == bytes);
+  const auto* b = reinterpret_cast<const uint8_t*>(t.raw_data().data());
+  std::vector<int64_t> v;
+  for (int64_t i = 0; i < count; ++i) {
+    switch (type) {
+      case testing::kInt8: v.push_back(static_cast<int8_t>(b[i])); break;
+      case testing::kUInt8: v.push_back(b[i]); break;
+      case testing::kInt32: {
+        uint32_t u = 0;
+        for (int k = 3; k >= 0; --k) u = u << 8 | b[4 * i + k];  // little-endian
+        v.push_back(static_cast<int32_t>(u));
+        break;
+      }
+      case testing::kUInt4:
+      case testing::kInt4: {
+        const int nib = (b[i / 2] >> (4 * (i % 2))) & 0xF;  // two per byte, low nibble first
+        v.push_back(type == testing::kInt4 && nib >= 8 ? nib - 16 : nib);
+        break;
+      }
+      default: FAIL("unexpected type " << type);
+    }
+  }
+  return v;
+}
+
+int32_t onnx_type(const QuantSpec& s) {
+  if (s.bits <= 4) return s.is_signed ? testing::kInt4 : testing::kUInt4;
+  return s.is_signed ? testing::kInt8 : testing::kUInt8;
+}
+
+std::string bytes_of(const Case& c) { return qat::export_onnx_bytes(c.m); }
+
+TensorMap random_image(const qat::DeployModel& m, int64_t batch, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const Shape s{batch, m.spec.in_ch, m.spec.height, m.spec.width};
+  return {{"image", make_f32("image", s, testing::uniform(rng, static_cast<size_t>(num_elements(s)), 0, 1))}};
+}
+
+fs::path scratch(const std::string& sub) {
+  fs::path d = fs::path(TPUSIM_BINARY_DIR) / "tests" / "qat_export_work" / sub;
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+}  // namespace export_test

@@ -1,0 +1,142 @@
+// ONNX export (qat/onnx_export.h), structure: every zoo model at every bit width re-read through
+// libonnx's classes holds exactly the integers, scales, zero points and types the test drew, with
+// Clips only where a grid is narrower than its container; a DeployModel that does not match its
+// spec is one error line naming the layer; the file is written atomically.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+
+#include "base/error.h"
+#include "base/file_io.h"
+#include "qat/onnx_export.h"
+#include "tests/qat/export_fixtures.h"
+#include "tests/support/onnx_builders.h"
+
+using namespace tpusim;
+using namespace export_test;
+namespace fs = std::filesystem;
+
+TEST_CASE("export: the re-read model holds exactly the trained integers, scales and types", "[qat][export]") {
+  for (const std::string& name : models::model_names()) {
+    for (const Bits& b : kConfigs) {
+      INFO(name << " " << b.name);
+      const Case c = make_case(name, &b, 1);
+      const Model m(bytes_of(c));
+      const bool four = b.w <= 4 || b.a <= 4 || b.in <= 4;
+      REQUIRE(m.proto.opset_import_size() == 1);
+      CHECK(m.proto.opset_import(0).version() == (four ? 21 : 13));
+      CHECK(m.proto.ir_version() == (four ? 10 : 8));
+      const auto& in = m.proto.graph().input(0).type().tensor_type();
+      CHECK(m.proto.graph().input(0).name() == "image");
+      CHECK(in.shape().dim(0).dim_param() == "N");
+      CHECK(in.shape().dim(1).dim_value() == c.m.spec.in_ch);
+      CHECK(m.proto.graph().output(0).name() == "scores");
+      m.check_grid("image", c.m.input);
+      int clips = 0;
+      for (size_t i = 0; i < c.m.spec.layers.size(); ++i) {
+        const models::Layer& l = c.m.spec.layers[i];
+        const qat::DeployLayer& d = c.m.layers[i];
+        INFO("layer " << l.name);
+        if (d.has_out) m.check_grid(l.name, d.out);
+        clips += m.producer.count(l.name + "_clip");
+        if (!c.q.count(i)) continue;
+        // Weights: the integers the test drew, per-channel scales bit for bit, zero points 0.
+        const auto n = static_cast<int64_t>(c.q.at(i).size());
+        const onnx::TensorProto& wq = m.at(l.name + ".weight_q");
+        CHECK(wq.data_type() == (b.w <= 4 ? testing::kInt4 : testing::kInt8));
+        CHECK(wq.dims(0) == l.out_ch);
+        const std::vector<int64_t> got = ints_of(wq, n);
+        CHECK(std::equal(got.begin(), got.end(), c.q.at(i).begin()));
+        CHECK(floats_of(m.at(l.name + ".weight_scale")) == d.w_scale);
+        CHECK(m.at(l.name + ".weight_zero_point").data_type() == wq.data_type());
+        CHECK(ints_of(m.at(l.name + ".weight_zero_point"), l.out_ch) == std::vector<int64_t>(l.out_ch, 0));
+        const onnx::NodeProto& dq = *m.producer.at(l.name + ".weight");
+        CHECK(dq.op_type() == "DequantizeLinear");
+        CHECK(dq.input(0) == l.name + ".weight_q");
+        // Bias: int32 at float(s_in * s_w[c]), rounded half to even.
+        const float s_in = l.inputs[0] == models::kImage ? c.m.input.scale : c.grid[l.inputs[0]].scale;
+        std::vector<float> bs;
+        std::vector<int64_t> bq;
+        for (int64_t oc = 0; oc < l.out_ch; ++oc) {
+          bs.push_back(s_in * d.w_scale[oc]);
+          bq.push_back(static_cast<int64_t>(std::nearbyint(double(d.bias[oc]) / bs.back())));
+        }
+        CHECK(m.at(l.name + ".bias_q").data_type() == testing::kInt32);
+        CHECK(ints_of(m.at(l.name + ".bias_q"), l.out_ch) == bq);
+        CHECK(floats_of(m.at(l.name + ".bias_scale")) == bs);
+      }
+      // A Clip exactly where the output grid is narrower than its int4/int8 container: never at
+      // 8 bits (full grids), at every grid layer at 2 bits; 4-bit grids fill their container.
+      int own = 0;
+      for (const auto& d : c.m.layers) own += d.has_out;
+      CHECK(clips == (b.a == 2 ? own : 0));
+    }
+  }
+}
+
+TEST_CASE("export: a DeployModel that does not match its spec is one error line naming the layer",
+          "[qat][export]") {
+  const Case base = make_case("lenet5", &kConfigs[0], 8);  // conv1, pool1, conv2, pool2, flatten, fc1, fc2
+  auto error_of = [](const qat::DeployModel& m) -> std::string {
+    try {
+      qat::export_onnx_bytes(m);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  struct Bad {
+    const char* want;
+    void (*mutate)(qat::DeployModel&);
+  };
+  const Bad bad[] = {
+      {"layer 'conv1' (Conv): weight has 287 values, expected 288",
+       [](qat::DeployModel& m) { m.layers[0].weight.pop_back(); }},
+      {"layer 'fc1' (Linear): bias has 127 values, expected 128 (or none)",
+       [](qat::DeployModel& m) { m.layers[5].bias.pop_back(); }},
+      {"layer 'conv2' (Conv): w_scale has 0 values, expected one per output channel (64)",
+       [](qat::DeployModel& m) { m.layers[2].w_scale.clear(); }},
+      {"layer 'fc2' (Linear): output quantization parameters (out) are missing",
+       [](qat::DeployModel& m) { m.layers[6].has_out = false; }},
+      {"layer 'conv1' (Conv): weight[3] = ",
+       [](qat::DeployModel& m) { m.layers[0].weight[3] += 0.3f * m.layers[0].w_scale[0]; }},
+      {"is 128 steps, outside the 8-bit signed narrow grid [-127, 127]",
+       [](qat::DeployModel& m) { m.layers[5].weight[7] = 128 * m.layers[5].w_scale[0]; }},
+      {"layer 'conv2' (Conv): w_scale[4] = 0 is not > 0",
+       [](qat::DeployModel& m) { m.layers[2].w_scale[4] = 0; }},
+      {"layer 'fc1' (Linear): output scale -0.5 is not > 0",
+       [](qat::DeployModel& m) { m.layers[5].out.scale = -0.5f; }},
+      {"layer 'fc2' (Linear): output zero point 300 is outside its 8-bit signed grid [-128, 127]",
+       [](qat::DeployModel& m) { m.layers[6].out.zero_point = 300; }},
+      {"layer 'conv2' (Conv): output grid: ", [](qat::DeployModel& m) { m.layers[2].out.spec.bits = 9; }},
+      {"layer 'conv1' (Conv): weight grid must be signed",
+       [](qat::DeployModel& m) {
+         m.layers[0].w_spec = QuantSpec{8, false};
+       }},
+      {"'lenet5': input 'image': quantization scale 0 is not > 0",
+       [](qat::DeployModel& m) { m.input.scale = 0; }},
+      {"'lenet5': 6 layer parameter sets for 7 spec layers",
+       [](qat::DeployModel& m) { m.layers.pop_back(); }},
+      {"layer 'pool1' (MaxPool): has output parameters (out) other than its input's",
+       [](qat::DeployModel& m) { m.layers[1].has_out = true, m.layers[1].out.scale = 9.0f; }},
+  };
+  for (const Bad& b : bad) {
+    qat::DeployModel m = base.m;
+    b.mutate(m);
+    const std::string e = error_of(m);
+    INFO(e);
+    CHECK(e.rfind("ONNX export of 'lenet5': ", 0) == 0);
+    CHECK(e.find(b.want) != std::string::npos);
+    CHECK(e.find('\n') == std::string::npos);
+  }
+  CHECK(error_of(base.m) == "(no error)");
+  // The file: written atomically, the same bytes; an unwritable path is an Error naming it.
+  const fs::path dir = scratch("file");
+  qat::export_onnx(base.m, (dir / "m.onnx").string());
+  const std::vector<uint8_t> f = read_file_bytes((dir / "m.onnx").string());
+  CHECK(std::string(f.begin(), f.end()) == bytes_of(base));
+  CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 1);  // no temporary left
+  REQUIRE_THROWS_WITH(qat::export_onnx(base.m, (dir / "missing" / "m.onnx").string()),
+                      Catch::Contains("missing/m.onnx"));
+}
