@@ -90,9 +90,12 @@ Command add_compare(CLI::App& root) {
       sub, [o] {
         std::optional<Arch> arch;
         if (!o->arch.empty()) arch = resolve_arch(o->arch);  // a bad --arch fails before any work
-        for (const std::string* f : {&o->model, &o->fp32})
+        for (const std::string* f : {&o->model, &o->fp32})   // before the images are loaded
           if (!f->empty() && !std::filesystem::is_regular_file(*f))
-            throw Error(fmt::format("{}: cannot read: no such file", *f));  // before the images are loaded
+            throw Error(fmt::format("{}: cannot read: {}", *f,
+                                    std::filesystem::is_directory(*f) ? "is a directory" : "no such file"));
+        for (const std::string* f : {&o->csv, &o->json})
+          if (!f->empty()) check_output_path(*f);
         compiler::CompareInputs in;
         in.model = o->model;
         in.fp32_model = o->fp32;

@@ -111,8 +111,9 @@ Graph import_at(const std::string& path, int64_t n, const Shape& want, const std
 
 CompareRun run_compare(const CompareInputs& in) {
   const NpyArray& a = in.input;
-  if (a.type != NpyType::F32)
-    throw Error(fmt::format("{}: images are {}, expected float32", in.input_source, npy_type_name(a.type)));
+  if (!a.is_float())  // float64 as `tpusim run` takes it: rounded to float32 below
+    throw Error(fmt::format("{}: images are {}, expected float32 or float64", in.input_source,
+                            npy_type_name(a.type)));
   // The batch-1 import tells the input's rank: [N, C, H, W] images, or one image [C, H, W].
   const Graph probe = import_onnx(in.model);
   const Shape& s1 = probe.tensor(float_input(probe)).shape;

@@ -78,6 +78,16 @@ assert float(b[-1]['sqnr_db']) < float(a[-1]['sqnr_db']), (a[-1], b[-1])
 assert float(a[-1]['cosine']) > 0.99, a[-1]
 ")
 
+# float64 images, as `tpusim run` takes them: rounded to float32, the same comparison.
+python("np.save('x64.npy', np.load('${MODELS}/x_qdq_int8.npy').astype(np.float64))")
+run(0 out err compare "${MODELS}/zoo_qdq_int8.onnx" -i "${MODELS}/x_qdq_int8.npy" --csv f32.csv)
+run(0 out err compare "${MODELS}/zoo_qdq_int8.onnx" -i x64.npy --csv f64.csv)
+file(READ "${WORK}/f32.csv" f32_csv)
+file(READ "${WORK}/f64.csv" f64_csv)
+if(NOT f32_csv STREQUAL f64_csv)
+  message(FATAL_ERROR "float64 images compare differently from the same float32 ones")
+endif()
+
 # Errors: one line, exit 1, no CSV.
 function(fails what expect)
   run(1 out err compare ${ARGN} --csv bad.csv)
@@ -92,9 +102,13 @@ function(fails what expect)
   endif()
 endfunction()
 file(WRITE "${WORK}/junk.onnx" "not a model")
+file(MAKE_DIRECTORY "${WORK}/adir")
 file(WRITE "${WORK}/junk.npy" "not an array")
 python("np.save('x3.npy', np.zeros((2, 3, 16, 16), np.float32))")
 fails("missing model" "missing.onnx: cannot read" missing.onnx -i missing.npy)
+fails("a folder as the model" "adir: cannot read: is a directory" adir -i missing.npy)
+fails("--json into a missing folder" "nowhere/r.json: cannot write: folder 'nowhere' does not exist"
+      "${MODELS}/zoo_qdq_int8.onnx" -i "${MODELS}/x_qdq_int8.npy" --json nowhere/r.json)
 fails("bad model" "junk.onnx: not an ONNX model" junk.onnx -i "${MODELS}/x_qdq_int8.npy")
 fails("bad npy" "junk.npy" "${MODELS}/zoo_qdq_int8.onnx" -i junk.npy)
 fails("wrong shape" "x3.npy: shape [2, 3, 16, 16] does not fit input 'x'" "${MODELS}/zoo_qdq_int8.onnx" -i x3.npy)
