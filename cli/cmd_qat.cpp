@@ -17,8 +17,6 @@ namespace {
 
 bool show_progress() { return spdlog::default_logger()->should_log(spdlog::level::info); }
 
-void use_all_cores(int threads) { workflow::set_training_threads(threads); }
-
 void add_data_options(CLI::App* c, qat::DataOptions& d) {
   c->add_option("--dataset", d.dataset, "fashion-mnist, fashion-mnist:DIR, mnist:DIR or cifar10:DIR")
       ->capture_default_str();
@@ -96,7 +94,7 @@ Command add_train(CLI::App& root) {
   add_train_options(c, o->job.train);
   c->add_option("--threads", o->threads, "libtorch threads (0 = all cores)");
   return {c, [o] {
-            use_all_cores(o->threads);
+            workflow::set_training_threads(o->threads);
             o->job.train.progress = show_progress();
             workflow::run_train(o->job);
           }};
@@ -126,7 +124,7 @@ Command add_ptq(CLI::App& root) {
   c->add_option("--threads", o->threads, "libtorch threads (0 = all cores)");
   return {
       c, [o] {
-        use_all_cores(o->threads);
+        workflow::set_training_threads(o->threads);
         apply_bits(o->job.bits, o->layer_bits, o->job.quant);
         const auto m = calib_method_from_name(o->method);
         if (!m)
@@ -162,7 +160,7 @@ Command add_qat(CLI::App& root) {
   c->get_option("--lr")->description("Initial learning rate (0 = 0.0001 at w8a8, else 0.01)");
   c->add_option("--threads", o->threads, "libtorch threads (0 = all cores)");
   return {c, [o] {
-            use_all_cores(o->threads);
+            workflow::set_training_threads(o->threads);
             apply_bits(o->job.bits, o->layer_bits, o->job.quant);
             const auto a = qat::algo_from_name(o->algo);
             if (!a || *a == qat::Algo::Fixed)
