@@ -56,10 +56,11 @@ std::vector<std::string> quant_points(const Graph& g) {
       case Op::AveragePool:
       case Op::GlobalAveragePool:
       case Op::Concat:
+      case Op::ChannelAffine:
       case Op::Relu:
       case Op::Clip: point = true; break;
       case Op::Add:
-      case Op::Mul: point = !g.constant(n.input(0)) && !g.constant(n.input(1)); break;
+      case Op::Mul: point = !g.constant(n.input(0)) || !g.constant(n.input(1)); break;  // not a bias: covered
       default: break;
     }
     if (point) pts.push_back(fused_tail(g, out, is_matmul_like(n.op), covered));

@@ -123,6 +123,7 @@ struct Run {
       case Op::Concat: concat(n, y); break;
       case Op::QuantizeLinear:
       case Op::DequantizeLinear: quant(n, x, y); break;
+      default: g.fail(n, "has no FP32 kernel (canonicalization should have removed it)");
     }
     vals[y.name] = std::move(y);
   }

@@ -106,4 +106,10 @@ void Graph::fail(const Node& n, const std::string& msg) const {
 
 void Graph::fail(const std::string& msg) const { throw Error(fmt::format("{}: {}", source, msg)); }
 
+Shape reshape_target(const Graph& g, const Node& n, const Tensor& t) {
+  if (t.type != ElemType::I64 || t.shape.size() != 1)
+    g.fail(n, fmt::format("shape '{}' must be a 1-D int64 tensor", t.name));
+  return t.ints;
+}
+
 }  // namespace tpusim::compiler

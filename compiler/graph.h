@@ -57,4 +57,7 @@ struct Graph {
   [[noreturn]] void fail(const std::string& msg) const;  // "<source>: <msg>"
 };
 
+// The target of a Reshape from its shape input (1-D int64), or a failure naming the node.
+Shape reshape_target(const Graph& g, const Node& n, const Tensor& shape);
+
 }  // namespace tpusim::compiler

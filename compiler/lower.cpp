@@ -59,17 +59,20 @@ IntGraph Lowerer::run() {
       case Op::AveragePool:
       case Op::GlobalAveragePool: pool(n); break;
       case Op::Add:
-        if (!fold_bias_add(n)) eltwise(n);
+        if (!fold_bias_add(n) && !constant_affine(n)) eltwise(n);
         break;
-      case Op::Mul: eltwise(n); break;
+      case Op::Mul:
+        if (!constant_affine(n)) eltwise(n);
+        break;
       case Op::Relu:
       case Op::Clip: clamp(n); break;
       case Op::Flatten:
       case Op::Reshape: view(n); break;
       case Op::Concat: concat(n); break;
+      case Op::ChannelAffine: channel_affine(n); break;
       case Op::BatchNormalization:
-      case Op::ChannelAffine:
         g.fail(n, "cannot be lowered to integer ops (fold it into the Conv/Gemm before it, then quantize)");
+      default: g.fail(n, "has no integer lowering");
     }
   }
   bind_outputs();

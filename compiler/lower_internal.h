@@ -89,6 +89,11 @@ class Lowerer {
   void pool(const Node& n);
   void eltwise(const Node& n);
   void concat(const Node& n);
+  // lower_affine.cpp: y = x * s[c] + t[c] as a 1x1 depthwise IConv.
+  void channel_affine(const Node& n);
+  bool constant_affine(const Node& n);  // Add/Mul of an activation and a constant; false if not that
+  void affine_conv(const Node& n, const ITensor& x, const ConstValues& s, const ConstValues& t);
+  bool is_constant(const std::string& name) const;
   bool fold_bias_add(const Node& n);  // Add(pending conv/matmul, constant); false if not that
   void finalise_concat(Pending p, const std::string& name, const QParams& q, const std::string& float_name);
   // An average pool onto a finer grid (s_out < s_in) with the same count in every window becomes

@@ -39,18 +39,18 @@ std::vector<int8_t> transpose(const std::vector<int8_t>& q, int64_t rows, int64_
   return t;
 }
 
-bool is_constant_operand(const Graph& g, const std::string& name) {
-  if (g.constant(name)) return true;
-  const Node* p = g.producer(name);
-  return p && p->op == Op::DequantizeLinear && g.constant(p->input(0));
-}
-
 // Left shift of the TFLite-style Add: both inputs are rescaled to units of 2*max(s_a, s_b) / 2^20,
 // so an 8-bit input (|q - zp| <= 255) becomes at most 255 * 2^19 < 2^28 and the sum stays far
 // inside int32, while the rescale rounding costs at most 2^-20 of the larger input step.
 constexpr int kAddLeftShift = 20;
 
 }  // namespace
+
+bool Lowerer::is_constant(const std::string& name) const {
+  if (g.constant(name)) return true;
+  const Node* p = g.producer(name);
+  return p && p->op == Op::DequantizeLinear && g.constant(p->input(0));
+}
 
 void Lowerer::conv(const Node& n) {
   const ITensor& x = deq_input(n, 0);
@@ -202,8 +202,7 @@ bool Lowerer::fold_bias_add(const Node& n) {
   for (size_t i = 0; i < 2; ++i) {
     auto it = values.find(n.input(i));
     const std::string& other = n.input(1 - i);
-    if (it == values.end() || !std::holds_alternative<Pending>(it->second) || !is_constant_operand(g, other))
-      continue;
+    if (it == values.end() || !std::holds_alternative<Pending>(it->second) || !is_constant(other)) continue;
     Pending p = std::get<Pending>(it->second);
     if (p.clamped || !(p.op.as<IConv>() || p.op.as<IMatmul>())) return false;
     const Shape& ys = g.tensor(n.outputs[0]).shape;

@@ -77,8 +77,6 @@ void conv(const Ctx& c) {
 
 void pool(const Ctx& c) {
   c.check_auto_pad();
-  if (c.i("ceil_mode", 0) != 0)
-    c.g.fail(c.n, "ceil_mode=1 is not supported (only ceil_mode=0, floor rounding of the output size)");
   for (int64_t d : c.ints("dilations", 2, {1, 1}))
     if (d != 1) c.g.fail(c.n, "pooling dilations other than 1 are not supported");
   if (!c.find("kernel_shape")) c.g.fail(c.n, "attribute kernel_shape is required");
@@ -87,6 +85,7 @@ void pool(const Ctx& c) {
   a.strides = arr<2>(c.ints("strides", 2, {1, 1}));
   a.pads = arr<4>(c.ints("pads", 4, {0, 0, 0, 0}));
   a.count_include_pad = c.i("count_include_pad", 0) != 0;
+  a.ceil_mode = c.i("ceil_mode", 0) != 0;
   c.n.attrs = a;
 }
 
@@ -115,14 +114,36 @@ void reshape(const Ctx& c) {
   a.allowzero = c.i("allowzero", 0) != 0;
   if (const auto* s = c.find("shape"); s && c.n.input(1).empty()) {  // opset < 5
     a.target.assign(s->ints().begin(), s->ints().end());
+  } else if (!c.g.constant(c.n.input(1))) {
+    a.target_pending = true;  // computed by a shape subgraph: canonicalization resolves it
+    c.n.attrs = a;
+    return;
   } else {
-    const Tensor& t = c.constant_input(1, "shape");
-    if (t.type != ElemType::I64 || t.shape.size() != 1)
-      c.g.fail(c.n, fmt::format("shape '{}' must be a 1-D int64 tensor", t.name));
-    a.target = t.ints;
+    a.target = reshape_target(c.g, c.n, *c.g.constant(c.n.input(1)));
   }
   c.n.inputs.resize(1);
   c.n.attrs = a;
+}
+
+// Every attribute as written, for the ops canonicalization removes.
+void onnx_attrs(const Ctx& c) {
+  OnnxAttrs a;
+  for (const auto& at : c.p.attribute()) {
+    using A = onnx::AttributeProto;
+    switch (at.type()) {
+      case A::INT: a.ints[at.name()] = {at.i()}; break;
+      case A::INTS: a.ints[at.name()].assign(at.ints().begin(), at.ints().end()); break;
+      case A::FLOAT: a.floats[at.name()] = {at.f()}; break;
+      case A::FLOATS: a.floats[at.name()].assign(at.floats().begin(), at.floats().end()); break;
+      case A::STRING: a.strings[at.name()] = at.s(); break;
+      case A::TENSOR:
+        a.tensors[at.name()] = tensor_from_proto(
+            at.t(), at.name(), fmt::format("{}: node '{}' attribute '{}'", c.g.source, c.n.name, at.name()));
+        break;
+      default: c.g.fail(c.n, fmt::format("attribute {} has an unsupported type", at.name()));
+    }
+  }
+  c.n.attrs = std::move(a);
 }
 
 void quant(const Ctx& c) {
@@ -187,7 +208,10 @@ void parse_attrs(const onnx::NodeProto& p, Node& n, const Graph& g) {
       return;
     case Op::QuantizeLinear:
     case Op::DequantizeLinear: quant(c); return;
-    default: n.attrs = std::monostate{}; return;
+    default:
+      if (n.op >= Op::Identity) return onnx_attrs(c);
+      n.attrs = std::monostate{};
+      return;
   }
 }
 

@@ -7,8 +7,8 @@
 
 #include "base/error.h"
 #include "base/file_io.h"
+#include "compiler/canonicalize.h"
 #include "compiler/onnx_internal.h"
-#include "compiler/shape_infer.h"
 
 namespace tpusim::compiler {
 
@@ -33,6 +33,16 @@ Arity arity(Op op) {
     case Op::Concat: return {1, INT_MAX};
     case Op::QuantizeLinear:
     case Op::DequantizeLinear: return {2, 3};
+    case Op::Dropout: return {1, 3};
+    case Op::Gather:
+    case Op::Sub:
+    case Op::Div: return {2, 2};
+    case Op::Unsqueeze:
+    case Op::Squeeze:
+    case Op::ReduceMean: return {1, 2};
+    case Op::Range: return {3, 3};
+    case Op::Slice: return {1, 5};
+    case Op::Pad: return {1, 4};
     default: return {1, 1};
   }
 }
@@ -98,8 +108,11 @@ void add_node(Graph& g, const onnx::NodeProto& p, size_t index) {
   n.name = !p.name().empty() ? p.name() : p.output_size() > 0 ? p.output(0) : fmt::format("node{}", index);
   const auto op = default_domain(p.domain()) ? op_from_onnx(p.op_type()) : std::nullopt;
   if (!op) {
-    const std::string dom = default_domain(p.domain()) ? "" : fmt::format(" in domain '{}'", p.domain());
-    throw Error(fmt::format("{}: node '{}' ({}): unsupported op{}", g.source, n.name, p.op_type(), dom));
+    const std::string dom = default_domain(p.domain()) ? fmt::format(" at opset {}", g.opset)
+                                                       : fmt::format(" in domain '{}'", p.domain());
+    throw Error(
+        fmt::format("{}: node '{}' ({}): unsupported op{} (supported ops: docs/compiler.md, \"Operators\")",
+                    g.source, n.name, p.op_type(), dom));
   }
   n.op = *op;
   n.inputs.assign(p.input().begin(), p.input().end());
@@ -112,19 +125,18 @@ void add_node(Graph& g, const onnx::NodeProto& p, size_t index) {
                           ar.max_in == ar.min_in ? ""
                           : ar.max_in == INT_MAX ? " or more"
                                                  : fmt::format("..{}", ar.max_in)));
-  if (n.outputs.size() != 1)
+  if (n.outputs.size() != 1 && !(n.op == Op::Dropout && n.outputs.size() == 2))
     g.fail(n, fmt::format("has {} outputs, only one is supported", n.outputs.size()));
   for (size_t i = 0; i < n.inputs.size(); ++i)
-    if (n.inputs[i].empty() && !(i >= 1 && n.op == Op::Clip) &&
+    if (n.inputs[i].empty() && !(i >= 1 && (n.op == Op::Clip || n.op >= Op::Identity)) &&
         !(i == 2 && (n.op == Op::Conv || n.op == Op::Gemm || n.op == Op::QuantizeLinear ||
                      n.op == Op::DequantizeLinear)))
       g.fail(n, fmt::format("required input {} is empty", i));
   parse_attrs(p, n, g);
-  Tensor out;
-  out.name = n.outputs[0];
-  if (g.has(out.name))
-    g.fail(n, fmt::format("output '{}' is already a graph input or initializer", out.name));
-  g.tensors[out.name] = out;
+  for (const std::string& o : n.outputs) {
+    if (g.has(o)) g.fail(n, fmt::format("output '{}' is already a graph input or initializer", o));
+    g.tensors[o].name = o;
+  }
   g.nodes.push_back(std::move(n));
 }
 
@@ -171,7 +183,7 @@ Graph import_onnx_bytes(std::span<const uint8_t> bytes, const std::string& sourc
   for (const auto& vi : gp.output()) g.outputs.push_back(vi.name());
   if (g.outputs.empty()) throw Error(fmt::format("{}: the graph has no outputs", source));
   g.topo_sort();
-  infer_shapes(g);
+  canonicalize(g);
   g.remove_unused_tensors();
   return g;
 }

@@ -10,7 +10,7 @@ struct OpInfo {
   const char* name;
   bool from_onnx;
 };
-constexpr std::array<OpInfo, 17> kOps{{
+constexpr std::array<OpInfo, 34> kOps{{
     {Op::Conv, "Conv", true},
     {Op::Gemm, "Gemm", true},
     {Op::MatMul, "MatMul", true},
@@ -28,6 +28,23 @@ constexpr std::array<OpInfo, 17> kOps{{
     {Op::QuantizeLinear, "QuantizeLinear", true},
     {Op::DequantizeLinear, "DequantizeLinear", true},
     {Op::ChannelAffine, "ChannelAffine", false},
+    {Op::Identity, "Identity", true},
+    {Op::Dropout, "Dropout", true},
+    {Op::Shape, "Shape", true},
+    {Op::Gather, "Gather", true},
+    {Op::Unsqueeze, "Unsqueeze", true},
+    {Op::Squeeze, "Squeeze", true},
+    {Op::Cast, "Cast", true},
+    {Op::ConstantOfShape, "ConstantOfShape", true},
+    {Op::Range, "Range", true},
+    {Op::Slice, "Slice", true},
+    {Op::Transpose, "Transpose", true},
+    {Op::Sub, "Sub", true},
+    {Op::Div, "Div", true},
+    {Op::Neg, "Neg", true},
+    {Op::Sqrt, "Sqrt", true},
+    {Op::Pad, "Pad", true},
+    {Op::ReduceMean, "ReduceMean", true},
 }};
 constexpr bool table_consistent() {
   for (size_t i = 0; i < kOps.size(); ++i)
@@ -43,6 +60,21 @@ std::optional<Op> op_from_onnx(std::string_view op_type) {
   for (const OpInfo& i : kOps)
     if (i.from_onnx && op_type == i.name) return i.op;
   return std::nullopt;
+}
+
+const std::vector<int64_t>* OnnxAttrs::find_ints(const std::string& name) const {
+  auto it = ints.find(name);
+  return it == ints.end() ? nullptr : &it->second;
+}
+
+int64_t OnnxAttrs::i(const std::string& name, int64_t def) const {
+  const auto* v = find_ints(name);
+  return v && v->size() == 1 ? (*v)[0] : def;
+}
+
+std::string OnnxAttrs::s(const std::string& name, const std::string& def) const {
+  auto it = strings.find(name);
+  return it == strings.end() ? def : it->second;
 }
 
 }  // namespace tpusim::compiler

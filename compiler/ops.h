@@ -12,7 +12,9 @@
 #include <array>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
@@ -39,6 +41,27 @@ enum class Op : uint8_t {
   QuantizeLinear,
   DequantizeLinear,
   ChannelAffine,
+  // Removed by canonicalization (canonicalize.h) before any pass that needs static shapes:
+  // Identity/Dropout are bypassed, shape computations are folded into constants, Sub/Div by
+  // constants become Add/Mul, ReduceMean over H and W becomes GlobalAveragePool, Pad is folded
+  // into the Conv/pool after it. What is left of them afterwards is refused, naming the node.
+  Identity,
+  Dropout,
+  Shape,
+  Gather,
+  Unsqueeze,
+  Squeeze,
+  Cast,
+  ConstantOfShape,
+  Range,
+  Slice,
+  Transpose,
+  Sub,
+  Div,
+  Neg,
+  Sqrt,
+  Pad,
+  ReduceMean,
 };
 
 const char* op_name(Op op);  // the ONNX op type ("Conv"); "ChannelAffine" for the IR-only op
@@ -57,6 +80,9 @@ struct PoolAttrs {
   std::array<int64_t, 2> strides{1, 1};
   std::array<int64_t, 4> pads{0, 0, 0, 0};
   bool count_include_pad = false;  // AveragePool only
+  // ONNX ceil_mode=1: shape inference turns it into extra bottom/right padding (then clears it),
+  // which a max pool ignores and an average pool does not count.
+  bool ceil_mode = false;
 };
 
 struct GemmAttrs {
@@ -78,6 +104,9 @@ struct FlattenAttrs {
 struct ReshapeAttrs {
   Shape target;  // as given: 0 copies the input dim (unless allowzero), -1 is inferred
   bool allowzero = false;
+  // The target is input 1, computed by a shape subgraph that canonicalization folds; the target
+  // is read from it then and the input dropped.
+  bool target_pending = false;
 };
 
 struct BatchNormAttrs {
@@ -99,7 +128,19 @@ struct QuantAttrs {
   bool per_tensor() const { return axis < 0; }
 };
 
+// The ONNX attributes of an op canonicalization removes, as written (ints and int lists alike as
+// lists, tensors as constants): only the constant evaluator (const_eval.h) and the passes read them.
+struct OnnxAttrs {
+  std::map<std::string, std::vector<int64_t>> ints;
+  std::map<std::string, std::vector<float>> floats;
+  std::map<std::string, std::string> strings;
+  std::map<std::string, Tensor> tensors;
+  const std::vector<int64_t>* find_ints(const std::string& name) const;
+  int64_t i(const std::string& name, int64_t def) const;
+  std::string s(const std::string& name, const std::string& def) const;
+};
+
 using Attrs = std::variant<std::monostate, ConvAttrs, PoolAttrs, GemmAttrs, ClipAttrs, FlattenAttrs,
-                           ReshapeAttrs, BatchNormAttrs, ConcatAttrs, QuantAttrs>;
+                           ReshapeAttrs, BatchNormAttrs, ConcatAttrs, QuantAttrs, OnnxAttrs>;
 
 }  // namespace tpusim::compiler

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "compiler/canonicalize.h"
+
 namespace tpusim::compiler {
 
 std::optional<Shape> broadcast_shapes(const Shape& a, const Shape& b) {
@@ -86,11 +88,28 @@ void conv(const Infer& c, Node& n) {
   c.set({x[0], w[0], oh, ow}, ElemType::F32);
 }
 
-void pool(const Infer& c, const Node& n) {
+// ceil_mode=1 as extra bottom/right padding: the output size rounds up, except that the last
+// window must start inside the input or its top/left padding (as PyTorch and ONNX Runtime do).
+void ceil_mode_pads(const Infer& c, PoolAttrs& a, const Shape& x, bool is_avg) {
+  for (int k = 0; k < 2; ++k) {
+    const int64_t in = x[2 + k] + a.pads[k] + a.pads[k + 2];
+    if (in < a.kernel[k] || a.strides[k] <= 0) return;  // out_dim reports it
+    int64_t out = (in - a.kernel[k] + a.strides[k] - 1) / a.strides[k] + 1;
+    if ((out - 1) * a.strides[k] >= x[2 + k] + a.pads[k]) --out;
+    const int64_t extra = (out - 1) * a.strides[k] + a.kernel[k] - in;
+    if (extra > 0 && is_avg && a.count_include_pad)
+      c.fail("ceil_mode=1 with count_include_pad=1 and a window past the padding is not supported");
+    if (extra > 0) a.pads[k + 2] += extra;
+  }
+  a.ceil_mode = false;
+}
+
+void pool(const Infer& c, Node& n) {
   c.want_float(0);
   c.want_rank(0, 4, "input");
-  const auto& a = n.attr<PoolAttrs>();
+  auto& a = n.attr<PoolAttrs>();
   const Shape& x = c.in(0).shape;
+  if (a.ceil_mode) ceil_mode_pads(c, a, x, n.op == Op::AveragePool);
   for (int k = 0; k < 2; ++k)
     if (a.pads[k] >= a.kernel[k] || a.pads[k + 2] >= a.kernel[k])
       c.fail(fmt::format("pads {} must be smaller than the kernel {}x{}",
@@ -236,6 +255,31 @@ void quant(const Infer& c, Node& n) {
   c.set(x.shape, n.op == Op::QuantizeLinear ? a.qtype : ElemType::F32);
 }
 
+// Constant Pad of a 4-D tensor along H and W (what fold_pad folds); pads from the attribute
+// (opset < 11) or the constant input.
+void pad(const Infer& c, const Node& n) {
+  const auto& a = n.attr<OnnxAttrs>();
+  c.want_float(0);
+  c.want_rank(0, 4, "input");
+  std::vector<int64_t> p;
+  if (const auto* v = a.find_ints("pads")) {
+    p = *v;
+  } else {
+    const Tensor* t = n.inputs.size() > 1 ? c.g.constant(n.input(1)) : nullptr;
+    if (!t || is_float(t->type)) c.fail("pads must be a constant integer tensor");
+    p = t->ints;
+  }
+  if (n.inputs.size() > 3 && !n.input(3).empty()) c.fail("the axes input is not supported");
+  if (p.size() != 8) c.fail(fmt::format("pads has {} values, expected 8 (4-D input)", p.size()));
+  if (p[0] || p[1] || p[4] || p[5]) c.fail("padding along N or C is not supported");
+  for (int64_t v : p)
+    if (v < 0) c.fail("negative pads (cropping) are not supported");
+  const Shape& x = c.in(0).shape;
+  c.set({x[0], x[1], x[2] + p[2] + p[6], x[3] + p[3] + p[7]}, ElemType::F32);
+}
+
+}  // namespace
+
 void infer_node(Graph& g, Node& n) {
   const Infer c{g, n};
   switch (n.op) {
@@ -273,10 +317,10 @@ void infer_node(Graph& g, Node& n) {
     case Op::Concat: return concat(c, n);
     case Op::QuantizeLinear:
     case Op::DequantizeLinear: return quant(c, n);
+    case Op::Pad: return pad(c, n);
+    default: c.fail(why_left(n));
   }
 }
-
-}  // namespace
 
 void infer_shapes(Graph& g) {
   for (Node& n : g.nodes) infer_node(g, n);

@@ -7,6 +7,8 @@
 namespace tpusim::compiler {
 
 void infer_shapes(Graph& g);
+// One node, its inputs' shapes known (canonicalization infers as it walks).
+void infer_node(Graph& g, Node& n);
 
 // Numpy-style (multidirectional) broadcast of two shapes; nullopt when incompatible.
 std::optional<Shape> broadcast_shapes(const Shape& a, const Shape& b);

@@ -1,0 +1,39 @@
+// Canonicalization: the passes between ONNX import and everything else. They rewrite a graph as
+// exporters write it (torch.onnx, onnxruntime's quantizer, tpusim's own) into the op set the
+// compiler lowers, and infer every shape. In order, one file each (docs/compiler.md):
+//   bypass_identity   Identity and inference-mode Dropout: consumers read their input
+//   fold_constants    a walk in graph order: nodes computable now (const_eval.h) become constants,
+//                     Sub/Div by constants become Add/Mul, ReduceMean over H and W becomes
+//                     GlobalAveragePool, Reshape targets computed by shape subgraphs are resolved,
+//                     and every remaining node's shape is inferred
+//   fold_pad          a constant Pad into the Conv/AveragePool/MaxPool it feeds
+// What is left of the ops only canonicalization handles is then refused, naming the node.
+#pragma once
+#include "compiler/graph.h"
+
+namespace tpusim::compiler {
+
+struct CanonStats {
+  int bypassed = 0;   // Identity/Dropout nodes removed
+  int folded = 0;     // nodes replaced by constants
+  int rewritten = 0;  // Sub/Div/ReduceMean rewritten into other ops
+  int pads = 0;       // Pad nodes folded or removed
+};
+
+// The whole pipeline; leaves g topologically sorted with every shape inferred.
+CanonStats canonicalize(Graph& g);
+
+// The passes (canonicalize runs them in this order).
+int bypass_identity(Graph& g);
+void fold_constants(Graph& g, CanonStats& stats);
+int fold_pad(Graph& g);
+
+// Rewrites one node, before its shape is inferred, into the ops that follow it in the compiler
+// (Sub/Div by a constant -> Add/Mul; ReduceMean over H, W -> GlobalAveragePool [+ Reshape]).
+// Returns the replacement nodes (new tensors added to g), or nothing when n stays as it is.
+std::vector<Node> rewrite_node(Graph& g, const Node& n);
+
+// Why a node of a canonicalization-only op cannot stay, for the one-line refusal.
+std::string why_left(const Node& n);
+
+}  // namespace tpusim::compiler

@@ -1,0 +1,71 @@
+// Per-node rewrites into the ops the compiler lowers, applied by fold_constants before a node's
+// shape is inferred:
+//   Sub(x, c) -> Add(x, -c)      Div(x, c) -> Mul(x, 1/c)      (c constant float)
+//   ReduceMean(x [N,C,H,W], axes {2,3}) -> GlobalAveragePool (+ Reshape to [N,C] if !keepdims)
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "compiler/canonicalize.h"
+
+namespace tpusim::compiler {
+
+namespace {
+
+Node make_node(const Node& from, Op op, std::vector<std::string> in, std::string out, Attrs a, const char* tag) {
+  Node m;
+  m.name = tag[0] ? fmt::format("{}/{}", from.name, tag) : from.name;
+  m.op = op;
+  m.inputs = std::move(in);
+  m.outputs = {std::move(out)};
+  m.attrs = std::move(a);
+  return m;
+}
+
+std::vector<Node> sub_div(Graph& g, const Node& n) {
+  const Tensor* c = g.constant(n.input(1));
+  if (!c || c->type != ElemType::F32 || g.constant(n.input(0))) return {};
+  Tensor k = *c;
+  k.name = fmt::format("{}_{}", c->name, n.op == Op::Sub ? "neg" : "recip");
+  for (float& v : k.f32) {
+    if (n.op == Op::Div && v == 0.0f) g.fail(n, fmt::format("divides by constant '{}', which holds 0", c->name));
+    v = n.op == Op::Sub ? -v : 1.0f / v;
+  }
+  const std::string kn = k.name;
+  g.tensors[kn] = std::move(k);
+  return {make_node(n, n.op == Op::Sub ? Op::Add : Op::Mul, {n.input(0), kn}, n.outputs[0], std::monostate{}, "")};
+}
+
+std::vector<Node> reduce_mean(Graph& g, const Node& n) {
+  const Tensor& x = g.tensor(n.input(0));
+  const auto& a = n.attr<OnnxAttrs>();
+  std::vector<int64_t> axes;
+  if (const auto* v = a.find_ints("axes"))
+    axes = *v;
+  else if (n.inputs.size() > 1 && !n.input(1).empty() && g.constant(n.input(1)))
+    axes = g.constant(n.input(1))->ints;
+  const auto r = static_cast<int64_t>(x.shape.size());
+  for (int64_t& ax : axes) ax = ax < 0 ? ax + r : ax;
+  std::sort(axes.begin(), axes.end());
+  if (r != 4 || axes != std::vector<int64_t>{2, 3} || x.type != ElemType::F32) return {};
+  if (a.i("keepdims", 1) != 0) return {make_node(n, Op::GlobalAveragePool, {n.input(0)}, n.outputs[0], std::monostate{}, "")};
+  const std::string mid = n.outputs[0] + "_gap";
+  g.tensors[mid].name = mid;
+  ReshapeAttrs ra;
+  ra.target = {x.shape[0], x.shape[1]};
+  return {make_node(n, Op::GlobalAveragePool, {n.input(0)}, mid, std::monostate{}, "gap"),
+          make_node(n, Op::Reshape, {mid}, n.outputs[0], ra, "")};
+}
+
+}  // namespace
+
+std::vector<Node> rewrite_node(Graph& g, const Node& n) {
+  switch (n.op) {
+    case Op::Sub:
+    case Op::Div: return sub_div(g, n);
+    case Op::ReduceMean: return reduce_mean(g, n);
+    default: return {};
+  }
+}
+
+}  // namespace tpusim::compiler
