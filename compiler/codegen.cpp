@@ -108,6 +108,28 @@ Instr dma_load(const Arch& a, DType dt, Dims d, uint64_t ddr_base, int64_t ddr_e
   return dma(a, dt, d, ddr_base, ddr_elem, full, lmem, true).instr();
 }
 
+Instr dma_load_broadcast(const Arch& a, DType dt, Dims d, uint64_t ddr_base, int64_t n0, int64_t c0,
+                         int64_t full_c, uint64_t lmem) {
+  ops::DmaLoad m;
+  m.dtype = static_cast<int64_t>(dt);
+  m.n = d.n, m.c = d.c, m.h = d.h, m.w = d.w;
+  m.src = static_cast<int64_t>(ddr_base + static_cast<uint64_t>(n0 * full_c + c0) * bits(dt) / 8);
+  m.src_sn = full_c, m.src_sc = 1, m.src_sh = 0, m.src_sw = 0;
+  m.dst = static_cast<int64_t>(lmem), m.dst_sn = ceil_div(d.c, a.lanes) * d.h * d.w, m.dst_sc = d.h * d.w;
+  m.dst_sh = d.w, m.dst_sw = 1;
+  return m.instr();
+}
+
+Instr dma_load_table(DType dt, int64_t entries, int64_t lanes_used, uint64_t ddr_addr, uint64_t lmem) {
+  ops::DmaLoad m;
+  m.dtype = static_cast<int64_t>(dt);
+  m.n = 1, m.c = lanes_used, m.h = 1, m.w = entries;
+  m.src = static_cast<int64_t>(ddr_addr), m.src_sn = entries, m.src_sc = 0, m.src_sh = entries, m.src_sw = 1;
+  m.dst = static_cast<int64_t>(lmem), m.dst_sn = entries, m.dst_sc = entries, m.dst_sh = entries,
+  m.dst_sw = 1;
+  return m.instr();
+}
+
 Instr dma_store(const Arch& a, DType dt, Dims d, uint64_t lmem, uint64_t ddr_base, int64_t ddr_elem,
                 Dims full) {
   const ops::DmaLoad m = dma(a, dt, d, ddr_base, ddr_elem, full, lmem, false);

@@ -60,6 +60,14 @@ Instr dma_load(const Arch& a, DType dt, Dims d, uint64_t ddr_base, int64_t ddr_e
                uint64_t lmem);
 Instr dma_store(const Arch& a, DType dt, Dims d, uint64_t lmem, uint64_t ddr_base, int64_t ddr_elem,
                 Dims full);
+// dma.load of the [d.n, d.c] block at element (n0, c0) of a compact DDR tensor [N, full_c] (or
+// [N, full_c, 1, 1]) into a compact local tensor of shape `d`, every element replicated over d.h
+// and d.w (source strides 0 along h and w): an eltwise operand broadcast by the GDMA.
+Instr dma_load_broadcast(const Arch& a, DType dt, Dims d, uint64_t ddr_base, int64_t n0, int64_t c0,
+                         int64_t full_c, uint64_t lmem);
+// dma.load of a lut table (`entries` elements at ddr_addr) into every lane of [0, lanes_used) at
+// LMEM offset `lmem` (source channel stride 0).
+Instr dma_load_table(DType dt, int64_t entries, int64_t lanes_used, uint64_t ddr_addr, uint64_t lmem);
 
 // Per-op code (codegen_ops.cpp). Each fills the tile count, buffering and LMEM use it chose.
 struct OpPlanInfo {

@@ -1,4 +1,5 @@
-// Back end code generation per IR op: window ops (conv2d, pool, eltwise, requant), matmul, concat.
+// Back end code generation per IR op: window ops (conv2d, pool, eltwise, requant, lut), matmul,
+// concat.
 #include <fmt/format.h>
 
 #include "base/error.h"
@@ -23,7 +24,9 @@ void set_requant(T& t, const IOp& op, const ITensor& out, uint64_t rq_lmem) {
 WindowShape window_shape(const IntGraph& g, const IOp& op) {
   const ITensor& x = g.tensor(op.inputs[0]);
   const ITensor& y = g.tensor(op.output);
-  const Dims in = dims4(x.shape), out = dims4(y.shape);
+  // Elementwise ops read tiles of the output's shape (a broadcast eltwise input is replicated).
+  const bool elementwise = !op.as<IConv>() && !op.as<IPool>();
+  const Dims in = dims4(elementwise ? y.shape : x.shape), out = dims4(y.shape);
   WindowShape s;
   s.n = in.n, s.ic = in.c, s.ih = in.h, s.iw = in.w, s.oc = out.c, s.oh = out.h, s.ow = out.w;
   s.in_dt = x.dtype, s.out_dt = y.dtype;
@@ -44,6 +47,11 @@ WindowShape window_shape(const IntGraph& g, const IOp& op) {
   } else if (op.as<IEltwise>()) {
     s.n_inputs = 2;
     s.in_dt2 = g.tensor(op.inputs[1]).dtype;
+    for (int i = 0; i < 2; ++i) s.broadcast[i] = g.tensor(op.inputs[static_cast<size_t>(i)]).shape != y.shape;
+    if (s.broadcast[0] && s.broadcast[1])
+      throw Error(fmt::format("{}: eltwise with both inputs broadcast is not supported", op.name));
+  } else if (const ILut* l = op.as<ILut>()) {
+    s.lut_entries = static_cast<int64_t>(l->table.size());
   }
   return s;
 }
@@ -61,10 +69,18 @@ OpPlanInfo emit_window(Emitter& e, const IntGraph& g, const IOp& op, const DdrMa
     TileCode tc;
     const Dims in_d{t.nt, t.ict, t.hi - t.lo, s.iw}, out_d{t.nt, t.oct, t.rows, s.ow};
     const int64_t in_elem = ((t.n0 * s.ic + t.i0) * s.ih + t.lo) * s.iw;
-    for (int i = 0; i < s.n_inputs; ++i)
-      tc.loads.push_back(dma_load(a, i ? s.in_dt2 : s.in_dt, in_d,
-                                  ddr.of(g, op.inputs[static_cast<size_t>(i)]), in_elem, in_full,
-                                  base + plan.in_off[i]));
+    for (int i = 0; i < s.n_inputs; ++i) {
+      const uint64_t from = ddr.of(g, op.inputs[static_cast<size_t>(i)]);
+      const DType dt = i ? s.in_dt2 : s.in_dt;
+      tc.loads.push_back(s.broadcast[i]
+                             ? dma_load_broadcast(a, dt, in_d, from, t.n0, t.i0, s.ic, base + plan.in_off[i])
+                             : dma_load(a, dt, in_d, from, in_elem, in_full, base + plan.in_off[i]));
+    }
+    // The lut table: loaded once per op, into set 0 (whose offset every tile reads; the same
+    // offset in set 1 stays unused). Later tiles' loads come after it in the GDMA stream.
+    if (s.lut_entries && k == 0)
+      tc.loads.push_back(
+          dma_load_table(s.out_dt, s.lut_entries, std::min<int64_t>(s.oc, a.lanes), c.table, plan.lut_off));
     // The buffer set of tile k - sets already holds this channel group's tables: keep them.
     const bool reuse = k >= sets && plan.tiles[static_cast<size_t>(k - sets)].o0 == t.o0;
     if (s.weights && !reuse)
@@ -107,6 +123,12 @@ OpPlanInfo emit_window(Emitter& e, const IntGraph& g, const IOp& op, const DdrMa
       x.a_shift = el->a_rescale.shift, x.b_dtype = static_cast<int64_t>(s.in_dt2), x.b_zp = el->b_zp;
       x.b_m0 = el->b_rescale.m0, x.b_shift = el->b_rescale.shift;
       set_requant(x, op, y, rq);
+      tc.compute = x.instr();
+    } else if (op.as<ILut>()) {
+      ops::Lut x;
+      x.dst = dst, x.src = src, x.table = static_cast<int64_t>(plan.lut_off);
+      x.n = t.nt, x.c = t.oct, x.h = t.rows, x.w = s.ow;
+      x.in_dtype = static_cast<int64_t>(s.in_dt), x.out_dtype = static_cast<int64_t>(s.out_dt);
       tc.compute = x.instr();
     } else {
       ops::Requant x;

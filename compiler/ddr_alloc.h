@@ -1,6 +1,7 @@
 // Back end, DDR allocation: every non-view tensor gets compact NCHW storage (packed per dtype);
 // constants (weights [oc][ic/groups*kh*kw] or [n][k] packed per dtype, int32 bias, int32 (M0, shift)
-// pairs) become DataBlocks. Every region starts 64-byte aligned (int32 needs 4).
+// pairs, lut tables packed per output dtype) become DataBlocks. Every region starts 64-byte aligned (int32
+// needs 4).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -13,7 +14,7 @@
 namespace tpusim::compiler::be {
 
 struct OpConsts {
-  uint64_t weight = 0, bias = 0, rq = 0;  // DDR addresses (0 = none)
+  uint64_t weight = 0, bias = 0, rq = 0, table = 0;  // DDR addresses (0 = none)
 };
 
 struct DdrMap {

@@ -19,6 +19,7 @@ const char* kind_name(const IOp& op) {
     const char* operator()(const IPool&) const { return "pool"; }
     const char* operator()(const IEltwise&) const { return "eltwise"; }
     const char* operator()(const IRequant&) const { return "requant"; }
+    const char* operator()(const ILut&) const { return "lut"; }
     const char* operator()(const IConcat&) const { return "concat"; }
   };
   return std::visit(Name{}, op.kind);

@@ -5,12 +5,13 @@
 // whole tensors: the back end splits an op into tiles (rows, channels, batch) but never changes
 // its arithmetic, so the interpreter here is the golden for the simulator, bit for bit.
 //   IConv    -> conv2d   IMatmul -> matmul   IPool -> pool   IEltwise -> eltwise
-//   IRequant -> requant  IConcat -> GDMA copies into slices of the output (no arithmetic)
+//   IRequant -> requant  ILut    -> lut
+//   IConcat  -> GDMA copies into slices of the output (no arithmetic)
 // Flatten/Reshape are not ops: the output ITensor is a view (`view_of`) of the same elements.
 //
 // Numbers: activations are per-tensor affine, real = (q - zero_point) * scale; weights are
 // symmetric per output channel (int8 or int4); biases int32 at the accumulator scale
-// s_in * s_w[c]. Every op ends in the requant tail of the TIU:
+// s_in * s_w[c]. Every op but ILut and IConcat ends in the requant tail of the TIU:
 //   out = clamp(out_zp + round_shift(acc * M0[c], shift[c]), clamp_lo, clamp_hi)
 // with (M0, shift) from quantize_multiplier (quant/quantize.h), which also gives the
 // representation error kept with each multiplier for the per-layer report.
@@ -102,6 +103,9 @@ struct IPool {
 };
 
 // a' = sat32(round_shift((a - a_zp) * a_rescale.M0, shift)), b' likewise; acc = op(a', b').
+// Shapes: a and b equal the output's, or one of them (not both) is [N, C, 1, 1] (or [N, C]) of a
+// 4-D output [N, C, H, W] and is broadcast along h and w (squeeze-and-excite: x * sigmoid(s)).
+// The back end replicates it with a GDMA load of source strides 0 along h and w.
 struct IEltwise {
   EltOp op = EltOp::Add;
   int32_t a_zp = 0, b_zp = 0;
@@ -113,13 +117,22 @@ struct IRequant {
   int32_t in_zp = 0;
 };
 
+// out = table[q - qmin(in dtype)]: any function of one 8- or 4-bit input code, e.g. a sigmoid or
+// a GELU, precomputed by the compiler. table.size() is 2^bits(input dtype) (256 or 16); table[i]
+// is the output code for input code qmin(in) + i and must lie inside the output's dtype. The
+// output ITensor's dtype/scale/zero point are the op's output parameters; `rq` is unused (no
+// requant tail, no clamp: fold them into the table). Input and output have the same shape.
+struct ILut {
+  std::vector<int32_t> table;
+};
+
 // Inputs concatenated along `axis`; every input has the output's type, scale and zero point
 // (lowering inserts IRequant ops where they differ). `rq` is unused.
 struct IConcat {
   int64_t axis = 1;
 };
 
-using IOpKind = std::variant<IConv, IMatmul, IPool, IEltwise, IRequant, IConcat>;
+using IOpKind = std::variant<IConv, IMatmul, IPool, IEltwise, IRequant, ILut, IConcat>;
 
 struct IOp {
   std::string name;                  // the float-graph node it was anchored on
@@ -135,7 +148,7 @@ struct IOp {
   }
 };
 
-// "conv2d", "matmul", "pool", "eltwise", "requant" (the TIU mnemonics) or "concat".
+// "conv2d", "matmul", "pool", "eltwise", "requant", "lut" (the TIU mnemonics) or "concat".
 const char* kind_name(const IOp& op);
 
 struct IntGraph {

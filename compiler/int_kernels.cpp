@@ -1,10 +1,14 @@
 // Integer reference kernels: the definition of each integer op, one output element at a time.
 // Shapes are NCHW for conv and pool; matmul treats every leading dimension as rows; eltwise and
-// requant are elementwise with channel = dimension 1 (for per-channel requant tables).
+// requant are elementwise with channel = dimension 1 (for per-channel requant tables); an eltwise
+// input of shape [N, C, 1, 1] (or [N, C]) is broadcast over the h and w of a 4-D output.
 #include "compiler/int_kernels.h"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 
+#include "base/error.h"
 #include "isa/numerics.h"
 
 namespace tpusim::compiler::int_kernels {
@@ -106,15 +110,44 @@ uint64_t pool(const IPool& p, const RequantSpec& rq, const IntValue& x, IntValue
   return overflows;
 }
 
-uint64_t eltwise(const IEltwise& e, const RequantSpec& rq, const IntValue& a, const IntValue& b,
+namespace {
+
+// Element i of the output read from an eltwise input: the same element, or, for an input of shape
+// [N, C, 1, 1] / [N, C] broadcast over the output [N, C, H, W], element (n, c).
+struct EltInput {
+  const IntValue& v;
+  bool broadcast = false;
+  int64_t C = 1, H = 1, W = 1;
+  EltInput(const IntValue& x, const Shape& out, const char* which) : v(x) {
+    if (x.shape == out) return;
+    const bool nc = out.size() == 4 &&
+                    ((x.shape.size() == 4 && x.shape[2] == 1 && x.shape[3] == 1) || x.shape.size() == 2) &&
+                    x.shape[0] == out[0] && x.shape[1] == out[1];
+    if (!nc)
+      throw Error(fmt::format("eltwise: input {} has shape {}, neither the output's {} nor [N, C, 1, 1]",
+                              which, shape_str(x.shape), shape_str(out)));
+    broadcast = true, C = out[1], H = out[2], W = out[3];
+  }
+  int32_t operator[](int64_t i) const {
+    if (!broadcast) return v.data[idx(i)];
+    const int64_t n = i / (C * H * W), c = i / (H * W) % C;
+    return v.data[idx(n * C + c)];
+  }
+};
+
+}  // namespace
+
+uint64_t eltwise(const IEltwise& e, const RequantSpec& rq, const IntValue& a_in, const IntValue& b_in,
                  IntValue& y) {
   const int64_t total = num_elements(y.shape);
   const ChannelOf channel(y.shape);
+  const EltInput a(a_in, y.shape, "a"), b(b_in, y.shape, "b");
+  if (a.broadcast && b.broadcast) throw Error("eltwise: only one input may be broadcast");
   y.data.assign(idx(total), 0);
   uint64_t overflows = 0;
   for (int64_t i = 0; i < total; ++i) {
-    const int64_t ra = round_shift((int64_t{a.data[idx(i)]} - e.a_zp) * e.a_rescale.m0, e.a_rescale.shift);
-    const int64_t rb = round_shift((int64_t{b.data[idx(i)]} - e.b_zp) * e.b_rescale.m0, e.b_rescale.shift);
+    const int64_t ra = round_shift((int64_t{a[i]} - e.a_zp) * e.a_rescale.m0, e.a_rescale.shift);
+    const int64_t rb = round_shift((int64_t{b[i]} - e.b_zp) * e.b_rescale.m0, e.b_rescale.shift);
     const int64_t av = saturate_counted(ra, overflows), bv = saturate_counted(rb, overflows);
     int32_t acc = 0;
     switch (e.op) {
@@ -135,6 +168,19 @@ uint64_t requant(const IRequant& r, const RequantSpec& rq, const IntValue& x, In
   for (int64_t i = 0; i < total; ++i)
     y.data[idx(i)] = apply(rq, saturate_counted(int64_t{x.data[idx(i)]} - r.in_zp, overflows), channel(i));
   return overflows;
+}
+
+void lut(const ILut& l, const IntValue& x, IntValue& y) {
+  const DTypeTraits &in = traits(x.dtype), &out = traits(y.dtype);
+  if (in.bits > 8 || l.table.size() != size_t{1} << in.bits)
+    throw Error(
+        fmt::format("lut: table has {} entries, a {} input needs 2^bits of them", l.table.size(), in.name));
+  for (size_t i = 0; i < l.table.size(); ++i)
+    if (l.table[i] < out.qmin || l.table[i] > out.qmax)
+      throw Error(fmt::format("lut: table[{}] = {} is outside the output type {}", i, l.table[i], out.name));
+  if (x.shape != y.shape) throw Error("lut: input and output shapes differ");
+  y.data.assign(x.data.size(), 0);
+  for (size_t i = 0; i < x.data.size(); ++i) y.data[i] = l.table[idx(x.data[i] - in.qmin)];
 }
 
 void concat(const IConcat& c, const std::vector<const IntValue*>& xs, IntValue& y) {

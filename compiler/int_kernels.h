@@ -15,6 +15,8 @@ uint64_t matmul(const IMatmul& m, const RequantSpec& rq, const IntValue& x, IntV
 uint64_t pool(const IPool& p, const RequantSpec& rq, const IntValue& x, IntValue& y);
 uint64_t eltwise(const IEltwise& e, const RequantSpec& rq, const IntValue& a, const IntValue& b, IntValue& y);
 uint64_t requant(const IRequant& r, const RequantSpec& rq, const IntValue& x, IntValue& y);
+// Throws tpusim::Error when the table has the wrong size or an entry outside the output type.
+void lut(const ILut& l, const IntValue& x, IntValue& y);
 void concat(const IConcat& c, const std::vector<const IntValue*>& xs, IntValue& y);
 
 }  // namespace tpusim::compiler::int_kernels

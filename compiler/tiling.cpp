@@ -84,6 +84,7 @@ uint64_t layout(const WindowShape& s, const Arch& a, int64_t nt, int64_t oct, in
   if (s.weights) q.w_off = l.place(local_bytes(a, s.w_dt, 1, oct, 1, s.icpg * s.kh * s.kw));
   if (s.bias) q.b_off = l.place(local_bytes(a, DType::Int32, 1, oct, 1, 1));
   if (s.rq_table) q.rq_off = l.place(local_bytes(a, DType::Int32, 1, oct, 1, 2));
+  if (s.lut_entries) q.lut_off = l.place(local_bytes(a, s.out_dt, 1, 1, 1, s.lut_entries));
   q.out_off = l.place(local_bytes(a, s.out_dt, nt, oct, rows, s.ow));
   return l.size();
 }
@@ -95,10 +96,14 @@ uint64_t best_align(const Arch& a, int sets, const std::function<uint64_t(uint64
 }
 
 bool aligned(const WindowShape& s, int64_t nt, int64_t oct, int64_t rows) {
-  if (!is_4bit(s.in_dt) && !is_4bit(s.in_dt2) && !is_4bit(s.out_dt) && !is_4bit(s.w_dt)) return true;
+  if (!is_4bit(s.in_dt) && !(s.n_inputs > 1 && is_4bit(s.in_dt2)) && !is_4bit(s.out_dt) &&
+      !(s.weights && is_4bit(s.w_dt)))
+    return true;
   for (const WindowTile& t : window_tiles(s, nt, oct, rows)) {
-    if (!even_ok(s.in_dt, ((t.n0 * s.ic + t.i0) * s.ih + t.lo) * s.iw)) return false;
-    if (s.n_inputs > 1 && !even_ok(s.in_dt2, ((t.n0 * s.ic + t.i0) * s.ih + t.lo) * s.iw)) return false;
+    for (int i = 0; i < s.n_inputs; ++i) {
+      const int64_t first = s.broadcast[i] ? t.n0 * s.ic + t.i0 : ((t.n0 * s.ic + t.i0) * s.ih + t.lo) * s.iw;
+      if (!even_ok(i == 0 ? s.in_dt : s.in_dt2, first)) return false;
+    }
     if (!even_ok(s.out_dt, ((t.n0 * s.oc + t.o0) * s.oh + t.r0) * s.ow)) return false;
     if (s.weights && !even_ok(s.w_dt, t.o0 * s.icpg * s.kh * s.kw)) return false;
   }

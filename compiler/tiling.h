@@ -27,6 +27,10 @@ struct WindowShape {
   bool grouped = true;
   int64_t ocpg = 1, icpg = 1;
   int n_inputs = 1;  // eltwise: 2 (the second of type in_dt2)
+  // Eltwise input i is [n, ic, 1, 1] in DDR, replicated over the tile's rows and columns by its
+  // load (its LMEM buffer is a full tile all the same).
+  bool broadcast[2] = {false, false};
+  int64_t lut_entries = 0;  // lut: the table's entries (of out_dt), one copy per lane; 0 = none
   DType in_dt = DType::Int8, in_dt2 = DType::Int8, out_dt = DType::Int8, w_dt = DType::Int8;
   bool weights = false, bias = false, rq_table = false;
 };
@@ -42,7 +46,7 @@ struct WindowPlan {
   bool double_buffer = false;
   uint64_t set_bytes = 0;  // per lane, one buffer set
   // offsets within a set
-  uint64_t in_off[2] = {0, 0}, w_off = 0, b_off = 0, rq_off = 0, out_off = 0;
+  uint64_t in_off[2] = {0, 0}, w_off = 0, b_off = 0, rq_off = 0, lut_off = 0, out_off = 0;
   std::vector<WindowTile> tiles;
 };
 

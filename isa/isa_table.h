@@ -149,6 +149,21 @@
   F(in_zp, 16, S, "input zero point (subtracted)")        \
   TPUSIM_FIELDS_REQUANT(F)
 
+// The look-up table of `lut` is `2^bits(in_dtype)` elements of out_dtype (256 for 8-bit inputs, 16
+// for 4-bit), entry i the output for input code qmin(in_dtype) + i; every lane reads its own copy at
+// the same offset `table` (the tensor [1, min(c, lanes), 1, entries]: replicate it with a dma.load
+// whose source channel stride is 0).
+#define TPUSIM_FIELDS_LUT(F)                                                              \
+  F(dst, 24, U, "LMEM offset of the output [n, c, h, w]")                                 \
+  F(src, 24, U, "LMEM offset of the input [n, c, h, w]")                                  \
+  F(table, 24, U, "LMEM offset of the table, the same 2^bits(in_dtype) entries per lane") \
+  F(n, 16, U, "batch")                                                                    \
+  F(c, 16, U, "channels")                                                                 \
+  F(h, 16, U, "height")                                                                   \
+  F(w, 16, U, "width")                                                                    \
+  F(in_dtype, 3, D, "input element type (indexes the table)")                             \
+  F(out_dtype, 3, D, "output element type (of the table and dst)")
+
 // ---- opcodes: X(id, Name, "mnemonic", engine, FIELDS, "semantics") --------------------------
 // engine: Gdma and Tiu instructions live in that engine's stream; Sys ones in either.
 
@@ -167,4 +182,6 @@
     "dst = requant(max(src) - in_zp) or requant(round(sum(src - in_zp) / count))")                       \
   X(0x23, Eltwise, "eltwise", Tiu, TPUSIM_FIELDS_ELTWISE,                                                \
     "dst = requant(op(rescale(a - a_zp), rescale(b - b_zp)))")                                           \
-  X(0x24, Requant, "requant", Tiu, TPUSIM_FIELDS_REQUANT_OP, "dst = requant(src - in_zp): requantize or cast")
+  X(0x24, Requant, "requant", Tiu, TPUSIM_FIELDS_REQUANT_OP,                                             \
+    "dst = requant(src - in_zp): requantize or cast")                                                    \
+  X(0x25, Lut, "lut", Tiu, TPUSIM_FIELDS_LUT, "dst = table[src - qmin(in_dtype)]: look-up table, no requant")

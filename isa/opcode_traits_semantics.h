@@ -135,6 +135,16 @@ struct Semantics<Opcode::Requant> {
                                      .in_place = true};
 };
 
+template <>
+struct Semantics<Opcode::Lut> {
+  static constexpr OpSemantics value{.op = Opcode::Lut,
+                                     .operands = operands_lut,
+                                     .check = check_lut,
+                                     .reference = exec_lut,
+                                     .fast = exec_lut_fast,
+                                     .in_place = true};
+};
+
 inline constexpr auto kSemantics = make_op_table<Semantics>();
 
 // Rows agree with the ISA table: instructions of an engine stream have every piece, end and sync

@@ -128,6 +128,21 @@ Operands operands_requant(const Instr& in, uint32_t lanes) {
   return o;
 }
 
+uint64_t lut_entries(DType in) { return uint64_t{1} << bits(in); }
+
+Operands operands_lut(const Instr& in, uint32_t lanes) {
+  const auto l = ops::Lut::from(in);
+  Operands o;
+  o.list.push_back(compact("src", false, u(l.src), dt(l.in_dtype), u(l.n), u(l.c), u(l.h), u(l.w), lanes));
+  // The same table in every lane the instruction touches: [1, min(c, lanes), 1, entries].
+  const uint64_t entries =
+      bits(dt(l.in_dtype)) <= 8 ? lut_entries(dt(l.in_dtype)) : 0;  // int32: check() rejects
+  o.list.push_back(
+      channel_table("table", u(l.table), dt(l.out_dtype), std::min<uint64_t>(u(l.c), lanes), entries));
+  o.list.push_back(compact("dst", true, u(l.dst), dt(l.out_dtype), u(l.n), u(l.c), u(l.h), u(l.w), lanes));
+  return o;
+}
+
 Footprint footprint(const Tensor& t, uint32_t lanes) {
   Footprint f{t.addr, t.addr, 0, 0, 0, 0};
   if (t.n == 0 || t.c == 0 || t.h == 0 || t.w == 0) return f;

@@ -56,7 +56,7 @@ enum class Space : uint8_t { Ddr, Lmem };
 // Footprints of shapes with a zero dimension are empty (lo == hi, no lanes); values that would not
 // fit 64 bits saturate to UINT64_MAX (check() then rejects them).
 struct Access {
-  const char* operand;  // field name: "src", "weight", "bias", "rq", "a", "b", "dst"
+  const char* operand;  // field name: "src", "weight", "bias", "rq", "table", "a", "b", "dst"
   Space space;
   bool write;
   uint32_t lane_lo, lane_hi;

@@ -94,16 +94,14 @@ std::string check_pool_windows(const char* mn, const Axis& axis, int64_t in, int
 // Field rules per opcode: the `check` of each row of isa/opcode_traits_semantics.h.
 namespace sem {
 
+// Source strides may be 0: the GDMA then reads one element many times (broadcast, table
+// replication). Destination strides may not (the aliasing rule would reject them anyway).
 std::string check_dma(const Instr& in, const char* mn) {
   const auto d = ops::DmaLoad::from(in);
   return require_positive(mn, {{"n", d.n},
                                {"c", d.c},
                                {"h", d.h},
                                {"w", d.w},
-                               {"src_sn", d.src_sn},
-                               {"src_sc", d.src_sc},
-                               {"src_sh", d.src_sh},
-                               {"src_sw", d.src_sw},
                                {"dst_sn", d.dst_sn},
                                {"dst_sc", d.dst_sc},
                                {"dst_sh", d.dst_sh},
@@ -187,6 +185,14 @@ std::string check_requant(const Instr& in, const char* mn) {
   return check_requant_tail(mn, sem::requant_fields(r));
 }
 
+std::string check_lut(const Instr& in, const char* mn) {
+  const auto l = ops::Lut::from(in);
+  std::string e = require_positive(mn, {{"n", l.n}, {"c", l.c}, {"h", l.h}, {"w", l.w}});
+  if (!e.empty()) return e;
+  if (!(e = require_narrow_input(mn, "in_dtype", l.in_dtype)).empty()) return e;
+  return require_narrow_input(mn, "out_dtype", l.out_dtype);
+}
+
 }  // namespace sem
 
 namespace {
@@ -219,7 +225,8 @@ std::string check_operands(const Instr& in, const Geometry& geo, const char* mn)
     if (&t == dst || t.space != Space::Lmem) continue;
     const sem::Footprint ft = sem::footprint(t, geo.lanes);
     if (!overlaps(fd, ft)) continue;
-    const bool data_input = std::string_view(t.operand) != "rq";  // tables are never in place
+    const std::string_view name(t.operand);
+    const bool data_input = name != "rq" && name != "table";  // tables are never in place
     if (in_place_ok && data_input && t.addr == dst->addr && bits(t.dtype) == bits(dst->dtype)) continue;
     return fail(mn, "dst [{}, {}) overlaps {} [{}, {}){}", hex(fd.lo), hex(fd.hi), t.operand, hex(ft.lo),
                 hex(ft.hi), in_place_ok ? " (in place needs the same offset and element width)" : "");

@@ -1,4 +1,4 @@
-// Optimised twins of the MAC-heavy kernels (conv2d, matmul). Same effect as the plain loops in
+// Optimised twins of the MAC-heavy kernels (conv2d, matmul) and of lut. Same effect as the plain loops in
 // semantics_tiu.cpp, which stay the reference; tests/isa/semantics_fast_test.cpp compares the two.
 //
 // Speed comes from unpacking operands once into int16 buffers — centred inputs (x - in_zp) with
@@ -169,6 +169,39 @@ void exec_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters)
 
 void exec_matmul_fast(const Instr& in, const MemView& m, ExecCounters& counters) {
   if (!try_matmul_fast(in, m, counters)) exec_matmul(in, m, counters);
+}
+
+// lut: each lane's table is decoded once into int32 entries, and whole (n, c) planes of bytes
+// (8-bit input) are mapped through it; 4-bit planes go element by element.
+void exec_lut_fast(const Instr& in, const MemView& m, ExecCounters&) {
+  const Operands ops = operands(in, m.geo.lanes);
+  const Tensor &src = ops.get("src"), &table = ops.get("table"), &dst = ops.get("dst");
+  const uint64_t entries = table.w, lanes_used = table.c;
+  std::vector<int32_t> decoded(lanes_used * entries);
+  for (uint64_t l = 0; l < lanes_used; ++l) {
+    const Plane tab = plane(table, m, 0, l);
+    for (uint64_t i = 0; i < entries; ++i)
+      decoded[l * entries + i] = load_elem(tab.base, tab.index + i, table.dtype);
+  }
+  const bool bytes_in = bits(src.dtype) == 8, bytes_out = bits(dst.dtype) == 8;
+  const uint32_t bias = static_cast<uint32_t>(-traits(src.dtype).qmin);  // input code -> entry
+  const uint64_t plane_elems = dst.h * dst.w;
+  for (uint64_t n = 0; n < dst.n; ++n)
+    for (uint64_t c = 0; c < dst.c; ++c) {
+      const Plane x = plane(src, m, n, c), out = plane(dst, m, n, c);
+      const int32_t* t = decoded.data() + (c % m.geo.lanes) * entries;
+      if (bytes_in && bytes_out) {
+        const uint8_t* xp = x.base + x.index;
+        uint8_t* op = out.base + out.index;
+        for (uint64_t i = 0; i < plane_elems; ++i)
+          op[i] = static_cast<uint8_t>(t[static_cast<uint8_t>(xp[i] + bias)]);
+        continue;
+      }
+      for (uint64_t i = 0; i < plane_elems; ++i) {
+        const auto entry = static_cast<uint32_t>(load_elem(x.base, x.index + i, src.dtype)) + bias;
+        store_elem(out.base, out.index + i, dst.dtype, t[entry & (entries - 1)]);
+      }
+    }
 }
 
 }  // namespace tpusim::sem

@@ -49,6 +49,10 @@ Operands operands_matmul(const Instr& in, uint32_t lanes);
 Operands operands_pool(const Instr& in, uint32_t lanes);
 Operands operands_eltwise(const Instr& in, uint32_t lanes);
 Operands operands_requant(const Instr& in, uint32_t lanes);
+// lut: src, table (the same 2^bits(in_dtype) entries of out_dtype in each of min(c, lanes) lanes), dst.
+Operands operands_lut(const Instr& in, uint32_t lanes);
+// Entries of a lut table for 8- and 4-bit input types: 2^bits(in).
+uint64_t lut_entries(DType in);
 
 // Field rules of check() per opcode (semantics_check.cpp), run before the footprint rules:
 // "" or "<mnemonic>: <reason>".
@@ -58,6 +62,7 @@ std::string check_matmul(const Instr& in, const char* mnemonic);
 std::string check_pool(const Instr& in, const char* mnemonic);
 std::string check_eltwise(const Instr& in, const char* mnemonic);
 std::string check_requant(const Instr& in, const char* mnemonic);
+std::string check_lut(const Instr& in, const char* mnemonic);
 
 // Bounding footprint of a tensor, exact in 128 bits.
 struct Footprint {
@@ -118,11 +123,13 @@ void exec_matmul(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_pool(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_eltwise(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_requant(const Instr& in, const MemView& m, ExecCounters& counters);
+void exec_lut(const Instr& in, const MemView& m, ExecCounters& counters);
 
 // Optimised twins (semantics_fast.cpp, semantics_dma.cpp). conv2d and matmul run the reference
 // kernel themselves when the shape is outside their int32-exact range.
 void exec_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_matmul_fast(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_dma_fast(const Instr& in, const MemView& m, ExecCounters& counters);
+void exec_lut_fast(const Instr& in, const MemView& m, ExecCounters& counters);
 
 }  // namespace tpusim::sem

@@ -1,4 +1,4 @@
-// TIU kernels: conv2d, matmul, pool, eltwise, requant. Plain reference loops: fields and tables are
+// TIU kernels: conv2d, matmul, pool, eltwise, requant, lut. Plain reference loops: fields and tables are
 // decoded once, footprints were validated by check() (and DDR/LMEM spans by execute()), so the
 // loops index memory without per-element bounds checks.
 #include <fmt/format.h>
@@ -195,6 +195,22 @@ void exec_requant(const Instr& in, const MemView& m, ExecCounters& counters) {
       for (uint64_t i = 0; i < plane_elems; ++i) {
         const int64_t centred = int64_t{load_elem(x.base, x.index + i, src.dtype)} - r.in_zp;
         store_elem(out.base, out.index + i, dst.dtype, rq.apply(saturate_acc(centred, counters), c));
+      }
+    }
+}
+
+void exec_lut(const Instr& in, const MemView& m, ExecCounters&) {
+  const Operands ops = operands(in, m.geo.lanes);
+  const Tensor &src = ops.get("src"), &table = ops.get("table"), &dst = ops.get("dst");
+  const int32_t qmin = static_cast<int32_t>(traits(src.dtype).qmin);
+  const uint64_t plane_elems = dst.h * dst.w;
+  for (uint64_t n = 0; n < dst.n; ++n)
+    for (uint64_t c = 0; c < dst.c; ++c) {
+      const Plane x = plane(src, m, n, c), out = plane(dst, m, n, c);
+      const Plane tab = plane(table, m, 0, c % m.geo.lanes);  // the copy in this channel's lane
+      for (uint64_t i = 0; i < plane_elems; ++i) {
+        const auto entry = static_cast<uint64_t>(load_elem(x.base, x.index + i, src.dtype) - qmin);
+        store_elem(out.base, out.index + i, dst.dtype, load_elem(tab.base, tab.index + entry, table.dtype));
       }
     }
 }

@@ -127,6 +127,15 @@ uint64_t nchw_cycles(const Instr& in, const Arch& a) {
   return a.tiu_startup + ceil_div(o.c, a.lanes) * ceil_div(o.nhw, a.macs_per_lane);
 }
 
+// lut: each lane first reads its copy of the table into the vector unit's lookup registers
+// (2^bits(in_dtype) entries at macs_per_lane per cycle), then streams n*h*w elements per channel
+// like eltwise. It has no requant tail; its output still drains through the output stage.
+uint64_t lut_cycles(const Instr& in, const Arch& a) {
+  const auto l = ops::Lut::from(in);
+  const uint64_t entries = uint64_t{1} << std::min(bits(dt(l.in_dtype)), 8);
+  return nchw_cycles<ops::Lut>(in, a) + ceil_div(entries, a.macs_per_lane);
+}
+
 template <Opcode op>
 struct Timing {
   static_assert(kMissingTraits<op>,
@@ -180,6 +189,12 @@ template <>
 struct Timing<Opcode::Requant> {
   static constexpr OpTiming value{Opcode::Requant,           TiuUnit::RequantUnit,      nullptr,
                                   nchw_cycles<ops::Requant>, nchw_output<ops::Requant>, nullptr};
+};
+
+template <>
+struct Timing<Opcode::Lut> {
+  static constexpr OpTiming value{Opcode::Lut, TiuUnit::VectorUnit,   nullptr,
+                                  lut_cycles,  nchw_output<ops::Lut>, nullptr};
 };
 
 constexpr auto kTiming = make_op_table<Timing>();

@@ -1,7 +1,9 @@
 // The back end on random single layers built directly as IntGraphs (conv with odd sizes, stride,
 // padding, dilation, groups/depthwise, int8/int4 weights, 4-bit activations; FC; max/avg pool;
-// eltwise; requant), on every preset, and the GDMA/TIU overlap of double buffering.
+// eltwise, also with a broadcast [N, C, 1, 1] operand; requant; lut), on every preset, and the
+// GDMA/TIU overlap of double buffering.
 #include <catch2/catch.hpp>
+#include <cmath>
 
 #include "tests/compiler/backend_helpers.h"
 
@@ -282,5 +284,103 @@ TEST_CASE("back end: random layer stress", "[.][stress]") {
                                    : random_elementwise(r, big);
     INFO(preset << " stress case " << i << " " << kind_name(g.ops[0]));
     check_bitexact(g, arch_preset(preset), i % 10 == 0, 1000 + static_cast<uint32_t>(i));
+  }
+}
+
+namespace {
+
+DType narrow_type(Rng& r) { return static_cast<DType>(pick(r, 0, 3)); }  // int8, uint8, int4, uint4
+
+// A random table of 2^bits(in) codes of `out`.
+ILut random_lut(Rng& r, DType in, DType out) {
+  ILut l;
+  for (int64_t i = 0; i < (int64_t{1} << bits(in)); ++i)
+    l.table.push_back(static_cast<int32_t>(pick(r, traits(out).qmin, traits(out).qmax)));
+  return l;
+}
+
+}  // namespace
+
+TEST_CASE("back end: lut layers bit-exact on every preset, int8 and int4 tables, tiled on edge",
+          "[backend]") {
+  Rng r(77);
+  for (const Arch& a : arch_presets())
+    for (int i = 0; i < 24; ++i) {
+      const bool big = i % 4 == 0;
+      // Big: [N, 96, 30, 20] with an 8-bit output, over 8 KiB per lane in and out on edge (case
+      // 12: a 16-entry table, uint4 input).
+      const DType in = big          ? (i == 12 ? DType::UInt4 : DType::Int8)
+                       : i % 3 == 0 ? (i % 2 ? DType::Int4 : DType::UInt4)
+                                    : narrow_type(r);
+      const DType out = big ? (i % 8 ? DType::UInt8 : DType::Int8) : narrow_type(r);
+      Shape s = !big && i % 5 == 1 ? Shape{pick(r, 1, 4), pick(r, 1, 50)}
+                                   : Shape{pick(r, 1, 2), big ? 96 : pick(r, 1, 20),
+                                           big ? 30 : pick(r, 1, 12), big ? 20 : pick(r, 1, 12)};
+      if (is_4bit(in) || is_4bit(out)) s[0] = 1;  // 4-bit tiles start on whole bytes
+      const ITensor x = tensor("x", s, in, r), y = tensor("y", s, out, r);
+      const IntGraph g = one_op({x}, y, random_lut(r, in, out), RequantSpec{});
+      INFO(a.name << " lut case " << i << " " << name(in) << " -> " << name(out) << " " << shape_str(s));
+      const BitexactResult res = check_bitexact(g, a, i % 6 == 0, 300 + static_cast<uint32_t>(i));
+      CHECK(res.report.layers[0].kind == "lut");
+      if (big && a.name == "edge") CHECK(res.report.layers[0].tiles > 1);
+    }
+}
+
+TEST_CASE("back end: eltwise with a broadcast [N, C, 1, 1] operand bit-exact on every preset", "[backend]") {
+  Rng r(91);
+  for (const Arch& a : arch_presets())
+    for (int i = 0; i < 24; ++i) {
+      const bool big = i % 4 == 0;
+      const int64_t n = pick(r, 1, 2), c = big ? 96 : pick(r, 1, 24), h = big ? 30 : pick(r, 1, 12),
+                    w = big ? 20 : pick(r, 1, 12);
+      const DType ta = i % 7 == 3 ? DType::Int4 : act_type(r), tb = i % 7 == 5 ? DType::UInt4 : act_type(r);
+      const bool nb = is_4bit(ta) || is_4bit(tb);
+      const Shape full{nb ? 1 : n, c, h, w};
+      const Shape small = i % 3 == 2 ? Shape{full[0], c} : Shape{full[0], c, 1, 1};
+      const bool b_small = i % 2 == 0;  // else a is the broadcast one
+      const ITensor x = tensor("a", b_small ? full : small, ta, r),
+                    s = tensor("b", b_small ? small : full, tb, r);
+      const ITensor y = tensor("y", full, act_type(r), r);
+      IEltwise e;
+      e.op = i % 5 == 4 ? EltOp::Max : i % 2 ? EltOp::Add : EltOp::Mul;
+      e.a_zp = x.zero_point, e.b_zp = s.zero_point;
+      e.a_rescale = make_multiplier(0.5 / 64), e.b_rescale = make_multiplier(0.7 / 64);
+      const IntGraph g =
+          one_op({x, s}, y, e, requant(r, pick(r, 0, 1) ? c : 1, e.op == EltOp::Mul ? 0.05 : 1.0, y));
+      INFO(a.name << " broadcast case " << i << " a " << shape_str(x.shape) << " b " << shape_str(s.shape));
+      const BitexactResult res = check_bitexact(g, a, i % 6 == 0, 500 + static_cast<uint32_t>(i));
+      if (big && a.name == "edge") CHECK(res.report.layers[0].tiles > 1);
+    }
+}
+
+TEST_CASE("back end: squeeze-and-excite, x * lut(s) with s broadcast, bit-exact on every preset",
+          "[backend]") {
+  // s [1, C, 1, 1] -> lut (a sigmoid-like table) -> g; y = x * g (g broadcast over h, w) -> lut.
+  Rng r(5);
+  for (const Arch& a : arch_presets()) {
+    const int64_t C = 40, H = 14, W = 14;
+    IntGraph g;
+    g.source = "se";
+    const ITensor x = tensor("x", {1, C, H, W}, DType::Int8, r),
+                  s = tensor("s", {1, C, 1, 1}, DType::Int8, r);
+    ITensor gate = tensor("gate", {1, C, 1, 1}, DType::UInt8, r),
+            y = tensor("y", {1, C, H, W}, DType::Int8, r);
+    const ITensor z = tensor("z", {1, C, H, W}, DType::Int4, r);
+    gate.zero_point = 0;
+    for (const ITensor* t : std::initializer_list<const ITensor*>{&x, &s, &gate, &y, &z})
+      g.tensors[t->name] = *t;
+    g.inputs = {"x", "s"}, g.float_inputs = {"x_f", "s_f"}, g.outputs = {"z"}, g.float_outputs = {"z_f"};
+    ILut sig;
+    for (int q = -128; q < 128; ++q)
+      sig.table.push_back(static_cast<int32_t>(std::lround(255.0 / (1.0 + std::exp(-0.05 * q)))));
+    IOp op1{"sigmoid", {"sigmoid"}, {"s"}, "gate", sig, {}};
+    IEltwise mul;
+    mul.op = EltOp::Mul, mul.a_zp = x.zero_point, mul.b_zp = 0;
+    IOp op2{"mul", {"mul"}, {"x", "gate"}, "y", mul, requant(r, 1, 1.0 / 256, y)};
+    IOp op3{"act", {"act"}, {"y"}, "z", random_lut(r, DType::Int8, DType::Int4), {}};
+    g.ops = {op1, op2, op3};
+    INFO(a.name);
+    const BitexactResult res = check_bitexact(g, a, true, 9);
+    CHECK(res.tensors_compared == 5);
   }
 }

@@ -109,6 +109,51 @@ TEST_CASE("matmul, max pool, eltwise mul and concat on small numbers", "[compile
                 tensor("y", {1, 2, 1, 2}, DType::Int8), {{1, 2}, {3, 4}}) == Ints{1, 2, 3, 4});
 }
 
+TEST_CASE("eltwise broadcasts an [N, C, 1, 1] or [N, C] operand over h and w", "[compiler][int_interp]") {
+  IEltwise e;
+  e.op = EltOp::Mul;
+  // a [1, 2, 1, 2] * b [1, 2, 1, 1]: channel 0 times 3, channel 1 times -2.
+  const Ints a{1, 2, 3, 4}, want{3, 6, -6, -8};
+  CHECK(run_one({"mul", {}, {}, "", e, rq(1.0, 0, DType::Int8)},
+                {tensor("a", {1, 2, 1, 2}, DType::Int8), tensor("b", {1, 2, 1, 1}, DType::Int8)},
+                tensor("y", {1, 2, 1, 2}, DType::Int8), {a, {3, -2}}) == want);
+  // The broadcast one first, as [N, C]; an add with a zero point on it, over two images.
+  e.op = EltOp::Add;
+  e.a_zp = 1;
+  CHECK(run_one({"add", {}, {}, "", e, rq(1.0, 0, DType::Int8)},
+                {tensor("s", {2, 2}, DType::Int8, 1), tensor("x", {2, 2, 2, 1}, DType::Int8)},
+                tensor("y", {2, 2, 2, 1}, DType::Int8),
+                {{11, 21, 31, 41}, {1, 2, 3, 4, 5, 6, 7, 8}}) == Ints{11, 12, 23, 24, 35, 36, 47, 48});
+  CHECK_THROWS_WITH(
+      run_one({"add", {}, {}, "", e, rq(1.0, 0, DType::Int8)},
+              {tensor("s", {1, 2, 2, 1}, DType::Int8), tensor("x", {1, 2, 2, 2}, DType::Int8)},
+              tensor("y", {1, 2, 2, 2}, DType::Int8), {Ints(4), Ints(8)}),
+      "eltwise: input a has shape [1, 2, 2, 1], neither the output's [1, 2, 2, 2] nor [N, C, 1, 1]");
+}
+
+TEST_CASE("lut maps each code through its table: int8 and int4, signed and unsigned",
+          "[compiler][int_interp]") {
+  ILut neg;  // int8 -> int8: -q saturated; entry i is the output of code i - 128
+  for (int i = 0; i < 256; ++i) neg.table.push_back(std::min(127, 128 - i));
+  CHECK(run_one({"neg", {}, {}, "", neg, {}}, {tensor("x", {1, 4}, DType::Int8)},
+                tensor("y", {1, 4}, DType::Int8), {{-128, -1, 0, 100}}) == Ints{127, 1, 0, -100});
+  ILut up;  // int4 -> uint8: 16 * (q + 8)
+  for (int i = 0; i < 16; ++i) up.table.push_back(16 * i);
+  CHECK(run_one({"up", {}, {}, "", up, {}}, {tensor("x", {1, 1, 1, 3}, DType::Int4)},
+                tensor("y", {1, 1, 1, 3}, DType::UInt8), {{-8, 0, 7}}) == Ints{0, 128, 240});
+  ILut down;  // uint8 -> uint4: q / 16
+  for (int i = 0; i < 256; ++i) down.table.push_back(i / 16);
+  CHECK(run_one({"down", {}, {}, "", down, {}}, {tensor("x", {3}, DType::UInt8)},
+                tensor("y", {3}, DType::UInt4), {{0, 17, 255}}) == Ints{0, 1, 15});
+  CHECK_THROWS_WITH(run_one({"bad", {}, {}, "", up, {}}, {tensor("x", {2}, DType::Int8)},
+                            tensor("y", {2}, DType::UInt8), {{0, 0}}),
+                    "lut: table has 16 entries, a int8 input needs 2^bits of them");
+  CHECK_THROWS_WITH(run_one({"bad", {}, {}, "", up, {}}, {tensor("x", {2}, DType::Int4)},
+                            tensor("y", {2}, DType::Int4), {{0, 0}}),
+                    "lut: table[1] = 16 is outside the output type int4");
+  CHECK(std::string(kind_name(IOp{"l", {}, {}, "", neg, {}})) == "lut");
+}
+
 TEST_CASE("average pool with and without counting padding", "[compiler][int_interp]") {
   IPool p;
   p.mode = PoolMode::Avg;

@@ -108,6 +108,20 @@ TEST_CASE("asm: format_instr prints every field in table order, enums by name, a
   CHECK(format_instr(el.instr()).find(" op=max ") != std::string::npos);
 }
 
+TEST_CASE("asm: lut prints and parses back, table address in hex, dtypes by name", "[asm]") {
+  const Instr in =
+      parse_instr("lut table=0x100 src=0 dst=0x200 n=1 c=4 h=2 w=2 in_dtype=int4 out_dtype=uint8", "x.s");
+  const ops::Lut l = ops::Lut::from(in);
+  CHECK(l.table == 0x100);
+  CHECK(l.in_dtype == static_cast<int64_t>(DType::Int4));
+  CHECK(l.out_dtype == static_cast<int64_t>(DType::UInt8));
+  const std::string text = format_instr(in);
+  CHECK(text.rfind("lut", 0) == 0);
+  CHECK(text.find(" dst=0x200 src=0x0 table=0x100 n=1 c=4 h=2 w=2 in_dtype=int4 out_dtype=uint8") !=
+        std::string::npos);
+  CHECK(parse_instr(text, "x.s") == in);
+}
+
 TEST_CASE("asm: instruction syntax: any order, omitted fields 0, numbers or names, comments", "[asm]") {
   const Instr a = parse_instr("eltwise op=1 b=16 a=0X20 # trailing comment", "x.s");
   const ops::Eltwise el = ops::Eltwise::from(a);

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "base/error.h"
+#include "isa/dtype.h"
 #include "isa/isa.h"
 
 using namespace tpusim;
@@ -63,6 +64,40 @@ TEST_CASE("bit placement: opcode in bits 0-7, fields LSB-first in table order", 
   REQUIRE(((w0 >> 8) & 0x7) == 4);
   REQUIRE(((w0 >> 11) & 0xFFFF) == 0xFFFF);
   REQUIRE((w0 >> 27) == 0);
+}
+
+TEST_CASE("lut: 150 bits in 3 words, fields in table order", "[isa]") {
+  const ops::Lut l{.dst = 0xABCDEF,
+                   .src = 0x123456,
+                   .table = 0x0F0F0F,
+                   .n = 1,
+                   .c = 0xFFFF,
+                   .h = 3,
+                   .w = 4,
+                   .in_dtype = static_cast<int64_t>(DType::UInt4),
+                   .out_dtype = static_cast<int64_t>(DType::Int8)};
+  REQUIRE(spec(Opcode::Lut).bytes() == 24);  // 8 + 3*24 + 4*16 + 2*3 = 150 bits
+  const std::vector<uint8_t> b = encode(l.instr());
+  REQUIRE(b.size() == 24);
+  auto bits_at = [&](int pos, int width) {
+    uint64_t v = 0;
+    for (int i = 0; i < width; ++i) v |= uint64_t{(b[(pos + i) / 8] >> ((pos + i) % 8)) & 1u} << i;
+    return v;
+  };
+  CHECK(b[0] == 0x25);
+  CHECK(bits_at(8, 24) == 0xABCDEF);    // dst
+  CHECK(bits_at(32, 24) == 0x123456);   // src
+  CHECK(bits_at(56, 24) == 0x0F0F0F);   // table
+  CHECK(bits_at(80, 16) == 1);          // n
+  CHECK(bits_at(96, 16) == 0xFFFF);     // c
+  CHECK(bits_at(112, 16) == 3);         // h
+  CHECK(bits_at(128, 16) == 4);         // w
+  CHECK(bits_at(144, 3) == 3);          // in_dtype uint4
+  CHECK(bits_at(147, 3) == 0);          // out_dtype int8
+  CHECK(bits_at(150, 192 - 150) == 0);  // reserved
+  const auto back = decode(b, nullptr, nullptr);
+  REQUIRE(back);
+  CHECK(*back == l.instr());
 }
 
 TEST_CASE("signed fields sign-extend", "[isa]") {

@@ -229,7 +229,9 @@ TEST_CASE("check names the field of invalid matmul, pool, eltwise, requant and d
   CHECK(check(rq.instr(), kGeo) == "requant: in_zp -9 outside in_dtype int4 range [-8, 7]");
 
   CHECK(check(valid_dma().instr(), kGeo) == "");
-  CHECK(check_mutated(valid_dma(), [](D& d) { d.src_sw = 0; }) == "dma.load: src_sw 0 must be >= 1");
+  CHECK(check_mutated(valid_dma(), [](D& d) { d.src_sw = 0; }) == "");  // source strides 0: broadcast
+  CHECK(check_mutated(valid_dma(), [](D& d) { d.src_sn = d.src_sc = d.src_sh = d.src_sw = 0; }) == "");
+  CHECK(check_mutated(valid_dma(), [](D& d) { d.dst_sw = 0; }) == "dma.load: dst_sw 0 must be >= 1");
   CHECK(check_mutated(valid_dma(), [](D& d) { d.dst = 0x7f00; }) ==
         "dma.load: dst footprint [0x7f00, 0x8100) exceeds lane size 0x8000");
   CHECK(check_mutated(valid_dma(), [](D& d) { d.src = (1 << 20) - 0x100; }) ==
@@ -368,4 +370,75 @@ TEST_CASE("random field values never crash check, accesses or execute") {
     }
   }
   CHECK(executed > 100);
+}
+
+TEST_CASE("checker: lut operands, dtypes and the table's bounds") {
+  // Valid on kGeo: int8 [1, 32, 8, 8] at 0 ([0, 0x200) per lane), the 256-entry int8 table at
+  // 0x1000 in each of the 4 lanes, dst at 0x2000.
+  const ops::Lut valid{.dst = 0x2000,
+                       .src = 0,
+                       .table = 0x1000,
+                       .n = 1,
+                       .c = 32,
+                       .h = 8,
+                       .w = 8,
+                       .in_dtype = kI8,
+                       .out_dtype = kI8};
+  auto mutated = [&](const std::function<void(ops::Lut&)>& f) {
+    ops::Lut l = valid;
+    f(l);
+    return check(l.instr(), kGeo);
+  };
+  CHECK(check(valid.instr(), kGeo) == "");
+  CHECK(mutated([](ops::Lut& l) { l.w = 0; }) == "lut: w 0 must be >= 1");
+  CHECK(mutated([](ops::Lut& l) { l.in_dtype = kI32; }) ==
+        "lut: in_dtype int32 not allowed (int8, uint8, int4 or uint4)");
+  CHECK(mutated([](ops::Lut& l) { l.out_dtype = kI32; }) ==
+        "lut: out_dtype int32 not allowed (int8, uint8, int4 or uint4)");
+  CHECK(mutated([](ops::Lut& l) { l.in_dtype = 5; }) == "lut: field in_dtype value 5 out of range [0, 4]");
+  // The table: 256 bytes for an 8-bit input and output, 8 for int4 -> int4, 16 for int4 -> int8.
+  CHECK(mutated([](ops::Lut& l) { l.table = 0x7f80; }) ==
+        "lut: table footprint [0x7f80, 0x8080) exceeds lane size 0x8000");
+  CHECK(mutated([](ops::Lut& l) { l.table = 0x7ff8, l.in_dtype = l.out_dtype = kI4; }) == "");
+  CHECK(mutated([](ops::Lut& l) { l.table = 0x7ff8, l.in_dtype = kU4, l.out_dtype = kU8; }) ==
+        "lut: table footprint [0x7ff8, 0x8008) exceeds lane size 0x8000");
+  CHECK(mutated([](ops::Lut& l) { l.src = 0x7f00; }) ==
+        "lut: src footprint [0x7f00, 0x8100) exceeds lane size 0x8000");
+  CHECK(mutated([](ops::Lut& l) { l.dst = 0x7f00; }) ==
+        "lut: dst footprint [0x7f00, 0x8100) exceeds lane size 0x8000");
+  // In place on the input is fine; on the table never.
+  CHECK(mutated([](ops::Lut& l) { l.dst = 0; }) == "");
+  CHECK(mutated([](ops::Lut& l) { l.dst = 0, l.out_dtype = kI4; }) ==
+        "lut: dst [0x0, 0x100) overlaps src [0x0, 0x200) (in place needs the same offset and element width)");
+  CHECK(mutated([](ops::Lut& l) { l.dst = 0x1000; }) ==
+        "lut: dst [0x1000, 0x1200) overlaps table [0x1000, 0x1100) (in place needs the same offset and "
+        "element width)");
+  CHECK(mutated([](ops::Lut& l) { l.table = 0x100; }) ==
+        "");  // the table may overlap the input: both are read
+  // accesses(): the table is read in min(c, lanes) lanes.
+  const std::vector<Access> acc = accesses(ops::Lut{.dst = 0x2000,
+                                                    .src = 0,
+                                                    .table = 0x1000,
+                                                    .n = 1,
+                                                    .c = 3,
+                                                    .h = 1,
+                                                    .w = 1,
+                                                    .in_dtype = kU4,
+                                                    .out_dtype = kU8}
+                                               .instr(),
+                                           kGeo);
+  REQUIRE(acc.size() == 3);
+  CHECK(std::string(acc[1].operand) == "table");
+  CHECK(acc[1].lane_hi == 3);
+  CHECK(acc[1].lo == 0x1000);
+  CHECK(acc[1].hi == 0x1010);
+  CHECK(acc[1].bytes == 48);
+
+  // execute() refuses what check() refuses.
+  std::vector<uint8_t> lmem(4 * 0x8000), ddr(16);
+  ExecCounters counters;
+  ops::Lut bad = valid;
+  bad.table = 0x7f80;
+  CHECK_THROWS_WITH(execute(bad.instr(), MemView{kGeo, ddr, lmem}, counters),
+                    "lut: table footprint [0x7f80, 0x8080) exceeds lane size 0x8000");
 }

@@ -197,6 +197,13 @@ T4 requant_op(const T4& x, int64_t in_zp, const Rq& rq, int64_t& overflows) {
   return y;
 }
 
+T4 lut(const T4& x, DType in, const std::vector<int64_t>& table) {
+  const int64_t qmin = tpusim::traits(in).qmin;
+  T4 y(x.n, x.c, x.h, x.w);
+  for (size_t i = 0; i < x.v.size(); ++i) y.v[i] = table.at(static_cast<size_t>(x.v[i] - qmin));
+  return y;
+}
+
 // ---- random fixtures ----------------------------------------------------------------------------
 
 namespace {

@@ -93,6 +93,9 @@ T4 eltwise(const T4& a, const T4& b, const EltParams& p, const Rq& rq, int64_t& 
 
 T4 requant_op(const T4& x, int64_t in_zp, const Rq& rq, int64_t& overflows);
 
+// y = table[x - qmin(in)], table.size() = 2^bits(in).
+T4 lut(const T4& x, DType in, const std::vector<int64_t>& table);
+
 // ---- random fixtures (fixed seeds in the tests) -------------------------------------------------
 
 struct Rng {

@@ -131,6 +131,40 @@ TEST_CASE("eltwise and requant cycles: startup + ceil(c/lanes) * ceil(n*h*w/macs
   }
 }
 
+TEST_CASE("lut cycles: startup + ceil(2^bits(in)/macs_per_lane) + ceil(c/lanes) * ceil(n*h*w/macs_per_lane)",
+          "[sim][timing]") {
+  for (const Arch& a : {arch_preset("default"), arch_preset("server")}) {  // three banks for three operands
+    const uint64_t bank = sim::bank_bytes(a);
+    struct Sh {
+      int64_t n, c, h, w;
+      DType in, out;
+    };
+    for (const Sh& s :
+         {Sh{1, 32, 8, 8, DType::Int8, DType::Int8}, Sh{2, 17, 3, 5, DType::UInt4, DType::Int8},
+          Sh{1, 1, 1, 1, DType::Int4, DType::UInt4}, Sh{3, 40, 9, 11, DType::UInt8, DType::Int4}}) {
+      const uint64_t entries = uint64_t{1} << bits(s.in);
+      const uint64_t expect = a.tiu_startup + ceil_div(entries, a.macs_per_lane) +
+                              ceil_div(s.c, a.lanes) * ceil_div(s.n * s.h * s.w, a.macs_per_lane);
+      const ops::Lut l{.dst = int64_t(2 * bank),
+                       .src = 0,
+                       .table = int64_t(bank),
+                       .n = s.n,
+                       .c = s.c,
+                       .h = s.h,
+                       .w = s.w,
+                       .in_dtype = int64_t(s.in),
+                       .out_dtype = int64_t(s.out)};
+      REQUIRE(check(l.instr(), sim::geometry(a)) == "");
+      CHECK(sim::cycles(l.instr(), a) == expect);
+      CHECK(run_alone(a, l.instr()) == expect);
+      CHECK(sim::tiu_unit(Opcode::Lut) == sim::TiuUnit::VectorUnit);
+    }
+  }
+  // docs/timing.md's example: default, int8 [1, 32, 8, 8] -> 10 + 16 + 2 * 4 = 34 cycles.
+  const ops::Lut l{.dst = 0x4000, .src = 0, .table = 0x2000, .n = 1, .c = 32, .h = 8, .w = 8};
+  CHECK(sim::cycles(l.instr(), arch_preset("default")) == 34);
+}
+
 TEST_CASE("dma cycles: startup + latency + ceil(bytes/ddr_bpc), copy: startup + ceil(bytes/copy_bpc)",
           "[sim][timing]") {
   for (const Arch& a : arch_presets()) {

@@ -39,7 +39,7 @@ class Generator {
   }
 
   void step() {
-    switch (pick(0, 7)) {
+    switch (pick(0, 8)) {
       case 0: load_activation(); break;
       case 1: conv_op(); break;
       case 2: matmul_op(); break;
@@ -47,6 +47,7 @@ class Generator {
       case 4: eltwise_op(); break;
       case 5: requant_op(); break;
       case 6: copy_op(); break;
+      case 7: lut_op(); break;
       default: store_op(); break;
     }
   }
@@ -241,6 +242,24 @@ class Generator {
     const DType out = narrow();
     random_requant(r, out);
     if (emit(r.instr())) set_slot(os, out, x.n, x.c, x.h, x.w);
+  }
+
+  // The table is whatever another slot holds (every bit pattern is a valid table); the output
+  // goes in place or to a slot that is not the table's.
+  void lut_op() {
+    const int s = live_slot();
+    if (s < 0) return;
+    const Local x = slots_[s];
+    const auto [ts, os2, unused] = free_slots(s);
+    (void)unused;
+    ops::Lut l;
+    l.n = x.n, l.c = x.c, l.h = x.h, l.w = x.w, l.in_dtype = int64_t(x.t);
+    const DType out = narrow();
+    l.out_dtype = int64_t(out);
+    l.src = int64_t(slot_off(s)), l.table = int64_t(slot_off(ts));
+    const int os = pick(0, 1) && bits(out) == bits(x.t) ? s : os2;
+    l.dst = int64_t(slot_off(os));
+    if (emit(l.instr())) set_slot(os, out, x.n, x.c, x.h, x.w);
   }
 
   void copy_op() {
