@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "compiler/fold_batchnorm.h"
 #include "compiler/fp32_interp.h"
+#include "compiler/pointwise.h"
 
 namespace tpusim::compiler {
 
@@ -59,9 +60,9 @@ std::vector<std::string> quant_points(const Graph& g) {
       case Op::ChannelAffine:
       case Op::Relu:
       case Op::Clip: point = true; break;
+      default: point = is_pointwise(n.op); break;
       case Op::Add:
       case Op::Mul: point = !g.constant(n.input(0)) || !g.constant(n.input(1)); break;  // not a bias: covered
-      default: break;
     }
     if (point) pts.push_back(fused_tail(g, out, is_matmul_like(n.op), covered));
   }

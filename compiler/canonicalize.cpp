@@ -13,16 +13,16 @@ bool canonicalization_only(Op op) { return op >= Op::Identity; }
 
 std::string why_left(const Node& n) {
   return fmt::format("{} (supported ops: docs/compiler.md, \"Operators\")", [&]() -> std::string {
-  switch (n.op) {
-    case Op::Pad: return "only a constant-mode Pad with value 0 before a Conv or pool is supported";
-    case Op::ReduceMean: return "only ReduceMean over the H and W axes of a 4-D tensor is supported";
-    case Op::Sub:
-    case Op::Div: return "only Sub/Div by a constant (or of two constants) is supported";
-    default:
-      if (!canonicalization_only(n.op)) return "is not supported here";
-      return "supported only on constant inputs (shape computations folded at compile time); "
-             "on activations it is not supported yet";
-  }
+    switch (n.op) {
+      case Op::Pad: return "only a constant-mode Pad with value 0 before a Conv or pool is supported";
+      case Op::ReduceMean: return "only ReduceMean over the H and W axes of a 4-D tensor is supported";
+      case Op::Sub:
+      case Op::Div: return "only Sub/Div by a constant (or of two constants) is supported";
+      default:
+        if (!canonicalization_only(n.op)) return "is not supported here";
+        return "supported only on constant inputs (shape computations folded at compile time); "
+               "on activations it is not supported yet";
+    }
   }());
 }
 
@@ -31,9 +31,9 @@ CanonStats canonicalize(Graph& g) {
   s.bypassed = bypass_identity(g);
   fold_constants(g, s);
   s.pads = fold_pad(g);
+  s.fused = fuse_pointwise(g);
   for (const Node& n : g.nodes)
-    if (canonicalization_only(n.op))
-      g.fail(n, why_left(n));
+    if (canonicalization_only(n.op)) g.fail(n, why_left(n));
   return s;
 }
 

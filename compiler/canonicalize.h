@@ -7,6 +7,8 @@
 //                     GlobalAveragePool, Reshape targets computed by shape subgraphs are resolved,
 //                     and every remaining node's shape is inferred
 //   fold_pad          a constant Pad into the Conv/AveragePool/MaxPool it feeds
+//   fuse_pointwise    Mul(x, Sigmoid(x)) -> Silu(x), Mul(x, HardSigmoid(x)) -> HardSwish(x): one
+//                     function of x, one table once quantized (instead of two roundings)
 // What is left of the ops only canonicalization handles is then refused, naming the node.
 #pragma once
 #include "compiler/graph.h"
@@ -18,6 +20,7 @@ struct CanonStats {
   int folded = 0;     // nodes replaced by constants
   int rewritten = 0;  // Sub/Div/ReduceMean rewritten into other ops
   int pads = 0;       // Pad nodes folded or removed
+  int fused = 0;      // Mul(x, f(x)) fused into one pointwise op
 };
 
 // The whole pipeline; leaves g topologically sorted with every shape inferred.
@@ -27,6 +30,7 @@ CanonStats canonicalize(Graph& g);
 int bypass_identity(Graph& g);
 void fold_constants(Graph& g, CanonStats& stats);
 int fold_pad(Graph& g);
+int fuse_pointwise(Graph& g);
 
 // Rewrites one node, before its shape is inferred, into the ops that follow it in the compiler
 // (Sub/Div by a constant -> Add/Mul; ReduceMean over H, W -> GlobalAveragePool [+ Reshape]).

@@ -131,7 +131,8 @@ Tensor Eval::binary() const {
 Tensor Eval::slice() const {
   const Tensor& x = in(0);
   const auto starts = ints("starts", 1), ends = ints("ends", 2);
-  if (!starts || !ends || starts->size() != ends->size()) fail("starts and ends must be given, of one length");
+  if (!starts || !ends || starts->size() != ends->size())
+    fail("starts and ends must be given, of one length");
   std::vector<int64_t> axes = ints("axes", 3).value_or(std::vector<int64_t>{});
   if (axes.empty()) {
     axes.resize(starts->size());
@@ -150,7 +151,8 @@ Tensor Eval::slice() const {
     auto clampi = [&](int64_t v, int64_t lo, int64_t hi) { return std::clamp(v < 0 ? v + dim : v, lo, hi); };
     const int64_t b = st > 0 ? clampi((*starts)[k], 0, dim) : clampi((*starts)[k], -1, dim - 1);
     const int64_t e = st > 0 ? clampi((*ends)[k], 0, dim) : clampi((*ends)[k], -1, dim - 1);
-    out[d] = st > 0 ? std::max<int64_t>(0, (e - b + st - 1) / st) : std::max<int64_t>(0, (b - e - st - 1) / -st);
+    out[d] =
+        st > 0 ? std::max<int64_t>(0, (e - b + st - 1) / st) : std::max<int64_t>(0, (b - e - st - 1) / -st);
     first[d] = b;
     step[d] = st;
   }
@@ -158,7 +160,8 @@ Tensor Eval::slice() const {
   std::vector<int64_t> src(static_cast<size_t>(num_elements(out)));
   for (size_t i = 0; i < src.size(); ++i) {
     int64_t off = 0;
-    for (size_t d = 0; d < r; ++d) off += (first[d] + (static_cast<int64_t>(i) / os[d] % out[d]) * step[d]) * xs[d];
+    for (size_t d = 0; d < r; ++d)
+      off += (first[d] + (static_cast<int64_t>(i) / os[d] % out[d]) * step[d]) * xs[d];
     src[i] = off;
   }
   return gather(x, out, src);
@@ -180,7 +183,8 @@ Tensor Eval::transpose() const {
   std::vector<int64_t> src(static_cast<size_t>(num_elements(out)));
   for (size_t i = 0; i < src.size(); ++i) {
     int64_t off = 0;
-    for (size_t d = 0; d < r; ++d) off += (static_cast<int64_t>(i) / os[d] % out[d]) * xs[static_cast<size_t>(perm[d])];
+    for (size_t d = 0; d < r; ++d)
+      off += (static_cast<int64_t>(i) / os[d] % out[d]) * xs[static_cast<size_t>(perm[d])];
     src[i] = off;
   }
   return gather(x, out, src);
@@ -281,7 +285,8 @@ Tensor Eval::run() const {
     }
     case Op::Range: {
       const Tensor &s = in(0), &l = in(1), &d = in(2);
-      if (s.elements() != 1 || l.elements() != 1 || d.elements() != 1) fail("start, limit and delta must be scalars");
+      if (s.elements() != 1 || l.elements() != 1 || d.elements() != 1)
+        fail("start, limit and delta must be scalars");
       const double st = s.at(0), lim = l.at(0), de = d.at(0);
       if (de == 0) fail("delta is 0");
       const auto count = static_cast<int64_t>(std::max(0.0, std::ceil((lim - st) / de)));

@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "compiler/fold_batchnorm.h"
 #include "compiler/fp32_kernels.h"
+#include "compiler/pointwise.h"
 #include "isa/numerics.h"
 #include "quant/quantize.h"
 
@@ -123,7 +124,13 @@ struct Run {
       case Op::Concat: concat(n, y); break;
       case Op::QuantizeLinear:
       case Op::DequantizeLinear: quant(n, x, y); break;
-      default: g.fail(n, "has no FP32 kernel (canonicalization should have removed it)");
+      default:
+        if (is_pointwise(n.op)) {
+          for (int64_t i = 0; i < total; ++i)
+            out[i] = static_cast<float>(pointwise(n.op, n.attr<PointwiseAttrs>(), x.f32[i]));
+          break;
+        }
+        g.fail(n, "has no FP32 kernel (canonicalization should have removed it)");
     }
     vals[y.name] = std::move(y);
   }

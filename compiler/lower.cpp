@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "compiler/lower_internal.h"
+#include "compiler/pointwise.h"
 #include "quant/quantize.h"
 
 namespace tpusim::compiler {
@@ -69,10 +70,11 @@ IntGraph Lowerer::run() {
       case Op::Flatten:
       case Op::Reshape: view(n); break;
       case Op::Concat: concat(n); break;
-      case Op::ChannelAffine: channel_affine(n); break;
-      case Op::BatchNormalization:
-        g.fail(n, "cannot be lowered to integer ops (fold it into the Conv/Gemm before it, then quantize)");
-      default: g.fail(n, "has no integer lowering");
+      case Op::ChannelAffine:
+      case Op::BatchNormalization: channel_affine(n); break;
+      default:
+        if (!is_pointwise(n.op)) g.fail(n, "has no integer lowering");
+        lut(n);
     }
   }
   bind_outputs();
@@ -156,6 +158,7 @@ void Lowerer::finalise(Pending p, const std::string& name, const QParams& q, con
                        const Node* by) {
   if (by && by->name != p.op.sources.back()) p.op.sources.push_back(by->name);
   if (p.op.as<IConcat>()) return finalise_concat(std::move(p), name, q, float_name);
+  if (p.op.as<ILut>()) return finalise_lut(std::move(p), name, q, float_name);
   avg_pool_as_conv(p, q);
   try {
     p.op.rq = requant_spec(p.acc_scale, q, p.lo, p.hi);

@@ -89,6 +89,9 @@ class Lowerer {
   void pool(const Node& n);
   void eltwise(const Node& n);
   void concat(const Node& n);
+  // lower_lut.cpp: a pointwise function as a table, built at finalise.
+  void lut(const Node& n);
+  void finalise_lut(Pending p, const std::string& name, const QParams& q, const std::string& float_name);
   // lower_affine.cpp: y = x * s[c] + t[c] as a 1x1 depthwise IConv.
   void channel_affine(const Node& n);
   bool constant_affine(const Node& n);  // Add/Mul of an activation and a constant; false if not that

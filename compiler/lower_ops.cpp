@@ -173,11 +173,17 @@ void Lowerer::avg_pool_as_conv(Pending& p, const QParams& q) const {
 
 void Lowerer::eltwise(const Node& n) {
   const ITensor &a = deq_input(n, 0), &b = deq_input(n, 1);
-  if (a.shape != b.shape)
-    g.fail(n, fmt::format(
-                  "inputs '{}' {} and '{}' {}: broadcasting between two quantized tensors is not supported "
-                  "(the eltwise unit needs equal shapes)",
-                  a.name, shape_str(a.shape), b.name, shape_str(b.shape)));
+  // One operand may be [N, C, 1, 1] against [N, C, H, W] (squeeze-and-excite): the GDMA
+  // replicates it (zero strides), the eltwise unit sees equal shapes.
+  auto se = [](const Shape& big, const Shape& small) {
+    return big.size() == 4 && small.size() == 4 && small[0] == big[0] && small[1] == big[1] &&
+           small[2] == 1 && small[3] == 1;
+  };
+  if (a.shape != b.shape && !se(a.shape, b.shape) && !se(b.shape, a.shape))
+    g.fail(n,
+           fmt::format("inputs '{}' {} and '{}' {}: broadcasting between two quantized tensors is supported "
+                       "only for [N, C, 1, 1] against [N, C, H, W]",
+                       a.name, shape_str(a.shape), b.name, shape_str(b.shape)));
   IEltwise e;
   e.a_zp = a.zero_point;
   e.b_zp = b.zero_point;

@@ -208,6 +208,21 @@ void parse_attrs(const onnx::NodeProto& p, Node& n, const Graph& g) {
       return;
     case Op::QuantizeLinear:
     case Op::DequantizeLinear: quant(c); return;
+    case Op::HardSigmoid: n.attrs = PointwiseAttrs{c.f("alpha", 0.2f), c.f("beta", 0.5f), false}; return;
+    case Op::LeakyRelu: n.attrs = PointwiseAttrs{c.f("alpha", 0.01f), 0.0f, false}; return;
+    case Op::Elu: n.attrs = PointwiseAttrs{c.f("alpha", 1.0f), 0.0f, false}; return;
+    case Op::Gelu: {
+      const std::string ap = c.s("approximate", "none");
+      if (ap != "none" && ap != "tanh") g.fail(n, fmt::format("approximate={} is not supported", ap));
+      n.attrs = PointwiseAttrs{0.0f, 0.0f, ap == "tanh"};
+      return;
+    }
+    case Op::HardSwish: n.attrs = PointwiseAttrs{1.0f / 6, 0.5f, false}; return;
+    case Op::Sigmoid:
+    case Op::Tanh:
+    case Op::Exp:
+    case Op::Erf:
+    case Op::Softplus: n.attrs = PointwiseAttrs{}; return;
     default:
       if (n.op >= Op::Identity) return onnx_attrs(c);
       n.attrs = std::monostate{};

@@ -10,7 +10,7 @@ struct OpInfo {
   const char* name;
   bool from_onnx;
 };
-constexpr std::array<OpInfo, 34> kOps{{
+constexpr std::array<OpInfo, 45> kOps{{
     {Op::Conv, "Conv", true},
     {Op::Gemm, "Gemm", true},
     {Op::MatMul, "MatMul", true},
@@ -28,6 +28,17 @@ constexpr std::array<OpInfo, 34> kOps{{
     {Op::QuantizeLinear, "QuantizeLinear", true},
     {Op::DequantizeLinear, "DequantizeLinear", true},
     {Op::ChannelAffine, "ChannelAffine", false},
+    {Op::Sigmoid, "Sigmoid", true},
+    {Op::HardSigmoid, "HardSigmoid", true},
+    {Op::HardSwish, "HardSwish", true},
+    {Op::Tanh, "Tanh", true},
+    {Op::LeakyRelu, "LeakyRelu", true},
+    {Op::Elu, "Elu", true},
+    {Op::Exp, "Exp", true},
+    {Op::Erf, "Erf", true},
+    {Op::Softplus, "Softplus", true},
+    {Op::Gelu, "Gelu", true},
+    {Op::Silu, "Silu", false},
     {Op::Identity, "Identity", true},
     {Op::Dropout, "Dropout", true},
     {Op::Shape, "Shape", true},

@@ -41,6 +41,19 @@ enum class Op : uint8_t {
   QuantizeLinear,
   DequantizeLinear,
   ChannelAffine,
+  // Pointwise functions of one tensor (pointwise.h): FP32 kernels, and a look-up table once
+  // quantized (the compiler fills it as quantize(f(dequantize(q))) for every input code).
+  Sigmoid,
+  HardSigmoid,
+  HardSwish,
+  Tanh,
+  LeakyRelu,
+  Elu,
+  Exp,
+  Erf,
+  Softplus,
+  Gelu,
+  Silu,  // IR-only: Mul(x, Sigmoid(x)) fused by canonicalization
   // Removed by canonicalization (canonicalize.h) before any pass that needs static shapes:
   // Identity/Dropout are bypassed, shape computations are folded into constants, Sub/Div by
   // constants become Add/Mul, ReduceMean over H and W becomes GlobalAveragePool, Pad is folded
@@ -128,6 +141,15 @@ struct QuantAttrs {
   bool per_tensor() const { return axis < 0; }
 };
 
+// Sigmoid .. Silu: HardSigmoid y = max(0, min(1, alpha * x + beta)), HardSwish x * HardSigmoid(x)
+// (alpha 1/6, beta 1/2 from ONNX; other values when fused from a HardSigmoid), LeakyRelu/Elu alpha,
+// Gelu tanh approximation.
+struct PointwiseAttrs {
+  float alpha = 0.0f;
+  float beta = 0.0f;
+  bool tanh_approx = false;
+};
+
 // The ONNX attributes of an op canonicalization removes, as written (ints and int lists alike as
 // lists, tensors as constants): only the constant evaluator (const_eval.h) and the passes read them.
 struct OnnxAttrs {
@@ -141,6 +163,6 @@ struct OnnxAttrs {
 };
 
 using Attrs = std::variant<std::monostate, ConvAttrs, PoolAttrs, GemmAttrs, ClipAttrs, FlattenAttrs,
-                           ReshapeAttrs, BatchNormAttrs, ConcatAttrs, QuantAttrs, OnnxAttrs>;
+                           ReshapeAttrs, BatchNormAttrs, ConcatAttrs, QuantAttrs, PointwiseAttrs, OnnxAttrs>;
 
 }  // namespace tpusim::compiler

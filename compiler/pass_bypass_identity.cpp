@@ -31,8 +31,8 @@ int bypass_identity(Graph& g) {
     const std::string &x = n.input(0), &y = n.outputs[0];
     g.nodes.erase(g.nodes.begin() + static_cast<std::ptrdiff_t>(i));
     ++removed;
-    const bool x_is_io = is_output(x) || g.constant(x) ||
-                         std::find(g.inputs.begin(), g.inputs.end(), x) != g.inputs.end();
+    const bool x_is_io =
+        is_output(x) || g.constant(x) || std::find(g.inputs.begin(), g.inputs.end(), x) != g.inputs.end();
     std::string from = y, to = x;
     if (is_output(y)) {
       if (x_is_io)

@@ -27,8 +27,9 @@ void fold_constants(Graph& g, CanonStats& stats) {
     if (auto* r = std::get_if<ReshapeAttrs>(&n.attrs); r && r->target_pending) {
       const Tensor* t = g.constant(n.input(1));
       if (!t)
-        g.fail(n, fmt::format("shape input '{}' is not computable at compile time (static shapes are required)",
-                              n.input(1)));
+        g.fail(n,
+               fmt::format("shape input '{}' is not computable at compile time (static shapes are required)",
+                           n.input(1)));
       r->target = reshape_target(g, n, *t);
       r->target_pending = false;
       n.inputs.resize(1);

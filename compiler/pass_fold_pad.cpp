@@ -67,8 +67,9 @@ int fold_pad(Graph& g) {
       for (std::string& s : m.inputs)
         if (s == y) s = x;
       std::array<int64_t, 4>* pads = m.op == Op::Conv ? &m.attr<ConvAttrs>().pads
-                                     : m.op == Op::AveragePool || m.op == Op::MaxPool ? &m.attr<PoolAttrs>().pads
-                                                                                      : nullptr;
+                                     : m.op == Op::AveragePool || m.op == Op::MaxPool
+                                         ? &m.attr<PoolAttrs>().pads
+                                         : nullptr;
       if (pads) {
         for (int k = 0; k < 4; ++k) (*pads)[k] += (*p)[k];
         if (m.op == Op::AveragePool && *p != std::array<int64_t, 4>{0, 0, 0, 0})

@@ -12,7 +12,8 @@ namespace tpusim::compiler {
 
 namespace {
 
-Node make_node(const Node& from, Op op, std::vector<std::string> in, std::string out, Attrs a, const char* tag) {
+Node make_node(const Node& from, Op op, std::vector<std::string> in, std::string out, Attrs a,
+               const char* tag) {
   Node m;
   m.name = tag[0] ? fmt::format("{}/{}", from.name, tag) : from.name;
   m.op = op;
@@ -28,12 +29,14 @@ std::vector<Node> sub_div(Graph& g, const Node& n) {
   Tensor k = *c;
   k.name = fmt::format("{}_{}", c->name, n.op == Op::Sub ? "neg" : "recip");
   for (float& v : k.f32) {
-    if (n.op == Op::Div && v == 0.0f) g.fail(n, fmt::format("divides by constant '{}', which holds 0", c->name));
+    if (n.op == Op::Div && v == 0.0f)
+      g.fail(n, fmt::format("divides by constant '{}', which holds 0", c->name));
     v = n.op == Op::Sub ? -v : 1.0f / v;
   }
   const std::string kn = k.name;
   g.tensors[kn] = std::move(k);
-  return {make_node(n, n.op == Op::Sub ? Op::Add : Op::Mul, {n.input(0), kn}, n.outputs[0], std::monostate{}, "")};
+  return {make_node(n, n.op == Op::Sub ? Op::Add : Op::Mul, {n.input(0), kn}, n.outputs[0], std::monostate{},
+                    "")};
 }
 
 std::vector<Node> reduce_mean(Graph& g, const Node& n) {
@@ -48,7 +51,8 @@ std::vector<Node> reduce_mean(Graph& g, const Node& n) {
   for (int64_t& ax : axes) ax = ax < 0 ? ax + r : ax;
   std::sort(axes.begin(), axes.end());
   if (r != 4 || axes != std::vector<int64_t>{2, 3} || x.type != ElemType::F32) return {};
-  if (a.i("keepdims", 1) != 0) return {make_node(n, Op::GlobalAveragePool, {n.input(0)}, n.outputs[0], std::monostate{}, "")};
+  if (a.i("keepdims", 1) != 0)
+    return {make_node(n, Op::GlobalAveragePool, {n.input(0)}, n.outputs[0], std::monostate{}, "")};
   const std::string mid = n.outputs[0] + "_gap";
   g.tensors[mid].name = mid;
   ReshapeAttrs ra;

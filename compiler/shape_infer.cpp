@@ -318,6 +318,17 @@ void infer_node(Graph& g, Node& n) {
     case Op::QuantizeLinear:
     case Op::DequantizeLinear: return quant(c, n);
     case Op::Pad: return pad(c, n);
+    case Op::Sigmoid:
+    case Op::HardSigmoid:
+    case Op::HardSwish:
+    case Op::Tanh:
+    case Op::LeakyRelu:
+    case Op::Elu:
+    case Op::Exp:
+    case Op::Erf:
+    case Op::Softplus:
+    case Op::Gelu:
+    case Op::Silu: c.want_float(0); return c.set(c.in(0).shape, ElemType::F32);
     default: c.fail(why_left(n));
   }
 }

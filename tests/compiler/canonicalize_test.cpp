@@ -2,6 +2,8 @@
 // are unchanged (checked against hand-computed results here and against ONNX Runtime in
 // fp32_vs_ort_test.cpp), what cannot be canonicalized is one line naming the node, and a
 // canonicalized model lowers and simulates bit-exactly.
+#include "compiler/canonicalize.h"
+
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <random>
@@ -10,7 +12,6 @@
 #include "base/error.h"
 #include "base/npy.h"
 #include "compiler/calibrate.h"
-#include "compiler/canonicalize.h"
 #include "compiler/fp32_interp.h"
 #include "compiler/lower.h"
 #include "tests/compiler/backend_helpers.h"
@@ -41,9 +42,9 @@ TEST_CASE("canonicalization leaves only the compiler's ops in an exporter's grap
   const Graph g = import_model(exporter_forms(2).bytes, 2);
   std::vector<std::string> ops;
   for (const Node& n : g.nodes) ops.push_back(op_name(n.op));
-  CHECK(ops == std::vector<std::string>{"Conv", "Relu", "MaxPool", "BatchNormalization", "Relu", "AveragePool",
-                                        "Add", "Mul", "AveragePool", "GlobalAveragePool", "Reshape", "Reshape",
-                                        "Gemm"});
+  CHECK(ops == std::vector<std::string>{"Conv", "Relu", "MaxPool", "BatchNormalization", "Relu",
+                                        "AveragePool", "Add", "Mul", "AveragePool", "GlobalAveragePool",
+                                        "Reshape", "Reshape", "Gemm"});
   CHECK(g.outputs == std::vector<std::string>{"y"});
   CHECK(g.nodes.back().outputs[0] == "y");  // the Identity onto the output: Gemm writes y
   CHECK(g.nodes[0].attr<ConvAttrs>().pads == std::array<int64_t, 4>{1, 2, 2, 1});
@@ -80,7 +81,8 @@ TEST_CASE("ceil_mode pooling and ReduceMean compute what ONNX defines", "[compil
   const TensorMap out = run_fp32(g, {{"x", make_f32("x", {1, 1, 4, 5}, x)}});
   CHECK(out.at("mp").f32 == std::vector<float>{9, 10, 8, 6, 9, 10});
   // ap windows: rows {0,1,2} x cols {0,1,2}, {2,3,4}; rows {2,3} x ...
-  const std::vector<float> want_ap{(0 + 7 + 3 + 2 + 9 + 5 + 4 + 0 + 7) / 9.0f, (3 + 10 + 6 + 5 + 1 + 8 + 7 + 3 + 10) / 9.0f,
+  const std::vector<float> want_ap{(0 + 7 + 3 + 2 + 9 + 5 + 4 + 0 + 7) / 9.0f,
+                                   (3 + 10 + 6 + 5 + 1 + 8 + 7 + 3 + 10) / 9.0f,
                                    (4 + 0 + 7 + 6 + 2 + 9) / 6.0f, (7 + 3 + 10 + 9 + 5 + 1) / 6.0f};
   REQUIRE(out.at("ap").f32.size() == 4);
   for (size_t i = 0; i < 4; ++i) CHECK(out.at("ap").f32[i] == Approx(want_ap[i]));
@@ -97,15 +99,16 @@ TEST_CASE("constant subgraphs fold: Slice, Transpose, Gather, Cast, Range, Const
   // target = Concat(Slice(Shape(x), 0, 1), Cast(Range(3, 7, 2) * 2 - 2)[1:]) = [2, 12 / 2 + ...]
   b.node("Shape", {"x"}, "s");
   b.node("Slice", {"s", ints_init(b, "st", {0}), ints_init(b, "en", {1})}, "n");
-  b.node("Range", {b.ints("r0", {}, kInt64, {3}), b.ints("r1", {}, kInt64, {7}), b.ints("r2", {}, kInt64, {2})},
-         "rg");  // [3, 5]
-  b.node("Mul", {"rg", b.ints("two", {}, kInt64, {2})}, "rg2");  // [6, 10]
-  b.node("Sub", {"rg2", b.ints("four", {}, kInt64, {4})}, "rg3");  // [2, 6]
-  b.node("Gather", {"rg3", ints_init(b, "idx", {1})}, "six");  // [6]
-  b.node("Div", {"six", b.ints("three", {}, kInt64, {3})}, "d");  // [2]
+  b.node("Range",
+         {b.ints("r0", {}, kInt64, {3}), b.ints("r1", {}, kInt64, {7}), b.ints("r2", {}, kInt64, {2})},
+         "rg");                                                      // [3, 5]
+  b.node("Mul", {"rg", b.ints("two", {}, kInt64, {2})}, "rg2");      // [6, 10]
+  b.node("Sub", {"rg2", b.ints("four", {}, kInt64, {4})}, "rg3");    // [2, 6]
+  b.node("Gather", {"rg3", ints_init(b, "idx", {1})}, "six");        // [6]
+  b.node("Div", {"six", b.ints("three", {}, kInt64, {3})}, "d");     // [2]
   b.node("Concat", {"n", "d", ints_init(b, "m1", {-1})}, "target");  // [2, 2, -1]
   attr(*b.proto().mutable_graph()->mutable_node(b.proto().graph().node_size() - 1), "axis", int64_t{0});
-  b.node("Reshape", {"x", "target"}, "x3");  // [2, 2, 6]
+  b.node("Reshape", {"x", "target"}, "x3");                                        // [2, 2, 6]
   auto& tr = b.node("Transpose", {b.f32("w", {2, 3}, {1, 2, 3, 4, 5, 6})}, "wt");  // [[1 4] [2 5] [3 6]]
   attr(tr, "perm", std::vector<int64_t>{1, 0});
   b.node("ConstantOfShape", {ints_init(b, "cs", {3, 2})}, "zeros");
@@ -113,8 +116,9 @@ TEST_CASE("constant subgraphs fold: Slice, Transpose, Gather, Cast, Range, Const
   attr(cast, "to", int64_t{1});
   b.node("Add", {"wt", "zf"}, "w2");
   b.node("Flatten", {"x3"}, "x4");  // [2, 12] again
-  b.node("Slice", {"x4", ints_init(b, "s0", {9}), ints_init(b, "s1", {-100}), ints_init(b, "s2", {1}),
-                   ints_init(b, "s3", {-3})},
+  b.node("Slice",
+         {"x4", ints_init(b, "s0", {9}), ints_init(b, "s1", {-100}), ints_init(b, "s2", {1}),
+          ints_init(b, "s3", {-3})},
          "x5");  // columns 9, 6, 3, 0 -> Slice of an activation: refused below unless constant
   b.node("MatMul", {"x", b.f32("wide", {12, 3}, std::vector<float>(36, 0.5f))}, "mm");
   b.node("MatMul", {"mm", "w2"}, "y0");
@@ -137,7 +141,8 @@ TEST_CASE("constant subgraphs fold: Slice, Transpose, Gather, Cast, Range, Const
   CHECK(w2->f32 == std::vector<float>{1, 4, 2, 5, 3, 6});
 }
 
-TEST_CASE("canonicalization refuses what it cannot rewrite, in one line naming the node", "[compiler][canon]") {
+TEST_CASE("canonicalization refuses what it cannot rewrite, in one line naming the node",
+          "[compiler][canon]") {
   auto pool_after_pad = [](const char* pool, const char* mode, std::vector<int64_t> pads) {
     ModelBuilder b;
     b.input("x", {1, 2, 6, 6}).output("y");
@@ -150,8 +155,8 @@ TEST_CASE("canonicalization refuses what it cannot rewrite, in one line naming t
   CHECK(import_error(pool_after_pad("MaxPool", "constant", {0, 0, 1, 1, 0, 0, 1, 1})) ==
         "m.onnx: node 'pad' (Pad): only a constant-mode Pad with value 0 before a Conv or pool is supported "
         "(supported ops: docs/compiler.md, \"Operators\")");
-  CHECK(import_error(pool_after_pad("AveragePool", "reflect", {0, 0, 1, 1, 0, 0, 1, 1})).starts_with(
-      "m.onnx: node 'pad' (Pad): only a constant-mode Pad"));
+  CHECK(import_error(pool_after_pad("AveragePool", "reflect", {0, 0, 1, 1, 0, 0, 1, 1}))
+            .starts_with("m.onnx: node 'pad' (Pad): only a constant-mode Pad"));
   CHECK(import_error(pool_after_pad("MaxPool", "constant", {0, 1, 1, 1, 0, 0, 1, 1})) ==
         "m.onnx: node 'pad' (Pad): padding along N or C is not supported");
   CHECK_NOTHROW(import_model(pool_after_pad("MaxPool", "constant", {0, 0, 0, 0, 0, 0, 0, 0})));
@@ -179,9 +184,10 @@ TEST_CASE("canonicalization refuses what it cannot rewrite, in one line naming t
     ModelBuilder b;
     b.input("x", {1, 2, 3}).output("y");
     b.node("Transpose", {"x"}, "y", "t");
-    CHECK(import_error(b.bytes()).starts_with(
-        "m.onnx: node 't' (Transpose): supported only on constant inputs (shape computations folded at compile "
-        "time)"));
+    CHECK(
+        import_error(b.bytes()).starts_with("m.onnx: node 't' (Transpose): supported only on constant inputs "
+                                            "(shape computations folded at compile "
+                                            "time)"));
   }
 }
 
@@ -201,7 +207,8 @@ TEST_CASE("an exporter's FP32 model calibrates, lowers and simulates bit-exactly
     const IntGraph ig = lower_qdq(quantize_fp32(g, calib, c).graph);
     bool has_affine_conv = false;  // the standalone BatchNormalization: a depthwise 1x1 conv
     for (const IOp& op : ig.ops)
-      if (const IConv* cv = op.as<IConv>(); cv && cv->groups == 8 && cv->kernel[0] == 1) has_affine_conv = true;
+      if (const IConv* cv = op.as<IConv>(); cv && cv->groups == 8 && cv->kernel[0] == 1)
+        has_affine_conv = true;
     CHECK(has_affine_conv);
     for (const char* preset : {"edge", "default", "server"}) {
       INFO(bits << " on " << preset);

@@ -8,7 +8,8 @@ namespace tpusim::testing {
 
 namespace {
 
-std::string ints_const(ModelBuilder& b, const std::string& name, std::vector<int64_t> v, bool scalar = false) {
+std::string ints_const(ModelBuilder& b, const std::string& name, std::vector<int64_t> v,
+                       bool scalar = false) {
   auto& n = b.node("Constant", {}, name, name + "_node");
   auto* a = n.add_attribute();
   a->set_name("value");
@@ -19,13 +20,14 @@ std::string ints_const(ModelBuilder& b, const std::string& name, std::vector<int
   return name;
 }
 
-std::string conv(ModelBuilder& b, std::mt19937& rng, const std::string& in, const std::string& out, int64_t cin,
-                 int64_t cout, int64_t k) {
+std::string conv(ModelBuilder& b, std::mt19937& rng, const std::string& in, const std::string& out,
+                 int64_t cin, int64_t cout, int64_t k) {
   const float a = std::sqrt(3.0f / static_cast<float>(cin * k * k));
-  b.node("Conv",
-         {in, b.f32(out + "_w", {cout, cin, k, k}, uniform(rng, static_cast<size_t>(cout * cin * k * k), -a, a)),
-          b.f32(out + "_b", {cout}, uniform(rng, static_cast<size_t>(cout), -0.1f, 0.1f))},
-         out);
+  b.node(
+      "Conv",
+      {in, b.f32(out + "_w", {cout, cin, k, k}, uniform(rng, static_cast<size_t>(cout * cin * k * k), -a, a)),
+       b.f32(out + "_b", {cout}, uniform(rng, static_cast<size_t>(cout), -0.1f, 0.1f))},
+      out);
   return out;
 }
 
@@ -47,11 +49,12 @@ TestModel exporter_forms(int64_t batch) {
   attr(mp, "ceil_mode", int64_t{1});
   // Inference Dropout with its ratio input, then a standalone BatchNormalization (pre-activation).
   b.node("Dropout", {"mp", b.scalar("ratio", 0.3f)}, "mp_drop");
-  auto& bn = b.node("BatchNormalization",
-                    {"mp_drop", b.f32("bn_g", {8}, uniform(rng, 8, 0.5f, 1.5f)),
-                     b.f32("bn_b", {8}, uniform(rng, 8, -0.2f, 0.2f)),
-                     b.f32("bn_m", {8}, uniform(rng, 8, -0.2f, 0.2f)), b.f32("bn_v", {8}, uniform(rng, 8, 0.5f, 1.5f))},
-                    "bn");
+  auto& bn = b.node(
+      "BatchNormalization",
+      {"mp_drop", b.f32("bn_g", {8}, uniform(rng, 8, 0.5f, 1.5f)),
+       b.f32("bn_b", {8}, uniform(rng, 8, -0.2f, 0.2f)), b.f32("bn_m", {8}, uniform(rng, 8, -0.2f, 0.2f)),
+       b.f32("bn_v", {8}, uniform(rng, 8, 0.5f, 1.5f))},
+      "bn");
   attr(bn, "epsilon", 1e-5f);
   b.node("Relu", {"bn"}, "bn_relu");
   // AveragePool with ceil_mode (padding not counted) after a zero Pad of nothing.
@@ -78,7 +81,8 @@ TestModel exporter_forms(int64_t batch) {
   attr(*b.proto().mutable_graph()->mutable_node(b.proto().graph().node_size() - 1), "axis", int64_t{0});
   b.node("Reshape", {"rm", "flat_shape"}, "flat");
   b.node("Gemm",
-         {"flat", b.f32("fc_w", {8, 5}, uniform(rng, 40, -0.6f, 0.6f)), b.f32("fc_b", {5}, uniform(rng, 5, -0.1f, 0.1f))},
+         {"flat", b.f32("fc_w", {8, 5}, uniform(rng, 40, -0.6f, 0.6f)),
+          b.f32("fc_b", {5}, uniform(rng, 5, -0.1f, 0.1f))},
          "fc");
   b.node("Identity", {"fc"}, "y");
   return {"exporter_forms", b.bytes(), {batch, 3, 13, 13}, false, 0.0f};
