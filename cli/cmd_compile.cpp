@@ -17,39 +17,9 @@
 #include "compiler/lower_report.h"
 #include "compiler/onnx_import.h"
 #include "sim/simulator.h"
+#include "workflow/quantize_model.h"
 
 namespace tpusim::cli {
-
-namespace {
-
-bool is_qdq(const compiler::Graph& g) {
-  for (const compiler::Node& n : g.nodes)
-    if (n.op == compiler::Op::QuantizeLinear || n.op == compiler::Op::DequantizeLinear) return true;
-  return false;
-}
-
-template <class Opts>
-compiler::Graph calibrated(const compiler::Graph& g, const Opts& o) {
-  if (o.calib.empty())
-    throw Error(
-        fmt::format("{}: an FP32 model (no QuantizeLinear/DequantizeLinear) needs calibration data: "
-                    "give --calib data.npy (or a QDQ model)",
-                    o.model));
-  compiler::CalibConfig c;
-  compiler::parse_bits(o.bits, c);
-  const auto m = calib_method_from_name(o.method);
-  if (!m)
-    throw Error(fmt::format("--calib-method '{}': expected minmax, ema, percentile, mse or kl", o.method));
-  c.method = *m;
-  c.limit = o.calib_limit;
-  c.calib_source = o.calib;
-  compiler::CalibResult r = compiler::quantize_fp32(g, load_npy(o.calib), c);
-  spdlog::info("{}: calibrated on {} samples ({}, {}), {} activation tensors", o.model, r.samples, o.method,
-               o.bits, r.params.size());
-  return std::move(r.graph);
-}
-
-}  // namespace
 
 Command add_compile(CLI::App& root) {
   struct Opts {
@@ -77,44 +47,42 @@ Command add_compile(CLI::App& root) {
           ->capture_default_str();
   CLI::Option* limit = sub->add_option("--calib-limit", o->calib_limit,
                                        "With --calib: use at most N calibration samples (0 = all)");
-  return {
-      sub, [o, method, bits, limit] {
-        // Calibration options without calibration would be silently ignored (a QDQ model keeps its
-        // own bits): refuse them, naming the option.
-        if (o->calib.empty())
-          for (const CLI::Option* opt : {method, bits, limit})
-            if (opt->count() > 0)
-              throw Error(
-                  fmt::format("{} has no effect without --calib (it configures the calibration of "
-                              "an FP32 model; a QDQ model keeps its own bits)",
-                              opt->get_name()));
-        check_output_path(o->out);
-        if (!o->report.empty()) check_output_path(o->report);
-        const Arch arch = resolve_arch(o->arch);
-        compiler::Graph g = compiler::import_onnx(o->model);
-        if (!is_qdq(g))
-          g = calibrated(g, *o);
-        else if (!o->calib.empty())
-          throw Error(fmt::format("{}: --calib given, but the model is already quantized (QDQ)", o->model));
-        const compiler::IntGraph ig = compiler::lower_qdq(g);
-        if (o->dump_ir) write_stdout(compiler::report_json(ig, compiler::lowering_report(ig)).dump(2) + "\n");
-        compiler::CompileReport rep;
-        const Program p = compiler::compile_int_graph(ig, arch, &rep);
-        save_program(p, o->out);
-        if (o->simulate) {
-          sim::DeviceMemory mem = sim::prepare_memory(p, arch);
-          for (const TensorDesc& d : p.inputs)
-            sim::write_tensor(mem, d, std::vector<int32_t>(d.elements(), d.zero_point));
-          const sim::RunResult run = sim::run(p, arch, mem, {});
-          std::vector<compiler::InstrTime> times;
-          for (const sim::Event& ev : run.events) times.push_back({ev.engine, ev.index, ev.start, ev.end});
-          compiler::fill_sim_cycles(rep, times);
-          spdlog::info("simulated: {} cycles", run.stats.total_cycles);
-        }
-        if (!o->report.empty()) write_file_atomic(o->report, rep.to_json().dump(2) + "\n");
-        spdlog::info("{}: {} ops -> {} GDMA + {} TIU instructions for {}, {} bytes of DDR", o->model,
-                     ig.ops.size(), p.gdma.size(), p.tiu.size(), arch.name, rep.ddr_bytes);
-      }};
+  return {sub, [o, method, bits, limit] {
+            // Calibration options without calibration would be silently ignored (a QDQ model keeps its
+            // own bits): refuse them, naming the option.
+            if (o->calib.empty())
+              for (const CLI::Option* opt : {method, bits, limit})
+                if (opt->count() > 0)
+                  throw Error(
+                      fmt::format("{} has no effect without --calib (it configures the calibration of "
+                                  "an FP32 model; a QDQ model keeps its own bits)",
+                                  opt->get_name()));
+            check_output_path(o->out);
+            if (!o->report.empty()) check_output_path(o->report);
+            const Arch arch = resolve_arch(o->arch);
+            const compiler::Graph g = workflow::quantized_graph(
+                compiler::import_onnx(o->model), o->model, {o->calib, o->method, o->bits, o->calib_limit});
+            const compiler::IntGraph ig = compiler::lower_qdq(g);
+            if (o->dump_ir)
+              write_stdout(compiler::report_json(ig, compiler::lowering_report(ig)).dump(2) + "\n");
+            compiler::CompileReport rep;
+            const Program p = compiler::compile_int_graph(ig, arch, &rep);
+            save_program(p, o->out);
+            if (o->simulate) {
+              sim::DeviceMemory mem = sim::prepare_memory(p, arch);
+              for (const TensorDesc& d : p.inputs)
+                sim::write_tensor(mem, d, std::vector<int32_t>(d.elements(), d.zero_point));
+              const sim::RunResult run = sim::run(p, arch, mem, {});
+              std::vector<compiler::InstrTime> times;
+              for (const sim::Event& ev : run.events)
+                times.push_back({ev.engine, ev.index, ev.start, ev.end});
+              compiler::fill_sim_cycles(rep, times);
+              spdlog::info("simulated: {} cycles", run.stats.total_cycles);
+            }
+            if (!o->report.empty()) write_file_atomic(o->report, rep.to_json().dump(2) + "\n");
+            spdlog::info("{}: {} ops -> {} GDMA + {} TIU instructions for {}, {} bytes of DDR", o->model,
+                         ig.ops.size(), p.gdma.size(), p.tiu.size(), arch.name, rep.ddr_bytes);
+          }};
 }
 
 }  // namespace tpusim::cli

@@ -21,6 +21,7 @@ Command add_run(CLI::App& root);      // tpusim run IN.tpu -i x.npy -o DIR [--st
 Command add_compile(CLI::App& root);  // tpusim compile MODEL.onnx --arch A -o OUT.tpu [--report R.json]
 Command add_eval(CLI::App& root);     // tpusim eval MODEL.tpu --dataset fashion-mnist [--limit N]
 Command add_compare(CLI::App& root);  // tpusim compare MODEL.onnx --input x.npy [--arch A] [--csv F]
+Command add_infer(CLI::App& root);    // tpusim infer MODEL.onnx -i x.npy -o OUT.npz [--engine fp32|int|sim]
 Command add_dse(CLI::App& root);      // tpusim dse --model M.onnx --sweep k=v,... --out DIR | dse merge
 // The QAT toolchain's commands: registered in every build; they open libtpusim_train.so when run.
 Command add_train(CLI::App& root);  // tpusim train --model lenet5 --epochs N -o DIR

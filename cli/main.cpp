@@ -72,8 +72,8 @@ int main(int argc, char** argv) {
         tpusim::cli::add_asm(app),     tpusim::cli::add_disasm(app), tpusim::cli::add_info(app),
         tpusim::cli::add_doc(app),     tpusim::cli::add_arch(app),   tpusim::cli::add_run(app),
         tpusim::cli::add_compile(app), tpusim::cli::add_eval(app),   tpusim::cli::add_compare(app),
-        tpusim::cli::add_dse(app),     tpusim::cli::add_train(app),  tpusim::cli::add_ptq(app),
-        tpusim::cli::add_qat(app),     tpusim::cli::add_demo(app),
+        tpusim::cli::add_infer(app),   tpusim::cli::add_dse(app),    tpusim::cli::add_train(app),
+        tpusim::cli::add_ptq(app),     tpusim::cli::add_qat(app),    tpusim::cli::add_demo(app),
     };
     if (const std::string e = unknown_command(app, argc, argv); !e.empty()) {
       fmt::print(stderr, "error: {}\n", e);

@@ -19,7 +19,8 @@ void Lowerer::lut(const Node& n) {
   values[n.outputs[0]] = start(n, ILut{}, {x.name}, {x.scale}, 1);
 }
 
-void Lowerer::finalise_lut(Pending p, const std::string& name, const QParams& q, const std::string& float_name) {
+void Lowerer::finalise_lut(Pending p, const std::string& name, const QParams& q,
+                           const std::string& float_name) {
   const ITensor& x = out.tensor(p.op.inputs[0]);
   const DTypeTraits& in = traits(x.dtype);
   const Node& f = *p.anchor;

@@ -20,7 +20,8 @@ double pointwise(Op op, const PointwiseAttrs& a, double x) {
     case Op::Erf: return std::erf(x);
     case Op::Softplus: return x > 30 ? x : std::log1p(std::exp(x));
     case Op::Gelu:
-      if (a.tanh_approx) return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+      if (a.tanh_approx)
+        return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
       return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
     default: return x;
   }

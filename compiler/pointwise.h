@@ -1,7 +1,7 @@
 // The pointwise functions of one tensor (Sigmoid, HardSigmoid, HardSwish, Tanh, LeakyRelu, Elu, Exp,
-// Erf, Softplus, Gelu, and Silu fused from Mul(x, Sigmoid(x))), defined once: the FP32 interpreter applies them per element and quantized
-// lowering tabulates them (the lut instruction), so FP32, the integer reference and the simulator
-// compute the same function.
+// Erf, Softplus, Gelu, and Silu fused from Mul(x, Sigmoid(x))), defined once: the FP32 interpreter applies
+// them per element and quantized lowering tabulates them (the lut instruction), so FP32, the integer
+// reference and the simulator compute the same function.
 #pragma once
 #include "compiler/ops.h"
 

@@ -6,8 +6,9 @@ forward passes): activations then keep unit scale through deep networks (Efficie
 vanish to 1e-14), but such random networks are chaotic: 40 dB of input noise alone costs ResNet-50's
 FP32 output a cosine of 0.92, so quantization error looks far worse than on trained weights.
 
-Writes, into OUT: <model>_opset<N>.onnx for every model and opset, calib.npy (calibration images)
-and images.npy (test images), float32 [N, 3, S, S], ImageNet-normalised uniform noise.
+Writes, into OUT: <model>_opset<N>.onnx for every model and opset, calib.npy (calibration images),
+images.npy (test images) and image1.npy (the first of them), float32 [N, 3, S, S], ImageNet-normalised
+uniform noise, and <model>_torch.npy: PyTorch's own output on images.npy (the FP32 reference).
 
 usage: export_torchvision.py OUT [--models a,b,c] [--opsets 13,17] [--size 64] [--calib 16] [--images 2]
                              [--bn auto|default|estimate]
@@ -94,11 +95,15 @@ def main():
         suffix = "" if s == a.size else f"_{s}"
         save(os.path.join(a.out, f"calib{suffix}.npy"), lambda p: np.save(open(p, "wb"), images(a.calib, s, 1)))
         save(os.path.join(a.out, f"images{suffix}.npy"), lambda p: np.save(open(p, "wb"), images(a.images, s, 2)))
+        save(os.path.join(a.out, f"image1{suffix}.npy"), lambda p: np.save(open(p, "wb"), images(1, s, 2)))
     torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
     for n in a.models.split(","):
         size = 224 if n in NEEDS_224 else a.size
         m = build(n, size, a.bn)
         x = torch.from_numpy(images(1, size, 3))
+        with torch.no_grad():
+            y = m(torch.from_numpy(images(a.images, size, 2))).numpy()
+        save(os.path.join(a.out, f"{n}_torch.npy"), lambda p: np.save(open(p, "wb"), y))
         for opset in (int(o) for o in a.opsets.split(",")):
             path = os.path.join(a.out, f"{n}_opset{opset}.onnx")
             save(path, lambda p: torch.onnx.export(m, x, p, opset_version=opset, input_names=["x"],

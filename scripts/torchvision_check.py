@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Real models through tpusim: torchvision CNNs exported by scripts/export_torchvision.py, each
-compiled as exported (calibrated on random images) for every architecture given, simulated timed,
-and checked: every layer of the simulator bit-exact with the integer reference, and the output's
-cosine against FP32 at least the model's floor. Prints one table row per model, opset and arch;
+run by `tpusim infer --engine fp32` against PyTorch's own outputs (two images through a model whose
+batch is fixed to 1: two runs), then compiled as exported (calibrated on random images) for every
+architecture given, simulated timed, and checked: every layer of the simulator bit-exact with the
+integer reference, and the output's cosine against FP32 at least the model's floor. Prints one table row per model, opset and arch;
 exits non-zero when a check fails. The test `real_models_torchvision` runs a subset; the bench
 (scripts/bench_torchvision.sh) runs every model at 224x224 with --bench.
 
@@ -16,6 +17,8 @@ import resource
 import subprocess
 import sys
 import time
+
+import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Output cosine floors at W8A8 with MSE calibration. Models whose BatchNormalization statistics
@@ -49,7 +52,7 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     subprocess.run([sys.executable, os.path.join(HERE, "export_torchvision.py"), a.work, "--models", a.models,
-                    "--opsets", a.opsets, "--size", str(a.size), "--images", "1"], check=True,
+                    "--opsets", a.opsets, "--size", str(a.size), "--images", "2"], check=True,
                    stderr=subprocess.DEVNULL)
     rows, failures = [], []
     head = "| model | opset | arch | bits | layers | sim == ref | cosine | floor |"
@@ -58,9 +61,19 @@ def main():
     print(head, flush=True)
     for m in a.models.split(","):
         sfx = "_224" if m in ("vgg11", "alexnet") and a.size != 224 else ""
-        calib, img = os.path.join(a.work, f"calib{sfx}.npy"), os.path.join(a.work, f"images{sfx}.npy")
+        calib, img = os.path.join(a.work, f"calib{sfx}.npy"), os.path.join(a.work, f"image1{sfx}.npy")
         for opset in a.opsets.split(","):
             model = os.path.join(a.work, f"{m}_opset{opset}.onnx")
+            out = os.path.join(a.work, f"{m}_{opset}_fp32.npz")
+            try:
+                run([a.tpusim, "infer", model, "-i", os.path.join(a.work, f"images{sfx}.npy"), "-o", out])
+                got, want = np.load(out)["y"], np.load(os.path.join(a.work, f"{m}_torch.npy"))
+                err = float(np.max(np.abs(got - want)))
+                if got.shape != want.shape or not np.allclose(got, want, rtol=1e-3, atol=1e-4):
+                    failures.append(f"{m} opset {opset}: FP32 differs from PyTorch by up to {err:.3g}")
+                print(f"{m} opset {opset}: FP32 interpreter vs PyTorch, max abs difference {err:.3g}", flush=True)
+            except RuntimeError as e:
+                failures.append(str(e))
             for arch in a.archs.split(","):
                 js = os.path.join(a.work, f"{m}_{opset}_{arch}.json")
                 row = f"| {m} | {opset} | {arch} | {a.bits} |"

@@ -1,0 +1,22 @@
+// A model ready for integer lowering: a QDQ model as it is, an FP32 model calibrated on data into
+// the QDQ form (compiler/calibrate.h). Shared by `tpusim compile`, `tpusim infer` and friends.
+#pragma once
+#include <string>
+
+#include "compiler/graph.h"
+
+namespace tpusim::workflow {
+
+struct CalibOptions {
+  std::string calib;          // .npy of calibration inputs; empty = none given
+  std::string method = "kl";  // minmax, ema, percentile, mse or kl
+  std::string bits = "w8a8";
+  int64_t limit = 0;
+};
+
+bool is_qdq(const compiler::Graph& g);
+// `g` (imported from `model`) as a QDQ graph: calibrated when FP32 (Error naming the model when no
+// calibration data is given), refused when QDQ and calibration data is given.
+compiler::Graph quantized_graph(const compiler::Graph& g, const std::string& model, const CalibOptions& o);
+
+}  // namespace tpusim::workflow
