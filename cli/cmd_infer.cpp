@@ -16,8 +16,9 @@ namespace tpusim::cli {
 Command add_infer(CLI::App& root) {
   auto o = std::make_shared<workflow::InferOptions>();
   auto out = std::make_shared<std::string>();
-  CLI::App* sub = root.add_subcommand(
-      "infer", "Run a model on .npy/.npz inputs (fp32 interpreter, integer reference or simulator); write its outputs");
+  CLI::App* sub = root.add_subcommand("infer",
+                                      "Run a model on .npy/.npz inputs (fp32 interpreter, integer reference "
+                                      "or simulator); write its outputs");
   sub->add_option("model", o->model, "ONNX model (FP32 or QDQ)")->required();
   sub->add_option("-i,--input", o->inputs,
                   "Inputs: PATH.npy (in input order), NAME=PATH.npy, or one .npz with a member per input")
@@ -29,27 +30,31 @@ Command add_infer(CLI::App& root) {
   CLI::Option* arch = sub->add_option("--arch", o->arch, "With --engine sim: architecture preset or YAML");
   CLI::Option* calib =
       sub->add_option("--calib", o->calib.calib, "FP32 model on int/sim: calibration inputs, float32 .npy");
-  CLI::Option* method = sub->add_option("--calib-method", o->calib.method, "minmax, ema, percentile, mse or kl")
-                            ->capture_default_str()
-                            ->needs(calib);
-  CLI::Option* bits =
-      sub->add_option("--bits", o->calib.bits, "w8a8, w4a4, w4a8 or w8a4")->capture_default_str()->needs(calib);
-  return {sub, [o, out, arch, calib, method, bits] {
-            if (arch->count() && o->engine != "sim")
-              throw Error(fmt::format("--arch has no effect with --engine {} (only the simulator has an architecture)",
-                                      o->engine));
-            if (calib->count() && o->engine == "fp32")
-              throw Error("--calib has no effect with --engine fp32 (the FP32 interpreter runs the model as it is)");
-            (void)method, (void)bits;
-            check_output_path(*out);
-            const workflow::InferResult r = workflow::infer(*o);
-            compiler::save_tensors_npz(r.outputs, *out);
-            std::string line = fmt::format("{}: {} output{} of {} run{} ({}) -> {}", o->model, r.outputs.size(),
-                                           r.outputs.size() == 1 ? "" : "s", r.runs, r.runs == 1 ? "" : "s",
-                                           o->engine, *out);
-            if (o->engine == "sim") line += fmt::format(", {} cycles", r.cycles);
-            spdlog::info("{}", line);
-          }};
+  CLI::Option* method =
+      sub->add_option("--calib-method", o->calib.method, "minmax, ema, percentile, mse or kl")
+          ->capture_default_str()
+          ->needs(calib);
+  CLI::Option* bits = sub->add_option("--bits", o->calib.bits, "w8a8, w4a4, w4a8 or w8a4")
+                          ->capture_default_str()
+                          ->needs(calib);
+  return {
+      sub, [o, out, arch, calib, method, bits] {
+        if (arch->count() && o->engine != "sim")
+          throw Error(fmt::format(
+              "--arch has no effect with --engine {} (only the simulator has an architecture)", o->engine));
+        if (calib->count() && o->engine == "fp32")
+          throw Error(
+              "--calib has no effect with --engine fp32 (the FP32 interpreter runs the model as it is)");
+        (void)method, (void)bits;
+        check_output_path(*out);
+        const workflow::InferResult r = workflow::infer(*o);
+        compiler::save_tensors_npz(r.outputs, *out);
+        std::string line =
+            fmt::format("{}: {} output{} of {} run{} ({}) -> {}", o->model, r.outputs.size(),
+                        r.outputs.size() == 1 ? "" : "s", r.runs, r.runs == 1 ? "" : "s", o->engine, *out);
+        if (o->engine == "sim") line += fmt::format(", {} cycles", r.cycles);
+        spdlog::info("{}", line);
+      }};
 }
 
 }  // namespace tpusim::cli

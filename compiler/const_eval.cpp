@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "compiler/shape_infer.h"
+#include "quant/quantize.h"
 
 namespace tpusim::compiler {
 
@@ -32,7 +33,8 @@ bool evaluable(Op op) {
     case Op::Mul:
     case Op::Div:
     case Op::Neg:
-    case Op::Sqrt: return true;
+    case Op::Sqrt:
+    case Op::QuantizeLinear: return true;  // of a constant float weight (PyTorch's fake-quant export)
     default: return false;
   }
 }
@@ -351,6 +353,29 @@ Tensor Eval::run() const {
       if (n.op == Op::Sqrt && !is_float(y.type)) fail("Sqrt of integers");
       for (float& v : y.f32) v = n.op == Op::Neg ? -v : std::sqrt(v);
       for (int64_t& v : y.ints) v = -v;
+      return y;
+    }
+    case Op::QuantizeLinear: {
+      const Tensor& x = in(0);
+      const auto& q = n.attr<QuantAttrs>();
+      const auto dt = to_dtype(q.qtype);
+      if (!is_float(x.type) || !dt)
+        fail("QuantizeLinear of a constant needs float input and an integer type");
+      int64_t inner = 1;
+      const auto axis = q.per_tensor() ? -1 : this->axis(q.axis, x.shape.size());
+      if (axis >= 0) {
+        for (size_t d = static_cast<size_t>(axis) + 1; d < x.shape.size(); ++d) inner *= x.shape[d];
+        if (static_cast<int64_t>(q.scale.size()) != x.shape[static_cast<size_t>(axis)])
+          fail(fmt::format("{} scales for {} channels", q.scale.size(), x.shape[static_cast<size_t>(axis)]));
+      }
+      Tensor y;
+      y.shape = x.shape;
+      y.type = q.qtype;
+      for (int64_t i = 0; i < x.elements(); ++i) {
+        const size_t c = axis < 0 ? 0 : static_cast<size_t>((i / inner) % x.shape[static_cast<size_t>(axis)]);
+        y.ints.push_back(quantize_linear(x.f32[static_cast<size_t>(i)], q.scale[c],
+                                         static_cast<int32_t>(q.zero_point[c]), *dt));
+      }
       return y;
     }
     default: fail("cannot be evaluated at compile time");

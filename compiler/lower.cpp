@@ -63,15 +63,17 @@ IntGraph Lowerer::run() {
         if (!fold_bias_add(n) && !constant_affine(n)) eltwise(n);
         break;
       case Op::Mul:
-        if (!constant_affine(n)) eltwise(n);
+        if (!fold_scale(n) && !constant_affine(n)) eltwise(n);
         break;
       case Op::Relu:
       case Op::Clip: clamp(n); break;
       case Op::Flatten:
       case Op::Reshape: view(n); break;
       case Op::Concat: concat(n); break;
-      case Op::ChannelAffine:
-      case Op::BatchNormalization: channel_affine(n); break;
+      case Op::BatchNormalization:
+        if (!fold_scale(n)) channel_affine(n);
+        break;
+      case Op::ChannelAffine: channel_affine(n); break;
       default:
         if (!is_pointwise(n.op)) g.fail(n, "has no integer lowering");
         lut(n);
@@ -101,12 +103,9 @@ Pending Lowerer::start(const Node& anchor, IOpKind kind, std::vector<std::string
   return p;
 }
 
-const ITensor& Lowerer::deq_input(const Node& n, size_t i) const {
-  const std::string& name = n.input(i);
-  auto it = values.find(name);
-  if (it == values.end()) not_quantized(n, name);
-  if (const Deq* d = std::get_if<Deq>(&it->second)) return out.tensor(d->itensor);
-  float_reaches(std::get<Pending>(it->second), name, &n);
+const ITensor& Lowerer::deq_input(const Node& n, size_t i) {
+  // A pending op whose result is exact on its input's grid (a max pool, ...) is materialised.
+  return out.tensor(need_deq(n.input(i), &n).itensor);
 }
 
 void Lowerer::not_quantized(const Node& n, const std::string& name) const {

@@ -80,3 +80,63 @@ void Lowerer::affine_conv(const Node& n, const ITensor& x, const ConstValues& s,
 }
 
 }  // namespace tpusim::compiler::lowering
+
+namespace tpusim::compiler::lowering {
+
+// y = x * k[c] (+ t[c]) on a pending Conv/Gemm/MatMul before any clamp: the scale goes into the
+// accumulator's real value (acc_scale[c] * k[c], exact in double; a negative k[c] negates the
+// channel's weights and bias), the shift into the bias. What PyTorch's QAT ConvBn modules export:
+// Conv -> Div(scale factor) -> Add(bias) -> BatchNormalization, between the Q/DQ pairs.
+bool Lowerer::fold_affine_into_pending(const Node& n, const std::vector<double>& k,
+                                       const std::vector<double>& t) {
+  auto it = values.find(n.input(0));
+  if (it == values.end() || !std::holds_alternative<Pending>(it->second)) return false;
+  Pending p = std::get<Pending>(it->second);
+  if (p.clamped || !(p.op.as<IConv>() || p.op.as<IMatmul>())) return false;
+  const size_t C = p.acc_scale.size() == 1 && k.size() > 1 ? k.size() : p.acc_scale.size();
+  if (p.acc_scale.size() == 1) p.acc_scale.assign(C, p.acc_scale[0]);
+  if (p.bias.empty()) p.bias.assign(C, 0);
+  std::vector<int8_t>& w =
+      p.op.as<IConv>() ? std::get<IConv>(p.op.kind).weight : std::get<IMatmul>(p.op.kind).weight;
+  const size_t per = w.size() / C;
+  for (size_t c = 0; c < C; ++c) {
+    const double kc = k[k.size() == 1 ? 0 : c];
+    if (kc == 0 || !std::isfinite(kc))
+      g.fail(n, fmt::format("scales channel {} by {}: cannot be folded", c, kc));
+    if (kc < 0) {
+      for (size_t i = c * per; i < (c + 1) * per; ++i) {
+        if (w[i] == -128) g.fail(n, fmt::format("negative scale on channel {} whose weights hold -128", c));
+        w[i] = static_cast<int8_t>(-w[i]);
+      }
+      p.bias[c] = -p.bias[c];
+    }
+    p.acc_scale[c] *= std::fabs(kc);
+    if (!t.empty())
+      p.bias[c] += static_cast<int64_t>(std::nearbyint(t[t.size() == 1 ? 0 : c] / p.acc_scale[c]));
+  }
+  p.exact_bias_scale.clear();  // an int32 bias is no longer at float(s_in * s_w)
+  p.op.sources.push_back(n.name);
+  values[n.outputs[0]] = std::move(p);
+  return true;
+}
+
+bool Lowerer::fold_scale(const Node& n) {
+  if (n.op == Op::Mul) {
+    if (!is_constant(n.input(1)) || is_constant(n.input(0))) return false;
+    auto it = values.find(n.input(0));
+    if (it == values.end() || !std::holds_alternative<Pending>(it->second)) return false;
+    const Pending& p = std::get<Pending>(it->second);
+    const ConstValues k =
+        per_channel(g, n, constant_values(g, n, n.input(1)), g.tensor(n.outputs[0]).shape, p.channel_axis);
+    return fold_affine_into_pending(n, k.real, {});
+  }
+  // BatchNormalization
+  std::vector<float> s, t;
+  for (size_t i = 1; i <= 4; ++i)
+    if (!g.constant(n.input(i))) return false;
+  batchnorm_coefficients(*g.constant(n.input(1)), *g.constant(n.input(2)), *g.constant(n.input(3)),
+                         *g.constant(n.input(4)), n.attr<BatchNormAttrs>().epsilon, s, t);
+  return fold_affine_into_pending(n, {s.begin(), s.end()}, {t.begin(), t.end()});
+}
+
+}  // namespace tpusim::compiler::lowering

@@ -70,7 +70,7 @@ class Lowerer {
   std::map<std::string, Value> values;
 
   // lower.cpp
-  const ITensor& deq_input(const Node& n, size_t i) const;  // input i must be a Deq
+  const ITensor& deq_input(const Node& n, size_t i);  // input i must be (or become exactly) a Deq
   QParams params(const ITensor& t) const { return {t.dtype, t.scale, t.zero_point}; }
   ITensor& add_tensor(const std::string& name, const Shape& shape, const QParams& p,
                       const std::string& float_name);
@@ -97,6 +97,10 @@ class Lowerer {
   bool constant_affine(const Node& n);  // Add/Mul of an activation and a constant; false if not that
   void affine_conv(const Node& n, const ITensor& x, const ConstValues& s, const ConstValues& t);
   bool is_constant(const std::string& name) const;
+  // Mul by a per-channel constant, or BatchNormalization, of a pending Conv/Gemm/MatMul: folded
+  // into its accumulator scale and bias; false if not that.
+  bool fold_scale(const Node& n);
+  bool fold_affine_into_pending(const Node& n, const std::vector<double>& k, const std::vector<double>& t);
   bool fold_bias_add(const Node& n);  // Add(pending conv/matmul, constant); false if not that
   void finalise_concat(Pending p, const std::string& name, const QParams& q, const std::string& float_name);
   // An average pool onto a finer grid (s_out < s_in) with the same count in every window becomes

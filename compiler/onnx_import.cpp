@@ -178,6 +178,15 @@ Graph import_onnx_bytes(std::span<const uint8_t> bytes, const std::string& sourc
       g.tensors[name] = std::move(t);
       continue;
     }
+    if (p.op_type() == "Identity" && default_domain(p.domain()) && p.input_size() == 1 &&
+        p.output_size() == 1 && g.constant(p.input(0)) && !g.has(p.output(0))) {
+      // A constant under another name (torch.onnx shares zero points this way): a constant too, so
+      // the QuantizeLinear/Clip/Reshape parameters that read it resolve at import.
+      Tensor t = *g.constant(p.input(0));
+      t.name = p.output(0);
+      g.tensors[t.name] = std::move(t);
+      continue;
+    }
     add_node(g, p, static_cast<size_t>(i));
   }
   for (const auto& vi : gp.output()) g.outputs.push_back(vi.name());

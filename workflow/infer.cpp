@@ -64,7 +64,8 @@ Inputs load_inputs(const std::vector<std::string>& args, const std::vector<std::
     } else {
       while (next < names.size() && in.arrays.count(names[next])) ++next;
       if (next == names.size())
-        throw Error(fmt::format("{}: more inputs given than {} has (inputs: {})", a, model, fmt::join(names, ", ")));
+        throw Error(
+            fmt::format("{}: more inputs given than {} has (inputs: {})", a, model, fmt::join(names, ", ")));
       name = names[next];
     }
     if (in.arrays.count(name)) throw Error(fmt::format("{}: input '{}' is given twice", a, name));
@@ -72,7 +73,8 @@ Inputs load_inputs(const std::vector<std::string>& args, const std::vector<std::
     in.source[name] = path;
   }
   for (const std::string& n : names)
-    if (!in.arrays.count(n)) throw Error(fmt::format("{}: input '{}' was not given (-i {}=PATH)", model, n, n));
+    if (!in.arrays.count(n))
+      throw Error(fmt::format("{}: input '{}' was not given (-i {}=PATH)", model, n, n));
   return in;
 }
 
@@ -131,17 +133,18 @@ InferResult infer(const InferOptions& o) {
     const compiler::Shape rest(want.shape.begin() + (want.shape.empty() ? 0 : 1), want.shape.end());
     const bool exact = a.shape == want.shape;
     const bool stacked = !want.shape.empty() && a.shape.size() == want.shape.size() &&
-                         std::equal(rest.begin(), rest.end(), a.shape.begin() + 1) && a.shape[0] % want.shape[0] == 0 &&
-                         a.shape[0] > 0;
+                         std::equal(rest.begin(), rest.end(), a.shape.begin() + 1) &&
+                         a.shape[0] % want.shape[0] == 0 && a.shape[0] > 0;
     if (!exact && !stacked)
       throw Error(fmt::format("{}: shape {} does not fit input '{}' {} of {}", in.source.at(name),
                               compiler::shape_str(a.shape), name, compiler::shape_str(want.shape), o.model));
     const int64_t runs = exact ? 1 : a.shape[0] / want.shape[0];
     if (res.runs != 0 && runs != res.runs)
-      throw Error(fmt::format("{}: {} rows make {} runs, the other inputs {}", in.source.at(name), a.shape[0], runs,
-                              res.runs));
+      throw Error(fmt::format("{}: {} rows make {} runs, the other inputs {}", in.source.at(name), a.shape[0],
+                              runs, res.runs));
     res.runs = runs;
-    Tensor t = compiler::from_npy(a, name, compiler::is_float(want.type) ? compiler::ElemType::F32 : want.type);
+    Tensor t =
+        compiler::from_npy(a, name, compiler::is_float(want.type) ? compiler::ElemType::F32 : want.type);
     t.type = want.type;
     whole[name] = std::move(t);
   }
@@ -173,7 +176,8 @@ InferResult infer(const InferOptions& o) {
   const Program p = compiler::compile_int_graph(ig, arch);
   std::vector<sim::HostArray> host;  // in the program's input order
   for (const TensorDesc& d : p.inputs) {
-    const auto k = static_cast<size_t>(std::find(ig.inputs.begin(), ig.inputs.end(), d.name) - ig.inputs.begin());
+    const auto k =
+        static_cast<size_t>(std::find(ig.inputs.begin(), ig.inputs.end(), d.name) - ig.inputs.begin());
     const std::string& name = ig.float_inputs.at(k);
     host.push_back({in.source.at(name), in.arrays.at(name)});
   }

@@ -29,13 +29,14 @@ compiler::Graph quantized_graph(const compiler::Graph& g, const std::string& mod
   compiler::CalibConfig c;
   compiler::parse_bits(o.bits, c);
   const auto m = calib_method_from_name(o.method);
-  if (!m) throw Error(fmt::format("--calib-method '{}': expected minmax, ema, percentile, mse or kl", o.method));
+  if (!m)
+    throw Error(fmt::format("--calib-method '{}': expected minmax, ema, percentile, mse or kl", o.method));
   c.method = *m;
   c.limit = o.limit;
   c.calib_source = o.calib;
   compiler::CalibResult r = compiler::quantize_fp32(g, load_npy(o.calib), c);
-  spdlog::info("{}: calibrated on {} samples ({}, {}), {} activation tensors", model, r.samples, o.method, o.bits,
-               r.params.size());
+  spdlog::info("{}: calibrated on {} samples ({}, {}), {} activation tensors", model, r.samples, o.method,
+               o.bits, r.params.size());
   return std::move(r.graph);
 }
 
