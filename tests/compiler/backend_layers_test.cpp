@@ -520,5 +520,25 @@ TEST_CASE("back end: conv -> channel shuffle -> conv, the gather between TIU ops
       CHECK(res.tensors_compared == 4);
       CHECK(res.report.layers[1].kind == "gather");
       CHECK(res.report.layers[1].tiu_begin == res.report.layers[1].tiu_end);
+      if (t == DType::Int8) CHECK(res.report.layers[1].tiles == 2);  // two runs, each one load + store
+      CHECK(res.report.layers[1].sim_cycles > 0);
     }
+}
+
+// Not run by default (hidden tag): `test_compiler_backend "[stress]"` for many more random gathers.
+TEST_CASE("back end: random gather stress", "[.][stress]") {
+  Rng r(4242);
+  const GatherKind kinds[] = {GatherKind::Shuffle2, GatherKind::Shuffle3, GatherKind::Shuffle4,
+                              GatherKind::Slice,    GatherKind::Reverse,  GatherKind::Random};
+  for (int i = 0; i < 600; ++i) {
+    const char* preset = i % 3 == 0 ? "edge" : i % 3 == 1 ? "default" : "server";
+    const DType t = static_cast<DType>(pick(r, 0, 3));
+    const GatherKind k = kinds[pick(r, 0, 5)];
+    const int64_t c = 12 * pick(r, 1, 8);
+    const Shape s = pick(r, 0, 3) == 0 ? Shape{pick(r, 1, 7), c}
+                                       : Shape{pick(r, 1, 3), c, pick(r, 1, 24), pick(r, 1, 24)};
+    const IntGraph g = gather_graph(r, s, t, gather_channels(r, k, c));
+    INFO(preset << " gather stress case " << i << " " << name(t) << " " << shape_str(s));
+    check_bitexact(g, arch_preset(preset), i % 10 == 0, 2000 + static_cast<uint32_t>(i));
+  }
 }
