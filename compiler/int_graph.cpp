@@ -21,6 +21,7 @@ const char* kind_name(const IOp& op) {
     const char* operator()(const IRequant&) const { return "requant"; }
     const char* operator()(const ILut&) const { return "lut"; }
     const char* operator()(const IConcat&) const { return "concat"; }
+    const char* operator()(const IGather&) const { return "gather"; }
   };
   return std::visit(Name{}, op.kind);
 }

@@ -1,17 +1,18 @@
 // The integer graph IR: what quantized lowering (lower.h) produces, the integer reference
 // interpreter (int_interp.h) runs untiled and the back end tiles into instructions.
 //
-// Every op except IConcat is the computation of exactly one TIU instruction of isa/isa_table.h on
+// Every op except IConcat and IGather is the computation of exactly one TIU instruction of isa/isa_table.h on
 // whole tensors: the back end splits an op into tiles (rows, channels, batch) but never changes
 // its arithmetic, so the interpreter here is the golden for the simulator, bit for bit.
 //   IConv    -> conv2d   IMatmul -> matmul   IPool -> pool   IEltwise -> eltwise
 //   IRequant -> requant  ILut    -> lut
 //   IConcat  -> GDMA copies into slices of the output (no arithmetic)
+//   IGather  -> GDMA copies of input channels into output channels (no arithmetic)
 // Flatten/Reshape are not ops: the output ITensor is a view (`view_of`) of the same elements.
 //
 // Numbers: activations are per-tensor affine, real = (q - zero_point) * scale; weights are
 // symmetric per output channel (int8 or int4); biases int32 at the accumulator scale
-// s_in * s_w[c]. Every op but ILut and IConcat ends in the requant tail of the TIU:
+// s_in * s_w[c]. Every op but ILut, IConcat and IGather ends in the requant tail of the TIU:
 //   out = clamp(out_zp + round_shift(acc * M0[c], shift[c]), clamp_lo, clamp_hi)
 // with (M0, shift) from quantize_multiplier (quant/quantize.h), which also gives the
 // representation error kept with each multiplier for the per-layer report.
@@ -132,7 +133,16 @@ struct IConcat {
   int64_t axis = 1;
 };
 
-using IOpKind = std::variant<IConv, IMatmul, IPool, IEltwise, IRequant, ILut, IConcat>;
+// Channel gather: output channel c is input channel channels[c]. Input [N, C_in, ...] (4-D NCHW or
+// 2-D [N, C_in]), output [N, channels.size(), ...] with the same trailing dimensions; every entry
+// lies in [0, C_in), repeats and any order are allowed (channel shuffle, channel slices of
+// Slice/Split). The output has the input's type, scale and zero point (lowering guarantees it;
+// the interpreter throws otherwise). `rq` is unused. The back end emits strided GDMA copies only.
+struct IGather {
+  std::vector<int64_t> channels;
+};
+
+using IOpKind = std::variant<IConv, IMatmul, IPool, IEltwise, IRequant, ILut, IConcat, IGather>;
 
 struct IOp {
   std::string name;                  // the float-graph node it was anchored on
@@ -148,7 +158,8 @@ struct IOp {
   }
 };
 
-// "conv2d", "matmul", "pool", "eltwise", "requant", "lut" (the TIU mnemonics) or "concat".
+// "conv2d", "matmul", "pool", "eltwise", "requant", "lut" (the TIU mnemonics), "concat" or
+// "gather".
 const char* kind_name(const IOp& op);
 
 struct IntGraph {

@@ -58,6 +58,8 @@ uint64_t run_int_op(const IntGraph& g, const IOp& op, IntValues& values) {
     overflows = k::requant(*r, op.rq, *in[0], y);
   else if (const ILut* l = op.as<ILut>())
     k::lut(*l, *in[0], y);
+  else if (const IGather* gt = op.as<IGather>())
+    k::gather(*gt, *in[0], y);
   else
     k::concat(std::get<IConcat>(op.kind), in, y);
   values[op.output] = std::move(y);

@@ -198,4 +198,29 @@ void concat(const IConcat& c, const std::vector<const IntValue*>& xs, IntValue& 
   }
 }
 
+void gather(const IGather& gt, const IntValue& x, IntValue& y) {
+  if (x.shape.size() < 2 || y.shape.size() != x.shape.size())
+    throw Error(fmt::format("gather: input {} and output {} must both be [N, C, ...] of the same rank",
+                            shape_str(x.shape), shape_str(y.shape)));
+  const auto cout = static_cast<int64_t>(gt.channels.size());
+  Shape expect = x.shape;
+  expect[1] = cout;
+  if (y.shape != expect)
+    throw Error(fmt::format("gather: {} channels of input {} make {}, the output is {}", cout,
+                            shape_str(x.shape), shape_str(expect), shape_str(y.shape)));
+  if (y.dtype != x.dtype || y.scale != x.scale || y.zero_point != x.zero_point)
+    throw Error(
+        fmt::format("gather: output ({}, scale {}, zero point {}) differs from the input ({}, scale {}, "
+                    "zero point {})",
+                    name(y.dtype), y.scale, y.zero_point, name(x.dtype), x.scale, x.zero_point));
+  const int64_t cin = x.shape[1], inner = num_elements(Shape(x.shape.begin() + 2, x.shape.end()));
+  for (int64_t c : gt.channels)
+    if (c < 0 || c >= cin) throw Error(fmt::format("gather: channel {} is outside [0, {})", c, cin));
+  y.data.assign(idx(num_elements(y.shape)), 0);
+  for (int64_t n = 0; n < x.shape[0]; ++n)
+    for (int64_t c = 0; c < cout; ++c)
+      std::copy_n(x.data.begin() + (n * cin + gt.channels[idx(c)]) * inner, inner,
+                  y.data.begin() + (n * cout + c) * inner);
+}
+
 }  // namespace tpusim::compiler::int_kernels

@@ -18,5 +18,8 @@ uint64_t requant(const IRequant& r, const RequantSpec& rq, const IntValue& x, In
 // Throws tpusim::Error when the table has the wrong size or an entry outside the output type.
 void lut(const ILut& l, const IntValue& x, IntValue& y);
 void concat(const IConcat& c, const std::vector<const IntValue*>& xs, IntValue& y);
+// Throws tpusim::Error when a channel is out of range, the shapes do not match or the output's
+// type, scale or zero point differ from the input's.
+void gather(const IGather& gt, const IntValue& x, IntValue& y);
 
 }  // namespace tpusim::compiler::int_kernels

@@ -56,7 +56,8 @@ std::vector<LayerReport> lowering_report(const IntGraph& g) {
     for (const Multiplier& m : l.rescale) l.max_rel_error = std::max(l.max_rel_error, m.rel_error);
     l.clamp_lo = op.rq.clamp_lo;
     l.clamp_hi = op.rq.clamp_hi;
-    if (op.as<IConcat>() || op.as<ILut>()) {  // copies or a table: the range of the output type
+    // Copies or a table: the range of the output type.
+    if (op.as<IConcat>() || op.as<IGather>() || op.as<ILut>()) {
       l.clamp_lo = static_cast<int32_t>(traits(g.tensor(op.output).dtype).qmin);
       l.clamp_hi = static_cast<int32_t>(traits(g.tensor(op.output).dtype).qmax);
     }

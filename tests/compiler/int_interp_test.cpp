@@ -154,6 +154,30 @@ TEST_CASE("lut maps each code through its table: int8 and int4, signed and unsig
   CHECK(std::string(kind_name(IOp{"l", {}, {}, "", neg, {}})) == "lut");
 }
 
+TEST_CASE("gather copies input channels into output channels, repeats allowed", "[compiler][int_interp]") {
+  // x [2, 3, 1, 2]: image n, channel c holds {100n + 10c, 100n + 10c + 1}.
+  const Ints x{0, 1, 10, 11, 20, 21, 100, 101, 110, 111, 120, 121};
+  IGather gt{{2, 0, 2, 1}};
+  CHECK(run_one({"g", {}, {}, "", gt, {}}, {tensor("x", {2, 3, 1, 2}, DType::Int8, 3, 0.5f)},
+                tensor("y", {2, 4, 1, 2}, DType::Int8, 3, 0.5f),
+                {x}) == Ints{20, 21, 0, 1, 20, 21, 10, 11, 120, 121, 100, 101, 120, 121, 110, 111});
+  // 2-D [N, C] uint4: the second half of the channels (a Slice), then a channel shuffle of 4.
+  CHECK(run_one({"slice", {}, {}, "", IGather{{2, 3}}, {}}, {tensor("x", {2, 4}, DType::UInt4)},
+                tensor("y", {2, 2}, DType::UInt4), {{1, 2, 3, 4, 5, 6, 7, 8}}) == Ints{3, 4, 7, 8});
+  CHECK(run_one({"shuffle", {}, {}, "", IGather{{0, 2, 1, 3}}, {}}, {tensor("x", {1, 4}, DType::Int4)},
+                tensor("y", {1, 4}, DType::Int4), {{-8, -1, 0, 7}}) == Ints{-8, 0, -1, 7});
+  CHECK(std::string(kind_name(IOp{"g", {}, {}, "", gt, {}})) == "gather");
+  CHECK_THROWS_WITH(run_one({"g", {}, {}, "", IGather{{0, 3}}, {}}, {tensor("x", {1, 3}, DType::Int8)},
+                            tensor("y", {1, 2}, DType::Int8), {{1, 2, 3}}),
+                    "gather: channel 3 is outside [0, 3)");
+  CHECK_THROWS_WITH(run_one({"g", {}, {}, "", IGather{{0, 1}}, {}}, {tensor("x", {1, 3}, DType::Int8)},
+                            tensor("y", {1, 3}, DType::Int8), {{1, 2, 3}}),
+                    "gather: 2 channels of input [1, 3] make [1, 2], the output is [1, 3]");
+  CHECK_THROWS_WITH(run_one({"g", {}, {}, "", IGather{{0}}, {}}, {tensor("x", {1, 3}, DType::Int8)},
+                            tensor("y", {1, 1}, DType::Int8, 1), {{1, 2, 3}}),
+                    Catch::Contains("gather: output (int8, scale 1, zero point 1) differs from the input"));
+}
+
 TEST_CASE("average pool with and without counting padding", "[compiler][int_interp]") {
   IPool p;
   p.mode = PoolMode::Avg;
