@@ -31,6 +31,7 @@ CanonStats canonicalize(Graph& g) {
   s.bypassed = bypass_identity(g);
   fold_constants(g, s);
   s.pads = fold_pad(g);
+  s.shuffles = fuse_channel_shuffle(g);
   s.fused = fuse_pointwise(g);
   for (const Node& n : g.nodes)
     if (canonicalization_only(n.op)) g.fail(n, why_left(n));

@@ -4,9 +4,10 @@
 //   bypass_identity   Identity and inference-mode Dropout: consumers read their input
 //   fold_constants    a walk in graph order: nodes computable now (const_eval.h) become constants,
 //                     Sub/Div by constants become Add/Mul, ReduceMean over H and W becomes
-//                     GlobalAveragePool, Reshape targets computed by shape subgraphs are resolved,
-//                     and every remaining node's shape is inferred
+//                     GlobalAveragePool, a channel Slice becomes ChannelGather, Reshape targets computed by
+//                     shape subgraphs are resolved, and every remaining node's shape is inferred
 //   fold_pad          a constant Pad into the Conv/AveragePool/MaxPool it feeds
+//   fuse_channel_shuffle  Reshape -> Transpose {0,2,1,3,4} -> Reshape (ShuffleNet) -> ChannelGather
 //   fuse_pointwise    Mul(x, Sigmoid(x)) -> Silu(x), Mul(x, HardSigmoid(x)) -> HardSwish(x): one
 //                     function of x, one table once quantized (instead of two roundings)
 // What is left of the ops only canonicalization handles is then refused, naming the node.
@@ -21,6 +22,7 @@ struct CanonStats {
   int rewritten = 0;  // Sub/Div/ReduceMean rewritten into other ops
   int pads = 0;       // Pad nodes folded or removed
   int fused = 0;      // Mul(x, f(x)) fused into one pointwise op
+  int shuffles = 0;   // channel shuffles fused into a ChannelGather
 };
 
 // The whole pipeline; leaves g topologically sorted with every shape inferred.
@@ -31,6 +33,7 @@ int bypass_identity(Graph& g);
 void fold_constants(Graph& g, CanonStats& stats);
 int fold_pad(Graph& g);
 int fuse_pointwise(Graph& g);
+int fuse_channel_shuffle(Graph& g);
 
 // Rewrites one node, before its shape is inferred, into the ops that follow it in the compiler
 // (Sub/Div by a constant -> Add/Mul; ReduceMean over H, W -> GlobalAveragePool [+ Reshape]).

@@ -124,6 +124,15 @@ struct Run {
       case Op::Concat: concat(n, y); break;
       case Op::QuantizeLinear:
       case Op::DequantizeLinear: quant(n, x, y); break;
+      case Op::ChannelGather: {
+        const auto& ch = n.attr<GatherAttrs>().channels;
+        const int64_t C = x.shape[1], inner = x.elements() / (x.shape[0] * C), Co = y.shape[1];
+        for (int64_t b = 0; b < x.shape[0]; ++b)
+          for (int64_t c = 0; c < Co; ++c)
+            std::copy_n(x.f32.begin() + (b * C + ch[static_cast<size_t>(c)]) * inner, inner,
+                        y.f32.begin() + (b * Co + c) * inner);
+        break;
+      }
       default:
         if (is_pointwise(n.op)) {
           for (int64_t i = 0; i < total; ++i)

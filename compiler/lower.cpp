@@ -74,6 +74,7 @@ IntGraph Lowerer::run() {
         if (!fold_scale(n)) channel_affine(n);
         break;
       case Op::ChannelAffine: channel_affine(n); break;
+      case Op::ChannelGather: gather(n); break;
       default:
         if (!is_pointwise(n.op)) g.fail(n, "has no integer lowering");
         lut(n);

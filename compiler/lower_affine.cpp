@@ -1,4 +1,5 @@
-// Quantized lowering of ChannelAffine, BatchNormalization and Add/Mul by a constant (y = x * s[c] + t[c]: a
+// Quantized lowering of ChannelGather (end of file), and of ChannelAffine, BatchNormalization and
+// Add/Mul by a constant (y = x * s[c] + t[c]: a
 // BatchNormalization with nothing to fold into, as DenseNet's pre-activation blocks have) as a 1x1 depthwise
 // IConv. Each channel's weight is the int8 code +-127 (or 0) at scale |s[c]| / 127, which represents s[c]
 // exactly up to float rounding; t[c] becomes the int32 bias. So the only roundings are the bias's and the
@@ -137,6 +138,22 @@ bool Lowerer::fold_scale(const Node& n) {
   batchnorm_coefficients(*g.constant(n.input(1)), *g.constant(n.input(2)), *g.constant(n.input(3)),
                          *g.constant(n.input(4)), n.attr<BatchNormAttrs>().epsilon, s, t);
   return fold_affine_into_pending(n, {s.begin(), s.end()}, {t.begin(), t.end()});
+}
+
+}  // namespace tpusim::compiler::lowering
+
+namespace tpusim::compiler::lowering {
+
+// ChannelGather (a channel shuffle or Slice): an IGather, GDMA copies on the input's grid, so its
+// output is exactly a dequantized tensor with the input's parameters (no QuantizeLinear needed).
+void Lowerer::gather(const Node& n) {
+  const ITensor& x = deq_input(n, 0);
+  const std::string& y = n.outputs[0];
+  const QParams q = params(x);
+  const std::string in = x.name;
+  add_tensor(y, g.tensor(y).shape, q, y);
+  add_op(IOp{n.name, {n.name}, {in}, y, IGather{n.attr<GatherAttrs>().channels}, {}});
+  values[y] = Deq{y};
 }
 
 }  // namespace tpusim::compiler::lowering

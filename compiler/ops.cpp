@@ -10,7 +10,7 @@ struct OpInfo {
   const char* name;
   bool from_onnx;
 };
-constexpr std::array<OpInfo, 45> kOps{{
+constexpr std::array<OpInfo, 46> kOps{{
     {Op::Conv, "Conv", true},
     {Op::Gemm, "Gemm", true},
     {Op::MatMul, "MatMul", true},
@@ -39,6 +39,7 @@ constexpr std::array<OpInfo, 45> kOps{{
     {Op::Softplus, "Softplus", true},
     {Op::Gelu, "Gelu", true},
     {Op::Silu, "Silu", false},
+    {Op::ChannelGather, "ChannelGather", false},
     {Op::Identity, "Identity", true},
     {Op::Dropout, "Dropout", true},
     {Op::Shape, "Shape", true},

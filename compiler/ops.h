@@ -54,6 +54,9 @@ enum class Op : uint8_t {
   Softplus,
   Gelu,
   Silu,  // IR-only: Mul(x, Sigmoid(x)) fused by canonicalization
+  // IR-only: y[:, c] = x[:, channels[c]] (GatherAttrs): a channel shuffle or a Slice along the
+  // channels, found by canonicalization; a GDMA copy once quantized.
+  ChannelGather,
   // Removed by canonicalization (canonicalize.h) before any pass that needs static shapes:
   // Identity/Dropout are bypassed, shape computations are folded into constants, Sub/Div by
   // constants become Add/Mul, ReduceMean over H and W becomes GlobalAveragePool, Pad is folded
@@ -150,6 +153,10 @@ struct PointwiseAttrs {
   bool tanh_approx = false;
 };
 
+struct GatherAttrs {
+  std::vector<int64_t> channels;
+};
+
 // The ONNX attributes of an op canonicalization removes, as written (ints and int lists alike as
 // lists, tensors as constants): only the constant evaluator (const_eval.h) and the passes read them.
 struct OnnxAttrs {
@@ -162,7 +169,8 @@ struct OnnxAttrs {
   std::string s(const std::string& name, const std::string& def) const;
 };
 
-using Attrs = std::variant<std::monostate, ConvAttrs, PoolAttrs, GemmAttrs, ClipAttrs, FlattenAttrs,
-                           ReshapeAttrs, BatchNormAttrs, ConcatAttrs, QuantAttrs, PointwiseAttrs, OnnxAttrs>;
+using Attrs =
+    std::variant<std::monostate, ConvAttrs, PoolAttrs, GemmAttrs, ClipAttrs, FlattenAttrs, ReshapeAttrs,
+                 BatchNormAttrs, ConcatAttrs, QuantAttrs, PointwiseAttrs, GatherAttrs, OnnxAttrs>;
 
 }  // namespace tpusim::compiler

@@ -2,9 +2,11 @@
 // shape is inferred:
 //   Sub(x, c) -> Add(x, -c)      Div(x, c) -> Mul(x, 1/c)      (c constant float)
 //   ReduceMean(x [N,C,H,W], axes {2,3}) -> GlobalAveragePool (+ Reshape to [N,C] if !keepdims)
+//   Slice(x, constant bounds, axes {1}, step > 0) -> ChannelGather
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "compiler/canonicalize.h"
 
@@ -61,10 +63,38 @@ std::vector<Node> reduce_mean(Graph& g, const Node& n) {
           make_node(n, Op::Reshape, {mid}, n.outputs[0], ra, "")};
 }
 
+// Slice of an activation along the channels only, with constant bounds -> ChannelGather.
+std::vector<Node> slice_channels(Graph& g, const Node& n) {
+  const Tensor& x = g.tensor(n.input(0));
+  const auto& a = n.attr<OnnxAttrs>();
+  auto ints = [&](const char* name, size_t i) -> std::optional<std::vector<int64_t>> {
+    if (const auto* v = a.find_ints(name)) return *v;
+    if (i >= n.inputs.size() || n.input(i).empty()) return std::nullopt;
+    const Tensor* t = g.constant(n.input(i));
+    if (!t || is_float(t->type)) return std::vector<int64_t>{};  // not constant: no rewrite
+    return t->ints;
+  };
+  const auto starts = ints("starts", 1), ends = ints("ends", 2), axes = ints("axes", 3),
+             steps = ints("steps", 4);
+  if (!starts || !ends || starts->size() != 1 || ends->size() != 1 || x.shape.size() < 2) return {};
+  const int64_t axis = axes ? (axes->size() == 1 ? (*axes)[0] : -100) : 0;
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  if ((axis < 0 ? axis + r : axis) != 1) return {};
+  const int64_t step = steps ? (steps->size() == 1 ? (*steps)[0] : 0) : 1;
+  if (step <= 0) return {};
+  const int64_t C = x.shape[1];
+  auto norm = [&](int64_t v) { return std::clamp(v < 0 ? v + C : v, int64_t{0}, C); };
+  GatherAttrs ga;
+  for (int64_t c = norm((*starts)[0]); c < norm((*ends)[0]); c += step) ga.channels.push_back(c);
+  if (ga.channels.empty()) g.fail(n, "selects no channel");
+  return {make_node(n, Op::ChannelGather, {n.input(0)}, n.outputs[0], ga, "")};
+}
+
 }  // namespace
 
 std::vector<Node> rewrite_node(Graph& g, const Node& n) {
   switch (n.op) {
+    case Op::Slice: return slice_channels(g, n);
     case Op::Sub:
     case Op::Div: return sub_div(g, n);
     case Op::ReduceMean: return reduce_mean(g, n);

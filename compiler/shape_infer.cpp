@@ -318,6 +318,30 @@ void infer_node(Graph& g, Node& n) {
     case Op::QuantizeLinear:
     case Op::DequantizeLinear: return quant(c, n);
     case Op::Pad: return pad(c, n);
+    case Op::Transpose: {  // kept for fuse_channel_shuffle, refused if it stays
+      const Shape& x = c.in(0).shape;
+      std::vector<int64_t> perm(x.size());
+      for (size_t d = 0; d < x.size(); ++d) perm[d] = static_cast<int64_t>(x.size() - 1 - d);
+      if (const auto* p = n.attr<OnnxAttrs>().find_ints("perm")) perm = *p;
+      if (perm.size() != x.size())
+        c.fail(fmt::format("perm has {} entries for rank {}", perm.size(), x.size()));
+      Shape o;
+      for (int64_t d : perm) {
+        if (d < 0 || d >= static_cast<int64_t>(x.size()))
+          c.fail(fmt::format("perm entry {} is out of range", d));
+        o.push_back(x[static_cast<size_t>(d)]);
+      }
+      return c.set(o, c.in(0).type);
+    }
+    case Op::ChannelGather: {
+      const Shape& x = c.in(0).shape;
+      if (x.size() < 2) c.fail(fmt::format("input {} must have rank >= 2", c.desc(0)));
+      Shape o = x;
+      o[1] = static_cast<int64_t>(n.attr<GatherAttrs>().channels.size());
+      for (int64_t ch : n.attr<GatherAttrs>().channels)
+        if (ch < 0 || ch >= x[1]) c.fail(fmt::format("channel {} is out of range for {}", ch, c.desc(0)));
+      return c.set(o, c.in(0).type);
+    }
     case Op::Sigmoid:
     case Op::HardSigmoid:
     case Op::HardSwish:

@@ -38,6 +38,7 @@ import time
 
 import numpy as np
 import onnx
+import onnx.helper
 import onnx.numpy_helper
 
 SUPPORTED = set("""Conv Gemm MatMul Relu Clip MaxPool AveragePool GlobalAveragePool ReduceMean Add Mul
@@ -65,7 +66,8 @@ def is_int_type(vi):
     elem = vi.type.tensor_type.elem_type
     if not elem:
         return False
-    kind = np.dtype(onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[elem]).kind
+    to_np = getattr(onnx.helper, "tensor_dtype_to_np_dtype", None)  # onnx >= 1.13
+    kind = np.dtype(to_np(elem) if to_np else onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[elem]).kind
     return kind in "iub"
 
 
@@ -76,15 +78,13 @@ def compare(expected, got):
     if expected.dtype.kind in "iub":
         diff = np.abs(expected.astype(np.int64) - got.astype(np.int64)) if expected.size else np.zeros(1)
         return None if diff.max() <= INT_TOL else f"max |diff| {diff.max()} (> {INT_TOL} LSB)"
-    if expected.dtype.kind in "fc":
+    if expected.dtype.kind == "f":
         e, g = expected.astype(np.float64), got.astype(np.float64)
         if np.allclose(g, e, rtol=RTOL, atol=ATOL, equal_nan=True):
             return None
-        with np.errstate(invalid="ignore"):
-            diff = np.abs(e - g)
-        diff = np.where(np.isnan(e) & np.isnan(g), 0.0, diff)
-        return f"max |diff| {np.nanmax(diff) if not np.isnan(diff).all() else 'nan':.4g}" + \
-            (" (NaN mismatch)" if np.isnan(diff).any() else "")
+        nan_mismatch = np.isnan(e) != np.isnan(g)
+        diff = np.abs(e - g)[~np.isnan(e) & ~np.isnan(g)]
+        return f"max |diff| {diff.max() if diff.size else 0:.4g}" + (" (NaN mismatch)" if nan_mismatch.any() else "")
     return None if np.array_equal(expected, got) else "values differ"
 
 

@@ -12,7 +12,7 @@ PACKAGES=(
   libsystemc-dev libfmt-dev libspdlog-dev catch2 libtorch-dev
   libonnx-dev libprotobuf-dev protobuf-compiler libyaml-cpp-dev nlohmann-json3-dev
   libcli11-dev zlib1g-dev libbenchmark-dev dataset-fashion-mnist
-  python3-numpy python3-matplotlib python3-torch python3-torchvision
+  python3-numpy python3-matplotlib python3-torch python3-torchvision python3-onnx libonnx-testdata
 )
 
 # Node.js + npm only run the ONNX Runtime comparison tests (scripts/setup_ort.sh); a machine that

@@ -4,6 +4,7 @@
 // canonicalized model lowers and simulates bit-exactly.
 #include "compiler/canonicalize.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <random>
@@ -42,17 +43,19 @@ TEST_CASE("canonicalization leaves only the compiler's ops in an exporter's grap
   const Graph g = import_model(exporter_forms(2).bytes, 2);
   std::vector<std::string> ops;
   for (const Node& n : g.nodes) ops.push_back(op_name(n.op));
-  CHECK(ops == std::vector<std::string>{"Conv", "Relu", "MaxPool", "BatchNormalization", "Relu",
-                                        "AveragePool", "Add", "Mul", "AveragePool", "GlobalAveragePool",
-                                        "Reshape", "Reshape", "Gemm"});
+  CHECK(ops == std::vector<std::string>{"Conv", "Relu", "ChannelGather", "ChannelGather", "ChannelGather",
+                                        "Concat", "MaxPool", "BatchNormalization", "Relu", "AveragePool",
+                                        "Add", "Mul", "AveragePool", "GlobalAveragePool", "Reshape",
+                                        "Reshape", "Gemm"});
   CHECK(g.outputs == std::vector<std::string>{"y"});
   CHECK(g.nodes.back().outputs[0] == "y");  // the Identity onto the output: Gemm writes y
   CHECK(g.nodes[0].attr<ConvAttrs>().pads == std::array<int64_t, 4>{1, 2, 2, 1});
   CHECK(g.tensor("mp").shape == Shape{2, 8, 7, 7});  // ceil_mode: 14x14 -> 7x7, not 6x6
-  CHECK(g.nodes[2].attr<PoolAttrs>().pads == std::array<int64_t, 4>{0, 0, 1, 1});
+  CHECK(g.nodes[2].attr<GatherAttrs>().channels == std::vector<int64_t>{0, 4, 1, 5, 2, 6, 3, 7});
+  CHECK(g.nodes[6].attr<PoolAttrs>().pads == std::array<int64_t, 4>{0, 0, 1, 1});
   CHECK(g.tensor("ap").shape == Shape{2, 8, 4, 4});  // ceil_mode 7 -> 4: one extra row/column of padding
-  CHECK(g.nodes[5].attr<PoolAttrs>().pads == std::array<int64_t, 4>{0, 0, 1, 1});
-  const auto& ap2 = g.nodes[8].attr<PoolAttrs>();  // the zero Pad counted by the pool
+  CHECK(g.nodes[9].attr<PoolAttrs>().pads == std::array<int64_t, 4>{0, 0, 1, 1});
+  const auto& ap2 = g.nodes[12].attr<PoolAttrs>();  // the zero Pad counted by the pool
   CHECK(ap2.pads == std::array<int64_t, 4>{1, 1, 1, 1});
   CHECK(ap2.count_include_pad);
   CHECK(g.tensor("flat").shape == Shape{2, 8});
@@ -210,6 +213,8 @@ TEST_CASE("an exporter's FP32 model calibrates, lowers and simulates bit-exactly
       if (const IConv* cv = op.as<IConv>(); cv && cv->groups == 8 && cv->kernel[0] == 1)
         has_affine_conv = true;
     CHECK(has_affine_conv);
+    CHECK(std::count_if(ig.ops.begin(), ig.ops.end(),
+                        [](const IOp& op) { return op.as<IGather>() != nullptr; }) == 3);
     for (const char* preset : {"edge", "default", "server"}) {
       INFO(bits << " on " << preset);
       betest::check_bitexact(ig, arch_preset(preset), std::string(preset) == "edge", 5);

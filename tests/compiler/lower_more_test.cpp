@@ -17,14 +17,14 @@ using namespace tpusim::testing;
 namespace {
 
 // The table a pointwise f must get, computed here from its definition (not pointwise.cpp).
-std::vector<int32_t> table(double (*f)(double), float s_in, int32_t zp_in, DType in, float s_out, int32_t zp_out,
-                           DType out) {
+std::vector<int32_t> table(double (*f)(double), float s_in, int32_t zp_in, DType in, float s_out,
+                           int32_t zp_out, DType out) {
   std::vector<int32_t> t;
   for (int64_t q = traits(in).qmin; q <= traits(in).qmax; ++q) {
     const double x = (static_cast<double>(q) - zp_in) * static_cast<double>(s_in);
     const double v = std::nearbyint(static_cast<float>(f(x)) / static_cast<double>(s_out)) + zp_out;
-    t.push_back(static_cast<int32_t>(std::clamp<double>(v, static_cast<double>(traits(out).qmin),
-                                                        static_cast<double>(traits(out).qmax))));
+    t.push_back(static_cast<int32_t>(
+        std::clamp<double>(v, static_cast<double>(traits(out).qmin), static_cast<double>(traits(out).qmax))));
   }
   return t;
 }
@@ -60,8 +60,8 @@ TEST_CASE("pointwise functions lower to one lut op whose table is Q(f(DQ(q)))", 
       REQUIRE(ig.ops.size() == 1);
       REQUIRE(ig.ops[0].as<ILut>());
       CHECK(ig.ops[0].as<ILut>()->table.size() == 16);
-      CHECK(ig.ops[0].as<ILut>()->table ==
-            table(std::string(gate) == "Sigmoid" ? silu : hardswish, 0.5f, 0, DType::Int4, 0.25f, -4, DType::Int4));
+      CHECK(ig.ops[0].as<ILut>()->table == table(std::string(gate) == "Sigmoid" ? silu : hardswish, 0.5f, 0,
+                                                 DType::Int4, 0.25f, -4, DType::Int4));
     }
   }
 }
@@ -85,7 +85,8 @@ TEST_CASE("a squeeze-and-excite Mul broadcasts [N,C,1,1] over [N,C,H,W]", "[comp
   CHECK(y.data == std::vector<int32_t>{20, -40, 60, 80, 2, 2, -3, 3});
 }
 
-TEST_CASE("Conv -> Div -> Add -> BatchNormalization (PyTorch QAT ConvBn) folds into one conv", "[compiler][lower]") {
+TEST_CASE("Conv -> Div -> Add -> BatchNormalization (PyTorch QAT ConvBn) folds into one conv",
+          "[compiler][lower]") {
   ModelBuilder b;
   b.input("x", {1, 1, 1, 1}).output("y");
   add_qdq(b, "x", "xq", 0.1f, 0, kInt8);
@@ -94,8 +95,8 @@ TEST_CASE("Conv -> Div -> Add -> BatchNormalization (PyTorch QAT ConvBn) folds i
   b.node("Div", {"c", b.f32("sf", {1, 2, 1, 1}, {0.5f, -2.0f})}, "d", "div");
   b.node("Add", {"d", b.f32("bias", {1, 2, 1, 1}, {0.1f, 0.2f})}, "a", "add");
   auto& bn = b.node("BatchNormalization",
-                    {"a", b.f32("g", {2}, {2.0f, 1.0f}), b.f32("be", {2}, {0.0f, 0.5f}), b.f32("mu", {2}, {0.0f, 0.0f}),
-                     b.f32("var", {2}, {1.0f, 1.0f})},
+                    {"a", b.f32("g", {2}, {2.0f, 1.0f}), b.f32("be", {2}, {0.0f, 0.5f}),
+                     b.f32("mu", {2}, {0.0f, 0.0f}), b.f32("var", {2}, {1.0f, 1.0f})},
                     "bn", "bn");
   attr(bn, "epsilon", 0.0f);
   add_qdq(b, "bn", "y", 0.02f, 0, kInt8);

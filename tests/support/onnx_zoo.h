@@ -40,7 +40,8 @@ TestModel test_model(const std::string& name, int64_t batch);
 TestModel qdq_depthwise(int64_t batch);
 
 // What exporters (torch.onnx) write that canonicalization rewrites (onnx_zoo_exporters.cpp), FP32,
-// input [batch, 3, 13, 13]: Identity (also onto the output), Pad -> Conv, MaxPool and AveragePool
+// input [batch, 3, 13, 13]: Identity (also onto the output), Pad -> Conv, a channel shuffle
+// (Reshape -> Transpose -> Reshape) and channel Slices, MaxPool and AveragePool
 // with ceil_mode, Dropout with a ratio input, a standalone BatchNormalization, zero Pads, Sub/Div
 // by constants, ReduceMean over H, W (keepdims=0), a Shape/Gather/Unsqueeze/Concat -> Reshape.
 TestModel exporter_forms(int64_t batch);

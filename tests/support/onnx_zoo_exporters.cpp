@@ -41,8 +41,17 @@ TestModel exporter_forms(int64_t batch) {
   // Pad (opset 11+: pads as an input) folded into the Conv after it.
   b.node("Pad", {"x_id", ints_const(b, "pads1", {0, 0, 1, 2, 0, 0, 2, 1})}, "x_pad");
   conv(b, rng, "x_pad", "c1", 3, 8, 3);
-  b.node("Relu", {"c1"}, "r1");
-  // MaxPool with ceil_mode: 15x15 -> ceil((15 - 3) / 2) + 1 = 7.
+  b.node("Relu", {"c1"}, "r0");
+  // ShuffleNet's channel shuffle (2 groups of 4) and a split into two channel Slices, concatenated.
+  b.node("Reshape", {"r0", ints_const(b, "shape5", {0, 2, 4, 14, 14})}, "r0_5d");
+  attr(b.node("Transpose", {"r0_5d"}, "r0_t"), "perm", std::vector<int64_t>{0, 2, 1, 3, 4});
+  b.node("Reshape", {"r0_t", ints_const(b, "shape4", {0, 8, 14, 14})}, "shuffled");
+  b.node("Slice", {"shuffled", ints_const(b, "s0", {0}), ints_const(b, "e0", {3}), ints_const(b, "a0", {1})},
+         "lo");
+  b.node("Slice",
+         {"shuffled", ints_const(b, "s1", {3}), ints_const(b, "e1", {100}), ints_const(b, "a1", {-3})}, "hi");
+  attr(b.node("Concat", {"hi", "lo"}, "r1"), "axis", int64_t{1});
+  // MaxPool with ceil_mode: 14x14 -> ceil((14 - 3) / 2) + 1 = 7.
   auto& mp = b.node("MaxPool", {"r1"}, "mp");
   attr(mp, "kernel_shape", std::vector<int64_t>{3, 3});
   attr(mp, "strides", std::vector<int64_t>{2, 2});
