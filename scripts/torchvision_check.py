@@ -13,7 +13,6 @@ usage: torchvision_check.py TPUSIM WORK [--models a,b] [--opsets 13,17] [--archs
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -29,13 +28,23 @@ FLOOR = {"mobilenet_v2": 0.85, "mobilenet_v3_small": 0.95, "efficientnet_b0": 0.
 
 
 def run(cmd):
+    """Runs cmd; returns (wall seconds, stdout). Raises RuntimeError with its last error line."""
     t0 = time.time()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = p.communicate()
     if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)}: {p.stderr.strip().splitlines()[-1] if p.stderr.strip() else p.returncode}")
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return time.time() - t0, max(rss, before) / 1024, p.stdout
+        raise RuntimeError(f"{' '.join(cmd)}: {err.strip().splitlines()[-1] if err.strip() else p.returncode}")
+    return time.time() - t0, out
+
+
+def peak_rss(cmd):
+    """Runs cmd alone and returns (wall seconds, its own peak RSS in MB)."""
+    t0 = time.time()
+    pid = os.spawnv(os.P_NOWAIT, cmd[0], cmd)
+    _, status, usage = os.wait4(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: exit code {os.waitstatus_to_exitcode(status)}")
+    return time.time() - t0, usage.ru_maxrss / 1024
 
 
 def main():
@@ -91,9 +100,9 @@ def main():
                         failures.append(f"{m} opset {opset} {arch}: cosine {cos:.5f} < {floor}")
                     if a.bench:
                         prog, stats = js[:-5] + ".tpu", js[:-5] + "_stats.json"
-                        ct, mb, _ = run([a.tpusim, "compile", model, "--calib", calib, "--calib-method", "mse",
-                                         "--bits", a.bits, "--arch", arch, "-o", prog])
-                        st, _, _ = run([a.tpusim, "run", prog, "-i", img, "--stats", stats])
+                        ct, mb = peak_rss([a.tpusim, "-q", "compile", model, "--calib", calib, "--calib-method",
+                                           "mse", "--bits", a.bits, "--arch", arch, "-o", prog])
+                        st, _ = run([a.tpusim, "run", prog, "-i", img, "--stats", stats])
                         s = json.load(open(stats))
                         row += f" {ct:.1f} | {mb:.0f} | {s['total_cycles']:,} | {100 * s['mac_utilization']:.1f}% | {st:.2f} |"
                 except (RuntimeError, KeyError, ValueError) as e:
