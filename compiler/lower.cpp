@@ -140,6 +140,13 @@ const Deq& Lowerer::need_deq(const std::string& name, const Node* user) {
   // A float result with no QuantizeLinear after it is lowered only when its integers on the
   // input grid are exact: a max pool, a concat of equal grids, or a clamp at grid values.
   Pending p = std::get<Pending>(it->second);
+  if (p.inner || !exact_on_input_grid(p)) float_reaches(p, name, user);
+  const QParams in = params(out.tensor(p.op.inputs[0]));
+  finalise(std::move(p), name, in, name, nullptr);
+  return std::get<Deq>(values[name] = Deq{name});
+}
+
+bool Lowerer::exact_on_input_grid(const Pending& p) const {
   const QParams in = params(out.tensor(p.op.inputs[0]));
   bool exact = clamp_is_exact(p.lo, in) && clamp_is_exact(p.hi, in);
   if (const IPool* pool = p.op.as<IPool>())
@@ -149,13 +156,19 @@ const Deq& Lowerer::need_deq(const std::string& name, const Node* user) {
                                  [&](const std::string& i) { return params(out.tensor(i)) == in; });
   else
     exact = exact && p.op.as<IRequant>() != nullptr;
-  if (!exact) float_reaches(p, name, user);
-  finalise(std::move(p), name, in, name, nullptr);
-  return std::get<Deq>(values[name] = Deq{name});
+  return exact;
 }
 
 void Lowerer::finalise(Pending p, const std::string& name, const QParams& q, const std::string& float_name,
                        const Node* by) {
+  if (p.inner) {  // the op under a max pool, onto the pool's output grid
+    finalise(*p.inner, p.inner_name, q, p.inner_name, nullptr);
+    values[p.inner_name] = Deq{p.inner_name};
+    std::get<IPool>(p.op.kind).in_zp = q.zero_point;
+    p.op.inputs = {p.inner_name};
+    p.acc_scale = {q.scale};
+    p.inner.reset();
+  }
   if (by && by->name != p.op.sources.back()) p.op.sources.push_back(by->name);
   if (p.op.as<IConcat>()) return finalise_concat(std::move(p), name, q, float_name);
   if (p.op.as<ILut>()) return finalise_lut(std::move(p), name, q, float_name);

@@ -10,6 +10,7 @@
 #pragma once
 #include <limits>
 #include <map>
+#include <memory>
 #include <string>
 #include <variant>
 #include <vector>
@@ -33,6 +34,11 @@ struct Pending {
   float lo = -std::numeric_limits<float>::infinity();  // folded Relu/Clip bounds
   float hi = std::numeric_limits<float>::infinity();
   bool clamped = false;  // a Relu/Clip was folded: no bias may follow
+  // A MaxPool of a pending op (Conv -> Relu -> MaxPool -> QuantizeLinear, how the QDQ export of
+  // 4-bit models writes it): `inner` is finalised onto the pool's output grid first (exact: Q is
+  // monotonic, so Q(max(x)) = max(Q(x))), then the pool runs on that grid.
+  std::shared_ptr<Pending> inner;
+  std::string inner_name;  // the float tensor `inner` writes
 };
 
 using Value = std::variant<Deq, Pending>;
@@ -118,6 +124,9 @@ class Lowerer {
   // A Deq for tensor `name` (materialising a Pending without a QuantizeLinear when that is exact);
   // `user` is the node that needs it.
   const Deq& need_deq(const std::string& name, const Node* user);
+  // Whether p's result is exactly on its input's grid (a max pool, a concat of equal grids, a
+  // clamp at grid values), so it needs no QuantizeLinear.
+  bool exact_on_input_grid(const Pending& p) const;
   [[noreturn]] void not_quantized(const Node& user, const std::string& name) const;
   [[noreturn]] void float_reaches(const Pending& p, const std::string& name, const Node* user) const;
 };

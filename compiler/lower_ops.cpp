@@ -121,6 +121,26 @@ void Lowerer::matmul(const Node& n) {
 }
 
 void Lowerer::pool(const Node& n) {
+  if (auto it = values.find(n.input(0));
+      n.op == Op::MaxPool && it != values.end() && std::holds_alternative<Pending>(it->second)) {
+    const Pending& in = std::get<Pending>(it->second);
+    if (!in.inner && !in.op.as<IConcat>() && !exact_on_input_grid(in)) {
+      const auto& a = n.attr<PoolAttrs>();
+      IPool p;
+      p.mode = PoolMode::Max;
+      std::copy(a.kernel.begin(), a.kernel.end(), p.kernel);
+      std::copy(a.strides.begin(), a.strides.end(), p.stride);
+      std::copy(a.pads.begin(), a.pads.end(), p.pads);
+      for (int i = 0; i < 4; ++i) check_field(g, n, "pad", p.pads[i], 8);
+      for (int i = 0; i < 2; ++i)
+        check_field(g, n, "stride", p.stride[i], 8), check_field(g, n, "kernel", p.kernel[i], 16);
+      Pending outer = start(n, p, {n.input(0)}, {1.0}, 1);
+      outer.inner = std::make_shared<Pending>(in);
+      outer.inner_name = n.input(0);
+      values[n.outputs[0]] = std::move(outer);
+      return;
+    }
+  }
   const ITensor& x = deq_input(n, 0);
   IPool p;
   p.in_zp = x.zero_point;

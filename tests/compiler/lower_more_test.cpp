@@ -133,3 +133,27 @@ TEST_CASE("Add and Mul by a per-channel constant are a 1x1 depthwise conv", "[co
   // mul: 2, -6 | -2, -0.4; add: 3, -5 | -3, -1.4
   CHECK(y.data == std::vector<int32_t>{30, -50, -30, -14});
 }
+
+TEST_CASE("Conv -> Relu -> MaxPool -> QuantizeLinear: the conv requantizes onto the pool's grid",
+          "[compiler][lower]") {
+  ModelBuilder b;
+  b.input("x", {1, 1, 2, 2}).output("y");
+  add_qdq(b, "x", "xq", 0.1f, 0, kInt8);
+  add_dq_const(b, "w", {1, 1, 1, 1}, kInt8, {-3}, {0.5f});
+  b.node("Conv", {"xq", "w"}, "c", "conv");
+  b.node("Relu", {"c"}, "r", "relu");
+  attr(b.node("MaxPool", {"r"}, "mp", "pool"), "kernel_shape", std::vector<int64_t>{2, 2});
+  add_qdq(b, "mp", "y", 0.25f, 1, kUInt4);
+  const IntGraph ig = lower_qdq(import_model(b.bytes()));
+  REQUIRE(ig.ops.size() == 2);
+  CHECK(ig.ops[0].as<IConv>());
+  CHECK(ig.ops[0].output == "r");
+  CHECK(ig.tensor("r").dtype == DType::UInt4);  // on the pool's output grid
+  CHECK(ig.ops[1].as<IPool>());
+  IntValues in;
+  in["xq_q"] = {{1, 1, 2, 2}, DType::Int8, 0.1f, 0, {-10, -5, 4, 0}};  // -1, -0.5, 0.4, 0
+  const IntRun run = run_int(ig, in);
+  // conv: 1.5, 0.75, -0.6, 0 -> relu -> on uint4 (0.25, zp 1): 7, 4, 1, 1; max 7 (= Q(max) = Q(1.5)).
+  CHECK(run.values.at("r").data == std::vector<int32_t>{7, 4, 1, 1});
+  CHECK(run.values.at("y_q").data == std::vector<int32_t>{7});
+}
