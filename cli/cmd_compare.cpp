@@ -55,7 +55,7 @@ compiler::CompareResult simulated(const compiler::CompareRun& run, const Arch& a
 
 Command add_compare(CLI::App& root) {
   struct Opts {
-    std::string model, fp32, input, arch, csv, json, calib, method = "kl", bits = "w8a8";
+    std::string model, fp32, input, arch, csv, json, calib, method = "mse", bits = "w8a8";
     int64_t calib_limit = 0;
     bool timed = false;
   };

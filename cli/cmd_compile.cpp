@@ -15,6 +15,7 @@
 #include "compiler/calibrate.h"
 #include "compiler/lower.h"
 #include "compiler/lower_report.h"
+#include "compiler/onnx_export.h"
 #include "compiler/onnx_import.h"
 #include "sim/simulator.h"
 #include "workflow/quantize_model.h"
@@ -23,7 +24,7 @@ namespace tpusim::cli {
 
 Command add_compile(CLI::App& root) {
   struct Opts {
-    std::string model, arch = "default", out, report, calib, method = "kl", bits = "w8a8";
+    std::string model, arch = "default", out, report, calib, method = "mse", bits = "w8a8", save_qdq;
     int64_t calib_limit = 0;
     bool dump_ir = false, simulate = false;
   };
@@ -47,11 +48,14 @@ Command add_compile(CLI::App& root) {
           ->capture_default_str();
   CLI::Option* limit = sub->add_option("--calib-limit", o->calib_limit,
                                        "With --calib: use at most N calibration samples (0 = all)");
-  return {sub, [o, method, bits, limit] {
+  CLI::Option* save =
+      sub->add_option("--save-qdq", o->save_qdq,
+                      "With --calib: write the calibrated QDQ model (ONNX) the program is built from");
+  return {sub, [o, method, bits, limit, save] {
             // Calibration options without calibration would be silently ignored (a QDQ model keeps its
             // own bits): refuse them, naming the option.
             if (o->calib.empty())
-              for (const CLI::Option* opt : {method, bits, limit})
+              for (const CLI::Option* opt : {method, bits, limit, save})
                 if (opt->count() > 0)
                   throw Error(
                       fmt::format("{} has no effect without --calib (it configures the calibration of "
@@ -59,10 +63,15 @@ Command add_compile(CLI::App& root) {
                                   opt->get_name()));
             check_output_path(o->out);
             if (!o->report.empty()) check_output_path(o->report);
+            if (!o->save_qdq.empty()) check_output_path(o->save_qdq);
             const Arch arch = resolve_arch(o->arch);
             const compiler::Graph g = workflow::quantized_graph(
                 compiler::import_onnx(o->model), o->model, {o->calib, o->method, o->bits, o->calib_limit});
             const compiler::IntGraph ig = compiler::lower_qdq(g);
+            if (!o->save_qdq.empty()) {  // after lowering succeeded: a model the program really comes from
+              compiler::save_onnx(g, o->save_qdq);
+              spdlog::info("wrote {} (the calibrated QDQ model)", o->save_qdq);
+            }
             if (o->dump_ir)
               write_stdout(compiler::report_json(ig, compiler::lowering_report(ig)).dump(2) + "\n");
             compiler::CompileReport rep;

@@ -16,10 +16,10 @@
 namespace tpusim::compiler {
 
 struct CalibConfig {
-  CalibMethod method = CalibMethod::Kl;
-  int weight_bits = 8;  // 4 or 8 (int4 / int8 narrow range)
-  int act_bits = 8;     // 4 or 8 (uint/int of that width)
-  int64_t limit = 0;    // use at most this many samples (0 = all)
+  CalibMethod method = CalibMethod::Mse;  // the best on trained models (docs/calibration.md)
+  int weight_bits = 8;                    // 4 or 8 (int4 / int8 narrow range)
+  int act_bits = 8;                       // 4 or 8 (uint/int of that width)
+  int64_t limit = 0;                      // use at most this many samples (0 = all)
   double percentile = 99.99;
   std::string calib_source = "calibration data";  // names the data in errors
 };

@@ -37,7 +37,8 @@ int fuse_channel_shuffle(Graph& g) {
     const std::string dead1 = r1->outputs[0], dead2 = t.outputs[0], r2_out = r2->outputs[0];
     g.nodes.erase(std::remove_if(g.nodes.begin(), g.nodes.end(),
                                  [&](const Node& n) {
-                                   return n.outputs[0] == dead1 || n.outputs[0] == dead2 || n.outputs[0] == r2_out;
+                                   return n.outputs[0] == dead1 || n.outputs[0] == dead2 ||
+                                          n.outputs[0] == r2_out;
                                  }),
                   g.nodes.end());
     g.tensors.erase(dead1);

@@ -2,7 +2,7 @@
 // shape is inferred:
 //   Sub(x, c) -> Add(x, -c)      Div(x, c) -> Mul(x, 1/c)      (c constant float)
 //   ReduceMean(x [N,C,H,W], axes {2,3}) -> GlobalAveragePool (+ Reshape to [N,C] if !keepdims)
-//   Slice(x, constant bounds, axes {1}, step > 0) -> ChannelGather
+//   Slice(x, constant bounds, axes {1}, step > 0), Gather(x, constant indices, axis 1) -> ChannelGather
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -90,10 +90,30 @@ std::vector<Node> slice_channels(Graph& g, const Node& n) {
   return {make_node(n, Op::ChannelGather, {n.input(0)}, n.outputs[0], ga, "")};
 }
 
+// Gather of an activation along the channels with constant 1-D indices -> ChannelGather (what
+// tpusim's own ONNX export writes for an irregular channel selection).
+std::vector<Node> gather_channels(Graph& g, const Node& n) {
+  const Tensor& x = g.tensor(n.input(0));
+  const Tensor* idx = g.constant(n.input(1));
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  int64_t axis = n.attr<OnnxAttrs>().i("axis", 0);
+  axis = axis < 0 ? axis + r : axis;
+  if (!idx || is_float(idx->type) || idx->shape.size() != 1 || r < 2 || axis != 1) return {};
+  GatherAttrs ga;
+  for (int64_t v : idx->ints) {
+    const int64_t c = v < 0 ? v + x.shape[1] : v;
+    if (c < 0 || c >= x.shape[1])
+      g.fail(n, fmt::format("index {} is out of range for {} channels", v, x.shape[1]));
+    ga.channels.push_back(c);
+  }
+  return {make_node(n, Op::ChannelGather, {n.input(0)}, n.outputs[0], ga, "")};
+}
+
 }  // namespace
 
 std::vector<Node> rewrite_node(Graph& g, const Node& n) {
   switch (n.op) {
+    case Op::Gather: return gather_channels(g, n);
     case Op::Slice: return slice_channels(g, n);
     case Op::Sub:
     case Op::Div: return sub_div(g, n);

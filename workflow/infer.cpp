@@ -123,8 +123,10 @@ InferResult infer(const InferOptions& o) {
   const Inputs in = load_inputs(o.inputs, probe.inputs, o.model);
   const NpyArray& first = in.arrays.at(probe.inputs[0]);
   const int64_t lead = first.shape.empty() ? 1 : first.shape[0];
-  const compiler::Graph g = compiler::import_onnx(o.model, {lead});
-  // Runs: a model of batch N over B leading rows runs B / N times.
+  // The FP32 interpreter runs the whole batch at once when the model's batch is dynamic; lowering
+  // works on the model as `compile` imports it (batch 1 when dynamic), so `infer --calib` and
+  // `compile --calib` calibrate alike.
+  const compiler::Graph g = o.engine == "fp32" ? compiler::import_onnx(o.model, {lead}) : probe;
   InferResult res;
   std::map<std::string, Tensor> whole;
   for (const std::string& name : g.inputs) {
@@ -133,12 +135,13 @@ InferResult infer(const InferOptions& o) {
     const compiler::Shape rest(want.shape.begin() + (want.shape.empty() ? 0 : 1), want.shape.end());
     const bool exact = a.shape == want.shape;
     const bool stacked = !want.shape.empty() && a.shape.size() == want.shape.size() &&
-                         std::equal(rest.begin(), rest.end(), a.shape.begin() + 1) &&
-                         a.shape[0] % want.shape[0] == 0 && a.shape[0] > 0;
+                         std::equal(rest.begin(), rest.end(), a.shape.begin() + 1) && a.shape[0] > 0 &&
+                         a.shape[0] % want.shape[0] == 0;
     if (!exact && !stacked)
       throw Error(fmt::format("{}: shape {} does not fit input '{}' {} of {}", in.source.at(name),
                               compiler::shape_str(a.shape), name, compiler::shape_str(want.shape), o.model));
-    const int64_t runs = exact ? 1 : a.shape[0] / want.shape[0];
+    const int64_t runs =
+        exact ? 1 : a.shape[0] / want.shape[0];  // a model of batch N over B rows: B / N runs
     if (res.runs != 0 && runs != res.runs)
       throw Error(fmt::format("{}: {} rows make {} runs, the other inputs {}", in.source.at(name), a.shape[0],
                               runs, res.runs));

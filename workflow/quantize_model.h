@@ -8,8 +8,8 @@
 namespace tpusim::workflow {
 
 struct CalibOptions {
-  std::string calib;          // .npy of calibration inputs; empty = none given
-  std::string method = "kl";  // minmax, ema, percentile, mse or kl
+  std::string calib;           // .npy of calibration inputs; empty = none given
+  std::string method = "mse";  // minmax, ema, percentile, mse or kl (docs/calibration.md)
   std::string bits = "w8a8";
   int64_t limit = 0;
 };

@@ -10,7 +10,7 @@ endforeach()
 include(${CMAKE_CURRENT_LIST_DIR}/../support/cli_common.cmake)
 
 run(0 out err infer "${MODELS}/net_qdq.onnx" -i "${MODELS}/x_net.npy" -o int.npz --engine int)
-require_contains("${err}" "1 output of 1 run (int) -> int.npz" "int summary")
+require_contains("${err}" "1 output of 3 runs (int) -> int.npz" "int summary")  # compiled at batch 1, as `compile` does
 run(0 out err infer "${MODELS}/net_qdq.onnx" -i "x=${MODELS}/x_net.npy" -o sim_edge.npz --engine sim --arch edge)
 require_contains("${err}" "cycles" "sim summary")
 run(0 out err infer "${MODELS}/net_qdq.onnx" -i "${MODELS}/x_net.npy" -o sim_server.npz --engine sim --arch server)
@@ -48,3 +48,15 @@ run(2 out err infer "${MODELS}/net_qdq.onnx" -i "${MODELS}/x_net.npy" -o bad.npz
 if(EXISTS "${WORK}/bad.npz")
   message(FATAL_ERROR "a failed infer wrote bad.npz")
 endif()
+
+# compile --save-qdq: the calibrated QDQ model it writes gives the same integers as calibrating on
+# the fly, and is refused without --calib.
+run(0 out err compile "${MODELS}/fp32_mlp.onnx" --calib "${MODELS}/calib_mlp.npy" --bits w4a8 -o mlp.tpu
+    --save-qdq mlp_qdq.onnx)
+require_contains("${err}" "wrote mlp_qdq.onnx (the calibrated QDQ model)" "save-qdq message")
+run(0 out err infer mlp_qdq.onnx -i "${MODELS}/x_mlp.npy" -o saved.npz --engine int)
+run(0 out err infer "${MODELS}/fp32_mlp.onnx" -i "${MODELS}/x_mlp.npy" -o onthefly.npz --engine int
+    --calib "${MODELS}/calib_mlp.npy" --bits w4a8)
+python("assert np.array_equal(np.load('saved.npz')['y'], np.load('onthefly.npz')['y'])")
+run(1 out err compile mlp_qdq.onnx -o again.tpu --save-qdq again.onnx)
+require_contains("${err}" "--save-qdq has no effect without --calib" "save-qdq without calib")
