@@ -3,10 +3,9 @@
 #include "compiler/onnx_export.h"
 
 #include <fmt/format.h>
-
-#include <algorithm>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <set>
@@ -408,7 +407,8 @@ bool uses_4bit(const Graph& g) {
 std::string export_onnx(const Graph& g, int64_t opset) {
   const bool four = uses_4bit(g);
   // 13 by default; 20 for a Gelu node (its decomposed form would not lower again); 21 for 4-bit types.
-  const bool gelu = std::any_of(g.nodes.begin(), g.nodes.end(), [](const Node& n) { return n.op == Op::Gelu; });
+  const bool gelu =
+      std::any_of(g.nodes.begin(), g.nodes.end(), [](const Node& n) { return n.op == Op::Gelu; });
   if (opset == 0) opset = four ? 21 : gelu ? 20 : 13;
   if (opset < 13) g.fail(fmt::format("ONNX export writes opset 13 or later, not {}", opset));
   if (four && opset < 21)

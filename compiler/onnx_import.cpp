@@ -87,6 +87,8 @@ void add_input(Graph& g, const onnx::ValueInfoProto& vi, const ImportOptions& op
     const auto& d = tt.shape().dim(i);
     if (d.has_dim_value() && d.dim_value() > (int64_t{1} << 31)) {
       throw Error(fmt::format("{}: dimension {} is too large ({})", where, i, d.dim_value()));
+    } else if (d.has_dim_value() && d.dim_value() == 0 && i > 0) {
+      throw Error(fmt::format("{}: dimension {} is 0 (empty tensors are not supported)", where, i));
     } else if (d.has_dim_value() && d.dim_value() > 0) {
       t.shape.push_back(d.dim_value());
     } else if (i == 0) {

@@ -162,6 +162,10 @@ TEST_CASE("external data and dynamic dimensions are rejected", "[compiler][error
   d.node("Relu", {"x"}, "y");
   CHECK(import_error(d.bytes()) ==
         "m.onnx: input 'x': dimension 2 is dynamic ('N'); only the batch dimension may be");
+  ModelBuilder z;
+  z.input("x", {1, 0, 4}).output("y");
+  z.node("Relu", {"x"}, "y");
+  CHECK(import_error(z.bytes()) == "m.onnx: input 'x': dimension 1 is 0 (empty tensors are not supported)");
   ModelBuilder r = conv_model(16);
   r.proto().mutable_graph()->mutable_initializer(0)->set_raw_data("abc");
   CHECK(import_error(r.bytes()) ==

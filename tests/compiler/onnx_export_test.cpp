@@ -4,8 +4,8 @@
 // runs a saved calibrated model within one output quantization step of the FP32 interpreter.
 #include "compiler/onnx_export.h"
 
-#include <bit>
 #include <algorithm>
+#include <bit>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
