@@ -21,9 +21,9 @@ compiler::IntGraph load_model(const std::string& path) {
     qdq |= n.op == compiler::Op::QuantizeLinear || n.op == compiler::Op::DequantizeLinear;
   if (!qdq)
     throw Error(
-        fmt::format("{}: an FP32 model; dse needs a QDQ model (quantize it first: tpusim ptq, or "
-                    "tpusim compile --calib)",
-                    path));
+        fmt::format("{}: an FP32 model; dse needs a QDQ model (quantize it first: tpusim compile {} "
+                    "--calib data.npy -o m.tpu --save-qdq m_qdq.onnx, then dse --model m_qdq.onnx)",
+                    path, path));
   return compiler::lower_qdq(g);
 }
 
