@@ -72,22 +72,25 @@ Command add_compare(CLI::App& root) {
   CLI::Option* arch =
       sub->add_option("--arch", o->arch,
                       "Compile for this architecture (preset or YAML) and measure the simulator's tensors");
-  sub->add_flag("--timed", o->timed, "With --arch: timed (SystemC) simulation instead of functional")
-      ->needs(arch);
+  CLI::Option* timed =
+      sub->add_flag("--timed", o->timed, "With --arch: timed (SystemC) simulation instead of functional");
   sub->add_option("--csv", o->csv, "Write the table as CSV");
   sub->add_option("--json", o->json, "Write the table as JSON");
   CLI::Option* calib = sub->add_option("--calib", o->calib,
                                        "FP32 model: calibration inputs, float32 .npy [N, ...input shape]");
-  sub->add_option("--calib-method", o->method, "minmax, ema, percentile, mse or kl")
-      ->capture_default_str()
-      ->needs(calib);
-  sub->add_option("--bits", o->bits, "Weight and activation bits: w8a8, w4a4, w4a8, w8a4")
-      ->capture_default_str()
-      ->needs(calib);
-  sub->add_option("--calib-limit", o->calib_limit, "Use at most N calibration samples (0 = all)")
-      ->needs(calib);
+  CLI::Option* method =
+      sub->add_option("--calib-method", o->method, "With --calib: minmax, ema, percentile, mse or kl")
+          ->capture_default_str();
+  CLI::Option* bits =
+      sub->add_option("--bits", o->bits, "With --calib: weight and activation bits: w8a8, w4a4, w4a8, w8a4")
+          ->capture_default_str();
+  CLI::Option* limit = sub->add_option("--calib-limit", o->calib_limit,
+                                       "With --calib: use at most N calibration samples (0 = all)");
   return {
-      sub, [o] {
+      sub, [o, arch, timed, calib, method, bits, limit] {
+        refuse_without(timed, arch, "the simulator runs only with --arch");
+        for (const CLI::Option* opt : {method, bits, limit})
+          refuse_without(opt, calib, "it configures the calibration of an FP32 model");
         std::optional<Arch> arch;
         if (!o->arch.empty()) arch = resolve_arch(o->arch);  // a bad --arch fails before any work
         for (const std::string* f : {&o->model, &o->fp32})   // before the images are loaded

@@ -31,12 +31,10 @@ Command add_infer(CLI::App& root) {
   CLI::Option* calib =
       sub->add_option("--calib", o->calib.calib, "FP32 model on int/sim: calibration inputs, float32 .npy");
   CLI::Option* method =
-      sub->add_option("--calib-method", o->calib.method, "minmax, ema, percentile, mse or kl")
-          ->capture_default_str()
-          ->needs(calib);
-  CLI::Option* bits = sub->add_option("--bits", o->calib.bits, "w8a8, w4a4, w4a8 or w8a4")
-                          ->capture_default_str()
-                          ->needs(calib);
+      sub->add_option("--calib-method", o->calib.method, "With --calib: minmax, ema, percentile, mse or kl")
+          ->capture_default_str();
+  CLI::Option* bits = sub->add_option("--bits", o->calib.bits, "With --calib: w8a8, w4a4, w4a8 or w8a4")
+                          ->capture_default_str();
   return {
       sub, [o, out, arch, calib, method, bits] {
         if (arch->count() && o->engine != "sim")
@@ -45,7 +43,8 @@ Command add_infer(CLI::App& root) {
         if (calib->count() && o->engine == "fp32")
           throw Error(
               "--calib has no effect with --engine fp32 (the FP32 interpreter runs the model as it is)");
-        (void)method, (void)bits;
+        for (const CLI::Option* opt : {method, bits})
+          refuse_without(opt, calib, "it configures the calibration of an FP32 model");
         check_output_path(*out);
         const workflow::InferResult r = workflow::infer(*o);
         compiler::save_tensors_npz(r.outputs, *out);

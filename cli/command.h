@@ -4,8 +4,13 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
 
 namespace tpusim::cli {
+
+// An option that has no effect without `needed` (or in this combination): one error line naming
+// it, exit 1 — as every tpusim refusal, rather than CLI11's usage error (exit 2).
+void refuse_without(const CLI::Option* opt, const CLI::Option* needed, const std::string& why);
 
 struct Command {
   CLI::App* app;              // the subcommand; run() is called when it was given

@@ -116,3 +116,9 @@ fails("unknown arch" "nosuch" "${MODELS}/zoo_qdq_int8.onnx" -i "${MODELS}/x_qdq_
 fails("no matching layer" "other.onnx: no tensor of the FP32 run matches" "${MODELS}/net_qdq.onnx"
       -i "${MODELS}/x_net.npy" --fp32 "${MODELS}/other.onnx")
 fails("FP32 model without --calib" "give calibration data (--calib)" "${MODELS}/fp32_mlp.onnx" -i "${MODELS}/x_mlp.npy")
+
+# Options with no effect in the combination: one error line naming the option, exit 1.
+run(1 out err compare "${MODELS}/net_qdq.onnx" -i "${MODELS}/x_net.npy" --bits w4a4)
+require_contains("${err}" "error: --bits has no effect without --calib" "--bits without --calib")
+run(1 out err compare "${MODELS}/net_qdq.onnx" -i "${MODELS}/x_net.npy" --timed)
+require_contains("${err}" "error: --timed has no effect without --arch" "--timed without --arch")

@@ -60,3 +60,5 @@ run(0 out err infer "${MODELS}/fp32_mlp.onnx" -i "${MODELS}/x_mlp.npy" -o onthef
 python("assert np.array_equal(np.load('saved.npz')['y'], np.load('onthefly.npz')['y'])")
 run(1 out err compile mlp_qdq.onnx -o again.tpu --save-qdq again.onnx)
 require_contains("${err}" "--save-qdq has no effect without --calib" "save-qdq without calib")
+run(1 out err infer "${MODELS}/net_qdq.onnx" -i "${MODELS}/x_net.npy" -o bad.npz --calib-method kl)
+require_contains("${err}" "error: --calib-method has no effect without --calib" "--calib-method without --calib")
