@@ -55,8 +55,8 @@ compiler::CompareResult simulated(const compiler::CompareRun& run, const Arch& a
 
 Command add_compare(CLI::App& root) {
   struct Opts {
-    std::string model, fp32, input, arch, csv, json, calib, method = "mse", bits = "w8a8";
-    int64_t calib_limit = 0;
+    std::string model, fp32, input, arch, csv, json;
+    workflow::CalibOptions calib;
     bool timed = false;
   };
   auto o = std::make_shared<Opts>();
@@ -76,21 +76,12 @@ Command add_compare(CLI::App& root) {
       sub->add_flag("--timed", o->timed, "With --arch: timed (SystemC) simulation instead of functional");
   sub->add_option("--csv", o->csv, "Write the table as CSV");
   sub->add_option("--json", o->json, "Write the table as JSON");
-  CLI::Option* calib = sub->add_option("--calib", o->calib,
-                                       "FP32 model: calibration inputs, float32 .npy [N, ...input shape]");
-  CLI::Option* method =
-      sub->add_option("--calib-method", o->method, "With --calib: minmax, ema, percentile, mse or kl")
-          ->capture_default_str();
-  CLI::Option* bits =
-      sub->add_option("--bits", o->bits, "With --calib: weight and activation bits: w8a8, w4a4, w4a8, w8a4")
-          ->capture_default_str();
-  CLI::Option* limit = sub->add_option("--calib-limit", o->calib_limit,
-                                       "With --calib: use at most N calibration samples (0 = all)");
+  const CalibCli calib =
+      add_calib_options(sub, o->calib, "FP32 model: calibration inputs, float32 .npy [N, ...input shape]");
   return {
-      sub, [o, arch, timed, calib, method, bits, limit] {
+      sub, [o, arch, timed, calib] {
         refuse_without(timed, arch, "the simulator runs only with --arch");
-        for (const CLI::Option* opt : {method, bits, limit})
-          refuse_without(opt, calib, "it configures the calibration of an FP32 model");
+        calib.refuse_unused();
         std::optional<Arch> arch;
         if (!o->arch.empty()) arch = resolve_arch(o->arch);  // a bad --arch fails before any work
         for (const std::string* f : {&o->model, &o->fp32})   // before the images are loaded
@@ -104,16 +95,9 @@ Command add_compare(CLI::App& root) {
         in.fp32_model = o->fp32;
         in.input = load_npy(o->input);
         in.input_source = o->input;
-        if (!o->calib.empty()) {
-          compiler::parse_bits(o->bits, in.calib_config);
-          const auto m = calib_method_from_name(o->method);
-          if (!m)
-            throw Error(
-                fmt::format("--calib-method '{}': expected minmax, ema, percentile, mse or kl", o->method));
-          in.calib_config.method = *m;
-          in.calib_config.limit = o->calib_limit;
-          in.calib_config.calib_source = o->calib;
-          in.calib = load_npy(o->calib);
+        if (!o->calib.calib.empty()) {
+          in.calib_config = workflow::calib_config(o->calib);
+          in.calib = load_npy(o->calib.calib);
         }
         const compiler::CompareRun run = compiler::run_compare(in);
         const compiler::CompareResult r = arch

@@ -24,8 +24,8 @@ namespace tpusim::cli {
 
 Command add_compile(CLI::App& root) {
   struct Opts {
-    std::string model, arch = "default", out, report, calib, method = "mse", bits = "w8a8", save_qdq;
-    int64_t calib_limit = 0;
+    std::string model, arch = "default", out, report, save_qdq;
+    workflow::CalibOptions calib;
     bool dump_ir = false, simulate = false;
   };
   auto o = std::make_shared<Opts>();
@@ -39,34 +39,20 @@ Command add_compile(CLI::App& root) {
                 "Run the program once, timed, on zero inputs and add simulated cycles and efficiency per "
                 "layer to the report");
   sub->add_flag("--dump-ir", o->dump_ir, "Print the lowered integer graph (JSON) on stdout");
-  sub->add_option("--calib", o->calib, "FP32 model: calibration inputs, float32 .npy [N, ...input shape]");
-  CLI::Option* method =
-      sub->add_option("--calib-method", o->method, "With --calib: minmax, ema, percentile, mse or kl")
-          ->capture_default_str();
-  CLI::Option* bits =
-      sub->add_option("--bits", o->bits, "With --calib: weight and activation bits: w8a8, w4a4, w4a8, w8a4")
-          ->capture_default_str();
-  CLI::Option* limit = sub->add_option("--calib-limit", o->calib_limit,
-                                       "With --calib: use at most N calibration samples (0 = all)");
+  const CalibCli calib =
+      add_calib_options(sub, o->calib, "FP32 model: calibration inputs, float32 .npy [N, ...input shape]");
   CLI::Option* save =
       sub->add_option("--save-qdq", o->save_qdq,
                       "With --calib: write the calibrated QDQ model (ONNX) the program is built from");
-  return {sub, [o, method, bits, limit, save] {
-            // Calibration options without calibration would be silently ignored (a QDQ model keeps its
-            // own bits): refuse them, naming the option.
-            if (o->calib.empty())
-              for (const CLI::Option* opt : {method, bits, limit, save})
-                if (opt->count() > 0)
-                  throw Error(
-                      fmt::format("{} has no effect without --calib (it configures the calibration of "
-                                  "an FP32 model; a QDQ model keeps its own bits)",
-                                  opt->get_name()));
+  return {sub, [o, calib, save] {
+            // Calibration options without calibration would be silently ignored: refuse them.
+            calib.refuse_unused({save});
             check_output_path(o->out);
             if (!o->report.empty()) check_output_path(o->report);
             if (!o->save_qdq.empty()) check_output_path(o->save_qdq);
             const Arch arch = resolve_arch(o->arch);
-            const compiler::Graph g = workflow::quantized_graph(
-                compiler::import_onnx(o->model), o->model, {o->calib, o->method, o->bits, o->calib_limit});
+            const compiler::Graph g =
+                workflow::quantized_graph(compiler::import_onnx(o->model), o->model, o->calib);
             const compiler::IntGraph ig = compiler::lower_qdq(g);
             if (!o->save_qdq.empty()) {  // after lowering succeeded: a model the program really comes from
               compiler::save_onnx(g, o->save_qdq);

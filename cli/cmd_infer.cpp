@@ -28,23 +28,17 @@ Command add_infer(CLI::App& root) {
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "int", "sim"}));
   CLI::Option* arch = sub->add_option("--arch", o->arch, "With --engine sim: architecture preset or YAML");
-  CLI::Option* calib =
-      sub->add_option("--calib", o->calib.calib, "FP32 model on int/sim: calibration inputs, float32 .npy");
-  CLI::Option* method =
-      sub->add_option("--calib-method", o->calib.method, "With --calib: minmax, ema, percentile, mse or kl")
-          ->capture_default_str();
-  CLI::Option* bits = sub->add_option("--bits", o->calib.bits, "With --calib: w8a8, w4a4, w4a8 or w8a4")
-                          ->capture_default_str();
+  const CalibCli calib =
+      add_calib_options(sub, o->calib, "FP32 model on int/sim: calibration inputs, float32 .npy");
   return {
-      sub, [o, out, arch, calib, method, bits] {
+      sub, [o, out, arch, calib] {
         if (arch->count() && o->engine != "sim")
           throw Error(fmt::format(
               "--arch has no effect with --engine {} (only the simulator has an architecture)", o->engine));
-        if (calib->count() && o->engine == "fp32")
+        if (calib.calib->count() && o->engine == "fp32")
           throw Error(
               "--calib has no effect with --engine fp32 (the FP32 interpreter runs the model as it is)");
-        for (const CLI::Option* opt : {method, bits})
-          refuse_without(opt, calib, "it configures the calibration of an FP32 model");
+        calib.refuse_unused();
         check_output_path(*out);
         const workflow::InferResult r = workflow::infer(*o);
         compiler::save_tensors_npz(r.outputs, *out);

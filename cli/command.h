@@ -4,13 +4,24 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <initializer_list>
 #include <string>
+
+#include "workflow/quantize_model.h"
 
 namespace tpusim::cli {
 
 // An option that has no effect without `needed` (or in this combination): one error line naming
-// it, exit 1 — as every tpusim refusal, rather than CLI11's usage error (exit 2).
+// it, exit 1 — as every tpusim refusal, rather than CLI11's usage error (exit 2). calib_options.cpp.
 void refuse_without(const CLI::Option* opt, const CLI::Option* needed, const std::string& why);
+
+// --calib, --calib-method, --bits, --calib-limit into `o` (compile, compare, infer).
+struct CalibCli {
+  CLI::Option *calib = nullptr, *method = nullptr, *bits = nullptr, *limit = nullptr;
+  // Refuses the calibration options (and `more`) when --calib is not given.
+  void refuse_unused(std::initializer_list<const CLI::Option*> more = {}) const;
+};
+CalibCli add_calib_options(CLI::App* sub, workflow::CalibOptions& o, const std::string& calib_help);
 
 struct Command {
   CLI::App* app;              // the subcommand; run() is called when it was given

@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "base/error.h"
 #include "cli/command.h"
 
 namespace {
@@ -58,16 +57,6 @@ std::string unknown_command(const CLI::App& app, int argc, char** argv) {
 }
 
 }  // namespace
-
-namespace tpusim::cli {
-
-void refuse_without(const CLI::Option* opt, const CLI::Option* needed, const std::string& why) {
-  if (opt->count() > 0 && needed->count() == 0)
-    throw tpusim::Error(
-        fmt::format("{} has no effect without {} ({})", opt->get_name(), needed->get_name(), why));
-}
-
-}  // namespace tpusim::cli
 
 int main(int argc, char** argv) {
   try {

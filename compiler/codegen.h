@@ -77,5 +77,7 @@ struct OpPlanInfo {
 };
 OpPlanInfo emit_op(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const OpConsts& c,
                    const Arch& a);
+// IGather (codegen_gather.cpp).
+OpPlanInfo emit_gather(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a);
 
 }  // namespace tpusim::compiler::be

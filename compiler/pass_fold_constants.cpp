@@ -20,10 +20,10 @@ bool is_output(const Graph& g, const std::string& t) {
 }  // namespace
 
 void fold_constants(Graph& g, CanonStats& stats) {
-  std::vector<Node> todo = std::move(g.nodes), kept;
+  std::vector<Node> in_order = std::move(g.nodes), kept;
   g.nodes.clear();
-  for (size_t i = 0; i < todo.size(); ++i) {
-    Node n = std::move(todo[i]);
+  for (size_t i = 0; i < in_order.size(); ++i) {
+    Node n = std::move(in_order[i]);
     if (auto* r = std::get_if<ReshapeAttrs>(&n.attrs); r && r->target_pending) {
       const Tensor* t = g.constant(n.input(1));
       if (!t)

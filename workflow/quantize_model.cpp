@@ -15,6 +15,18 @@ bool is_qdq(const compiler::Graph& g) {
   return false;
 }
 
+compiler::CalibConfig calib_config(const CalibOptions& o) {
+  compiler::CalibConfig c;
+  compiler::parse_bits(o.bits, c);
+  const auto m = calib_method_from_name(o.method);
+  if (!m)
+    throw Error(fmt::format("--calib-method '{}': expected minmax, ema, percentile, mse or kl", o.method));
+  c.method = *m;
+  c.limit = o.limit;
+  c.calib_source = o.calib;
+  return c;
+}
+
 compiler::Graph quantized_graph(const compiler::Graph& g, const std::string& model, const CalibOptions& o) {
   if (is_qdq(g)) {
     if (!o.calib.empty())
@@ -26,15 +38,7 @@ compiler::Graph quantized_graph(const compiler::Graph& g, const std::string& mod
         fmt::format("{}: an FP32 model (no QuantizeLinear/DequantizeLinear) needs calibration data: "
                     "give --calib data.npy (or a QDQ model)",
                     model));
-  compiler::CalibConfig c;
-  compiler::parse_bits(o.bits, c);
-  const auto m = calib_method_from_name(o.method);
-  if (!m)
-    throw Error(fmt::format("--calib-method '{}': expected minmax, ema, percentile, mse or kl", o.method));
-  c.method = *m;
-  c.limit = o.limit;
-  c.calib_source = o.calib;
-  compiler::CalibResult r = compiler::quantize_fp32(g, load_npy(o.calib), c);
+  compiler::CalibResult r = compiler::quantize_fp32(g, load_npy(o.calib), calib_config(o));
   spdlog::info("{}: calibrated on {} samples ({}, {}), {} activation tensors", model, r.samples, o.method,
                o.bits, r.params.size());
   return std::move(r.graph);

@@ -3,6 +3,7 @@
 #pragma once
 #include <string>
 
+#include "compiler/calibrate.h"
 #include "compiler/graph.h"
 
 namespace tpusim::workflow {
@@ -15,6 +16,8 @@ struct CalibOptions {
 };
 
 bool is_qdq(const compiler::Graph& g);
+// The calibration configuration the options ask for (Error for a bad --bits or --calib-method).
+compiler::CalibConfig calib_config(const CalibOptions& o);
 // `g` (imported from `model`) as a QDQ graph: calibrated when FP32 (Error naming the model when no
 // calibration data is given), refused when QDQ and calibration data is given.
 compiler::Graph quantized_graph(const compiler::Graph& g, const std::string& model, const CalibOptions& o);
