@@ -17,17 +17,21 @@ CalibCli add_calib_options(CLI::App* sub, workflow::CalibOptions& o, const std::
   c.calib = sub->add_option("--calib", o.calib, calib_help);
   c.method = sub->add_option("--calib-method", o.method, "With --calib: minmax, ema, percentile, mse or kl")
                  ->capture_default_str();
-  c.bits = sub->add_option("--bits", o.bits, "With --calib: weight and activation bits: w8a8, w4a4, w4a8, w8a4")
-               ->capture_default_str();
-  c.limit = sub->add_option("--calib-limit", o.limit, "With --calib: use at most N calibration samples (0 = all)");
+  c.bits =
+      sub->add_option("--bits", o.bits, "With --calib: weight and activation bits: w8a8, w4a4, w4a8, w8a4")
+          ->capture_default_str();
+  c.limit =
+      sub->add_option("--calib-limit", o.limit, "With --calib: use at most N calibration samples (0 = all)");
   return c;
 }
 
 void CalibCli::refuse_unused(std::initializer_list<const CLI::Option*> more) const {
   for (const CLI::Option* opt : {method, bits, limit})
-    refuse_without(opt, calib, "it configures the calibration of an FP32 model; a QDQ model keeps its own bits");
+    refuse_without(opt, calib,
+                   "it configures the calibration of an FP32 model; a QDQ model keeps its own bits");
   for (const CLI::Option* opt : more)
-    refuse_without(opt, calib, "it configures the calibration of an FP32 model; a QDQ model keeps its own bits");
+    refuse_without(opt, calib,
+                   "it configures the calibration of an FP32 model; a QDQ model keeps its own bits");
 }
 
 }  // namespace tpusim::cli
