@@ -33,6 +33,7 @@ CanonStats canonicalize(Graph& g) {
   s.pads = fold_pad(g);
   s.shuffles = fuse_channel_shuffle(g);
   s.fused = fuse_pointwise(g);
+  s.narrowed = narrow_storage(g);
   for (const Node& n : g.nodes)
     if (canonicalization_only(n.op)) g.fail(n, why_left(n));
   return s;

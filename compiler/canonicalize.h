@@ -10,6 +10,8 @@
 //   fuse_channel_shuffle  Reshape -> Transpose {0,2,1,3,4} -> Reshape (ShuffleNet) -> ChannelGather
 //   fuse_pointwise    Mul(x, Sigmoid(x)) -> Silu(x), Mul(x, HardSigmoid(x)) -> HardSwish(x): one
 //                     function of x, one table once quantized (instead of two roundings)
+//   narrow_storage    an activation quantized into int8/uint8 whose integers provably fit int4/uint4
+//                     (Clip -> QuantizeLinear, the sub-8-bit export form) is stored in the 4-bit type
 // What is left of the ops only canonicalization handles is then refused, naming the node.
 #pragma once
 #include "compiler/graph.h"
@@ -23,6 +25,7 @@ struct CanonStats {
   int pads = 0;       // Pad nodes folded or removed
   int fused = 0;      // Mul(x, f(x)) fused into one pointwise op
   int shuffles = 0;   // channel shuffles fused into a ChannelGather
+  int narrowed = 0;   // activations stored in 4 bits instead of 8
 };
 
 // The whole pipeline; leaves g topologically sorted with every shape inferred.
@@ -34,6 +37,7 @@ void fold_constants(Graph& g, CanonStats& stats);
 int fold_pad(Graph& g);
 int fuse_pointwise(Graph& g);
 int fuse_channel_shuffle(Graph& g);
+int narrow_storage(Graph& g);
 
 // Rewrites one node, before its shape is inferred, into the ops that follow it in the compiler
 // (Sub/Div by a constant -> Add/Mul; ReduceMean over H, W -> GlobalAveragePool [+ Reshape]).

@@ -12,12 +12,36 @@
 
 #include "base/error.h"
 #include "base/file_io.h"
+#include "quant/quantize.h"
 
 namespace tpusim::compiler {
 
 namespace {
 
 bool is_4bit(ElemType t) { return t == ElemType::I4 || t == ElemType::U4; }
+
+// The 8-bit type of the same signedness.
+ElemType container_of(ElemType t) { return t == ElemType::I4 ? ElemType::I8 : ElemType::U8; }
+
+// The quantized side of a QuantizeLinear/DequantizeLinear written in an 8-bit container: every
+// 4-bit one except integer graph inputs and outputs, whose declared types stay. ONNX Runtime 1.30
+// fails to create a session at level "extended" when a 4-bit tensor feeds a MaxPool (after its QDQ
+// rewrite) or follows a Clip, and at opset 21 when a signed activation reaches a Reshape; import's
+// narrow_storage pass reads the containers back into 4 bits.
+std::set<std::string> widened_tensors(const Graph& g) {
+  std::set<std::string> r;
+  const auto io = [&](const std::string& t) {
+    return std::find(g.inputs.begin(), g.inputs.end(), t) != g.inputs.end() ||
+           std::find(g.outputs.begin(), g.outputs.end(), t) != g.outputs.end();
+  };
+  for (const Node& n : g.nodes) {
+    const auto* a = std::get_if<QuantAttrs>(&n.attrs);
+    if (!a) continue;
+    const std::string& q_side = n.op == Op::QuantizeLinear ? n.outputs[0] : n.input(0);
+    if (is_4bit(g.tensor(q_side).type) && !io(q_side)) r.insert(q_side);
+  }
+  return r;
+}
 
 // The IR version that goes with a default-domain opset.
 int64_t ir_version_for(int64_t opset) { return opset <= 14 ? 7 : opset <= 18 ? 8 : opset <= 20 ? 9 : 10; }
@@ -27,16 +51,18 @@ void put_le(std::string& raw, uint64_t v, int bytes) {
 }
 
 // An IR constant as an initializer: raw_data as onnx_tensor.cpp's decode_raw reads it.
-void fill_tensor(onnx::TensorProto& p, const Tensor& t) {
+// A 4-bit constant is written in its 8-bit container (`widen`), as widened_tensors says.
+void fill_tensor(onnx::TensorProto& p, const Tensor& t, bool widen = false) {
   p.set_name(t.name);
-  p.set_data_type(static_cast<int32_t>(t.type));
+  const ElemType type = widen && is_4bit(t.type) ? container_of(t.type) : t.type;
+  p.set_data_type(static_cast<int32_t>(type));
   for (int64_t d : t.shape) p.add_dims(d);
   const int64_t n = t.elements();
   std::string raw;
   if (t.type == ElemType::F32) {
     raw.reserve(static_cast<size_t>(n) * 4);
     for (int64_t i = 0; i < n; ++i) put_le(raw, std::bit_cast<uint32_t>(t.f32[static_cast<size_t>(i)]), 4);
-  } else if (is_4bit(t.type)) {
+  } else if (is_4bit(type)) {
     raw.assign(static_cast<size_t>((n + 1) / 2), '\0');
     for (int64_t i = 0; i < n; ++i)
       raw[static_cast<size_t>(i / 2)] =
@@ -44,7 +70,7 @@ void fill_tensor(onnx::TensorProto& p, const Tensor& t) {
                             static_cast<uint8_t>((static_cast<uint64_t>(t.ints[static_cast<size_t>(i)]) & 0xF)
                                                  << (4 * (i % 2))));
   } else {
-    const int size = t.type == ElemType::I64 ? 8 : t.type == ElemType::I32 ? 4 : 1;
+    const int size = type == ElemType::I64 ? 8 : type == ElemType::I32 ? 4 : 1;
     raw.reserve(static_cast<size_t>(n * size));
     for (int64_t i = 0; i < n; ++i) put_le(raw, static_cast<uint64_t>(t.ints[static_cast<size_t>(i)]), size);
   }
@@ -87,7 +113,7 @@ void attr(onnx::NodeProto& p, const char* name, const std::string& v) {
 
 class Exporter {
  public:
-  Exporter(const Graph& g, int64_t opset) : g_(g), opset_(opset) {
+  Exporter(const Graph& g, int64_t opset) : g_(g), opset_(opset), widened_(widened_tensors(g)) {
     for (const auto& [name, t] : g.tensors) used_.insert(name);
     for (const Node& n : g.nodes) {
       used_.insert(n.inputs.begin(), n.inputs.end());
@@ -115,6 +141,7 @@ class Exporter {
  private:
   const Graph& g_;
   int64_t opset_;
+  std::set<std::string> widened_;  // widened_tensors(g_)
   onnx::ModelProto m_;
   onnx::GraphProto* gp_ = nullptr;
   std::set<std::string> used_;         // tensor names taken
@@ -133,7 +160,7 @@ class Exporter {
   const std::string& use(const std::string& name) {
     if (name.empty()) return name;
     if (const Tensor* t = g_.constant(name); t && initialized_.insert(name).second)
-      fill_tensor(*gp_->add_initializer(), *t);
+      fill_tensor(*gp_->add_initializer(), *t, widened_.count(name) != 0);
     return name;
   }
 
@@ -294,7 +321,9 @@ void Exporter::quant(const Node& n) {
   const auto& a = n.attr<QuantAttrs>();
   const bool is_q = n.op == Op::QuantizeLinear;
   // The quantized side's type: a QuantizeLinear's attribute, a DequantizeLinear's input.
-  const ElemType qt = is_q ? a.qtype : g_.tensor(n.input(0)).type;
+  const std::string& q_side = is_q ? n.outputs[0] : n.input(0);
+  const bool widened = widened_.count(q_side) != 0;
+  const ElemType qt = widened ? container_of(a.qtype) : is_q ? a.qtype : g_.tensor(n.input(0)).type;
   if (is_float(qt)) g_.fail(n, fmt::format("quantized type {} is not an integer type", elem_type_name(qt)));
   if (a.scale.empty() || a.zero_point.size() != a.scale.size())
     g_.fail(n, fmt::format("has {} scales and {} zero points", a.scale.size(), a.zero_point.size()));
@@ -303,7 +332,18 @@ void Exporter::quant(const Node& n) {
     g_.fail(n, fmt::format("is per tensor with {} scales", a.scale.size()));
   const std::string s = f32(n.outputs[0] + "_scale", shape, a.scale);
   const std::string zp = constant(n.outputs[0] + "_zero_point", make_ints("", shape, qt, a.zero_point));
-  auto& p = node(op_name(n.op), n.name, {n.input(0), s, zp}, n.outputs[0]);
+  std::string x =
+      n.input(0);  // widened, a Q gets the Clip to its 4-bit range the container does not saturate at
+  if (is_q && widened) {
+    const auto zp0 = static_cast<int32_t>(a.zero_point[0]);
+    const float lo = dequantize_linear(static_cast<int32_t>(qmin(a.qtype)), a.scale[0], zp0);
+    const float hi = dequantize_linear(static_cast<int32_t>(qmax(a.qtype)), a.scale[0], zp0);
+    const std::string clipped = fresh(n.outputs[0] + "_clipped");
+    node("Clip", n.name + "/clip",
+         {x, f32(n.outputs[0] + "_min", {}, {lo}), f32(n.outputs[0] + "_max", {}, {hi})}, clipped);
+    x = clipped;
+  }
+  auto& p = node(op_name(n.op), n.name, {x, s, zp}, n.outputs[0]);
   if (!a.per_tensor()) attr(p, "axis", a.axis);
 }
 
@@ -394,11 +434,12 @@ void Exporter::gelu(const Node& n) {
   binary("Mul", n, "half", xs, f32(pre + "_half", {}, {0.5f}), n.outputs[0]);
 }
 
+// Whether the written model has a 4-bit tensor: a 4-bit graph input or output (everything else is
+// widened, widened_tensors).
 bool uses_4bit(const Graph& g) {
-  for (const auto& [name, t] : g.tensors)
-    if (is_4bit(t.type)) return true;
-  for (const Node& n : g.nodes)
-    if (const auto* a = std::get_if<QuantAttrs>(&n.attrs); a && is_4bit(a->qtype)) return true;
+  for (const auto* io : {&g.inputs, &g.outputs})
+    for (const std::string& t : *io)
+      if (is_4bit(g.tensor(t).type)) return true;
   return false;
 }
 
@@ -412,7 +453,8 @@ std::string export_onnx(const Graph& g, int64_t opset) {
   if (opset == 0) opset = four ? 21 : gelu ? 20 : 13;
   if (opset < 13) g.fail(fmt::format("ONNX export writes opset 13 or later, not {}", opset));
   if (four && opset < 21)
-    g.fail(fmt::format("the graph has int4/uint4 tensors, which need opset 21 (asked for {})", opset));
+    g.fail(
+        fmt::format("the graph has int4/uint4 inputs or outputs, which need opset 21 (asked for {})", opset));
   return Exporter(g, opset).run();
 }
 

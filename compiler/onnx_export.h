@@ -3,8 +3,13 @@
 // standard default-domain ONNX that import_onnx reads back into the same IR (same FP32 results bit for
 // bit, same lowering) and that ONNX Runtime runs.
 //
-// - Opset (0 = automatic): 13 when every quantized type is 8-bit, 21 (IR version 10) when any
-//   int4/uint4 tensor exists. An explicit opset must be >= 13 (>= 21 with 4-bit types).
+// - Opset (0 = automatic): 13, or 20 with a Gelu node, or 21 (IR version 10) when a graph input or
+//   output is int4/uint4. An explicit opset must be >= 13 (>= 21 with 4-bit graph inputs/outputs).
+// - Every other 4-bit tensor is written in the 8-bit type of its signedness (QCDQ): 4-bit weight
+//   constants as int8/uint8 holding the same values, a 4-bit QuantizeLinear after a Clip to its
+//   grid's range. ONNX Runtime 1.30 cannot create a session for int4/uint4 activations feeding a
+//   MaxPool or following a Clip, nor (at opset 21) for signed activations reaching a Reshape.
+//   Import's narrow_storage pass stores them in 4 bits again (the same program).
 // - Graph inputs and outputs with their static shapes and element types; every constant a node reads
 //   as an initializer (raw_data, little-endian; int4/uint4 packed two per byte, low nibble first).
 // - IR-only ops become standard ones: ChannelAffine -> Mul(x, s[C,1,1]) -> Add(t[C,1,1]); Silu ->

@@ -44,10 +44,17 @@ std::string grid_name(const QuantSpec& s) {
                      s.narrow ? " narrow" : "", s.qmin(), s.qmax());
 }
 
-// Whether the grid leaves part of its storage type unused (2-bit in int4, 7-bit in int8, narrow):
+// The type a grid's integers are written in: its storage type, or the 8-bit type of the same
+// signedness (the compiler's narrow_storage pass reads them back into 4 bits).
+DType container(const QuantSpec& s, bool four_bit_types) {
+  if (four_bit_types || s.bits > 4) return s.storage();
+  return s.is_signed ? DType::Int8 : DType::UInt8;
+}
+
+// Whether the grid leaves part of its container unused (2-bit in int4, 4-bit in uint8, narrow):
 // then QuantizeLinear alone would saturate at the container's limits, so a Clip restores the grid's.
-bool narrower_than_storage(const QuantSpec& s) {
-  const DTypeTraits& t = traits(s.storage());
+bool narrower_than(const QuantSpec& s, DType container) {
+  const DTypeTraits& t = traits(container);
   return s.qmin() > t.qmin || s.qmax() < t.qmax;
 }
 
@@ -58,13 +65,13 @@ bool same_grid(const QuantParams& a, const QuantParams& b) {
 
 class Exporter {
  public:
-  explicit Exporter(const DeployModel& m) : m_(m), g_(model_.mutable_graph()) {}
+  Exporter(const DeployModel& m, const ExportOptions& opt) : m_(m), opt_(opt), g_(model_.mutable_graph()) {}
 
   std::string run() {
     validate();
     header();
     std::string image = "image";
-    if (m_.quantized) image = quant_dequant("image", "image", "image_dq", m_.input);
+    if (m_.quantized) image = quant_dequant(clip_to(image, "image", m_.input), "image", "image_dq", m_.input);
     for (size_t i = 0; i < m_.spec.layers.size(); ++i) emit(i, image);
     auto* out = g_->add_output();
     out->set_name("scores");
@@ -77,6 +84,7 @@ class Exporter {
 
  private:
   const DeployModel& m_;
+  const ExportOptions opt_;
   onnx::ModelProto model_;
   onnx::GraphProto* g_;
   std::vector<std::string> values_;  // per layer: the float tensor its consumers read
@@ -165,12 +173,13 @@ class Exporter {
   }
 
   void header() {
-    bool four = m_.quantized && is_4bit(m_.input.spec.storage());
+    const bool typed = opt_.four_bit_types;
+    bool four = m_.quantized && is_4bit(container(m_.input.spec, typed));
     for (size_t i = 0; m_.quantized && i < m_.layers.size(); ++i) {
       const Layer& l = m_.spec.layers[i];
       if (l.kind == LayerKind::Conv || l.kind == LayerKind::Linear)
-        four |= is_4bit(m_.layers[i].w_spec.storage());
-      if (m_.layers[i].has_out) four |= is_4bit(m_.layers[i].out.spec.storage());
+        four |= is_4bit(container(m_.layers[i].w_spec, typed));
+      if (m_.layers[i].has_out) four |= is_4bit(container(m_.layers[i].out.spec, typed));
     }
     // int4/uint4 tensors need opset 21 (ir_version 10); everything else is opset 13, which more
     // tools read.
@@ -247,10 +256,23 @@ class Exporter {
   std::string quant_dequant(const std::string& x, const std::string& prefix, const std::string& out,
                             const QuantParams& p) {
     const std::string s = floats(prefix + "_scale", {}, std::span(&p.scale, 1));
-    const std::string z = ints(prefix + "_zero_point", {}, p.spec.storage(), {p.zero_point});
+    const std::string z =
+        ints(prefix + "_zero_point", {}, container(p.spec, opt_.four_bit_types), {p.zero_point});
     node("QuantizeLinear", {x, s, z}, prefix + "_q");
     node("DequantizeLinear", {prefix + "_q", s, z}, out);
     return out;
+  }
+
+  // x -> Clip("<prefix>_clip") to the grid's range, where the grid is narrower than its container.
+  std::string clip_to(const std::string& x, const std::string& prefix, const QuantParams& p) {
+    if (!narrower_than(p.spec, container(p.spec, opt_.four_bit_types))) return x;
+    const float lo = static_cast<float>(p.spec.qmin() - p.zero_point) * p.scale;
+    const float hi = static_cast<float>(p.spec.qmax() - p.zero_point) * p.scale;
+    return node("Clip",
+                {x, floats(prefix + "_clip_min", {}, std::span(&lo, 1)),
+                 floats(prefix + "_clip_max", {}, std::span(&hi, 1))},
+                prefix + "_clip")
+        .output(0);
   }
 
   // The weight as DequantizeLinear of its integers (per output channel, zero point 0), or float.
@@ -258,7 +280,7 @@ class Exporter {
     const Layer& l = m_.spec.layers[i];
     const DeployLayer& d = m_.layers[i];
     if (!m_.quantized) return floats(l.name + ".weight", dims, d.weight);
-    const DType t = d.w_spec.storage();
+    const DType t = container(d.w_spec, opt_.four_bit_types);
     const size_t per = d.weight.size() / static_cast<size_t>(l.out_ch);
     std::vector<int32_t> q(d.weight.size());
     for (size_t k = 0; k < q.size(); ++k)
@@ -300,15 +322,7 @@ class Exporter {
     const Layer& l = m_.spec.layers[i];
     const std::string final = i + 1 == m_.spec.layers.size() ? "scores" : l.name;
     if (l.act == Activation::Relu) y = node("Relu", {y}, l.name + "_relu").output(0);
-    if (grid && clip_to_grid && narrower_than_storage(grid->spec)) {
-      const float lo = static_cast<float>(grid->spec.qmin() - grid->zero_point) * grid->scale;
-      const float hi = static_cast<float>(grid->spec.qmax() - grid->zero_point) * grid->scale;
-      y = node("Clip",
-               {y, floats(l.name + "_clip_min", {}, std::span(&lo, 1)),
-                floats(l.name + "_clip_max", {}, std::span(&hi, 1))},
-               l.name + "_clip")
-              .output(0);
-    }
+    if (grid && clip_to_grid) y = clip_to(y, l.name, *grid);
     if (grid) {
       y = quant_dequant(y, l.name, final, *grid);
     } else if (final == "scores" || y == l.name) {
@@ -373,10 +387,12 @@ class Exporter {
 
 }  // namespace
 
-std::string export_onnx_bytes(const DeployModel& m) { return Exporter(m).run(); }
+std::string export_onnx_bytes(const DeployModel& m, const ExportOptions& opt) {
+  return Exporter(m, opt).run();
+}
 
-void export_onnx(const DeployModel& m, const std::string& path) {
-  const std::string bytes = export_onnx_bytes(m);
+void export_onnx(const DeployModel& m, const std::string& path, const ExportOptions& opt) {
+  const std::string bytes = export_onnx_bytes(m, opt);
   write_file_atomic(path, std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
 }
 

@@ -23,8 +23,14 @@ Case make_case(const std::string& model, const Bits* bits, uint32_t seed) {
   m.quantized = bits != nullptr;
   if (bits) m.input = {1.0f / static_cast<float>((1 << bits->in) - 1), 0, QuantSpec{bits->in, false}};
   std::vector<bool> nonneg;  // whether the layer's output is >= 0 (then an unsigned grid)
+  size_t first_weighted = m.spec.layers.size();
+  for (size_t i = 0; i < m.spec.layers.size() && first_weighted == m.spec.layers.size(); ++i)
+    if (m.spec.layers[i].kind == LayerKind::Conv || m.spec.layers[i].kind == LayerKind::Linear)
+      first_weighted = i;
   for (size_t i = 0; i < m.spec.layers.size(); ++i) {
     const models::Layer& l = m.spec.layers[i];
+    const bool eight = bits && bits->mixed && (i == first_weighted || i + 1 == m.spec.layers.size());
+    const int w_bits = bits ? (eight ? 8 : bits->w) : 0, a_bits = bits ? (eight ? 8 : bits->a) : 0;
     const int src = l.inputs[0];
     const bool in_nonneg = src == models::kImage || nonneg[static_cast<size_t>(src)];
     const QuantParams in_grid = src == models::kImage ? m.input : c.grid[static_cast<size_t>(src)];
@@ -33,7 +39,7 @@ Case make_case(const std::string& model, const Bits* bits, uint32_t seed) {
       const int64_t fan_in = l.kind == LayerKind::Conv ? l.in_ch / l.groups * l.kernel * l.kernel : l.in_ch;
       const float a = std::sqrt(6.0f / static_cast<float>(fan_in));  // He: keeps ReLU nets at O(1)
       if (bits) {
-        d.w_spec = QuantSpec{bits->w, true, true};
+        d.w_spec = QuantSpec{w_bits, true, true};
         const int32_t qmax = d.w_spec.qmax();
         std::uniform_int_distribution<int32_t> qd(-qmax, qmax);
         std::vector<int32_t>& q = c.q[i];
@@ -54,7 +60,7 @@ Case make_case(const std::string& model, const Bits* bits, uint32_t seed) {
                                                                : in_nonneg);
     if (bits && own) {
       d.has_out = true;
-      QuantSpec s{bits->a, !nonneg.back()};
+      QuantSpec s{a_bits, !nonneg.back()};
       const float range = 1.5f + 1.5f * u(rng);
       const int32_t zp =
           s.is_signed ? std::uniform_int_distribution<int32_t>(s.qmin() / 4, s.qmax() / 4)(rng) : 0;
@@ -107,6 +113,8 @@ int32_t onnx_type(const QuantSpec& s) {
   if (s.bits <= 4) return s.is_signed ? testing::kInt4 : testing::kUInt4;
   return s.is_signed ? testing::kInt8 : testing::kUInt8;
 }
+
+int32_t container_type(const QuantSpec& s) { return s.is_signed ? testing::kInt8 : testing::kUInt8; }
 
 std::string bytes_of(const Case& c) { return qat::export_onnx_bytes(c.m); }
 

@@ -19,12 +19,20 @@ namespace export_test {
 using tpusim::QuantParams;
 using tpusim::QuantSpec;
 
-// Weight bits, activation bits, image bits.
+// Weight bits, activation bits, image bits; `mixed`: the first weight layer and the last layer at
+// W8A8 instead (what `--layer NAME=w8a8` overrides give).
 struct Bits {
   const char* name;
   int w, a, in;
+  bool mixed = false;
 };
 inline constexpr Bits kConfigs[] = {{"w8a8", 8, 8, 8}, {"w4a4", 4, 4, 4}, {"w2a2", 2, 2, 8}};
+// Every variant `tpusim qat/ptq` exports: the above, W4A8 and mixed precision.
+inline constexpr Bits kAllConfigs[] = {{"w8a8", 8, 8, 8},
+                                       {"w4a8", 4, 8, 8},
+                                       {"w4a4", 4, 4, 4},
+                                       {"w2a2", 2, 2, 8},
+                                       {"mixed_w4a4", 4, 4, 8, true}};
 
 // A deploy model as training would hand it over, plus what the test knows independently: each
 // weight layer's integers, and each layer's output grid as the test derives it from the spec.
@@ -47,6 +55,8 @@ std::filesystem::path scratch(const std::string& sub);
 std::vector<float> floats_of(const onnx::TensorProto& t);
 std::vector<int64_t> ints_of(const onnx::TensorProto& t, int64_t count);
 int32_t onnx_type(const QuantSpec& s);
+// An activation's type in the default export: the 8-bit type of the grid's signedness.
+int32_t container_type(const QuantSpec& s);
 
 struct Model {
   onnx::ModelProto proto;
@@ -62,11 +72,11 @@ struct Model {
     REQUIRE(init.count(name));
     return *init.at(name);
   }
-  // Checks an activation's scale and zero point initializers: exact values, storage type.
-  void check_grid(const std::string& prefix, const QuantParams& p) const {
+  // Checks an activation's scale and zero point initializers: exact values, ONNX type.
+  void check_grid(const std::string& prefix, const QuantParams& p, int32_t type) const {
     INFO(prefix);
     CHECK(floats_of(at(prefix + "_scale")) == std::vector<float>{p.scale});
-    CHECK(at(prefix + "_zero_point").data_type() == onnx_type(p.spec));
+    CHECK(at(prefix + "_zero_point").data_type() == type);
     CHECK(ints_of(at(prefix + "_zero_point"), 1) == std::vector<int64_t>{p.zero_point});
   }
 };

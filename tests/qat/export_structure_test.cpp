@@ -20,57 +20,65 @@ namespace fs = std::filesystem;
 TEST_CASE("export: the re-read model holds exactly the trained integers, scales and types", "[qat][export]") {
   for (const std::string& name : models::model_names()) {
     for (const Bits& b : kConfigs) {
-      INFO(name << " " << b.name);
-      const Case c = make_case(name, &b, 1);
-      const Model m(bytes_of(c));
-      const bool four = b.w <= 4 || b.a <= 4 || b.in <= 4;
-      REQUIRE(m.proto.opset_import_size() == 1);
-      CHECK(m.proto.opset_import(0).version() == (four ? 21 : 13));
-      CHECK(m.proto.ir_version() == (four ? 10 : 8));
-      const auto& in = m.proto.graph().input(0).type().tensor_type();
-      CHECK(m.proto.graph().input(0).name() == "image");
-      CHECK(in.shape().dim(0).dim_param() == "N");
-      CHECK(in.shape().dim(1).dim_value() == c.m.spec.in_ch);
-      CHECK(m.proto.graph().output(0).name() == "scores");
-      m.check_grid("image", c.m.input);
-      int clips = 0;
-      for (size_t i = 0; i < c.m.spec.layers.size(); ++i) {
-        const models::Layer& l = c.m.spec.layers[i];
-        const qat::DeployLayer& d = c.m.layers[i];
-        INFO("layer " << l.name);
-        if (d.has_out) m.check_grid(l.name, d.out);
-        clips += m.producer.count(l.name + "_clip");
-        if (!c.q.count(i)) continue;
-        // Weights: the integers the test drew, per-channel scales bit for bit, zero points 0.
-        const auto n = static_cast<int64_t>(c.q.at(i).size());
-        const onnx::TensorProto& wq = m.at(l.name + ".weight_q");
-        CHECK(wq.data_type() == (b.w <= 4 ? testing::kInt4 : testing::kInt8));
-        CHECK(wq.dims(0) == l.out_ch);
-        const std::vector<int64_t> got = ints_of(wq, n);
-        CHECK(std::equal(got.begin(), got.end(), c.q.at(i).begin()));
-        CHECK(floats_of(m.at(l.name + ".weight_scale")) == d.w_scale);
-        CHECK(m.at(l.name + ".weight_zero_point").data_type() == wq.data_type());
-        CHECK(ints_of(m.at(l.name + ".weight_zero_point"), l.out_ch) == std::vector<int64_t>(l.out_ch, 0));
-        const onnx::NodeProto& dq = *m.producer.at(l.name + ".weight");
-        CHECK(dq.op_type() == "DequantizeLinear");
-        CHECK(dq.input(0) == l.name + ".weight_q");
-        // Bias: int32 at float(s_in * s_w[c]), rounded half to even.
-        const float s_in = l.inputs[0] == models::kImage ? c.m.input.scale : c.grid[l.inputs[0]].scale;
-        std::vector<float> bs;
-        std::vector<int64_t> bq;
-        for (int64_t oc = 0; oc < l.out_ch; ++oc) {
-          bs.push_back(s_in * d.w_scale[oc]);
-          bq.push_back(static_cast<int64_t>(std::nearbyint(double(d.bias[oc]) / bs.back())));
+      for (const bool four_bit_types : {false, true}) {
+        INFO(name << " " << b.name << (four_bit_types ? " (int4/uint4 types)" : ""));
+        const Case c = make_case(name, &b, 1);
+        const Model m(qat::export_onnx_bytes(c.m, {four_bit_types}));
+        // Sub-8-bit grids in 8-bit containers (opset 13) unless asked for int4/uint4 types (opset 21).
+        const bool four = four_bit_types && (b.w <= 4 || b.in <= 4 || b.a <= 4);
+        const auto act_type = [&](const QuantSpec& s) {
+          return four_bit_types ? onnx_type(s) : container_type(s);
+        };
+        REQUIRE(m.proto.opset_import_size() == 1);
+        CHECK(m.proto.opset_import(0).version() == (four ? 21 : 13));
+        CHECK(m.proto.ir_version() == (four ? 10 : 8));
+        const auto& in = m.proto.graph().input(0).type().tensor_type();
+        CHECK(m.proto.graph().input(0).name() == "image");
+        CHECK(in.shape().dim(0).dim_param() == "N");
+        CHECK(in.shape().dim(1).dim_value() == c.m.spec.in_ch);
+        CHECK(m.proto.graph().output(0).name() == "scores");
+        m.check_grid("image", c.m.input, act_type(c.m.input.spec));
+        CHECK(m.producer.count("image_clip") == (c.m.input.spec.bits < 8 && !four_bit_types ? 1u : 0u));
+        int clips = 0;
+        for (size_t i = 0; i < c.m.spec.layers.size(); ++i) {
+          const models::Layer& l = c.m.spec.layers[i];
+          const qat::DeployLayer& d = c.m.layers[i];
+          INFO("layer " << l.name);
+          if (d.has_out) m.check_grid(l.name, d.out, act_type(d.out.spec));
+          clips += m.producer.count(l.name + "_clip");
+          if (!c.q.count(i)) continue;
+          // Weights: the integers the test drew, per-channel scales bit for bit, zero points 0.
+          const auto n = static_cast<int64_t>(c.q.at(i).size());
+          const onnx::TensorProto& wq = m.at(l.name + ".weight_q");
+          CHECK(wq.data_type() == (b.w <= 4 && four_bit_types ? testing::kInt4 : testing::kInt8));
+          CHECK(wq.dims(0) == l.out_ch);
+          const std::vector<int64_t> got = ints_of(wq, n);
+          CHECK(std::equal(got.begin(), got.end(), c.q.at(i).begin()));
+          CHECK(floats_of(m.at(l.name + ".weight_scale")) == d.w_scale);
+          CHECK(m.at(l.name + ".weight_zero_point").data_type() == wq.data_type());
+          CHECK(ints_of(m.at(l.name + ".weight_zero_point"), l.out_ch) == std::vector<int64_t>(l.out_ch, 0));
+          const onnx::NodeProto& dq = *m.producer.at(l.name + ".weight");
+          CHECK(dq.op_type() == "DequantizeLinear");
+          CHECK(dq.input(0) == l.name + ".weight_q");
+          // Bias: int32 at float(s_in * s_w[c]), rounded half to even.
+          const float s_in = l.inputs[0] == models::kImage ? c.m.input.scale : c.grid[l.inputs[0]].scale;
+          std::vector<float> bs;
+          std::vector<int64_t> bq;
+          for (int64_t oc = 0; oc < l.out_ch; ++oc) {
+            bs.push_back(s_in * d.w_scale[oc]);
+            bq.push_back(static_cast<int64_t>(std::nearbyint(double(d.bias[oc]) / bs.back())));
+          }
+          CHECK(m.at(l.name + ".bias_q").data_type() == testing::kInt32);
+          CHECK(ints_of(m.at(l.name + ".bias_q"), l.out_ch) == bq);
+          CHECK(floats_of(m.at(l.name + ".bias_scale")) == bs);
         }
-        CHECK(m.at(l.name + ".bias_q").data_type() == testing::kInt32);
-        CHECK(ints_of(m.at(l.name + ".bias_q"), l.out_ch) == bq);
-        CHECK(floats_of(m.at(l.name + ".bias_scale")) == bs);
+        // A Clip exactly where the output grid is narrower than its container: never at 8 bits
+        // (full grids), at every grid layer below 8 bits in 8-bit containers, and at 2 bits only
+        // when 4-bit grids fill their int4/uint4 container.
+        int own = 0;
+        for (const auto& d : c.m.layers) own += d.has_out;
+        CHECK(clips == (b.a == 2 || (b.a == 4 && !four_bit_types) ? own : 0));
       }
-      // A Clip exactly where the output grid is narrower than its int4/int8 container: never at
-      // 8 bits (full grids), at every grid layer at 2 bits; 4-bit grids fill their container.
-      int own = 0;
-      for (const auto& d : c.m.layers) own += d.has_out;
-      CHECK(clips == (b.a == 2 ? own : 0));
     }
   }
 }
