@@ -11,6 +11,7 @@
 #include "base/file_io.h"
 #include "cli/command.h"
 #include "compiler/backend.h"
+#include "compiler/batch_rows.h"
 #include "compiler/compare.h"
 #include "sim/simulator.h"
 
@@ -24,22 +25,33 @@ compiler::CompareResult simulated(const compiler::CompareRun& run, const Arch& a
   const compiler::IntGraph& g = run.graph;
   compiler::CompileReport rep;
   const Program p = compiler::compile_int_graph(g, arch, &rep);
-  sim::DeviceMemory mem = sim::prepare_memory(p, arch);
-  for (const std::string& in : g.inputs)
-    sim::write_tensor(mem, compiler::tensor_desc(g, rep, in), run.ref.values.at(in).data);
-  sim::RunOptions opt;
-  opt.functional = !timed;
-  opt.keep_events = false;
-  const sim::RunResult rr = sim::run(p, arch, mem, opt);
-  if (timed) spdlog::info("simulated on {}: {} cycles", arch.name, rr.stats.total_cycles);
-
+  // One simulation per run of the graph (a fixed-batch model over more images: batch_rows.h).
   compiler::IntValues values = run.ref.values;  // shapes, scales and zero points; data replaced
+  std::map<std::string, std::vector<int32_t>> simulated;
+  uint64_t cycles = 0;
+  for (int64_t k = 0; k < run.runs; ++k) {
+    sim::DeviceMemory mem = sim::prepare_memory(p, arch);
+    for (const std::string& in : g.inputs) {
+      const compiler::IntValue& all = run.ref.values.at(in);
+      sim::write_tensor(mem, compiler::tensor_desc(g, rep, in),
+                        compiler::slice_rows(all, k, g.tensor(in).shape).data);
+    }
+    sim::RunOptions opt;
+    opt.functional = !timed;
+    opt.keep_events = false;
+    cycles += sim::run(p, arch, mem, opt).stats.total_cycles;
+    for (const compiler::IOp& op : g.ops) {
+      const std::vector<int32_t> v = sim::read_tensor(mem, compiler::tensor_desc(g, rep, op.output));
+      auto& acc = simulated[op.output];
+      acc.insert(acc.end(), v.begin(), v.end());
+    }
+  }
+  if (timed) spdlog::info("simulated on {}: {} cycles ({} run(s))", arch.name, cycles, run.runs);
   std::map<std::string, bool> equal;
   for (const compiler::IOp& op : g.ops) {
-    std::vector<int32_t> v = sim::read_tensor(mem, compiler::tensor_desc(g, rep, op.output));
     compiler::IntValue& q = values.at(op.output);
-    equal[op.output] = v == q.data;
-    q.data = std::move(v);
+    equal[op.output] = simulated.at(op.output) == q.data;
+    q.data = std::move(simulated.at(op.output));
   }
   compiler::CompareResult r = compiler::compare_layers(g, values, run.fp32);
   size_t differ = 0;
@@ -63,7 +75,9 @@ Command add_compare(CLI::App& root) {
   CLI::App* sub = root.add_subcommand(
       "compare", "Per-layer FP32-vs-quantized error (cosine, SQNR, max abs error) of a model on .npy images");
   sub->add_option("model", o->model, "QDQ ONNX model, or FP32 with --calib")->required();
-  sub->add_option("-i,--input", o->input, "Images: float32 .npy [N, C, H, W] (run as one batch of N)")
+  sub->add_option(
+         "-i,--input", o->input,
+         "Images: float32 .npy [N, C, H, W] (one batch of N; a model with a fixed batch b runs b at a time)")
       ->required();
   sub->add_option(
       "--fp32", o->fp32,

@@ -47,19 +47,28 @@ Command add_run(CLI::App& root) {
       "-i,--input", o->inputs,
       "Input .npy, as NAME=PATH or PATH (unnamed ones fill the program's inputs in order); "
       "float32 is quantized, integers are taken as quantized; a leading batch dimension runs a batch");
-  sub->add_option("-o,--output-dir", o->out_dir, "Write each output as DIR/NAME.npy (created if missing)");
+  CLI::Option* out = sub->add_option("-o,--output-dir", o->out_dir,
+                                     "Write each output as DIR/NAME.npy (created if missing)");
   CLI::Option* fn =
       sub->add_flag("--functional", o->functional, "Untimed functional mode (no cycles, no traces)");
-  sub->add_flag("--dequantize", o->dequantize, "Also write DIR/NAME.f32.npy, the float32 dequantized outputs")
-      ->needs(sub->get_option("--output-dir"));
+  CLI::Option* deq = sub->add_flag("--dequantize", o->dequantize,
+                                   "With -o: also write DIR/NAME.f32.npy, the float32 outputs");
   sub->add_option("--stats", o->stats, "Write statistics as JSON (stats.json)");
-  sub->add_option("--trace", o->trace, "Write a Chrome trace (Perfetto) of the first run")->excludes(fn);
-  sub->add_option("--vcd", o->vcd, "Write a VCD waveform of engine activity in the first run")->excludes(fn);
+  CLI::Option* trace =
+      sub->add_option("--trace", o->trace, "Write a Chrome trace (Perfetto) of the first run");
+  CLI::Option* vcd =
+      sub->add_option("--vcd", o->vcd, "Write a VCD waveform of engine activity in the first run");
   sub->add_option("--arch", o->arch, "Architecture: preset name or YAML file (default: the program's)");
   sub->add_option("--max-cycles", o->max_cycles, "Watchdog: stop a run whose simulated time passes this")
       ->check(CLI::PositiveNumber);
   return {
-      sub, [o] {
+      sub, [o, out, fn, deq, trace, vcd] {
+        // An option with no effect in this combination: one error line, exit 1 (as compile's).
+        refuse_without(deq, out, "the dequantized outputs are written next to the integer ones");
+        for (const CLI::Option* timing : {trace, vcd})
+          if (timing->count() > 0 && fn->count() > 0)
+            throw Error(fmt::format("{} has no effect with {} (a functional run has no timing)",
+                                    timing->get_name(), fn->get_name()));
         const Program p = load_program(o->program);
         const Arch arch = sim::arch_for_program(p, o->arch);
         const std::vector<sim::HostArray> inputs = sim::load_inputs(p, o->inputs);

@@ -72,8 +72,17 @@ Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* re
     r.layers.push_back(L);
   }
   e.finish();
-  for (const std::string& n : g.inputs) p.inputs.push_back(tensor_desc(g, r, n));
-  for (const std::string& n : g.outputs) p.outputs.push_back(tensor_desc(g, r, n));
+  // The program's inputs and outputs carry the ONNX graph's names ("x", not the QuantizeLinear's
+  // "x_q"), so `tpusim run -i x=...` and the output files use the names the user's model has.
+  const auto io = [&](const std::vector<std::string>& ints, const std::vector<std::string>& floats,
+                      std::vector<TensorDesc>& descs) {
+    for (size_t k = 0; k < ints.size(); ++k) {
+      descs.push_back(tensor_desc(g, r, ints[k]));
+      if (floats.size() == ints.size() && !floats[k].empty()) descs.back().name = floats[k];
+    }
+  };
+  io(g.inputs, g.float_inputs, p.inputs);
+  io(g.outputs, g.float_outputs, p.outputs);
   validate_program(p, g.source.empty() ? "compiled program" : g.source);
   return p;
 }

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "base/error.h"
+#include "compiler/batch_rows.h"
 #include "compiler/fold_batchnorm.h"
 #include "compiler/lower.h"
 #include "compiler/onnx_import.h"
@@ -53,13 +54,13 @@ void add_layer(CompareResult& r, const IntGraph& g, const IntValues& q, const Te
   }
   auto it = q.find(name);
   if (it == q.end()) throw Error(fmt::format("{}: no quantized values for tensor '{}'", g.source, name));
-  const ITensor& t = g.tensor(name);
-  if (f->elements() != num_elements(t.shape))
+  const Shape& shape = it->second.shape;  // the runs' stacked shape (batch_rows.h)
+  if (f->elements() != num_elements(shape))
     throw Error(fmt::format("{}: tensor '{}' {} does not match the FP32 tensor '{}' {}", g.source, name,
-                            shape_str(t.shape), f->name, shape_str(f->shape)));
+                            shape_str(shape), f->name, shape_str(f->shape)));
   const std::vector<float> dq = dequantize(it->second);
   LayerError e = layer_error(f->f32, dq);
-  e.name = name, e.float_name = f->name, e.op = op, e.shape = t.shape;
+  e.name = name, e.float_name = f->name, e.op = op, e.shape = shape;
   r.layers.push_back(std::move(e));
 }
 
@@ -124,18 +125,28 @@ CompareRun run_compare(const CompareInputs& in) {
                             in.input_source, shape_str(a.shape), probe.inputs[0], shape_str(s1), in.model,
                             shape_str(Shape(s1.begin() + 1, s1.end())).substr(1)));
   const int64_t n = want[0];
-  const Graph g = import_at(in.model, n, want, in.input_source);
+  // A model whose batch is fixed at b (torch.onnx writes 1) runs the images b at a time.
+  int64_t per = n;
+  const Graph batch_n = import_onnx(in.model, {n});
+  if (const Shape& at_n = batch_n.tensor(float_input(batch_n)).shape;
+      at_n != want && at_n.size() == want.size() && at_n[0] >= 1 && n % at_n[0] == 0 &&
+      std::equal(at_n.begin() + 1, at_n.end(), want.begin() + 1))
+    per = at_n[0];
+  Shape want_run = want;
+  want_run[0] = per;
+  const Graph g = import_at(in.model, per, want_run, in.input_source);
 
   CompareRun r;
   r.images = n;
+  r.runs = n / per;
   Graph qdq, fg;
   if (in.calib) {
     if (has_qdq(g)) g.fail("calibration data given, but the model is already quantized (QDQ)");
     // Calibrated at the model's own batch (every sample used), then rebound to N images.
     qdq = quantize_fp32(probe, *in.calib, in.calib_config).graph;
     Tensor& x = qdq.tensor(float_input(qdq));
-    if (x.shape != want) {
-      x.shape = want;
+    if (x.shape != want_run) {
+      x.shape = want_run;
       infer_shapes(qdq);
     }
     fg = g;
@@ -152,17 +163,29 @@ CompareRun run_compare(const CompareInputs& in) {
     r.fp32_side = in.model + " without activation QDQ";
   }
   if (!in.fp32_model.empty()) {
-    fg = import_at(in.fp32_model, n, want, in.input_source);
+    fg = import_at(in.fp32_model, per, want_run, in.input_source);
     r.fp32_side = in.fp32_model;
   }
   r.graph = lower_qdq(qdq);
 
-  std::vector<float> x(a.elements());
-  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(a.at_f64(i));
   const std::string& fin = float_input(fg);
-  r.fp32 = run_fp32(fg, {{fin, make_f32(fin, want, x)}});
   const std::string& qin = r.graph.float_inputs.at(0);
-  r.ref = run_int(r.graph, quantize_inputs(r.graph, {{qin, make_f32(qin, want, std::move(x))}}));
+  const int64_t e = num_elements(want_run);
+  for (int64_t k = 0; k < r.runs; ++k) {
+    std::vector<float> x(static_cast<size_t>(e));
+    for (int64_t i = 0; i < e; ++i)
+      x[static_cast<size_t>(i)] = static_cast<float>(a.at_f64(static_cast<uint64_t>(k * e + i)));
+    TensorMap fp = run_fp32(fg, {{fin, make_f32(fin, want_run, x)}});
+    IntRun ir = run_int(r.graph, quantize_inputs(r.graph, {{qin, make_f32(qin, want_run, std::move(x))}}));
+    if (r.runs == 1) {
+      r.fp32 = std::move(fp);
+      r.ref = std::move(ir);
+      break;
+    }
+    append_rows(r.fp32, fp, r.runs);
+    append_rows(r.ref.values, ir.values, r.runs);
+    for (const auto& [name, count] : ir.acc_overflows) r.ref.acc_overflows[name] += count;
+  }
   return r;
 }
 

@@ -52,7 +52,8 @@ struct CompareInputs {
   // empty: `model` with its activation QDQ pairs stripped (strip_qdq.h) or, with `calib`, the FP32
   // model itself (BatchNormalization folded).
   std::string fp32_model;
-  NpyArray input;  // float32 [N, C, H, W] (or one image without N): N images, one run at batch N
+  NpyArray input;  // float32 [N, C, H, W] (or one image without N): N images, one run at batch N,
+                   // or N / b runs when the model's batch is fixed at b
   std::string input_source = "input";  // names `input` in errors (the .npy path)
   std::optional<NpyArray> calib;       // quantize an FP32 `model` on these samples first
   CalibConfig calib_config;
@@ -60,11 +61,12 @@ struct CompareInputs {
 
 // The two runs behind a comparison, for callers that also simulate (`tpusim compare --arch`).
 struct CompareRun {
-  IntGraph graph;         // lowered at batch N
-  IntRun ref;             // run_int on the quantized images
-  TensorMap fp32;         // every tensor of the FP32 side
+  IntGraph graph;         // lowered at batch N, or at the model's fixed batch N / runs
+  IntRun ref;             // run_int on the quantized images (the runs stacked: batch_rows.h)
+  TensorMap fp32;         // every tensor of the FP32 side (stacked likewise)
   std::string fp32_side;  // what the FP32 side is, for headers: "fp32.onnx", "m.onnx, QDQ stripped", ...
   int64_t images = 0;
+  int64_t runs = 1;  // graph executions: images / the graph's batch
 };
 // Imports (batch = N), quantizes (calib) and lowers, runs run_int and run_fp32. Errors name the
 // file: a bad model, a non-float32 input, an input shape that does not fit the model's input.

@@ -9,6 +9,7 @@
 #include "base/npy.h"
 #include "base/npz.h"
 #include "compiler/backend.h"
+#include "compiler/batch_rows.h"
 #include "compiler/fp32_interp.h"
 #include "compiler/int_interp.h"
 #include "compiler/lower.h"
@@ -78,34 +79,6 @@ Inputs load_inputs(const std::vector<std::string>& args, const std::vector<std::
   return in;
 }
 
-// Elements [r * E, (r + 1) * E) of t as a tensor of `shape`.
-Tensor slice(const Tensor& t, int64_t r, const compiler::Shape& shape) {
-  const int64_t e = compiler::num_elements(shape);
-  Tensor s;
-  s.name = t.name;
-  s.shape = shape;
-  s.type = t.type;
-  if (compiler::is_float(t.type))
-    s.f32.assign(t.f32.begin() + r * e, t.f32.begin() + (r + 1) * e);
-  else
-    s.ints.assign(t.ints.begin() + r * e, t.ints.begin() + (r + 1) * e);
-  return s;
-}
-
-// Appends run r's value of an output to the stacked result.
-void append(std::map<std::string, Tensor>& out, const Tensor& v, int64_t runs) {
-  Tensor& o = out[v.name];
-  if (o.shape.empty()) {
-    o = v;
-    if (!o.shape.empty()) o.shape[0] *= runs;
-    o.f32.reserve(o.f32.size() * static_cast<size_t>(runs));
-    o.ints.reserve(o.ints.size() * static_cast<size_t>(runs));
-    return;
-  }
-  o.f32.insert(o.f32.end(), v.f32.begin(), v.f32.end());
-  o.ints.insert(o.ints.end(), v.ints.begin(), v.ints.end());
-}
-
 // An integer output as the graph writes it: dequantized when the graph output is float.
 Tensor graph_value(const std::string& name, compiler::ElemType type, const compiler::Shape& shape, DType dt,
                    float scale, int32_t zp, const std::vector<int32_t>& q) {
@@ -154,9 +127,10 @@ InferResult infer(const InferOptions& o) {
   if (o.engine == "fp32") {
     for (int64_t r = 0; r < res.runs; ++r) {
       compiler::TensorMap ins;
-      for (const std::string& name : g.inputs) ins[name] = slice(whole.at(name), r, g.tensor(name).shape);
+      for (const std::string& name : g.inputs)
+        ins[name] = compiler::slice_rows(whole.at(name), r, g.tensor(name).shape);
       compiler::TensorMap outs = compiler::run_fp32(g, ins);
-      for (const std::string& y : g.outputs) append(res.outputs, outs.at(y), res.runs);
+      for (const std::string& y : g.outputs) compiler::append_rows(res.outputs[y], outs.at(y), res.runs);
     }
     return res;
   }
@@ -164,13 +138,15 @@ InferResult infer(const InferOptions& o) {
   if (o.engine == "int") {
     for (int64_t r = 0; r < res.runs; ++r) {
       compiler::TensorMap ins;
-      for (const std::string& name : g.inputs) ins[name] = slice(whole.at(name), r, g.tensor(name).shape);
+      for (const std::string& name : g.inputs)
+        ins[name] = compiler::slice_rows(whole.at(name), r, g.tensor(name).shape);
       const compiler::IntRun run = compiler::run_int(ig, compiler::quantize_inputs(ig, ins));
       for (size_t k = 0; k < ig.outputs.size(); ++k) {
         const compiler::IntValue& v = run.values.at(ig.outputs[k]);
         const std::string& y = ig.float_outputs[k];
-        append(res.outputs, graph_value(y, g.tensor(y).type, v.shape, v.dtype, v.scale, v.zero_point, v.data),
-               res.runs);
+        compiler::append_rows(
+            res.outputs[y], graph_value(y, g.tensor(y).type, v.shape, v.dtype, v.scale, v.zero_point, v.data),
+            res.runs);
       }
     }
     return res;
@@ -178,18 +154,13 @@ InferResult infer(const InferOptions& o) {
   const Arch arch = resolve_arch(o.arch);
   const Program p = compiler::compile_int_graph(ig, arch);
   std::vector<sim::HostArray> host;  // in the program's input order
-  for (const TensorDesc& d : p.inputs) {
-    const auto k =
-        static_cast<size_t>(std::find(ig.inputs.begin(), ig.inputs.end(), d.name) - ig.inputs.begin());
-    const std::string& name = ig.float_inputs.at(k);
-    host.push_back({in.source.at(name), in.arrays.at(name)});
-  }
+  for (const TensorDesc& d : p.inputs)
+    host.push_back({in.source.at(d.name), in.arrays.at(d.name)});  // ONNX names
   const sim::BatchResult br = sim::run_batch(p, arch, host, {});
   res.cycles = br.total.total_cycles;
   for (size_t k = 0; k < p.outputs.size(); ++k) {
     const TensorDesc& d = p.outputs[k];
-    const auto at = std::find(ig.outputs.begin(), ig.outputs.end(), d.name) - ig.outputs.begin();
-    const std::string& y = ig.float_outputs[static_cast<size_t>(at)];
+    const std::string& y = d.name;
     compiler::Shape shape = d.shape;
     if (!shape.empty()) shape[0] *= br.runs;
     res.outputs[y] = graph_value(y, g.tensor(y).type, shape, d.dtype, d.scale, d.zero_point, br.outputs[k]);

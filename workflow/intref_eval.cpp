@@ -17,13 +17,16 @@ namespace tpusim::workflow {
 
 namespace {
 
-constexpr int64_t kBatch = 32;  // images per interpreter run; the last batch is zero-padded
+// Images per interpreter run (the last batch is zero-padded); a model whose batch is fixed runs
+// at its own batch (torch.onnx exports batch 1).
+constexpr int64_t kBatch = 32;
 
 // Runs batches [first, n) with stride `step` (in batches), writing rows of `outputs`.
 struct Shared {
   const compiler::IntGraph& g;
   const models::ImageSet& set;
   int64_t n;
+  int64_t batch;  // images per run
   std::vector<int32_t>& outputs;
   int64_t classes;
   std::mutex mu;
@@ -34,9 +37,9 @@ struct Shared {
 void run_batches(Shared& s, int64_t first, int64_t step) {
   const compiler::ITensor& in = s.g.tensor(s.g.inputs[0]);
   const int64_t per = s.set.image_size();
-  for (int64_t start = first * kBatch; start < s.n; start += step * kBatch) {
-    const int64_t count = std::min(kBatch, s.n - start);
-    std::vector<float> x(static_cast<size_t>(kBatch * per), 0.0f);
+  for (int64_t start = first * s.batch; start < s.n; start += step * s.batch) {
+    const int64_t count = std::min(s.batch, s.n - start);
+    std::vector<float> x(static_cast<size_t>(s.batch * per), 0.0f);
     for (int64_t i = 0; i < count * per; ++i)
       x[static_cast<size_t>(i)] =
           static_cast<float>(s.set.pixels[static_cast<size_t>(start * per + i)]) / 255.0f;
@@ -66,12 +69,13 @@ IntRefResult int_reference_eval(const std::string& onnx_path, const models::Imag
                             set.channels, set.height, set.width, set.source));
   IntRefResult r;
   r.images = n;
-  r.classes = compiler::num_elements(g.tensor(g.outputs[0]).shape) / kBatch;
+  const int64_t batch = in.shape[0];
+  r.classes = compiler::num_elements(g.tensor(g.outputs[0]).shape) / batch;
   r.outputs.assign(static_cast<size_t>(n * r.classes), 0);
   Progress bar("int-ref", "images", progress);
-  Shared s{g, set, n, r.outputs, r.classes, {}, 0, bar};
+  Shared s{g, set, n, batch, r.outputs, r.classes, {}, 0, bar};
   // The interpreter is pure: batches split over threads give the same integers in any order.
-  const int64_t workers = std::clamp<int64_t>(threads, 1, std::max<int64_t>(1, (n + kBatch - 1) / kBatch));
+  const int64_t workers = std::clamp<int64_t>(threads, 1, std::max<int64_t>(1, (n + batch - 1) / batch));
   std::vector<std::thread> pool;
   std::vector<std::exception_ptr> errors(static_cast<size_t>(workers));
   for (int64_t w = 0; w < workers; ++w)

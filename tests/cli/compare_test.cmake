@@ -122,3 +122,29 @@ run(1 out err compare "${MODELS}/net_qdq.onnx" -i "${MODELS}/x_net.npy" --bits w
 require_contains("${err}" "error: --bits has no effect without --calib" "--bits without --calib")
 run(1 out err compare "${MODELS}/net_qdq.onnx" -i "${MODELS}/x_net.npy" --timed)
 require_contains("${err}" "error: --timed has no effect without --arch" "--timed without --arch")
+
+# A model whose batch is fixed at 1 (torch.onnx's default) over 3 images: one run per image, every
+# layer's values stacked, so the table equals the dynamic-batch model's (one run at batch 3), the
+# simulated tensors included.
+python("
+import onnx
+m = onnx.load('${MODELS}/net_qdq.onnx')
+for v in list(m.graph.input) + list(m.graph.output):
+    for d in v.type.tensor_type.shape.dim[:1]:
+        d.ClearField('dim_param')
+        d.dim_value = 1
+onnx.save(m, 'net_qdq_b1.onnx')
+")
+run(0 out err compare "${MODELS}/net_qdq.onnx" -i "${MODELS}/x_net.npy" --arch edge --json dyn.json)
+run(0 out err compare net_qdq_b1.onnx -i "${MODELS}/x_net.npy" --arch edge --json fixed.json)
+require_contains("${out}" "3 image(s)" "fixed-batch header")
+python("
+a, b = json.load(open('dyn.json')), json.load(open('fixed.json'))
+la, lb = a['layers'], b['layers']
+assert len(la) == len(lb) > 2, (la, lb)
+for x, y in zip(la, lb):
+    assert x['shape'] == y['shape'] and x['shape'][0] == 3, (x, y)
+    for k in ('cosine', 'sqnr_db', 'max_abs_err'):
+        assert x[k] == y[k], (k, x, y)
+    assert y['sim_equals_ref'] is True, y
+")

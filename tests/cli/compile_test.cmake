@@ -26,9 +26,12 @@ assert r['total_macs'] > 0
 np.save('x.npy', np.random.default_rng(1).uniform(-1, 1, (1, 1, 16, 16)).astype(np.float32))
 ")
 run(0 out err run int8.tpu -i x.npy -o out)
+# The program's input and output keep the ONNX graph's names (x, y; not the QuantizeLinear's x_q).
+run(0 out err run int8.tpu -i x=x.npy -o out_named)
 python("
-y = np.load('out/y_q.npy')
+y = np.load('out/y.npy')
 assert y.shape == (1, 10) and y.dtype == np.int8, (y.shape, y.dtype)
+assert (np.load('out_named/y.npy') == y).all()
 ")
 run(0 out err info int8.tpu)
 require_contains("${out}" "arch: edge" "tpusim info")
@@ -51,7 +54,7 @@ run(0 out err compile "${MODELS}/backend_fp32_mlp.onnx" --arch edge -o mlp_cal.t
 require_contains("${out}" "matmul" "--calib --dump-ir")
 run(0 out err run mlp_cal.tpu -i x1.npy -o out_cal)
 python("
-y = np.load('out_cal/y_q.npy')
+y = np.load('out_cal/y.npy')
 assert y.shape == (1, 10), y.shape
 ")
 run(0 out err compile "${MODELS}/backend_fp32_mlp.onnx" --arch edge -o mlp_kl.tpu --calib calib.npy)

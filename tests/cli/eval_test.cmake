@@ -45,6 +45,21 @@ assert p['ddr_read_bytes'] > 0 and p['ddr_write_bytes'] > 0, p
 ")
 endforeach()
 
+# A model whose batch is fixed at 1 (torch.onnx's default): the integer reference runs it image by
+# image and agrees with the simulator on all 40.
+python("
+import onnx
+m = onnx.load('${model}')
+for v in list(m.graph.input) + list(m.graph.output):
+    for d in v.type.tensor_type.shape.dim[:1]:
+        d.ClearField('dim_param')
+        d.dim_value = 1
+onnx.save(m, 'fixed_b1.onnx')
+")
+run(0 out err compile fixed_b1.onnx -o fixed_b1.tpu)
+run(0 out err eval fixed_b1.tpu --dataset mnist:ds16 --reference fixed_b1.onnx --functional)
+require_contains("${out}" "outputs identical on 40/40 images (bit-exact)" "eval --reference of a fixed-batch model")
+
 # Functional mode, --limit, and a trace of the first image.
 run(0 out err eval m_default.tpu --dataset mnist:ds16 --functional --limit 7 --json f.json)
 require_contains("${out}" "(7 images;" "eval --limit")

@@ -156,9 +156,14 @@ require_failure("no --input for program input 'x'" conv.tpu)
 require_failure("neither a preset" conv.tpu -i x_q.npy --arch no-such-arch)
 run(1 out err run deadlock.tpu -i x_q.npy)
 require_contains("${err}" "\n  engine state:\n" "deadlock state dump")
+# Options with no effect in the combination: one error line naming the option, exit 1
+run(1 out err run conv.tpu -i x_q.npy --functional --trace t.json)
+require_contains("${err}" "error: --trace has no effect with --functional" "--trace with --functional")
+run(1 out err run conv.tpu -i x_q.npy --functional --vcd w.vcd)
+require_contains("${err}" "error: --vcd has no effect with --functional" "--vcd with --functional")
+run(1 out err run conv.tpu -i x_q.npy --dequantize)
+require_contains("${err}" "error: --dequantize has no effect without --output-dir" "--dequantize without -o")
 # Command-line mistakes: CLI11, exit 2
-run(2 out err run conv.tpu -i x_q.npy --functional --trace t.json)
-run(2 out err run conv.tpu -i x_q.npy --dequantize)
 run(2 out err run)
 
 # ---- arch list / show ---------------------------------------------------------------------------
