@@ -18,6 +18,15 @@ std::string why_left(const Node& n) {
       case Op::ReduceMean: return "only ReduceMean over the H and W axes of a 4-D tensor is supported";
       case Op::Sub:
       case Op::Div: return "only Sub/Div by a constant (or of two constants) is supported";
+      case Op::QLinearConv:
+        return "needs constant weights, scales and zero points (per-tensor input and output)";
+      case Op::QLinearMatMul:
+        return "needs a constant, 2-D b (the weights) and constant scales and zero points; a product of "
+               "two activations is not supported";
+      case Op::ConvInteger:
+      case Op::MatMulInteger:
+        return "integer-output ops of dynamic quantization are not supported: the accelerator runs "
+               "statically quantized models (QuantizeLinear/DequantizeLinear, or QLinearConv/QLinearMatMul)";
       default:
         if (!canonicalization_only(n.op)) return "is not supported here";
         return "supported only on constant inputs (shape computations folded at compile time); "

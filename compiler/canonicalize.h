@@ -4,7 +4,8 @@
 //   bypass_identity   Identity and inference-mode Dropout: consumers read their input
 //   fold_constants    a walk in graph order: nodes computable now (const_eval.h) become constants,
 //                     Sub/Div by constants become Add/Mul, ReduceMean over H and W becomes
-//                     GlobalAveragePool, a channel Slice becomes ChannelGather, Reshape targets computed by
+//                     GlobalAveragePool, a channel Slice becomes ChannelGather, QLinearConv/QLinearMatMul
+//                     become their QDQ form, Reshape targets computed by
 //                     shape subgraphs are resolved, and every remaining node's shape is inferred
 //   fold_pad          a constant Pad into the Conv/AveragePool/MaxPool it feeds
 //   fuse_channel_shuffle  Reshape -> Transpose {0,2,1,3,4} -> Reshape (ShuffleNet) -> ChannelGather
@@ -43,6 +44,9 @@ int narrow_storage(Graph& g);
 // (Sub/Div by a constant -> Add/Mul; ReduceMean over H, W -> GlobalAveragePool [+ Reshape]).
 // Returns the replacement nodes (new tensors added to g), or nothing when n stays as it is.
 std::vector<Node> rewrite_node(Graph& g, const Node& n);
+// QLinearConv / QLinearMatMul -> DequantizeLinear (input, weights, bias) -> Conv / MatMul ->
+// QuantizeLinear (pass_expand_qlinear.cpp); nothing when an operand is not constant.
+std::vector<Node> expand_qlinear(Graph& g, const Node& n);
 
 // Why a node of a canonicalization-only op cannot stay, for the one-line refusal.
 std::string why_left(const Node& n);

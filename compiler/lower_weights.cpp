@@ -51,10 +51,11 @@ QuantWeight quantized_weight(const Graph& g, const Node& user, const std::string
                     name, a.axis, out_axis));
   for (size_t c = 0; c < a.zero_point.size(); ++c)
     if (a.zero_point[c] != offset)
-      g.fail(user, fmt::format(
-                       "weight '{}' is asymmetric: zero point {} in channel {} (DequantizeLinear '{}'); only "
-                       "symmetric weights are supported (zero point 0, or 128/8 for uint8/uint4)",
-                       name, a.zero_point[c], c, dq->name));
+      g.fail(user,
+             fmt::format(
+                 "weight '{}' is asymmetric: zero point {} in channel {} (DequantizeLinear '{}'); the MAC "
+                 "array's weights are symmetric (zero point 0, or 128/8 for uint8/uint4)",
+                 name, a.zero_point[c], c, dq->name));
   w.scale = a.per_tensor() ? std::vector<float>(static_cast<size_t>(channels), a.scale[0]) : a.scale;
   w.q.reserve(q->ints.size());
   for (int64_t v : q->ints) w.q.push_back(static_cast<int8_t>(v - offset));

@@ -43,6 +43,10 @@ Arity arity(Op op) {
     case Op::Range: return {3, 3};
     case Op::Slice: return {1, 5};
     case Op::Pad: return {1, 4};
+    case Op::QLinearConv: return {8, 9};
+    case Op::QLinearMatMul: return {8, 8};
+    case Op::ConvInteger:
+    case Op::MatMulInteger: return {2, 4};
     default: return {1, 1};
   }
 }

@@ -10,7 +10,7 @@ struct OpInfo {
   const char* name;
   bool from_onnx;
 };
-constexpr std::array<OpInfo, 46> kOps{{
+constexpr std::array<OpInfo, 50> kOps{{
     {Op::Conv, "Conv", true},
     {Op::Gemm, "Gemm", true},
     {Op::MatMul, "MatMul", true},
@@ -57,6 +57,10 @@ constexpr std::array<OpInfo, 46> kOps{{
     {Op::Sqrt, "Sqrt", true},
     {Op::Pad, "Pad", true},
     {Op::ReduceMean, "ReduceMean", true},
+    {Op::QLinearConv, "QLinearConv", true},
+    {Op::QLinearMatMul, "QLinearMatMul", true},
+    {Op::ConvInteger, "ConvInteger", true},
+    {Op::MatMulInteger, "MatMulInteger", true},
 }};
 constexpr bool table_consistent() {
   for (size_t i = 0; i < kOps.size(); ++i)

@@ -78,6 +78,13 @@ enum class Op : uint8_t {
   Sqrt,
   Pad,
   ReduceMean,
+  // Quantized-operator forms (onnxruntime's QOperator format): QLinearConv/QLinearMatMul become
+  // DequantizeLinear -> Conv/MatMul -> QuantizeLinear (pass_expand_qlinear.cpp); the integer-output
+  // ops of dynamic quantization are refused with the reason.
+  QLinearConv,
+  QLinearMatMul,
+  ConvInteger,
+  MatMulInteger,
 };
 
 const char* op_name(Op op);  // the ONNX op type ("Conv"); "ChannelAffine" for the IR-only op

@@ -118,6 +118,8 @@ std::vector<Node> rewrite_node(Graph& g, const Node& n) {
     case Op::Sub:
     case Op::Div: return sub_div(g, n);
     case Op::ReduceMean: return reduce_mean(g, n);
+    case Op::QLinearConv:
+    case Op::QLinearMatMul: return expand_qlinear(g, n);
     default: return {};
   }
 }

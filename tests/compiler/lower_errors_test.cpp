@@ -44,7 +44,7 @@ TEST_CASE("lowering errors name the node and op type", "[compiler][lower][errors
     CHECK(lower_error(b.bytes()) ==
           prefix +
               "weight 'w' is asymmetric: zero point 3 in channel 1 (DequantizeLinear "
-              "'w'); only symmetric weights are supported (zero point 0, or 128/8 "
+              "'w'); the MAC array's weights are symmetric (zero point 0, or 128/8 "
               "for uint8/uint4)");
   }
   {
