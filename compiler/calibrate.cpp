@@ -162,8 +162,8 @@ CalibResult quantize_fp32(const Graph& fp32, const NpyArray& calib, const CalibC
   const Shape sample(in.shape.begin() + 1, in.shape.end());
   const std::vector<int64_t> cs = calib.shape;
   const bool one = cs == sample;
-  if (calib.type != NpyType::F32)
-    throw Error(fmt::format("{}: calibration data is {}, expected float32", c.calib_source,
+  if (calib.type != NpyType::F32 && calib.type != NpyType::F64)
+    throw Error(fmt::format("{}: calibration data is {}, expected float32 or float64", c.calib_source,
                             npy_type_name(calib.type)));
   if (!one && !(cs.size() == sample.size() + 1 && std::equal(sample.begin(), sample.end(), cs.begin() + 1)))
     throw Error(fmt::format("{}: calibration data has shape {}, expected [N, {}] for input '{}' {}",
@@ -186,7 +186,11 @@ CalibResult quantize_fp32(const Graph& fp32, const NpyArray& calib, const CalibC
   CalibResult r;
   for (int64_t s0 = 0; s0 + batch <= n; s0 += batch) {
     std::vector<float> x(static_cast<size_t>(batch * per));
-    std::memcpy(x.data(), calib.data.data() + s0 * per * 4, x.size() * 4);
+    if (calib.type == NpyType::F32)
+      std::memcpy(x.data(), calib.data.data() + s0 * per * 4, x.size() * 4);
+    else  // float64, rounded to float32 as `tpusim run` does with float64 images
+      for (size_t i = 0; i < x.size(); ++i)
+        x[i] = static_cast<float>(calib.at_f64(static_cast<uint64_t>(s0 * per) + i));
     const TensorMap out = run_fp32(g, {{in.name, make_f32(in.name, in.shape, std::move(x))}});
     for (size_t i = 0; i < pts.size(); ++i) {
       // Exact zeros (ReLU's spike) are on every grid; observed they make KL clip far too much.

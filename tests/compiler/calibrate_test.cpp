@@ -145,7 +145,7 @@ TEST_CASE("calibrate: errors", "[calibrate]") {
   cfg.calib_source = "c.npy";
   const std::vector<int32_t> ints(64, 0);
   CHECK_THROWS_WITH(quantize_fp32(g, make_npy_i32({1, 1, 8, 8}, ints, NpyType::I32), cfg),
-                    "c.npy: calibration data is int32, expected float32");
+                    "c.npy: calibration data is int32, expected float32 or float64");
   CHECK_THROWS_WITH(
       quantize_fp32(g, make_npy_f32({2, 8, 8}, std::vector<float>(128)), cfg),
       "c.npy: calibration data has shape [2, 8, 8], expected [N, 1, 8, 8] for input 'x' [1, 1, 8, 8]");
