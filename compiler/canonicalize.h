@@ -4,9 +4,9 @@
 //   bypass_identity   Identity and inference-mode Dropout: consumers read their input
 //   fold_constants    a walk in graph order: nodes computable now (const_eval.h) become constants,
 //                     Sub/Div by constants become Add/Mul, ReduceMean over H and W becomes
-//                     GlobalAveragePool, a channel Slice becomes ChannelGather, QLinearConv/QLinearMatMul
-//                     become their QDQ form, Reshape targets computed by
-//                     shape subgraphs are resolved, and every remaining node's shape is inferred
+//                     GlobalAveragePool, a channel Slice or Split becomes ChannelGather,
+//                     QLinearConv/QLinearMatMul become their QDQ form, Reshape targets computed by shape
+//                     subgraphs are resolved, and every remaining node's shape is inferred
 //   fold_pad          a constant Pad into the Conv/AveragePool/MaxPool it feeds
 //   fuse_channel_shuffle  Reshape -> Transpose {0,2,1,3,4} -> Reshape (ShuffleNet) -> ChannelGather
 //   fuse_pointwise    Mul(x, Sigmoid(x)) -> Silu(x), Mul(x, HardSigmoid(x)) -> HardSwish(x): one

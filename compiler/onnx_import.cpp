@@ -43,6 +43,7 @@ Arity arity(Op op) {
     case Op::Range: return {3, 3};
     case Op::Slice: return {1, 5};
     case Op::Pad: return {1, 4};
+    case Op::Split: return {1, 2};
     case Op::QLinearConv: return {8, 9};
     case Op::QLinearMatMul: return {8, 8};
     case Op::ConvInteger:
@@ -131,7 +132,7 @@ void add_node(Graph& g, const onnx::NodeProto& p, size_t index) {
                           ar.max_in == ar.min_in ? ""
                           : ar.max_in == INT_MAX ? " or more"
                                                  : fmt::format("..{}", ar.max_in)));
-  if (n.outputs.size() != 1 && !(n.op == Op::Dropout && n.outputs.size() == 2))
+  if (n.outputs.size() != 1 && !(n.op == Op::Dropout && n.outputs.size() == 2) && n.op != Op::Split)
     g.fail(n, fmt::format("has {} outputs, only one is supported", n.outputs.size()));
   for (size_t i = 0; i < n.inputs.size(); ++i)
     if (n.inputs[i].empty() && !(i >= 1 && (n.op == Op::Clip || n.op >= Op::Identity)) &&

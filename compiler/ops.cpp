@@ -10,7 +10,7 @@ struct OpInfo {
   const char* name;
   bool from_onnx;
 };
-constexpr std::array<OpInfo, 50> kOps{{
+constexpr std::array<OpInfo, 51> kOps{{
     {Op::Conv, "Conv", true},
     {Op::Gemm, "Gemm", true},
     {Op::MatMul, "MatMul", true},
@@ -57,6 +57,7 @@ constexpr std::array<OpInfo, 50> kOps{{
     {Op::Sqrt, "Sqrt", true},
     {Op::Pad, "Pad", true},
     {Op::ReduceMean, "ReduceMean", true},
+    {Op::Split, "Split", true},
     {Op::QLinearConv, "QLinearConv", true},
     {Op::QLinearMatMul, "QLinearMatMul", true},
     {Op::ConvInteger, "ConvInteger", true},

@@ -78,6 +78,7 @@ enum class Op : uint8_t {
   Sqrt,
   Pad,
   ReduceMean,
+  Split,  // along the channels: one ChannelGather per output
   // Quantized-operator forms (onnxruntime's QOperator format): QLinearConv/QLinearMatMul become
   // DequantizeLinear -> Conv/MatMul -> QuantizeLinear (pass_expand_qlinear.cpp); the integer-output
   // ops of dynamic quantization are refused with the reason.

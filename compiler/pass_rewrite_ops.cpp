@@ -3,7 +3,9 @@
 //   Sub(x, c) -> Add(x, -c)      Div(x, c) -> Mul(x, 1/c)      (c constant float)
 //   ReduceMean(x [N,C,H,W], axes {2,3}) -> GlobalAveragePool (+ Reshape to [N,C] if !keepdims)
 //   Slice(x, constant bounds, axes {1}, step > 0), Gather(x, constant indices, axis 1) -> ChannelGather
+//   Split(x, axis 1) -> one ChannelGather per output (contiguous channel ranges)
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <optional>
@@ -109,6 +111,46 @@ std::vector<Node> gather_channels(Graph& g, const Node& n) {
   return {make_node(n, Op::ChannelGather, {n.input(0)}, n.outputs[0], ga, "")};
 }
 
+// Split of an activation along the channels: sizes from the `split` input (opset >= 13) or
+// attribute, else equal parts (the last one smaller when the channels do not divide, opset 18).
+std::vector<Node> split_channels(Graph& g, const Node& n) {
+  const Tensor& x = g.tensor(n.input(0));
+  const auto& a = n.attr<OnnxAttrs>();
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  int64_t axis = a.i("axis", 0);
+  axis = axis < 0 ? axis + r : axis;
+  if (r < 2 || axis != 1 || g.constant(n.input(0))) return {};
+  const int64_t C = x.shape[1], k = static_cast<int64_t>(n.outputs.size());
+  std::vector<int64_t> sizes;
+  if (const auto* v = a.find_ints("split")) {
+    sizes = *v;
+  } else if (n.inputs.size() > 1 && !n.input(1).empty()) {
+    const Tensor* t = g.constant(n.input(1));
+    if (!t || is_float(t->type)) return {};
+    sizes = t->ints;
+  } else {
+    const int64_t part = (C + k - 1) / k;
+    for (int64_t i = 0; i < k; ++i) sizes.push_back(std::min(part, C - i * part));
+  }
+  int64_t total = 0;
+  for (int64_t s : sizes) total += s;
+  if (static_cast<int64_t>(sizes.size()) != k || total != C)
+    g.fail(n, fmt::format("split sizes [{}] do not divide {} channels into {} outputs",
+                          fmt::join(sizes, ", "), C, k));
+  std::vector<Node> out;
+  int64_t start = 0;
+  for (int64_t i = 0; i < k; ++i) {
+    if (sizes[static_cast<size_t>(i)] <= 0) g.fail(n, fmt::format("output {} would have no channel", i));
+    GatherAttrs ga;
+    for (int64_t c = 0; c < sizes[static_cast<size_t>(i)]; ++c) ga.channels.push_back(start + c);
+    start += sizes[static_cast<size_t>(i)];
+    const std::string tag = fmt::format("part{}", i);
+    out.push_back(
+        make_node(n, Op::ChannelGather, {n.input(0)}, n.outputs[static_cast<size_t>(i)], ga, tag.c_str()));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<Node> rewrite_node(Graph& g, const Node& n) {
@@ -118,6 +160,7 @@ std::vector<Node> rewrite_node(Graph& g, const Node& n) {
     case Op::Sub:
     case Op::Div: return sub_div(g, n);
     case Op::ReduceMean: return reduce_mean(g, n);
+    case Op::Split: return split_channels(g, n);
     case Op::QLinearConv:
     case Op::QLinearMatMul: return expand_qlinear(g, n);
     default: return {};

@@ -221,3 +221,43 @@ TEST_CASE("an exporter's FP32 model calibrates, lowers and simulates bit-exactly
     }
   }
 }
+
+TEST_CASE("Split along the channels becomes one ChannelGather per output, values as ONNX defines",
+          "[compiler][canon]") {
+  for (const bool sizes_given : {true, false}) {
+    INFO("sizes " << (sizes_given ? "given" : "equal parts"));
+    ModelBuilder b;
+    b.input("x", {2, 6, 2, 2}).output("a").output("b");
+    std::vector<std::string> ins{"x"};
+    if (sizes_given) ins.push_back(ints_init(b, "split", {2, 4}));
+    auto& s = b.node("Split", ins, "a");
+    s.add_output("b");
+    attr(s, "axis", int64_t{1});
+    const Graph g = import_model(b.bytes(), 2);
+    REQUIRE(g.nodes.size() == 2);
+    CHECK(g.nodes[0].op == Op::ChannelGather);
+    const int64_t ca = sizes_given ? 2 : 3;
+    CHECK(g.tensor("a").shape == Shape{2, ca, 2, 2});
+    CHECK(g.tensor("b").shape == Shape{2, 6 - ca, 2, 2});
+    std::vector<float> x(48);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i);
+    const TensorMap out = run_fp32(g, {{"x", make_f32("x", {2, 6, 2, 2}, x)}});
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t c = 0; c < 6; ++c)
+        for (int64_t k = 0; k < 4; ++k) {
+          const float want = x[static_cast<size_t>((n * 6 + c) * 4 + k)];
+          const bool in_a = c < ca;
+          const Tensor& t = out.at(in_a ? "a" : "b");
+          const int64_t cc = in_a ? c : c - ca, C = in_a ? ca : 6 - ca;
+          CHECK(t.f32[static_cast<size_t>((n * C + cc) * 4 + k)] == want);
+        }
+  }
+  // Along another axis: one line naming the node.
+  ModelBuilder b;
+  b.input("x", {2, 6}).output("a").output("b");
+  auto& s = b.node("Split", {"x"}, "a");
+  s.add_output("b");
+  attr(s, "axis", int64_t{0});
+  CHECK(import_error(b.bytes()).find("only a Split of an activation along the channels") !=
+        std::string::npos);
+}
