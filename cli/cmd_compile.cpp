@@ -51,12 +51,15 @@ Command add_compile(CLI::App& root) {
             if (!o->report.empty()) check_output_path(o->report);
             if (!o->save_qdq.empty()) check_output_path(o->save_qdq);
             const Arch arch = resolve_arch(o->arch);
-            const compiler::Graph g =
-                workflow::quantized_graph(compiler::import_onnx(o->model), o->model, o->calib);
-            const compiler::IntGraph ig = compiler::lower_qdq(g);
-            if (!o->save_qdq.empty()) {  // after lowering succeeded: a model the program really comes from
-              compiler::save_onnx(g, o->save_qdq);
-              spdlog::info("wrote {} (the calibrated QDQ model)", o->save_qdq);
+            compiler::IntGraph ig;
+            {  // the QDQ graph (its integers as int64) is gone before code generation
+              const compiler::Graph g =
+                  workflow::quantized_graph(compiler::import_onnx(o->model), o->model, o->calib);
+              ig = compiler::lower_qdq(g);
+              if (!o->save_qdq.empty()) {  // after lowering succeeded: a model the program really comes from
+                compiler::save_onnx(g, o->save_qdq);
+                spdlog::info("wrote {} (the calibrated QDQ model)", o->save_qdq);
+              }
             }
             if (o->dump_ir)
               write_stdout(compiler::report_json(ig, compiler::lowering_report(ig)).dump(2) + "\n");

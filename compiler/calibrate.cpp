@@ -126,6 +126,10 @@ void quantize_weight(Graph& g, Node& n, int bits, std::map<std::string, std::str
       qdq_node(Op::DequantizeLinear, qt.name, dq.name, {type, axis, s, std::vector<int64_t>(s.size(), 0)}));
   g.tensors[qt.name] = std::move(qt);
   g.tensors[dq.name] = std::move(dq);
+  // The float weight goes as soon as nothing else reads it: a model's weights are then held about
+  // once (float, then integers) instead of both at once (docs/performance.md, "Real models").
+  if (g.consumers(w).empty() && std::find(g.outputs.begin(), g.outputs.end(), w) == g.outputs.end())
+    g.tensors.erase(w);
 }
 
 }  // namespace
@@ -145,14 +149,14 @@ void parse_bits(std::string_view spec, CalibConfig& c) {
   c.act_bits = a;
 }
 
-CalibResult quantize_fp32(const Graph& fp32, const NpyArray& calib, const CalibConfig& c) {
+CalibResult quantize_fp32(Graph fp32, const NpyArray& calib, const CalibConfig& c) {
   for (int b : {c.weight_bits, c.act_bits})
     if (b != 4 && b != 8)
       throw Error(
           fmt::format("{}-bit quantization cannot be expressed with ONNX QDQ types (int8/uint8 or "
                       "int4/uint4): use 8 or 4 bits",
                       b));
-  Graph g = fp32;
+  Graph g = std::move(fp32);
   fold_batchnorm(g);
   if (g.inputs.size() != 1)
     g.fail(fmt::format("calibration needs one model input, the model has {}", g.inputs.size()));

@@ -36,7 +36,8 @@ struct CalibResult {
 
 // `fp32` is an imported FP32 graph with one float input (BatchNormalization is folded here).
 // `calib` is float32 with shape [N, <input shape without batch>] or exactly the input's shape
-// without batch (one sample); samples are run in groups of the graph's batch size.
-CalibResult quantize_fp32(const Graph& fp32, const NpyArray& calib, const CalibConfig& c);
+// without batch (one sample); samples are run in groups of the graph's batch size. Taken by value
+// (move a graph you no longer need): each float weight is freed once its integers exist.
+CalibResult quantize_fp32(Graph fp32, const NpyArray& calib, const CalibConfig& c);
 
 }  // namespace tpusim::compiler

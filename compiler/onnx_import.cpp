@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <climits>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "base/error.h"
@@ -149,12 +153,57 @@ void add_node(Graph& g, const onnx::NodeProto& p, size_t index) {
 
 }  // namespace
 
+namespace {
+
+[[noreturn]] void not_onnx(const std::string& source) {
+  throw Error(
+      fmt::format("{}: not an ONNX model (protobuf parse failed: truncated or another format)", source));
+}
+
+// Frees a converted initializer's data, so the model is held about once (proto shrinking while
+// the graph's tensors grow) instead of twice.
+void release_data(onnx::TensorProto& t) {
+  std::string().swap(*t.mutable_raw_data());
+  google::protobuf::RepeatedField<float>().Swap(t.mutable_float_data());
+  google::protobuf::RepeatedField<int32_t>().Swap(t.mutable_int32_data());
+  google::protobuf::RepeatedField<int64_t>().Swap(t.mutable_int64_data());
+}
+
+Graph graph_from_model(onnx::ModelProto& m, const std::string& source, const ImportOptions& opt);
+
+}  // namespace
+
 Graph import_onnx_bytes(std::span<const uint8_t> bytes, const std::string& source, const ImportOptions& opt) {
   if (bytes.empty()) throw Error(fmt::format("{}: empty file, not an ONNX model", source));
   onnx::ModelProto m;
   if (bytes.size() > INT_MAX || !m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
-    throw Error(
-        fmt::format("{}: not an ONNX model (protobuf parse failed: truncated or another format)", source));
+    not_onnx(source);
+  return graph_from_model(m, source, opt);
+}
+
+Graph import_onnx(const std::string& path, const ImportOptions& opt) {
+  // Parsed from the file, not from a copy of its bytes in memory (a VGG is 0.5 GB). The same
+  // errors as read_file_bytes.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw Error(fmt::format("{}: cannot read: is a directory", path));
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
+  if (f.peek() == std::ifstream::traits_type::eof()) {
+    if (f.bad()) throw Error(fmt::format("{}: cannot read: I/O error", path));
+    throw Error(fmt::format("{}: empty file, not an ONNX model", path));
+  }
+  onnx::ModelProto m;
+  if (!m.ParseFromIstream(&f)) {
+    if (f.bad()) throw Error(fmt::format("{}: cannot read: I/O error", path));
+    not_onnx(path);
+  }
+  return graph_from_model(m, path, opt);
+}
+
+namespace {
+
+Graph graph_from_model(onnx::ModelProto& m, const std::string& source, const ImportOptions& opt) {
   if (m.ir_version() <= 0 || !m.has_graph() || m.opset_import_size() == 0)
     throw Error(fmt::format(
         "{}: not an ONNX model (no ir_version, graph or opset_import: truncated or another format)", source));
@@ -163,14 +212,15 @@ Graph import_onnx_bytes(std::span<const uint8_t> bytes, const std::string& sourc
   for (const auto& o : m.opset_import())
     if (default_domain(o.domain())) g.opset = o.version();
   if (g.opset <= 0) throw Error(fmt::format("{}: model imports no default-domain (ai.onnx) opset", source));
-  const auto& gp = m.graph();
+  auto& gp = *m.mutable_graph();
   if (gp.sparse_initializer_size() > 0)
     throw Error(fmt::format("{}: sparse initializers are not supported", source));
-  for (const auto& init : gp.initializer()) {
+  for (auto& init : *gp.mutable_initializer()) {
     if (g.has(init.name()))
       throw Error(fmt::format("{}: initializer '{}' is defined twice", source, init.name()));
     g.tensors[init.name()] =
         tensor_from_proto(init, init.name(), fmt::format("{}: initializer '{}'", source, init.name()));
+    release_data(init);
   }
   for (const auto& vi : gp.input())
     if (!g.has(vi.name())) add_input(g, vi, opt);  // inputs that are also initializers are constants
@@ -204,8 +254,6 @@ Graph import_onnx_bytes(std::span<const uint8_t> bytes, const std::string& sourc
   return g;
 }
 
-Graph import_onnx(const std::string& path, const ImportOptions& opt) {
-  return import_onnx_bytes(read_file_bytes(path), path, opt);
-}
+}  // namespace
 
 }  // namespace tpusim::compiler

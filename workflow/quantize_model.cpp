@@ -27,7 +27,7 @@ compiler::CalibConfig calib_config(const CalibOptions& o) {
   return c;
 }
 
-compiler::Graph quantized_graph(const compiler::Graph& g, const std::string& model, const CalibOptions& o) {
+compiler::Graph quantized_graph(compiler::Graph g, const std::string& model, const CalibOptions& o) {
   if (is_qdq(g)) {
     if (!o.calib.empty())
       throw Error(fmt::format("{}: --calib given, but the model is already quantized (QDQ)", model));
@@ -38,7 +38,7 @@ compiler::Graph quantized_graph(const compiler::Graph& g, const std::string& mod
         fmt::format("{}: an FP32 model (no QuantizeLinear/DequantizeLinear) needs calibration data: "
                     "give --calib data.npy (or a QDQ model)",
                     model));
-  compiler::CalibResult r = compiler::quantize_fp32(g, load_npy(o.calib), calib_config(o));
+  compiler::CalibResult r = compiler::quantize_fp32(std::move(g), load_npy(o.calib), calib_config(o));
   spdlog::info("{}: calibrated on {} samples ({}, {}), {} activation tensors", model, r.samples, o.method,
                o.bits, r.params.size());
   return std::move(r.graph);

@@ -19,7 +19,8 @@ bool is_qdq(const compiler::Graph& g);
 // The calibration configuration the options ask for (Error for a bad --bits or --calib-method).
 compiler::CalibConfig calib_config(const CalibOptions& o);
 // `g` (imported from `model`) as a QDQ graph: calibrated when FP32 (Error naming the model when no
-// calibration data is given), refused when QDQ and calibration data is given.
-compiler::Graph quantized_graph(const compiler::Graph& g, const std::string& model, const CalibOptions& o);
+// calibration data is given), refused when QDQ and calibration data is given. Taken by value: a
+// caller that no longer needs the FP32 graph moves it in, and its weights are not held twice.
+compiler::Graph quantized_graph(compiler::Graph g, const std::string& model, const CalibOptions& o);
 
 }  // namespace tpusim::workflow
