@@ -103,7 +103,7 @@ Command add_train(CLI::App& root) {
 Command add_ptq(CLI::App& root) {
   struct Opts {
     qat::PtqJob job;
-    std::string method = "kl";
+    std::string method = "mse";  // the default of compile/compare/infer too (docs/calibration.md)
     std::vector<std::string> layer_bits;
     int64_t ref_limit = 1000;
     int threads = 0;

@@ -84,7 +84,7 @@ function sanitize(name) {
 }
 
 function loadOrt(dir) {
-  const pkg = path.join(dir, 'node_modules', 'onnxruntime-node');
+  const pkg = path.resolve(dir, 'node_modules', 'onnxruntime-node');  // require() needs an absolute path
   if (!fs.existsSync(pkg)) fail(`onnxruntime-node is not installed in ${dir} (run scripts/setup_ort.sh ${dir})`);
   const version = JSON.parse(fs.readFileSync(path.join(pkg, 'package.json'), 'utf8')).version;
   return { ort: require(pkg), version };
