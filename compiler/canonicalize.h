@@ -44,6 +44,9 @@ int narrow_storage(Graph& g);
 // (Sub/Div by a constant -> Add/Mul; ReduceMean over H, W -> GlobalAveragePool [+ Reshape]).
 // Returns the replacement nodes (new tensors added to g), or nothing when n stays as it is.
 std::vector<Node> rewrite_node(Graph& g, const Node& n);
+// A node replacing `from` (named "<from>/<tag>", or from's name for an empty tag) with one output.
+Node make_node(const Node& from, Op op, std::vector<std::string> in, std::string out, Attrs a,
+               const char* tag);
 // QLinearConv / QLinearMatMul -> DequantizeLinear (input, weights, bias) -> Conv / MatMul ->
 // QuantizeLinear (pass_expand_qlinear.cpp); nothing when an operand is not constant.
 std::vector<Node> expand_qlinear(Graph& g, const Node& n);

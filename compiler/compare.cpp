@@ -96,9 +96,8 @@ const std::string& float_input(const Graph& g) {
   return g.inputs[0];
 }
 
-// Imports `path` at batch N and checks its input takes the images (shape `want`).
-Graph import_at(const std::string& path, int64_t n, const Shape& want, const std::string& source) {
-  Graph g = import_onnx(path, {n});
+// Checks that g (imported from `path` at batch N) takes the images (shape `want`).
+Graph fitting(Graph g, const std::string& path, int64_t n, const Shape& want, const std::string& source) {
   const Tensor& x = g.tensor(float_input(g));
   if (x.shape != want)
     throw Error(
@@ -106,6 +105,11 @@ Graph import_at(const std::string& path, int64_t n, const Shape& want, const std
                     shape_str(x.shape), path,
                     x.shape.empty() || x.shape[0] == n ? "" : " (the model's batch dimension is fixed)"));
   return g;
+}
+
+// Imports `path` at batch N and checks its input takes the images (shape `want`).
+Graph import_at(const std::string& path, int64_t n, const Shape& want, const std::string& source) {
+  return fitting(import_onnx(path, {n}), path, n, want, source);
 }
 
 }  // namespace
@@ -126,15 +130,16 @@ CompareRun run_compare(const CompareInputs& in) {
                             shape_str(Shape(s1.begin() + 1, s1.end())).substr(1)));
   const int64_t n = want[0];
   // A model whose batch is fixed at b (torch.onnx writes 1) runs the images b at a time.
+  // Imported at batch N, a fixed-batch model keeps its own batch.
   int64_t per = n;
-  const Graph batch_n = import_onnx(in.model, {n});
+  Graph batch_n = import_onnx(in.model, {n});
   if (const Shape& at_n = batch_n.tensor(float_input(batch_n)).shape;
       at_n != want && at_n.size() == want.size() && at_n[0] >= 1 && n % at_n[0] == 0 &&
       std::equal(at_n.begin() + 1, at_n.end(), want.begin() + 1))
     per = at_n[0];
   Shape want_run = want;
   want_run[0] = per;
-  const Graph g = import_at(in.model, per, want_run, in.input_source);
+  const Graph g = fitting(std::move(batch_n), in.model, per, want_run, in.input_source);
 
   CompareRun r;
   r.images = n;

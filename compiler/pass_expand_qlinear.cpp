@@ -62,16 +62,6 @@ ConvAttrs conv_attrs(const Graph& g, const Node& n) {
   return a;
 }
 
-Node make(const Node& from, Op op, std::vector<std::string> in, std::string out, Attrs a, const char* tag) {
-  Node m;
-  m.name = tag[0] ? fmt::format("{}/{}", from.name, tag) : from.name;
-  m.op = op;
-  m.inputs = std::move(in);
-  m.outputs = {std::move(out)};
-  m.attrs = std::move(a);
-  return m;
-}
-
 std::string add_tensor(Graph& g, const std::string& name) {
   g.tensors[name].name = name;
   return name;
@@ -94,8 +84,8 @@ std::vector<Node> expand_qlinear(Graph& g, const Node& n) {
   std::vector<Node> out;
   const std::string xd = add_tensor(g, y + "/x_dq"), wd = add_tensor(g, y + "/w_dq"),
                     acc = add_tensor(g, y + "/acc");
-  out.push_back(make(n, Op::DequantizeLinear, {x}, xd, *xq, "x_dq"));
-  out.push_back(make(n, Op::DequantizeLinear, {w}, wd, *wq, "w_dq"));
+  out.push_back(make_node(n, Op::DequantizeLinear, {x}, xd, *xq, "x_dq"));
+  out.push_back(make_node(n, Op::DequantizeLinear, {w}, wd, *wq, "w_dq"));
   std::vector<std::string> ins{xd, wd};
   if (conv && n.inputs.size() > 8 && !n.input(8).empty()) {
     const Tensor* b = g.constant(n.input(8));
@@ -107,14 +97,14 @@ std::vector<Node> expand_qlinear(Graph& g, const Node& n) {
       bq.scale.push_back(xq->scale[0] * wq->scale[wq->scale.size() == 1 ? 0 : static_cast<size_t>(c)]);
     bq.zero_point.assign(bq.scale.size(), 0);
     const std::string bd = add_tensor(g, y + "/b_dq");
-    out.push_back(make(n, Op::DequantizeLinear, {n.input(8)}, bd, bq, "b_dq"));
+    out.push_back(make_node(n, Op::DequantizeLinear, {n.input(8)}, bd, bq, "b_dq"));
     ins.push_back(bd);
   }
   if (conv)
-    out.push_back(make(n, Op::Conv, ins, acc, conv_attrs(g, n), "conv"));
+    out.push_back(make_node(n, Op::Conv, ins, acc, conv_attrs(g, n), "conv"));
   else
-    out.push_back(make(n, Op::MatMul, ins, acc, std::monostate{}, "matmul"));
-  out.push_back(make(n, Op::QuantizeLinear, {acc}, y, *yq, ""));
+    out.push_back(make_node(n, Op::MatMul, ins, acc, std::monostate{}, "matmul"));
+  out.push_back(make_node(n, Op::QuantizeLinear, {acc}, y, *yq, ""));
   return out;
 }
 

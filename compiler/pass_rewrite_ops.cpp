@@ -14,8 +14,6 @@
 
 namespace tpusim::compiler {
 
-namespace {
-
 Node make_node(const Node& from, Op op, std::vector<std::string> in, std::string out, Attrs a,
                const char* tag) {
   Node m;
@@ -26,6 +24,8 @@ Node make_node(const Node& from, Op op, std::vector<std::string> in, std::string
   m.attrs = std::move(a);
   return m;
 }
+
+namespace {
 
 std::vector<Node> sub_div(Graph& g, const Node& n) {
   const Tensor* c = g.constant(n.input(1));

@@ -17,34 +17,10 @@ foreach(var SRC PYTHON)
 endforeach()
 include(${CMAKE_CURRENT_LIST_DIR}/../support/cli_common.cmake)
 
-# The repository root as the page sees it. docs/isa.md is a copy: `doc isa --update` must not touch
-# the source tree.
-file(MAKE_DIRECTORY "${WORK}/build" "${WORK}/doclog")
-file(CREATE_LINK "${TPUSIM}" "${WORK}/build/tpusim" SYMBOLIC)
-file(CREATE_LINK "${SRC}/scripts" "${WORK}/scripts" SYMBOLIC)
-file(CREATE_LINK "${SRC}/examples" "${WORK}/examples" SYMBOLIC)
+include(${CMAKE_CURRENT_LIST_DIR}/../support/doc_commands.cmake)
+doc_root()
+# docs/isa.md is a copy: `doc isa --update` must not touch the source tree.
 file(COPY "${SRC}/docs/isa.md" DESTINATION "${WORK}/docs")
-
-# doc(<expected exit code> <command line as printed on the page>): runs it with sh in WORK (the
-# page's /usr/bin/python3 replaced by PYTHON), fails unless the exit code matches, sets out and err
-# in the caller and logs command, exit code and output for the final check.
-set_property(GLOBAL PROPERTY doc_count 0)
-function(doc expected cmdline)
-  string(REPLACE "/usr/bin/python3" "${PYTHON}" sh_line "${cmdline}")
-  execute_process(COMMAND sh -c "${sh_line}" WORKING_DIRECTORY "${WORK}" RESULT_VARIABLE rc OUTPUT_VARIABLE o
-                  ERROR_VARIABLE e)
-  if(NOT rc EQUAL expected)
-    message(FATAL_ERROR "${cmdline}: exit code ${rc}, expected ${expected}\nstdout: ${o}\nstderr: ${e}")
-  endif()
-  get_property(n GLOBAL PROPERTY doc_count)
-  math(EXPR n "${n} + 1")
-  set_property(GLOBAL PROPERTY doc_count ${n})
-  file(WRITE "${WORK}/doclog/${n}.cmd" "${cmdline}")
-  file(WRITE "${WORK}/doclog/${n}.out" "${o}${e}")
-  file(WRITE "${WORK}/doclog/${n}.rc" "${rc}")
-  set(out "${o}" PARENT_SCOPE)
-  set(err "${e}" PARENT_SCOPE)
-endfunction()
 
 function(require_missing path what)
   if(EXISTS "${WORK}/${path}")
@@ -284,52 +260,6 @@ doc(1 "build/tpusim eval conv.tpu --limit 10")
 require_one_error_line("eval of a program of another shape")
 
 # ---- the page against the log: every command shown was run, and printed what is shown ------------
-get_property(doc_count GLOBAL PROPERTY doc_count)
-string(REPLACE ";" "', '" skipped "${torch_commands}")
-python("
-import re
-def norm(cmd):
-    return ' '.join(cmd.replace('\\\\\\n', ' ').split())
-ran = {}
-for n in range(1, ${doc_count} + 1):
-    read = lambda ext: open('doclog/%d.%s' % (n, ext)).read()
-    ran[norm(read('cmd'))] = (int(read('rc')), [l.rstrip() for l in read('out').splitlines()])
-
-def commands(text):  # (command, shown output lines) per '$ ' line of the plain code blocks
-    for lang, body in re.findall(r'```(\\w*)\\n(.*?)```', text, re.S):
-        lines = body.rstrip('\\n').split('\\n')
-        if lang != '':
-            continue
-        while lines:
-            if not lines[0].startswith('$ '):
-                lines.pop(0)
-                continue
-            cmd = lines.pop(0)[2:]
-            while cmd.endswith('\\\\') or cmd.count('\"') % 2:
-                cmd += '\\n' + lines.pop(0)
-            if '<<' in cmd:  # a here-document, up to its end marker
-                end = cmd.split('<<')[1].strip().strip(\"'\")
-                while lines and cmd.split('\\n')[-1] != end:
-                    cmd += '\\n' + lines.pop(0)
-            shown = []
-            while lines and not lines[0].startswith('$ '):
-                shown.append(lines.pop(0).rstrip())
-            yield cmd, shown
-
-page = open('${SRC}/docs/cli.md').read()
-skipped = [s for s in ['${skipped}'] if s]
-checked = 0
-for cmd, shown in commands(page):
-    if any(cmd.startswith(s) for s in skipped):
-        continue
-    assert norm(cmd) in ran, 'docs/cli.md: this command was not run by the test: %s' % cmd
-    rc, out = ran[norm(cmd)]
-    fails = any(l.startswith('error:') or l.startswith('Run with --help') for l in shown)
-    assert (rc != 0) == fails, 'docs/cli.md: %s exited with %d' % (cmd, rc)
-    for line in shown:
-        if line != '...':
-            assert line in out, 'docs/cli.md: %s\\n  shows: %s\\n  but printed:\\n%s' % (cmd, line, '\\n'.join(out))
-    checked += 1
-assert checked >= 45 - 3 * len(skipped), checked
-print(checked, 'documented commands checked')
-")
+list(LENGTH torch_commands skipped)
+math(EXPR min_commands "45 - 3 * ${skipped}")
+check_doc_pages(MIN_COMMANDS ${min_commands} SKIP ${torch_commands} PAGES docs/cli.md "# " -)

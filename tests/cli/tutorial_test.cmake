@@ -14,32 +14,8 @@ foreach(var SRC PYTHON)
 endforeach()
 include(${CMAKE_CURRENT_LIST_DIR}/../support/cli_common.cmake)
 
-# The repository root as the docs see it.
-file(MAKE_DIRECTORY "${WORK}/build" "${WORK}/doclog")
-file(CREATE_LINK "${TPUSIM}" "${WORK}/build/tpusim" SYMBOLIC)
-file(CREATE_LINK "${SRC}/scripts" "${WORK}/scripts" SYMBOLIC)
-file(CREATE_LINK "${SRC}/examples" "${WORK}/examples" SYMBOLIC)
-
-# doc(<expected exit code> <command line as printed in the docs>): runs it with sh in WORK (the
-# docs' /usr/bin/python3 replaced by PYTHON), fails unless the exit code matches, sets out and err
-# in the caller and logs command, exit code and output for the final check.
-set_property(GLOBAL PROPERTY doc_count 0)
-function(doc expected cmdline)
-  string(REPLACE "/usr/bin/python3" "${PYTHON}" sh_line "${cmdline}")
-  execute_process(COMMAND sh -c "${sh_line}" WORKING_DIRECTORY "${WORK}" RESULT_VARIABLE rc OUTPUT_VARIABLE o
-                  ERROR_VARIABLE e)
-  if(NOT rc EQUAL expected)
-    message(FATAL_ERROR "${cmdline}: exit code ${rc}, expected ${expected}\nstdout: ${o}\nstderr: ${e}")
-  endif()
-  get_property(n GLOBAL PROPERTY doc_count)
-  math(EXPR n "${n} + 1")
-  set_property(GLOBAL PROPERTY doc_count ${n})
-  file(WRITE "${WORK}/doclog/${n}.cmd" "${cmdline}")
-  file(WRITE "${WORK}/doclog/${n}.out" "${o}${e}")
-  file(WRITE "${WORK}/doclog/${n}.rc" "${rc}")
-  set(out "${o}" PARENT_SCOPE)
-  set(err "${e}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/../support/doc_commands.cmake)
+doc_root()
 
 # ---- tutorial-byom.md, section 2: the example inputs ---------------------------------------------
 doc(0 "/usr/bin/python3 scripts/make_examples.py ex")
@@ -198,58 +174,5 @@ assert np.allclose(f, (y.astype(np.float32) + 128) * np.float32(0.02)), 'dequant
 ")
 
 # ---- the pages against the log: every command shown was run, and printed what is shown ---------------
-get_property(doc_count GLOBAL PROPERTY doc_count)
-python("
-import os, re
-def norm(cmd):
-    return ' '.join(cmd.replace('\\\\\\n', ' ').split())
-ran = {}
-for n in range(1, ${doc_count} + 1):
-    read = lambda ext: open('doclog/%d.%s' % (n, ext)).read()
-    ran[norm(read('cmd'))] = (int(read('rc')), [l.rstrip() for l in read('out').splitlines()])
-
-def section(path, start, end=None):
-    page = open('${SRC}/' + path).read()
-    page = page[page.index(start):]
-    return page[:page.index(end)] if end else page
-
-def commands(text):  # (command, shown output lines) per '$ ' line; an sh block is one command per line
-    for lang, body in re.findall(r'```(\\w*)\\n(.*?)```', text, re.S):
-        lines = body.rstrip('\\n').split('\\n')
-        if lang == 'sh':
-            while lines:
-                cmd = lines.pop(0)
-                if '<<' in cmd:  # a here-document, up to its end marker
-                    end = cmd.split('<<')[1].strip().strip(\"'\")
-                    while lines and cmd.split('\\n')[-1] != end:
-                        cmd += '\\n' + lines.pop(0)
-                yield cmd, []
-        elif lang == '':
-            while lines:
-                if not lines[0].startswith('$ '):
-                    lines.pop(0)
-                    continue
-                cmd = lines.pop(0)[2:]
-                while cmd.endswith('\\\\') or cmd.count('\"') % 2:
-                    cmd += '\\n' + lines.pop(0)
-                shown = []
-                while lines and not lines[0].startswith('$ '):
-                    shown.append(lines.pop(0).rstrip())
-                yield cmd, shown
-
-pages = [('docs/tutorial-byom.md', '## 2. Input', None), ('docs/compare.md', '## Example', '## Library'),
-         ('docs/cli.md', '## `tpusim run', '**Inputs.**')]
-checked = 0
-for path, start, end in pages:
-    for cmd, shown in commands(section(path, start, end)):
-        assert norm(cmd) in ran, '%s: this command was not run by the test: %s' % (path, cmd)
-        rc, out = ran[norm(cmd)]
-        want = 1 if any(l.startswith('error:') for l in shown) else 0
-        assert rc == want, '%s: %s exited with %d' % (path, cmd, rc)
-        for line in shown:
-            if line != '...':
-                assert line in out, '%s: %s\\n  shows: %s\\n  but printed:\\n%s' % (path, cmd, line, '\\n'.join(out))
-        checked += 1
-assert checked >= 30, checked
-print(checked, 'documented commands checked')
-")
+check_doc_pages(MIN_COMMANDS 30 PAGES docs/tutorial-byom.md "## 2. Input" - docs/compare.md "## Example" "## Library"
+                docs/cli.md "## `tpusim run" "**Inputs.**")
