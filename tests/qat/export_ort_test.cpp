@@ -49,9 +49,10 @@ std::vector<float> run_ort(const fs::path& dir, const std::string& opt) {
 // onnx.checker.check_model(full_check=True) through Debian's python3-onnx; "" when it passes.
 std::string onnx_check(const fs::path& model) {
   const fs::path log = model.parent_path() / "checker.txt";
-  const std::string cmd = std::string(TPUSIM_PYTHON) +
-                          " -c 'import onnx, sys; onnx.checker.check_model(sys.argv[1], full_check=True)' " +
-                          model.string() + " >" + log.string() + " 2>&1";
+  std::string cmd = TPUSIM_PYTHON;  // appended piece by piece: GCC 12 misreads the chained operator+
+  cmd += " -c 'import onnx, sys; onnx.checker.check_model(sys.argv[1], full_check=True)' ";
+  cmd += model.string();
+  cmd += " >" + log.string() + " 2>&1";
   return std::system(cmd.c_str()) == 0 ? "" : read_file_text(log.string());
 }
 
