@@ -18,7 +18,6 @@ std::string why_left(const Node& n) {
       case Op::ReduceMean: return "only ReduceMean over the H and W axes of a 4-D tensor is supported";
       case Op::Sub:
       case Op::Div: return "only Sub/Div by a constant (or of two constants) is supported";
-      case Op::Split: return "only a Split of an activation along the channels (axis 1) is supported";
       case Op::QLinearConv:
         return "needs constant weights, scales and zero points (per-tensor input and output)";
       case Op::QLinearMatMul:

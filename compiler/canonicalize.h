@@ -5,10 +5,12 @@
 //   fold_constants    a walk in graph order: nodes computable now (const_eval.h) become constants,
 //                     Sub/Div by constants become Add/Mul, ReduceMean over H and W becomes
 //                     GlobalAveragePool, a channel Slice or Split becomes ChannelGather,
+//                     other Slices and Splits, Transposes and nearest Resizes become Rearrange,
 //                     QLinearConv/QLinearMatMul become their QDQ form, Reshape targets computed by shape
 //                     subgraphs are resolved, and every remaining node's shape is inferred
 //   fold_pad          a constant Pad into the Conv/AveragePool/MaxPool it feeds
-//   fuse_channel_shuffle  Reshape -> Transpose {0,2,1,3,4} -> Reshape (ShuffleNet) -> ChannelGather
+//   fuse_channel_shuffle  Reshape -> Transpose {0,2,1,3,4} (a Rearrange by then) -> Reshape
+//                     (ShuffleNet) -> ChannelGather
 //   fuse_pointwise    Mul(x, Sigmoid(x)) -> Silu(x), Mul(x, HardSigmoid(x)) -> HardSwish(x): one
 //                     function of x, one table once quantized (instead of two roundings)
 //   narrow_storage    an activation quantized into int8/uint8 whose integers provably fit int4/uint4
@@ -47,6 +49,9 @@ std::vector<Node> rewrite_node(Graph& g, const Node& n);
 // A node replacing `from` (named "<from>/<tag>", or from's name for an empty tag) with one output.
 Node make_node(const Node& from, Op op, std::vector<std::string> in, std::string out, Attrs a,
                const char* tag);
+// Transpose, Slice/Split along any axes, nearest Resize of an activation -> Rearrange
+// (pass_rewrite_rearrange.cpp); nothing for a constant input; one-line refusal when impossible.
+std::vector<Node> rewrite_rearrange(Graph& g, const Node& n);
 // QLinearConv / QLinearMatMul -> DequantizeLinear (input, weights, bias) -> Conv / MatMul ->
 // QuantizeLinear (pass_expand_qlinear.cpp); nothing when an operand is not constant.
 std::vector<Node> expand_qlinear(Graph& g, const Node& n);

@@ -79,5 +79,7 @@ OpPlanInfo emit_op(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& d
                    const Arch& a);
 // IGather (codegen_gather.cpp).
 OpPlanInfo emit_gather(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a);
+// IRearrange (codegen_rearrange.cpp).
+OpPlanInfo emit_rearrange(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a);
 
 }  // namespace tpusim::compiler::be

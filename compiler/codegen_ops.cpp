@@ -234,6 +234,7 @@ OpPlanInfo emit_op(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& d
   if (op.as<IMatmul>()) return emit_matmul(e, g, op, ddr, c, a);
   if (op.as<IConcat>()) return emit_concat(e, g, op, ddr, a);
   if (op.as<IGather>()) return emit_gather(e, g, op, ddr, a);
+  if (op.as<IRearrange>()) return emit_rearrange(e, g, op, ddr, a);
   return emit_window(e, g, op, ddr, c, a);
 }
 

@@ -72,7 +72,7 @@ DdrMap allocate_ddr(const IntGraph& g, Program& p) {
       std::vector<int8_t> codes;  // every entry fits the output type (int_kernels::lut checks)
       for (int32_t v : lut->table) codes.push_back(static_cast<int8_t>(v));
       c.table = place(p, at, pack_weights(codes, g.tensor(op.output).dtype));
-    } else if (!op.as<IConcat>() && !op.as<IGather>()) {
+    } else if (!op.as<IConcat>() && !op.as<IGather>() && !op.as<IRearrange>()) {
       const Shape& s = g.tensor(op.output).shape;
       add_tables(p, at, op, {}, s.size() >= 2 ? s[1] : 1, c);
     }

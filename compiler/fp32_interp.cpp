@@ -9,6 +9,7 @@
 #include "compiler/fold_batchnorm.h"
 #include "compiler/fp32_kernels.h"
 #include "compiler/pointwise.h"
+#include "compiler/rearrange.h"
 #include "isa/numerics.h"
 #include "quant/quantize.h"
 
@@ -133,6 +134,9 @@ struct Run {
                         y.f32.begin() + (b * Co + c) * inner);
         break;
       }
+      case Op::Rearrange:
+        copy_view(rearrange_view(n.attr<RearrangeAttrs>(), x.shape), x.f32.data(), y.f32.data());
+        break;
       default:
         if (is_pointwise(n.op)) {
           for (int64_t i = 0; i < total; ++i)

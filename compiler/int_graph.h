@@ -8,6 +8,7 @@
 //   IRequant -> requant  ILut    -> lut
 //   IConcat  -> GDMA copies into slices of the output (no arithmetic)
 //   IGather  -> GDMA copies of input channels into output channels (no arithmetic)
+//   IRearrange -> GDMA strided copies (no arithmetic)
 // Flatten/Reshape are not ops: the output ITensor is a view (`view_of`) of the same elements.
 //
 // Numbers: activations are per-tensor affine, real = (q - zero_point) * scale; weights are
@@ -23,6 +24,7 @@
 #include <variant>
 #include <vector>
 
+#include "compiler/rearrange.h"
 #include "compiler/tensor.h"
 #include "isa/dtype.h"
 #include "isa/isa.h"  // PoolMode, EltOp: the instruction encodings
@@ -142,7 +144,13 @@ struct IGather {
   std::vector<int64_t> channels;
 };
 
-using IOpKind = std::variant<IConv, IMatmul, IPool, IEltwise, IRequant, ILut, IConcat, IGather>;
+// Strided copy (a Transpose, Slice, Split or nearest Resize): output element j is input element
+// view(j) (rearrange.h); same type, scale and zero point, `rq` unused. GDMA copies only.
+struct IRearrange {
+  StridedView view;
+};
+
+using IOpKind = std::variant<IConv, IMatmul, IPool, IEltwise, IRequant, ILut, IConcat, IGather, IRearrange>;
 
 struct IOp {
   std::string name;                  // the float-graph node it was anchored on

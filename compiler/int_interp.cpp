@@ -60,6 +60,8 @@ uint64_t run_int_op(const IntGraph& g, const IOp& op, IntValues& values) {
     k::lut(*l, *in[0], y);
   else if (const IGather* gt = op.as<IGather>())
     k::gather(*gt, *in[0], y);
+  else if (const IRearrange* ra = op.as<IRearrange>())
+    k::rearrange(*ra, *in[0], y);
   else
     k::concat(std::get<IConcat>(op.kind), in, y);
   values[op.output] = std::move(y);

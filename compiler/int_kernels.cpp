@@ -198,6 +198,25 @@ void concat(const IConcat& c, const std::vector<const IntValue*>& xs, IntValue& 
   }
 }
 
+void rearrange(const IRearrange& ra, const IntValue& x, IntValue& y) {
+  const StridedView& v = ra.view;
+  if (y.shape != v.out || y.dtype != x.dtype || y.scale != x.scale || y.zero_point != x.zero_point)
+    throw Error(
+        fmt::format("rearrange: output {} {} (scale {}, zero point {}) is not the view {} of input {} {} "
+                    "(scale {}, zero point {})",
+                    name(y.dtype), shape_str(y.shape), y.scale, y.zero_point, shape_str(v.out), name(x.dtype),
+                    shape_str(x.shape), x.scale, x.zero_point));
+  // The last element the view reads must lie inside x (every stride is >= 0).
+  int64_t last = v.offset;
+  for (size_t k = 0; k < v.dims.size(); ++k) last += (v.dims[k] - 1) * v.strides[k];
+  const int64_t n = num_elements(x.shape);
+  if (num_elements(y.shape) > 0 && (v.offset < 0 || last >= n))
+    throw Error(
+        fmt::format("rearrange: the view reads elements [{}, {}] of an input of {}", v.offset, last, n));
+  y.data.assign(idx(num_elements(y.shape)), 0);
+  copy_view(v, x.data.data(), y.data.data());
+}
+
 void gather(const IGather& gt, const IntValue& x, IntValue& y) {
   if (x.shape.size() < 2 || y.shape.size() != x.shape.size())
     throw Error(fmt::format("gather: input {} and output {} must both be [N, C, ...] of the same rank",

@@ -21,5 +21,6 @@ void concat(const IConcat& c, const std::vector<const IntValue*>& xs, IntValue& 
 // Throws tpusim::Error when a channel is out of range, the shapes do not match or the output's
 // type, scale or zero point differ from the input's.
 void gather(const IGather& gt, const IntValue& x, IntValue& y);
+void rearrange(const IRearrange& ra, const IntValue& x, IntValue& y);
 
 }  // namespace tpusim::compiler::int_kernels

@@ -74,7 +74,8 @@ IntGraph Lowerer::run() {
         if (!fold_scale(n)) channel_affine(n);
         break;
       case Op::ChannelAffine: channel_affine(n); break;
-      case Op::ChannelGather: gather(n); break;
+      case Op::ChannelGather:
+      case Op::Rearrange: gather(n); break;
       default:
         if (!is_pointwise(n.op)) g.fail(n, "has no integer lowering");
         lut(n);

@@ -144,7 +144,8 @@ bool Lowerer::fold_scale(const Node& n) {
 
 namespace tpusim::compiler::lowering {
 
-// ChannelGather (a channel shuffle or Slice): an IGather, GDMA copies on the input's grid, so its
+// ChannelGather (a channel shuffle or Slice) and Rearrange: an IGather or IRearrange, GDMA copies
+// on the input's grid, so its
 // output is exactly a dequantized tensor with the input's parameters (no QuantizeLinear needed).
 void Lowerer::gather(const Node& n) {
   const ITensor& x = deq_input(n, 0);
@@ -152,7 +153,10 @@ void Lowerer::gather(const Node& n) {
   const QParams q = params(x);
   const std::string in = x.name;
   add_tensor(y, g.tensor(y).shape, q, y);
-  add_op(IOp{n.name, {n.name}, {in}, y, IGather{n.attr<GatherAttrs>().channels}, {}});
+  if (n.op == Op::Rearrange)
+    add_op(IOp{n.name, {n.name}, {in}, y, IRearrange{rearrange_view(n.attr<RearrangeAttrs>(), x.shape)}, {}});
+  else
+    add_op(IOp{n.name, {n.name}, {in}, y, IGather{n.attr<GatherAttrs>().channels}, {}});
   values[y] = Deq{y};
 }
 

@@ -106,7 +106,7 @@ class Lowerer {
   // Mul by a per-channel constant, or BatchNormalization, of a pending Conv/Gemm/MatMul: folded
   // into its accumulator scale and bias; false if not that.
   bool fold_scale(const Node& n);
-  void gather(const Node& n);  // ChannelGather -> IGather
+  void gather(const Node& n);  // ChannelGather -> IGather, Rearrange -> IRearrange
   bool fold_affine_into_pending(const Node& n, const std::vector<double>& k, const std::vector<double>& t);
   bool fold_bias_add(const Node& n);  // Add(pending conv/matmul, constant); false if not that
   void finalise_concat(Pending p, const std::string& name, const QParams& q, const std::string& float_name);

@@ -57,7 +57,7 @@ std::vector<LayerReport> lowering_report(const IntGraph& g) {
     l.clamp_lo = op.rq.clamp_lo;
     l.clamp_hi = op.rq.clamp_hi;
     // Copies or a table: the range of the output type.
-    if (op.as<IConcat>() || op.as<IGather>() || op.as<ILut>()) {
+    if (op.as<IConcat>() || op.as<IGather>() || op.as<IRearrange>() || op.as<ILut>()) {
       l.clamp_lo = static_cast<int32_t>(traits(g.tensor(op.output).dtype).qmin);
       l.clamp_hi = static_cast<int32_t>(traits(g.tensor(op.output).dtype).qmax);
     }

@@ -119,6 +119,7 @@ class Exporter {
   void quant(const Node& n);
   void channel_affine(const Node& n);
   void channel_gather(const Node& n);
+  void rearrange(const Node& n);
   void gelu(const Node& n);
 };
 
@@ -194,6 +195,7 @@ void Exporter::emit(const Node& n) {
     case Op::DequantizeLinear: quant(n); return;
     case Op::ChannelAffine: channel_affine(n); return;
     case Op::ChannelGather: channel_gather(n); return;
+    case Op::Rearrange: rearrange(n); return;
     case Op::HardSigmoid: {
       const auto& a = n.attr<PointwiseAttrs>();
       auto& p = same(n);
@@ -312,6 +314,36 @@ void Exporter::channel_gather(const Node& n) {
   }
   attr(node("Gather", n.name, {n.input(0), i64(n.outputs[0] + "_indices", {co}, ch)}, n.outputs[0]), "axis",
        int64_t{1});
+}
+
+// Rearrange -> the op it came from: Transpose; Slice over every axis; Resize (nearest, asymmetric
+// coordinates, floor: source index i / scale, what import maps back to the same Rearrange).
+void Exporter::rearrange(const Node& n) {
+  const auto& a = n.attr<RearrangeAttrs>();
+  const std::string pre = n.outputs[0];
+  using K = RearrangeAttrs::Kind;
+  if (a.kind == K::Transpose) {
+    attr_ints(node("Transpose", n.name, {n.input(0)}, n.outputs[0]), "perm", a.perm);
+  } else if (a.kind == K::Slice) {
+    std::vector<int64_t> ends, axes;
+    for (size_t k = 0; k < a.starts.size(); ++k) {
+      ends.push_back(a.starts[k] + (a.sizes[k] - 1) * a.steps[k] + 1);
+      axes.push_back(static_cast<int64_t>(k));
+    }
+    const auto r = static_cast<int64_t>(axes.size());
+    node("Slice", n.name,
+         {n.input(0), i64(pre + "_starts", {r}, a.starts), i64(pre + "_ends", {r}, ends),
+          i64(pre + "_axes", {r}, axes), i64(pre + "_steps", {r}, a.steps)},
+         n.outputs[0]);
+  } else {
+    const std::vector<float> scales(a.scales.begin(), a.scales.end());
+    auto& p = node("Resize", n.name,
+                   {n.input(0), "", f32(pre + "_scales", {static_cast<int64_t>(scales.size())}, scales)},
+                   n.outputs[0]);
+    attr(p, "mode", std::string("nearest"));
+    attr(p, "coordinate_transformation_mode", std::string("asymmetric"));
+    attr(p, "nearest_mode", std::string("floor"));
+  }
 }
 
 // Gelu from opset 20; below, its formula: 0.5 * x * (1 + erf(x / sqrt(2))), or with the tanh

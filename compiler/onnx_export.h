@@ -15,7 +15,8 @@
 // - IR-only ops become standard ones: ChannelAffine -> Mul(x, s[C,1,1]) -> Add(t[C,1,1]); Silu ->
 //   Sigmoid + Mul; HardSwish with other than alpha 1/6, beta 1/2 (or below opset 14) -> HardSigmoid +
 //   Mul; ChannelGather -> Slice (channels in steps), the Reshape -> Transpose -> Reshape channel
-//   shuffle, or else Gather(axis 1); Gelu below opset 20 -> its Div/Erf/Add/Mul (Tanh) formula.
+//   shuffle, or else Gather(axis 1); Rearrange -> the Transpose, Slice or Resize (nearest,
+//   asymmetric, floor) it came from; Gelu below opset 20 -> its Div/Erf/Add/Mul (Tanh) formula.
 //   Canonicalization fuses the first four back on import.
 // - Anything else (an op only canonicalization handles) throws Error naming the node and op.
 #pragma once

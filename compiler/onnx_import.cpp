@@ -48,6 +48,7 @@ Arity arity(Op op) {
     case Op::Slice: return {1, 5};
     case Op::Pad: return {1, 4};
     case Op::Split: return {1, 2};
+    case Op::Resize: return {1, 4};
     case Op::QLinearConv: return {8, 9};
     case Op::QLinearMatMul: return {8, 8};
     case Op::ConvInteger:

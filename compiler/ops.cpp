@@ -10,7 +10,7 @@ struct OpInfo {
   const char* name;
   bool from_onnx;
 };
-constexpr std::array<OpInfo, 51> kOps{{
+constexpr std::array<OpInfo, 53> kOps{{
     {Op::Conv, "Conv", true},
     {Op::Gemm, "Gemm", true},
     {Op::MatMul, "MatMul", true},
@@ -40,6 +40,7 @@ constexpr std::array<OpInfo, 51> kOps{{
     {Op::Gelu, "Gelu", true},
     {Op::Silu, "Silu", false},
     {Op::ChannelGather, "ChannelGather", false},
+    {Op::Rearrange, "Rearrange", false},
     {Op::Identity, "Identity", true},
     {Op::Dropout, "Dropout", true},
     {Op::Shape, "Shape", true},
@@ -58,6 +59,7 @@ constexpr std::array<OpInfo, 51> kOps{{
     {Op::Pad, "Pad", true},
     {Op::ReduceMean, "ReduceMean", true},
     {Op::Split, "Split", true},
+    {Op::Resize, "Resize", true},
     {Op::QLinearConv, "QLinearConv", true},
     {Op::QLinearMatMul, "QLinearMatMul", true},
     {Op::ConvInteger, "ConvInteger", true},

@@ -57,6 +57,9 @@ enum class Op : uint8_t {
   // IR-only: y[:, c] = x[:, channels[c]] (GatherAttrs): a channel shuffle or a Slice along the
   // channels, found by canonicalization; a GDMA copy once quantized.
   ChannelGather,
+  // IR-only: y = a strided view of x (RearrangeAttrs, rearrange.h): a Transpose, a Slice or Split
+  // along any axes, a nearest Resize by integer scales; GDMA copies once quantized.
+  Rearrange,
   // Removed by canonicalization (canonicalize.h) before any pass that needs static shapes:
   // Identity/Dropout are bypassed, shape computations are folded into constants, Sub/Div by
   // constants become Add/Mul, ReduceMean over H and W becomes GlobalAveragePool, Pad is folded
@@ -78,7 +81,8 @@ enum class Op : uint8_t {
   Sqrt,
   Pad,
   ReduceMean,
-  Split,  // along the channels: one ChannelGather per output
+  Split,   // along the channels: one ChannelGather per output; along other axes: Rearranges
+  Resize,  // nearest, integer scales: a Rearrange
   // Quantized-operator forms (onnxruntime's QOperator format): QLinearConv/QLinearMatMul become
   // DequantizeLinear -> Conv/MatMul -> QuantizeLinear (pass_expand_qlinear.cpp); the integer-output
   // ops of dynamic quantization are refused with the reason.
@@ -165,6 +169,16 @@ struct GatherAttrs {
   std::vector<int64_t> channels;
 };
 
+// The ONNX op a Rearrange came from, every axis given (rearrange.h computes the strided view).
+struct RearrangeAttrs {
+  enum class Kind : uint8_t { Transpose, Slice, Resize };
+  Kind kind = Kind::Transpose;
+  std::vector<int64_t> perm;           // Transpose: output axis k is input axis perm[k]
+  std::vector<int64_t> starts, steps;  // Slice: y[i] = x[starts + i * steps] (steps >= 1) ...
+  Shape sizes;                         // ... for i < sizes, per axis
+  std::vector<int64_t> scales;         // Resize: y[i] = x[i / scales] per axis (nearest, floor)
+};
+
 // The ONNX attributes of an op canonicalization removes, as written (ints and int lists alike as
 // lists, tensors as constants): only the constant evaluator (const_eval.h) and the passes read them.
 struct OnnxAttrs {
@@ -177,8 +191,8 @@ struct OnnxAttrs {
   std::string s(const std::string& name, const std::string& def) const;
 };
 
-using Attrs =
-    std::variant<std::monostate, ConvAttrs, PoolAttrs, GemmAttrs, ClipAttrs, FlattenAttrs, ReshapeAttrs,
-                 BatchNormAttrs, ConcatAttrs, QuantAttrs, PointwiseAttrs, GatherAttrs, OnnxAttrs>;
+using Attrs = std::variant<std::monostate, ConvAttrs, PoolAttrs, GemmAttrs, ClipAttrs, FlattenAttrs,
+                           ReshapeAttrs, BatchNormAttrs, ConcatAttrs, QuantAttrs, PointwiseAttrs, GatherAttrs,
+                           RearrangeAttrs, OnnxAttrs>;
 
 }  // namespace tpusim::compiler

@@ -1,5 +1,6 @@
 // Pass: ShuffleNet's channel shuffle as torch.onnx writes it,
-//   Reshape [N, C, H, W] -> [N, g, C/g, H, W], Transpose perm {0, 2, 1, 3, 4}, Reshape -> [N, C, H, W],
+//   Reshape [N, C, H, W] -> [N, g, C/g, H, W], Transpose perm {0, 2, 1, 3, 4} (a Rearrange by now),
+//   Reshape -> [N, C, H, W],
 // becomes one ChannelGather with channels[c] = (c % g) * (C / g) + c / g (a GDMA copy once
 // quantized). The intermediate tensors must feed nothing else.
 #include <algorithm>
@@ -12,9 +13,10 @@ int fuse_channel_shuffle(Graph& g) {
   int fused = 0;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& t = g.nodes[i];
-    if (t.op != Op::Transpose) continue;
-    const auto* perm = t.attr<OnnxAttrs>().find_ints("perm");
-    if (!perm || *perm != std::vector<int64_t>{0, 2, 1, 3, 4}) continue;
+    if (t.op != Op::Rearrange) continue;
+    const auto& ra = t.attr<RearrangeAttrs>();
+    if (ra.kind != RearrangeAttrs::Kind::Transpose || ra.perm != std::vector<int64_t>{0, 2, 1, 3, 4})
+      continue;
     const Node* r1 = g.producer(t.input(0));
     const auto users = g.consumers(t.outputs[0]);
     if (!r1 || r1->op != Op::Reshape || users.size() != 1 || users[0]->op != Op::Reshape) continue;

@@ -10,10 +10,10 @@
 // Constants: an int8/uint8 constant that only DequantizeLinear reads, whose values and zero points fit
 // the 4-bit type of its signedness. Activations: a forward walk bounds every float tensor
 // (DequantizeLinear of a tensor with a known integer range, Relu and Clip, and the ops that only
-// select or move values: MaxPool, Reshape, Flatten, ChannelGather, Concat). A QuantizeLinear maps its
-// input's bound onto integers; when those and the zero point fit int4/uint4 (the container's
-// signedness first), the Q output and the DequantizeLinear nodes that read it switch type, and a Clip
-// before it that only restores the 4-bit type's own saturation goes. Graph outputs keep their type.
+// select or move values: MaxPool, Reshape, Flatten, ChannelGather, Rearrange, Concat). A QuantizeLinear maps
+// its input's bound onto integers; when those and the zero point fit int4/uint4 (the container's signedness
+// first), the Q output and the DequantizeLinear nodes that read it switch type, and a Clip before it that
+// only restores the 4-bit type's own saturation goes. Graph outputs keep their type.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -71,7 +71,8 @@ class Narrower {
         case Op::MaxPool:
         case Op::Reshape:
         case Op::Flatten:
-        case Op::ChannelGather: bound(n, [](Range r) { return r; }); break;
+        case Op::ChannelGather:
+        case Op::Rearrange: bound(n, [](Range r) { return r; }); break;
         case Op::Concat: concat(n); break;
         default: break;
       }

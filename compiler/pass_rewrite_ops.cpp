@@ -4,6 +4,7 @@
 //   ReduceMean(x [N,C,H,W], axes {2,3}) -> GlobalAveragePool (+ Reshape to [N,C] if !keepdims)
 //   Slice(x, constant bounds, axes {1}, step > 0), Gather(x, constant indices, axis 1) -> ChannelGather
 //   Split(x, axis 1) -> one ChannelGather per output (contiguous channel ranges)
+//   other Slice/Split, Transpose, Resize of activations -> Rearrange (pass_rewrite_rearrange.cpp)
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -156,11 +157,19 @@ std::vector<Node> split_channels(Graph& g, const Node& n) {
 std::vector<Node> rewrite_node(Graph& g, const Node& n) {
   switch (n.op) {
     case Op::Gather: return gather_channels(g, n);
-    case Op::Slice: return slice_channels(g, n);
+    case Op::Slice: {
+      std::vector<Node> r = slice_channels(g, n);
+      return r.empty() ? rewrite_rearrange(g, n) : r;
+    }
+    case Op::Transpose:
+    case Op::Resize: return rewrite_rearrange(g, n);
     case Op::Sub:
     case Op::Div: return sub_div(g, n);
     case Op::ReduceMean: return reduce_mean(g, n);
-    case Op::Split: return split_channels(g, n);
+    case Op::Split: {
+      std::vector<Node> r = split_channels(g, n);
+      return r.empty() ? rewrite_rearrange(g, n) : r;
+    }
     case Op::QLinearConv:
     case Op::QLinearMatMul: return expand_qlinear(g, n);
     default: return {};

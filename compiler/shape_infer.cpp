@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "base/error.h"
 #include "compiler/canonicalize.h"
+#include "compiler/rearrange.h"
 
 namespace tpusim::compiler {
 
@@ -318,18 +320,12 @@ void infer_node(Graph& g, Node& n) {
     case Op::QuantizeLinear:
     case Op::DequantizeLinear: return quant(c, n);
     case Op::Pad: return pad(c, n);
-    case Op::Transpose: {  // kept for fuse_channel_shuffle, refused if it stays
-      const Shape& x = c.in(0).shape;
-      std::vector<int64_t> perm(x.size());
-      for (size_t d = 0; d < x.size(); ++d) perm[d] = static_cast<int64_t>(x.size() - 1 - d);
-      if (const auto* p = n.attr<OnnxAttrs>().find_ints("perm")) perm = *p;
-      if (perm.size() != x.size())
-        c.fail(fmt::format("perm has {} entries for rank {}", perm.size(), x.size()));
+    case Op::Rearrange: {
       Shape o;
-      for (int64_t d : perm) {
-        if (d < 0 || d >= static_cast<int64_t>(x.size()))
-          c.fail(fmt::format("perm entry {} is out of range", d));
-        o.push_back(x[static_cast<size_t>(d)]);
+      try {
+        o = rearrange_shape(n.attr<RearrangeAttrs>(), c.in(0).shape);
+      } catch (const Error& e) {
+        c.fail(fmt::format("{}: {}", c.desc(0), e.what()));
       }
       return c.set(o, c.in(0).type);
     }

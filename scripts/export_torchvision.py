@@ -28,8 +28,14 @@ try:
 except ImportError as e:  # one line, as every tpusim tool fails
     sys.exit(f"export_torchvision.py: {e.name} is missing (apt-get install python3-torch python3-torchvision)")
 
-ALL = ("resnet18 resnet50 mobilenet_v2 mobilenet_v3_small efficientnet_b0 squeezenet1_0 shufflenet_v2_x0_5 "
-       "googlenet densenet121 regnet_x_400mf mnasnet0_5 vgg11 alexnet").split()
+TORCHVISION = ("resnet18 resnet50 mobilenet_v2 mobilenet_v3_small efficientnet_b0 squeezenet1_0 shufflenet_v2_x0_5 "
+               "googlenet densenet121 regnet_x_400mf mnasnet0_5 vgg11 alexnet").split()
+# Dense-prediction pieces built from torchvision parts, for the data movement torch.onnx writes
+# around them: fpn_resnet18 (a ResNet-18 body and torchvision.ops.FeaturePyramidNetwork: nearest
+# Resize to a computed size, the finest level as output) and focus_resnet18 (YOLOv5's Focus stem:
+# four strided Slices along H and W, concatenated, then a ResNet-18 at half resolution).
+EXTRA = ("fpn_resnet18", "focus_resnet18")
+ALL = TORCHVISION + list(EXTRA)
 # Models whose adaptive pools need the input to be a multiple of 32 * 7 (vgg) or 224 (alexnet) export
 # only at 224.
 NEEDS_224 = {"vgg11", "alexnet"}
@@ -43,9 +49,36 @@ def images(n, size, seed):
     return (x - mean) / std
 
 
+class Fpn(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        from torchvision.models._utils import IntermediateLayerGetter
+        from torchvision.ops import FeaturePyramidNetwork
+        body = torchvision.models.resnet18(weights=None)
+        self.body = IntermediateLayerGetter(body, {"layer2": "p3", "layer3": "p4", "layer4": "p5"})
+        self.fpn = FeaturePyramidNetwork([128, 256, 512], 64)
+
+    def forward(self, x):
+        return self.fpn(self.body(x))["p3"]
+
+
+class Focus(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = torchvision.models.resnet18(weights=None)
+        self.net.conv1 = torch.nn.Conv2d(12, 64, 7, 2, 3, bias=False)
+
+    def forward(self, x):
+        x = torch.cat([x[..., ::2, ::2], x[..., 1::2, ::2], x[..., ::2, 1::2], x[..., 1::2, 1::2]], 1)
+        return self.net(x)
+
+
 def build(name, size, bn):
     kw = {"aux_logits": False, "init_weights": True} if name == "googlenet" else {}
     torch.manual_seed(0)
+    if name in EXTRA:
+        m = Fpn() if name == "fpn_resnet18" else Focus()
+        return m.eval()
     m = getattr(torchvision.models, name)(weights=None, **kw)
     m.eval()
     if bn == "default" or bn == "auto":

@@ -44,7 +44,7 @@ import onnx.numpy_helper
 SUPPORTED = set("""Conv Gemm MatMul Relu Clip MaxPool AveragePool GlobalAveragePool ReduceMean Add Mul
     Sub Div BatchNormalization Sigmoid HardSigmoid HardSwish Tanh LeakyRelu Elu Exp Erf Softplus Gelu
     Concat Flatten Reshape QuantizeLinear DequantizeLinear Pad Identity Dropout Constant Shape Gather
-    Unsqueeze Squeeze Cast ConstantOfShape Range Slice Transpose Neg Sqrt Split QLinearConv QLinearMatMul
+    Unsqueeze Squeeze Cast ConstantOfShape Range Slice Transpose Neg Sqrt Split Resize QLinearConv QLinearMatMul
     ConvInteger MatMulInteger""".split())
 QDQ = {"QuantizeLinear", "DequantizeLinear"}
 RTOL, ATOL, INT_TOL = 1e-3, 1e-5, 1

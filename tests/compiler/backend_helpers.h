@@ -14,6 +14,57 @@ namespace betest {
 using namespace tpusim;
 using namespace tpusim::compiler;
 
+// Random single-layer graphs: the pieces.
+using Rng = std::mt19937;
+inline int64_t pick(Rng& r, int64_t lo, int64_t hi) {
+  return std::uniform_int_distribution<int64_t>(lo, hi)(r);
+}
+
+inline DType act_type(Rng& r) {
+  const int v = static_cast<int>(pick(r, 0, 9));
+  return v < 5 ? DType::Int8 : v < 8 ? DType::UInt8 : v < 9 ? DType::Int4 : DType::UInt4;
+}
+
+inline ITensor tensor(const std::string& name, Shape s, DType t, Rng& r) {
+  ITensor x;
+  x.name = name, x.shape = std::move(s), x.dtype = t, x.scale = 0.05f;
+  x.zero_point = static_cast<int32_t>(pick(r, traits(t).qmin, traits(t).qmax) / 4);
+  return x;
+}
+
+inline RequantSpec requant(Rng& r, int64_t channels, double base, const ITensor& y) {
+  RequantSpec q;
+  for (int64_t c = 0; c < channels; ++c)
+    q.mult.push_back(make_multiplier(base * std::uniform_real_distribution<double>(0.5, 2.0)(r)));
+  q.out_zp = y.zero_point;
+  q.clamp_lo = static_cast<int32_t>(traits(y.dtype).qmin);
+  q.clamp_hi = static_cast<int32_t>(traits(y.dtype).qmax);
+  if (pick(r, 0, 3) == 0) q.clamp_lo = std::max(q.clamp_lo, q.out_zp);  // a ReLU
+  return q;
+}
+
+inline IntGraph one_op(const std::vector<ITensor>& ins, const ITensor& y, IOpKind kind, RequantSpec rq) {
+  IntGraph g;
+  g.source = "layer";
+  IOp op;
+  op.name = "layer";
+  op.sources = {"layer"};
+  for (const ITensor& t : ins) {
+    g.tensors[t.name] = t;
+    g.inputs.push_back(t.name);
+    g.float_inputs.push_back(t.name + "_f");
+    op.inputs.push_back(t.name);
+  }
+  g.tensors[y.name] = y;
+  op.output = y.name;
+  op.kind = std::move(kind);
+  op.rq = std::move(rq);
+  g.ops.push_back(op);
+  g.outputs = {y.name};
+  g.float_outputs = {"y_f"};
+  return g;
+}
+
 struct BitexactResult {
   sim::Stats stats;
   CompileReport report;

@@ -1,0 +1,97 @@
+// Data movement of activations as exporters write it — Transpose, Slice with steps along H and W,
+// nearest Resize, Split along W — in a QDQ model, through tpusim against ONNX Runtime (an
+// independent reference, tests/support/ort/run_ort.js): the copies must agree exactly, the one
+// Add at the end within one step; and the simulator equal to the integer reference on every preset.
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+#include "base/file_io.h"
+#include "base/npy.h"
+#include "compiler/lower.h"
+#include "isa/arch.h"
+#include "tests/compiler/backend_helpers.h"
+#include "tests/support/onnx_builders.h"
+
+using namespace tpusim;
+using namespace tpusim::compiler;
+using namespace tpusim::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<int64_t> run_ort(const std::string& bytes, const NpyArray& x) {
+  const fs::path d = fs::path(TPUSIM_BINARY_DIR) / "tests" / "compiler_rearrange_work";
+  fs::remove_all(d);
+  fs::create_directories(d);
+  write_file_atomic((d / "m.onnx").string(), bytes);
+  save_npy(x, (d / "x.npy").string());
+  const std::string cmd = "node " + std::string(TPUSIM_SOURCE_DIR) + "/tests/support/ort/run_ort.js --ort-dir " +
+                          std::string(TPUSIM_ORT_DIR) + " " + (d / "m.onnx").string() + " " + (d / "out").string() +
+                          " x=" + (d / "x.npy").string() + " >" + (d / "stdout.txt").string() + " 2>" +
+                          (d / "stderr.txt").string();
+  if (std::system(cmd.c_str()) != 0)
+    FAIL("ONNX Runtime (run_ort.js) failed: " << read_file_text((d / "stderr.txt").string()));
+  const NpyArray y = load_npy((d / "out" / "y.npy").string());
+  std::vector<int64_t> v;
+  for (uint64_t i = 0; i < y.elements(); ++i) v.push_back(y.at_i64(i));
+  return v;
+}
+
+// x uint8 [2, 6, 5, 8] -> DQ -> Transpose {0, 2, 3, 1} -> [2, 5, 8, 6] -> Q/DQ -> Slice axes {1, 2}
+// starts {1, 0} ends {5, 8} steps {2, 3} -> [2, 2, 3, 6] -> Q/DQ -> Resize nearest x2 (H, W;
+// half_pixel, round_prefer_floor: the defaults) -> [2, 2, 6, 12] -> Q/DQ -> Split W {6, 6} -> Add
+// -> Q -> y uint8 [2, 2, 6, 6].
+std::string model(int64_t opset) {
+  ModelBuilder b(opset);
+  b.input("x", {2, 6, 5, 8}, kUInt8).output("y", kUInt8);
+  const std::string s = b.scalar("s", 0.02f), z = b.ints("z", {}, kUInt8, {128});
+  b.node("DequantizeLinear", {"x", s, z}, "x_f");
+  attr(b.node("Transpose", {"x_f"}, "t"), "perm", std::vector<int64_t>{0, 2, 3, 1});
+  add_qdq(b, "t", "t_qdq", 0.02f, 128, kUInt8);
+  b.node("Slice",
+         {"t_qdq", b.ints("st", {2}, kInt64, {1, 0}), b.ints("en", {2}, kInt64, {5, 8}),
+          b.ints("ax", {2}, kInt64, {1, 2}), b.ints("sp", {2}, kInt64, {2, 3})},
+         "sl");
+  add_qdq(b, "sl", "sl_qdq", 0.02f, 128, kUInt8);
+  b.node("Resize", {"sl_qdq", "", b.f32("scales", {4}, {1, 1, 2, 2})}, "up");
+  add_qdq(b, "up", "up_qdq", 0.02f, 128, kUInt8);
+  auto& sp = b.node("Split", {"up_qdq", b.ints("parts", {2}, kInt64, {6, 6})}, "a");
+  sp.add_output("b");
+  attr(sp, "axis", int64_t{3});
+  b.node("Add", {"a", "b"}, "sum");
+  b.node("QuantizeLinear", {"sum", b.scalar("ys", 0.04f), b.ints("yz", {}, kUInt8, {128})}, "y");
+  return b.bytes();
+}
+
+}  // namespace
+
+TEST_CASE("Transpose, strided Slice, nearest Resize and Split of activations agree with ONNX Runtime; "
+          "the simulator with run_int",
+          "[compiler][rearrange][ort]") {
+  const std::string bytes = model(13);
+  std::mt19937 rng(21);
+  std::vector<int32_t> xv;
+  for (int64_t v : uniform_ints(rng, 2 * 6 * 5 * 8, 0, 255)) xv.push_back(static_cast<int32_t>(v));
+  const NpyArray x = make_npy_i32({2, 6, 5, 8}, xv, NpyType::U8);
+  const IntGraph ig = lower_qdq(import_model(bytes, 2));
+  int rearranges = 0;
+  for (const IOp& op : ig.ops) rearranges += op.as<IRearrange>() != nullptr;
+  CHECK(rearranges == 5);  // transpose, slice, resize, the two parts of the Split
+  const ITensor& t = ig.tensor(ig.inputs[0]);
+  IntValues in;
+  in[ig.inputs[0]] = IntValue{t.shape, t.dtype, t.scale, t.zero_point, xv};
+  const IntRun run = run_int(ig, in);
+  const std::vector<int32_t>& ours = run.values.at(ig.outputs[0]).data;
+  const std::vector<int64_t> ort = run_ort(bytes, x);
+  REQUIRE(ours.size() == ort.size());
+  REQUIRE(ours.size() == 2 * 2 * 6 * 6);
+  int64_t off = 0;
+  for (size_t i = 0; i < ort.size(); ++i) {
+    CHECK(std::llabs(ours[i] - ort[i]) <= 1);
+    off += ours[i] != ort[i];
+  }
+  WARN("rearrange chain: " << off << " of " << ort.size() << " outputs one step from ONNX Runtime");
+  for (const Arch& a : arch_presets()) betest::check_bitexact(ig, a, a.name == "default", 5);
+}
