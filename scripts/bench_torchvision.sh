@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGETS="tpusim" scripts/setup.sh
 WORK=${WORK:-build/bench_torchvision}
-ALL=resnet18,resnet50,mobilenet_v2,mobilenet_v3_small,efficientnet_b0,squeezenet1_0,googlenet,densenet121,regnet_x_400mf,mnasnet0_5,shufflenet_v2_x0_5,vgg11,alexnet
+ALL=resnet18,resnet50,mobilenet_v2,mobilenet_v3_small,efficientnet_b0,squeezenet1_0,googlenet,densenet121,regnet_x_400mf,mnasnet0_5,shufflenet_v2_x0_5,vgg11,alexnet,fpn_resnet18,focus_resnet18
 
 /usr/bin/python3 scripts/torchvision_check.py build/tpusim "$WORK" --models "${MODELS:-$ALL}" --size 224 \
   --opsets 13 --archs default --bench --markdown "$WORK/table.md" || true
