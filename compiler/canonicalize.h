@@ -56,6 +56,10 @@ std::vector<Node> rewrite_rearrange(Graph& g, const Node& n);
 // QuantizeLinear (pass_expand_qlinear.cpp); nothing when an operand is not constant.
 std::vector<Node> expand_qlinear(Graph& g, const Node& n);
 
+// ONNX auto_pad as written (NOTSET, VALID: explicit pads; SAME_UPPER, SAME_LOWER: resolved by shape
+// inference); anything else fails naming the node.
+AutoPad parse_auto_pad(const Graph& g, const Node& n, const std::string& auto_pad);
+
 // Why a node of a canonicalization-only op cannot stay, for the one-line refusal.
 std::string why_left(const Node& n);
 

@@ -49,7 +49,8 @@ View4 to_view4(const StridedView& v, int64_t lanes) {
   r.outer_dims.assign(dims.begin(), dims.begin() + static_cast<std::ptrdiff_t>(outer));
   r.outer_src.assign(src.begin(), src.begin() + static_cast<std::ptrdiff_t>(outer));
   r.outer_dst.assign(dst.begin(), dst.begin() + static_cast<std::ptrdiff_t>(outer));
-  for (size_t k = 0; k < 4; ++k) r.d[k] = dims[outer + k], r.src[k] = src[outer + k], r.dst[k] = dst[outer + k];
+  for (size_t k = 0; k < 4; ++k)
+    r.d[k] = dims[outer + k], r.src[k] = src[outer + k], r.dst[k] = dst[outer + k];
   return r;
 }
 
@@ -104,9 +105,10 @@ OpPlanInfo emit_rearrange(Emitter& e, const IntGraph& g, const IOp& op, const Dd
   const uint64_t src_base = ddr.of(g, op.inputs[0]), dst_base = ddr.of(g, op.output);
   auto addr = [&](uint64_t base, int64_t elem, const char* what) {
     if (is_4bit(dt) && elem % 2)
-      throw Error(fmt::format("{}: this copy of a 4-bit tensor would {} at the odd element offset {}, and a "
-                              "DMA starts on a byte (store the tensor in 8 bits)",
-                              op.name, what, elem));
+      throw Error(
+          fmt::format("{}: this copy of a 4-bit tensor would {} at the odd element offset {}, and a "
+                      "DMA starts on a byte (store the tensor in 8 bits)",
+                      op.name, what, elem));
     return static_cast<int64_t>(base + static_cast<uint64_t>(elem) * bits(dt) / 8);
   };
   // Outer loops: an odometer over outer_dims.

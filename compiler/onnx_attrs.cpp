@@ -1,11 +1,24 @@
 // ONNX node attributes -> typed IR attributes, one function per op family. Values the IR cannot
-// represent (auto_pad SAME_*, ceil_mode=1, pooling dilations, blocked quantization, training-mode
+// represent (pooling dilations, blocked quantization, training-mode
 // BatchNormalization) are rejected here, naming the node.
 #include <fmt/format.h>
 
 #include <cmath>
 
+#include "compiler/canonicalize.h"
 #include "compiler/onnx_internal.h"
+
+namespace tpusim::compiler {
+
+AutoPad parse_auto_pad(const Graph& g, const Node& n, const std::string& auto_pad) {
+  if (auto_pad == "NOTSET" || auto_pad == "VALID") return AutoPad::NotSet;
+  if (auto_pad == "SAME_UPPER") return AutoPad::SameUpper;
+  if (auto_pad == "SAME_LOWER") return AutoPad::SameLower;
+  g.fail(n,
+         fmt::format("auto_pad={} is not an ONNX value (NOTSET, VALID, SAME_UPPER, SAME_LOWER)", auto_pad));
+}
+
+}  // namespace tpusim::compiler
 
 namespace tpusim::compiler::onnx_detail {
 
@@ -50,11 +63,7 @@ struct Ctx {
       g.fail(n, fmt::format("{} '{}' must be a constant (an initializer or a Constant node)", what, name));
     return *t;
   }
-  void check_auto_pad() const {
-    const std::string ap = s("auto_pad", "NOTSET");
-    if (ap != "NOTSET" && ap != "VALID")
-      g.fail(n, fmt::format("auto_pad={} is not supported (use explicit pads)", ap));
-  }
+  AutoPad auto_pad() const { return parse_auto_pad(g, n, s("auto_pad", "NOTSET")); }
 };
 
 template <size_t N>
@@ -65,8 +74,8 @@ std::array<int64_t, N> arr(const std::vector<int64_t>& v) {
 }
 
 void conv(const Ctx& c) {
-  c.check_auto_pad();
   ConvAttrs a;
+  a.auto_pad = c.auto_pad();
   a.kernel = arr<2>(c.ints("kernel_shape", 2, {0, 0}));
   a.strides = arr<2>(c.ints("strides", 2, {1, 1}));
   a.dilations = arr<2>(c.ints("dilations", 2, {1, 1}));
@@ -76,7 +85,7 @@ void conv(const Ctx& c) {
 }
 
 void pool(const Ctx& c) {
-  c.check_auto_pad();
+  const AutoPad ap = c.auto_pad();
   for (int64_t d : c.ints("dilations", 2, {1, 1}))
     if (d != 1) c.g.fail(c.n, "pooling dilations other than 1 are not supported");
   if (!c.find("kernel_shape")) c.g.fail(c.n, "attribute kernel_shape is required");
@@ -86,6 +95,7 @@ void pool(const Ctx& c) {
   a.pads = arr<4>(c.ints("pads", 4, {0, 0, 0, 0}));
   a.count_include_pad = c.i("count_include_pad", 0) != 0;
   a.ceil_mode = c.i("ceil_mode", 0) != 0;
+  a.auto_pad = ap;
   c.n.attrs = a;
 }
 

@@ -95,12 +95,17 @@ enum class Op : uint8_t {
 const char* op_name(Op op);  // the ONNX op type ("Conv"); "ChannelAffine" for the IR-only op
 std::optional<Op> op_from_onnx(std::string_view op_type);  // ONNX-importable ops only
 
+// ONNX auto_pad SAME_UPPER / SAME_LOWER: shape inference turns it into explicit pads (output
+// ceil(in / stride), the odd pad at the end or the start) and clears it. VALID is pads 0.
+enum class AutoPad : uint8_t { NotSet, SameUpper, SameLower };
+
 struct ConvAttrs {
   std::array<int64_t, 2> kernel{0, 0};
   std::array<int64_t, 2> strides{1, 1};
   std::array<int64_t, 2> dilations{1, 1};
   std::array<int64_t, 4> pads{0, 0, 0, 0};  // top, left, bottom, right
   int64_t group = 1;
+  AutoPad auto_pad = AutoPad::NotSet;
 };
 
 struct PoolAttrs {
@@ -111,6 +116,7 @@ struct PoolAttrs {
   // ONNX ceil_mode=1: shape inference turns it into extra bottom/right padding (then clears it),
   // which a max pool ignores and an average pool does not count.
   bool ceil_mode = false;
+  AutoPad auto_pad = AutoPad::NotSet;
 };
 
 struct GemmAttrs {

@@ -44,8 +44,6 @@ std::optional<QuantAttrs> quant_attrs(const Graph& g, const Node& n, size_t si, 
 // Conv attributes from the ONNX attributes, as onnx_attrs.cpp reads a Conv's.
 ConvAttrs conv_attrs(const Graph& g, const Node& n) {
   const auto& o = n.attr<OnnxAttrs>();
-  const std::string pad = o.s("auto_pad", "NOTSET");
-  if (pad != "NOTSET") g.fail(n, fmt::format("auto_pad={} is not supported (explicit pads only)", pad));
   auto fixed = [&](const char* name, std::vector<int64_t> def, size_t count) {
     const auto* v = o.find_ints(name);
     if (v && v->size() != count) g.fail(n, fmt::format("attribute {} must have {} values", name, count));
@@ -59,6 +57,7 @@ ConvAttrs conv_attrs(const Graph& g, const Node& n) {
   a.dilations = {d[0], d[1]};
   a.pads = {p[0], p[1], p[2], p[3]};
   a.group = o.i("group", 1);
+  a.auto_pad = parse_auto_pad(g, n, o.s("auto_pad", "NOTSET"));
   return a;
 }
 

@@ -156,8 +156,8 @@ std::vector<Node> resize(Graph& g, const Node& n) {
   const std::string ctm = oa.s("coordinate_transformation_mode", g.opset < 11 ? "asymmetric" : "half_pixel");
   const std::string nm = oa.s("nearest_mode", "round_prefer_floor");
   if (mode != "nearest") g.fail(n, fmt::format("mode '{}': only mode 'nearest' is supported", mode));
-  static const std::vector<std::string> kCtm{"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
-                                             "tf_half_pixel_for_nn"};
+  static const std::vector<std::string> kCtm{"half_pixel", "pytorch_half_pixel", "align_corners",
+                                             "asymmetric", "tf_half_pixel_for_nn"};
   if (std::find(kCtm.begin(), kCtm.end(), ctm) == kCtm.end())
     g.fail(n, fmt::format("coordinate_transformation_mode '{}' is not supported", ctm));
   if (oa.s("keep_aspect_ratio_policy", "stretch") != "stretch")
@@ -189,11 +189,12 @@ std::vector<Node> resize(Graph& g, const Node& n) {
     const int64_t in = x[ax];
     const double scale = scales ? static_cast<double>(given.at(static_cast<int64_t>(k)))
                                 : static_cast<double>(given.ints[k]) / static_cast<double>(in);
-    const int64_t out = scales ? static_cast<int64_t>(std::floor(static_cast<double>(in) * scale))
-                               : given.ints[k];
+    const int64_t out =
+        scales ? static_cast<int64_t>(std::floor(static_cast<double>(in) * scale)) : given.ints[k];
     if (out <= 0 || in <= 0) g.fail(n, fmt::format("axis {}: {} -> {} elements", ax, in, out));
     std::vector<int64_t> src(static_cast<size_t>(out));
-    for (int64_t i = 0; i < out; ++i) src[static_cast<size_t>(i)] = nearest_source(ctm, nm, i, in, out, scale);
+    for (int64_t i = 0; i < out; ++i)
+      src[static_cast<size_t>(i)] = nearest_source(ctm, nm, i, in, out, scale);
     bool is_up = out % in == 0, is_sub = out == 1 || src[1] > src[0];
     const int64_t s_up = out / in, step = out == 1 ? 1 : src[1] - src[0];
     for (int64_t i = 0; i < out; ++i) {

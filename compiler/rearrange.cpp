@@ -81,7 +81,8 @@ StridedView rearrange_view(const RearrangeAttrs& a, const Shape& in) {
     case K::Resize: {
       check_rank("scales", a.scales.size(), r);
       for (size_t k = 0; k < r; ++k) {
-        if (a.scales[k] < 1) throw Error(fmt::format("scale {} of axis {} is not a positive integer", a.scales[k], k));
+        if (a.scales[k] < 1)
+          throw Error(fmt::format("scale {} of axis {} is not a positive integer", a.scales[k], k));
         v.out.push_back(in[k] * a.scales[k]);
         v.dims.insert(v.dims.end(), {in[k], a.scales[k]});
         v.strides.insert(v.strides.end(), {xs[k], 0});

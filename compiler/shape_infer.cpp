@@ -57,6 +57,22 @@ int64_t out_dim(const Infer& c, int64_t in, int64_t k, int64_t stride, int64_t d
   return o;
 }
 
+// auto_pad SAME_*: the output is ceil(in / stride); the padding that needs is split in two, the
+// odd one at the end (SAME_UPPER) or the start (SAME_LOWER).
+void same_pads(std::array<int64_t, 4>& pads, AutoPad& mode, const Shape& x, const std::array<int64_t, 2>& k,
+               const std::array<int64_t, 2>& s, const std::array<int64_t, 2>& d) {
+  if (mode == AutoPad::NotSet) return;
+  for (int i = 0; i < 2; ++i) {
+    if (s[i] <= 0 || d[i] <= 0 || k[i] <= 0) return;  // out_dim reports it
+    const int64_t in = x[2 + i], out = (in + s[i] - 1) / s[i];
+    const int64_t total = std::max<int64_t>(0, (out - 1) * s[i] + d[i] * (k[i] - 1) + 1 - in);
+    const int64_t small = total / 2, big = total - small;
+    pads[i] = mode == AutoPad::SameUpper ? small : big;
+    pads[i + 2] = mode == AutoPad::SameUpper ? big : small;
+  }
+  mode = AutoPad::NotSet;
+}
+
 void conv(const Infer& c, Node& n) {
   c.want_float(0);
   c.want_float(1);
@@ -85,6 +101,7 @@ void conv(const Infer& c, Node& n) {
     if (c.in(2).shape != Shape{w[0]})
       c.fail(fmt::format("bias {} does not match the {} output channels", c.desc(2), w[0]));
   }
+  same_pads(a.pads, a.auto_pad, x, a.kernel, a.strides, a.dilations);
   const int64_t oh = out_dim(c, x[2], a.kernel[0], a.strides[0], a.dilations[0], a.pads[0], a.pads[2], "H");
   const int64_t ow = out_dim(c, x[3], a.kernel[1], a.strides[1], a.dilations[1], a.pads[1], a.pads[3], "W");
   c.set({x[0], w[0], oh, ow}, ElemType::F32);
@@ -111,6 +128,7 @@ void pool(const Infer& c, Node& n) {
   c.want_rank(0, 4, "input");
   auto& a = n.attr<PoolAttrs>();
   const Shape& x = c.in(0).shape;
+  same_pads(a.pads, a.auto_pad, x, a.kernel, a.strides, {1, 1});
   if (a.ceil_mode) ceil_mode_pads(c, a, x, n.op == Op::AveragePool);
   for (int k = 0; k < 2; ++k)
     if (a.pads[k] >= a.kernel[k] || a.pads[k + 2] >= a.kernel[k])

@@ -225,8 +225,8 @@ TEST_CASE("back end: rearranges (transpose, slice, upsample) bit-exact on every 
         s = {pick(r, 1, 2), pick(r, 2, 6), pick(r, 2, 5), pick(r, 2, 7), pick(r, 2, 9)};
       const RearrangeAttrs ra = random_rearrange(r, kind, s);
       const IntGraph g = rearrange_graph(r, s, t, ra);
-      INFO(a.name << " rearrange case " << i << " " << name(t) << " kind " << kind << " " << shape_str(s) << " -> "
-                  << shape_str(g.tensors.at("y").shape));
+      INFO(a.name << " rearrange case " << i << " " << name(t) << " kind " << kind << " " << shape_str(s)
+                  << " -> " << shape_str(g.tensors.at("y").shape));
       const BitexactResult res = check_bitexact(g, a, i % 6 == 0, 900 + static_cast<uint32_t>(i));
       const ScheduleLayer& L = res.report.layers[0];
       CHECK(L.kind == "rearrange");
@@ -240,8 +240,9 @@ TEST_CASE("back end: rearranges (transpose, slice, upsample) bit-exact on every 
   CHECK(tiled >= 20);
 }
 
-TEST_CASE("back end: 4-bit rearranges whose copies start on even elements are bit-exact; odd starts are refused",
-          "[backend]") {
+TEST_CASE(
+    "back end: 4-bit rearranges whose copies start on even elements are bit-exact; odd starts are refused",
+    "[backend]") {
   Rng r(506);
   for (const Arch& a : arch_presets())
     for (const DType t : {DType::Int4, DType::UInt4}) {
@@ -259,7 +260,7 @@ TEST_CASE("back end: 4-bit rearranges whose copies start on even elements are bi
       sl.kind = RearrangeAttrs::Kind::Slice;
       sl.starts = {0, 0, 0, 1}, sl.steps = {1, 1, 2, 1}, sl.sizes = {1, 3, 4, 3};
       const IntGraph g = rearrange_graph(r, {1, 3, 7, 7}, t, sl);
-      CHECK_THROWS_WITH(compile_int_graph(g, a, nullptr),
-                        Catch::Contains("odd element offset") && Catch::Contains("store the tensor in 8 bits"));
+      CHECK_THROWS_WITH(compile_int_graph(g, a, nullptr), Catch::Contains("odd element offset") &&
+                                                              Catch::Contains("store the tensor in 8 bits"));
     }
 }

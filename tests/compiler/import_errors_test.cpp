@@ -133,9 +133,10 @@ TEST_CASE("inconsistent shapes name the node and the tensors", "[compiler][error
 TEST_CASE("unsupported attribute values are rejected with the reason", "[compiler][errors]") {
   {
     ModelBuilder b = conv_model(16);
-    attr(*b.proto().mutable_graph()->mutable_node(0), "auto_pad", std::string("SAME_UPPER"));
+    attr(*b.proto().mutable_graph()->mutable_node(0), "auto_pad", std::string("SAME"));
     CHECK(import_error(b.bytes()) ==
-          "m.onnx: node 'conv3' (Conv): auto_pad=SAME_UPPER is not supported (use explicit pads)");
+          "m.onnx: node 'conv3' (Conv): auto_pad=SAME is not an ONNX value (NOTSET, "
+          "VALID, SAME_UPPER, SAME_LOWER)");
   }
   {
     ModelBuilder b;

@@ -174,3 +174,32 @@ TEST_CASE("initializers listed as graph inputs (IR < 4) are constants, not runti
   CHECK(g.tensor("w").is_const);
   CHECK(g.tensor("y").shape == Shape{4, 3});
 }
+
+TEST_CASE("auto_pad SAME_UPPER / SAME_LOWER become the explicit pads ONNX defines", "[compiler][import]") {
+  // x [1, 1, 6, 7]; kernel 3x4, strides 2x3: output ceil(6/2) x ceil(7/3) = 3 x 3, total pads
+  // (3-1)*2+3-6 = 1 along H and (3-1)*3+4-7 = 3 along W; SAME_UPPER puts the odd one at the end.
+  struct Case {
+    const char* op;
+    const char* mode;
+    std::array<int64_t, 4> pads;  // top, left, bottom, right
+  };
+  for (const Case& c :
+       {Case{"Conv", "SAME_UPPER", {0, 1, 1, 2}}, Case{"Conv", "SAME_LOWER", {1, 2, 0, 1}},
+        Case{"MaxPool", "SAME_UPPER", {0, 1, 1, 2}}, Case{"AveragePool", "SAME_LOWER", {1, 2, 0, 1}}}) {
+    INFO(c.op << " " << c.mode);
+    ModelBuilder b;
+    b.input("x", {1, 1, 6, 7}).output("y");
+    const bool conv = std::string(c.op) == "Conv";
+    std::vector<std::string> in{"x"};
+    if (conv) in.push_back(b.f32("w", {1, 1, 3, 4}, std::vector<float>(12, 1.0f)));
+    auto& n = b.node(c.op, in, "y", "op");
+    attr(n, "auto_pad", std::string(c.mode));
+    attr(n, "strides", std::vector<int64_t>{2, 3});
+    if (!conv) attr(n, "kernel_shape", std::vector<int64_t>{3, 4});
+    const Graph g = import_model(b.bytes());
+    CHECK(g.tensor("y").shape == Shape{1, 1, 3, 3});
+    const std::array<int64_t, 4> pads =
+        conv ? g.nodes[0].attr<ConvAttrs>().pads : g.nodes[0].attr<PoolAttrs>().pads;
+    CHECK(pads == c.pads);
+  }
+}

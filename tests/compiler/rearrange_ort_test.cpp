@@ -27,8 +27,9 @@ std::vector<int64_t> run_ort(const std::string& bytes, const NpyArray& x) {
   fs::create_directories(d);
   write_file_atomic((d / "m.onnx").string(), bytes);
   save_npy(x, (d / "x.npy").string());
-  const std::string cmd = "node " + std::string(TPUSIM_SOURCE_DIR) + "/tests/support/ort/run_ort.js --ort-dir " +
-                          std::string(TPUSIM_ORT_DIR) + " " + (d / "m.onnx").string() + " " + (d / "out").string() +
+  const std::string cmd = "node " + std::string(TPUSIM_SOURCE_DIR) +
+                          "/tests/support/ort/run_ort.js --ort-dir " + std::string(TPUSIM_ORT_DIR) + " " +
+                          (d / "m.onnx").string() + " " + (d / "out").string() +
                           " x=" + (d / "x.npy").string() + " >" + (d / "stdout.txt").string() + " 2>" +
                           (d / "stderr.txt").string();
   if (std::system(cmd.c_str()) != 0)
@@ -67,9 +68,10 @@ std::string model(int64_t opset) {
 
 }  // namespace
 
-TEST_CASE("Transpose, strided Slice, nearest Resize and Split of activations agree with ONNX Runtime; "
-          "the simulator with run_int",
-          "[compiler][rearrange][ort]") {
+TEST_CASE(
+    "Transpose, strided Slice, nearest Resize and Split of activations agree with ONNX Runtime; "
+    "the simulator with run_int",
+    "[compiler][rearrange][ort]") {
   const std::string bytes = model(13);
   std::mt19937 rng(21);
   std::vector<int32_t> xv;

@@ -97,7 +97,7 @@ TEST_CASE("torch.onnx's Upsample (Resize nearest) and the Resize modes canonical
       {"half_pixel", "round_prefer_floor", {1, 1, 3, 2}, {1, 2, 6, 6}, true},
       {"pytorch_half_pixel", "round_prefer_ceil", {1, 1, 2, 1}, {1, 2, 4, 3}, true},
       {"asymmetric", "floor", {1, 1, 0.5f, 1}, {1, 2, 1, 3}, true},  // subsampling: a Slice
-      {"half_pixel", "ceil", {1, 1, 2, 2}, {}, false},             // source 0, 1, 1, 2: neither
+      {"half_pixel", "ceil", {1, 1, 2, 2}, {}, false},               // source 0, 1, 1, 2: neither
       {"asymmetric", "floor", {1, 1, 1.5f, 1}, {}, false},
   };
   for (const Mode& m : modes) {
@@ -135,12 +135,15 @@ TEST_CASE("torch.onnx's Upsample (Resize nearest) and the Resize modes canonical
     ModelBuilder b;
     b.input("x", {1, 2, 2, 3}).output("y");
     b.node("Relu", {"x"}, "r");
-    attr(b.node("Resize", {"r", "", b.f32("sc", {4}, {1, 1, 2, 2})}, "y", "up"), "mode", std::string("linear"));
-    CHECK(import_error(b.bytes()) == "m.onnx: node 'up' (Resize): mode 'linear': only mode 'nearest' is supported");
+    attr(b.node("Resize", {"r", "", b.f32("sc", {4}, {1, 1, 2, 2})}, "y", "up"), "mode",
+         std::string("linear"));
+    CHECK(import_error(b.bytes()) ==
+          "m.onnx: node 'up' (Resize): mode 'linear': only mode 'nearest' is supported");
   }
 }
 
-TEST_CASE("Transpose and Slice of activations along any axes canonicalize into Rearranges", "[compiler][rearrange]") {
+TEST_CASE("Transpose and Slice of activations along any axes canonicalize into Rearranges",
+          "[compiler][rearrange]") {
   ModelBuilder b;
   b.input("x", {1, 3, 4, 4}).output("y");
   b.node("Relu", {"x"}, "r");
