@@ -4,8 +4,9 @@ namespace tpusim::compiler {
 
 namespace {
 
-template <class V>
-std::vector<V> rows(const std::vector<V>& data, int64_t r, int64_t e) {
+template <class C>
+auto rows(const C& data, int64_t r, int64_t e) {
+  using V = std::decay_t<decltype(data[0])>;
   return std::vector<V>(data.begin() + r * e, data.begin() + (r + 1) * e);
 }
 
@@ -48,7 +49,7 @@ void append_rows(Tensor& stacked, const Tensor& run, int64_t runs) {
     return;
   }
   stacked.f32.insert(stacked.f32.end(), run.f32.begin(), run.f32.end());
-  stacked.ints.insert(stacked.ints.end(), run.ints.begin(), run.ints.end());
+  stacked.ints.append(run.ints.begin(), run.ints.end());
 }
 
 void append_rows(IntValue& stacked, const IntValue& run, int64_t runs) {

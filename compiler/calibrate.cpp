@@ -116,12 +116,13 @@ void quantize_weight(Graph& g, Node& n, int bits, std::map<std::string, std::str
       axis == 0 ? std::span<const float>(wt->f32) : std::span<const float>(transposed);
   const QuantSpec spec{bits, true, true};
   const std::vector<float> s = per_channel_weight_scales(rows, oc, spec, w);
-  std::vector<int64_t> q(static_cast<size_t>(total));
+  IntData q;  // int8 storage: 1 byte per weight, never an int64 copy of the model
+  q.resize(static_cast<size_t>(total));
   for (int64_t c = 0; c < oc; ++c)
     for (int64_t k = 0; k < inner; ++k) {
       const double v = std::nearbyint(static_cast<double>(rows[static_cast<size_t>(c * inner + k)]) / s[c]);
-      q[static_cast<size_t>(at(c, k))] =
-          static_cast<int64_t>(std::clamp<double>(v, spec.qmin(), spec.qmax()));
+      q.set(static_cast<size_t>(at(c, k)),
+            static_cast<int64_t>(std::clamp<double>(v, spec.qmin(), spec.qmax())));
     }
   const ElemType type = bits <= 4 ? ElemType::I4 : ElemType::I8;
   Tensor qt = make_ints(w + "_q", wt->shape, type, std::move(q));

@@ -352,7 +352,7 @@ Tensor Eval::run() const {
       Tensor y = in(0);
       if (n.op == Op::Sqrt && !is_float(y.type)) fail("Sqrt of integers");
       for (float& v : y.f32) v = n.op == Op::Neg ? -v : std::sqrt(v);
-      for (int64_t& v : y.ints) v = -v;
+      for (size_t i = 0; i < y.ints.size(); ++i) y.ints[i] = -y.ints[i];
       return y;
     }
     case Op::QuantizeLinear: {

@@ -70,7 +70,8 @@ struct Run {
         if (is_float(y.type))
           std::copy_n(x.f32.begin() + o * cols, cols, y.f32.begin() + o * ycols + at);
         else
-          std::copy_n(x.ints.begin() + o * cols, cols, y.ints.begin() + o * ycols + at);
+          for (int64_t k = 0; k < cols; ++k)
+            y.ints[static_cast<size_t>(o * ycols + at + k)] = x.ints[static_cast<size_t>(o * cols + k)];
       }
       at += cols;
     }
@@ -134,9 +135,18 @@ struct Run {
                         y.f32.begin() + (b * Co + c) * inner);
         break;
       }
-      case Op::Rearrange:
-        copy_view(rearrange_view(n.attr<RearrangeAttrs>(), x.shape), x.f32.data(), y.f32.data());
+      case Op::Rearrange: {
+        const StridedView v = rearrange_view(n.attr<RearrangeAttrs>(), x.shape);
+        if (is_float(x.type)) {
+          copy_view(v, x.f32.data(), y.f32.data());
+        } else {  // an integer tensor moved between QuantizeLinear and DequantizeLinear
+          const std::vector<int64_t> in = x.ints.vec();
+          std::vector<int64_t> out(static_cast<size_t>(total));
+          copy_view(v, in.data(), out.data());
+          y.ints = out;
+        }
         break;
+      }
       default:
         if (is_pointwise(n.op)) {
           for (int64_t i = 0; i < total; ++i)

@@ -76,7 +76,8 @@ Tensor constant_value(const onnx::NodeProto& p, const std::string& where) {
   else if (a.name() == "value_int")
     t = make_ints(out, {}, ElemType::I64, {a.i()});
   else if (a.name() == "value_ints")
-    t = make_ints(out, {a.ints_size()}, ElemType::I64, {a.ints().begin(), a.ints().end()});
+    t = make_ints(out, {a.ints_size()}, ElemType::I64,
+                  std::vector<int64_t>(a.ints().begin(), a.ints().end()));
   else
     throw Error(fmt::format("{}: value attribute '{}' is not supported", where, a.name()));
   t.is_const = true;

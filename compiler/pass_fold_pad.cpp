@@ -27,7 +27,8 @@ std::optional<std::array<int64_t, 4>> zero_pad(const Graph& g, const Node& n) {
   }
   if (value != 0.0f) return std::nullopt;
   // Shape inference accepted only 8 non-negative pads, along H and W.
-  const std::vector<int64_t> p = a.find_ints("pads") ? *a.find_ints("pads") : g.constant(n.input(1))->ints;
+  const std::vector<int64_t> p =
+      a.find_ints("pads") ? *a.find_ints("pads") : g.constant(n.input(1))->ints.vec();
   return std::array<int64_t, 4>{p[2], p[3], p[6], p[7]};
 }
 

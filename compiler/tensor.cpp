@@ -73,7 +73,7 @@ Tensor make_f32(std::string name, Shape shape, std::vector<float> data) {
   return t;
 }
 
-Tensor make_ints(std::string name, Shape shape, ElemType type, std::vector<int64_t> data) {
+Tensor make_ints(std::string name, Shape shape, ElemType type, IntData data) {
   Tensor t;
   t.name = std::move(name);
   t.shape = std::move(shape);

@@ -1,12 +1,14 @@
 // Tensors of the compiler's graph IR: name, static shape, element type and, for constants
 // (initializers, folded weights), the data. Float data lives in `f32`, integer data (any integer
-// element type, one value per element, int4 already unpacked and sign-extended) in `ints`.
+// element type, one value per element, int4 already unpacked and sign-extended) in `ints`, stored
+// as int8 while the values fit (int_data.h: a model's quantized weights take one byte each).
 #pragma once
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "compiler/int_data.h"
 #include "isa/dtype.h"
 
 namespace tpusim::compiler {
@@ -31,9 +33,9 @@ struct Tensor {
   std::string name;
   Shape shape;
   ElemType type = ElemType::F32;
-  std::vector<float> f32;     // constant or computed float data (type F32)
-  std::vector<int64_t> ints;  // constant or computed integer data (integer types)
-  bool is_const = false;      // an initializer or a folded constant
+  std::vector<float> f32;  // constant or computed float data (type F32)
+  IntData ints;            // constant or computed integer data (integer types; int8 while it fits)
+  bool is_const = false;   // an initializer or a folded constant
 
   int64_t elements() const { return num_elements(shape); }
   // Element i as float (either storage).
@@ -43,6 +45,6 @@ struct Tensor {
 };
 
 Tensor make_f32(std::string name, Shape shape, std::vector<float> data);
-Tensor make_ints(std::string name, Shape shape, ElemType type, std::vector<int64_t> data);
+Tensor make_ints(std::string name, Shape shape, ElemType type, IntData data);
 
 }  // namespace tpusim::compiler
