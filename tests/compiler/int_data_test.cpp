@@ -8,7 +8,8 @@
 
 using tpusim::compiler::IntData;
 
-TEST_CASE("IntData behaves as std::vector<int64_t>, int8 storage while the values fit", "[compiler][intdata]") {
+TEST_CASE("IntData behaves as std::vector<int64_t>, int8 storage while the values fit",
+          "[compiler][intdata]") {
   std::mt19937 rng(7);
   for (int round = 0; round < 200; ++round) {
     const bool stays_narrow = round % 2 == 0;
@@ -21,9 +22,7 @@ TEST_CASE("IntData behaves as std::vector<int64_t>, int8 storage while the value
       const int64_t v = val(rng);
       switch (op(rng)) {
         case 0:
-        case 1:
-          d.push_back(v), ref.push_back(v);
-          break;
+        case 1: d.push_back(v), ref.push_back(v); break;
         case 2:
           if (!ref.empty()) {
             const size_t i = static_cast<size_t>(rng() % ref.size());
@@ -36,7 +35,8 @@ TEST_CASE("IntData behaves as std::vector<int64_t>, int8 storage while the value
           break;
         }
         case 4: {
-          const std::vector<int64_t> half(ref.begin(), ref.begin() + static_cast<std::ptrdiff_t>(ref.size() / 2));
+          const std::vector<int64_t> half(ref.begin(),
+                                          ref.begin() + static_cast<std::ptrdiff_t>(ref.size() / 2));
           d.append(half.begin(), half.end());
           ref.insert(ref.end(), half.begin(), half.end());
           break;
@@ -58,5 +58,5 @@ TEST_CASE("IntData behaves as std::vector<int64_t>, int8 storage while the value
   w[1] = 1 << 20;  // widens, keeps the others
   CHECK_FALSE(w.is_narrow());
   CHECK(w == std::vector<int64_t>{1, 1 << 20, 3});
-  CHECK(IntData{} .empty());
+  CHECK(IntData{}.empty());
 }
