@@ -17,6 +17,9 @@
 //                     (Clip -> QuantizeLinear, the sub-8-bit export form) is stored in the 4-bit type
 // What is left of the ops only canonicalization handles is then refused, naming the node.
 #pragma once
+#include <optional>
+#include <vector>
+
 #include "compiler/graph.h"
 
 namespace tpusim::compiler {
@@ -49,6 +52,10 @@ std::vector<Node> rewrite_node(Graph& g, const Node& n);
 // A node replacing `from` (named "<from>/<tag>", or from's name for an empty tag) with one output.
 Node make_node(const Node& from, Op op, std::vector<std::string> in, std::string out, Attrs a,
                const char* tag);
+// A Split's output sizes along `axis`: the `split` input (opset >= 13) or attribute, else equal
+// parts (the last one smaller, opset 18); nothing when the input is not a constant; fails when
+// they do not add up to the axis or one is empty.
+std::optional<std::vector<int64_t>> split_sizes(Graph& g, const Node& n, size_t axis);
 // Transpose, Slice/Split along any axes, nearest Resize of an activation -> Rearrange
 // (pass_rewrite_rearrange.cpp); nothing for a constant input; one-line refusal when impossible.
 std::vector<Node> rewrite_rearrange(Graph& g, const Node& n);

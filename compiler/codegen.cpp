@@ -140,4 +140,30 @@ Instr dma_store(const Arch& a, DType dt, Dims d, uint64_t lmem, uint64_t ddr_bas
   return s.instr();
 }
 
+namespace {
+
+ops::DmaLoad dma_fields(DType dt, Dims d, int64_t src, DmaStrides ss, int64_t dst, DmaStrides ds) {
+  ops::DmaLoad m;
+  m.dtype = static_cast<int64_t>(dt);
+  m.n = d.n, m.c = d.c, m.h = d.h, m.w = d.w;
+  m.src = src, m.src_sn = ss.n, m.src_sc = ss.c, m.src_sh = ss.h, m.src_sw = ss.w;
+  m.dst = dst, m.dst_sn = ds.n, m.dst_sc = ds.c, m.dst_sh = ds.h, m.dst_sw = ds.w;
+  return m;
+}
+
+}  // namespace
+
+Instr strided_load(DType dt, Dims d, int64_t src, DmaStrides ss, int64_t dst, DmaStrides ds) {
+  return dma_fields(dt, d, src, ss, dst, ds).instr();
+}
+
+Instr strided_store(DType dt, Dims d, int64_t src, DmaStrides ss, int64_t dst, DmaStrides ds) {
+  const ops::DmaLoad m = dma_fields(dt, d, src, ss, dst, ds);
+  ops::DmaStore s;
+  s.dtype = m.dtype, s.n = m.n, s.c = m.c, s.h = m.h, s.w = m.w;
+  s.src = m.src, s.src_sn = m.src_sn, s.src_sc = m.src_sc, s.src_sh = m.src_sh, s.src_sw = m.src_sw;
+  s.dst = m.dst, s.dst_sn = m.dst_sn, s.dst_sc = m.dst_sc, s.dst_sh = m.dst_sh, s.dst_sw = m.dst_sw;
+  return s.instr();
+}
+
 }  // namespace tpusim::compiler::be

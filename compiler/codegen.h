@@ -65,6 +65,13 @@ Instr dma_store(const Arch& a, DType dt, Dims d, uint64_t lmem, uint64_t ddr_bas
 // and d.w (source strides 0 along h and w): an eltwise operand broadcast by the GDMA.
 Instr dma_load_broadcast(const Arch& a, DType dt, Dims d, uint64_t ddr_base, int64_t n0, int64_t c0,
                          int64_t full_c, uint64_t lmem);
+// A dma.load / dma.store of the [d.n, d.c, d.h, d.w] block at `src` with element strides `ss` to
+// `dst` with strides `ds` (DDR: byte addresses; LMEM: per-lane offsets, c stride per lane slot).
+struct DmaStrides {
+  int64_t n, c, h, w;
+};
+Instr strided_load(DType dt, Dims d, int64_t src, DmaStrides ss, int64_t dst, DmaStrides ds);
+Instr strided_store(DType dt, Dims d, int64_t src, DmaStrides ss, int64_t dst, DmaStrides ds);
 // dma.load of a lut table (`entries` elements at ddr_addr) into every lane of [0, lanes_used) at
 // LMEM offset `lmem` (source channel stride 0).
 Instr dma_load_table(DType dt, int64_t entries, int64_t lanes_used, uint64_t ddr_addr, uint64_t lmem);

@@ -57,32 +57,6 @@ std::vector<GatherRun> gather_runs(const std::vector<int64_t>& ch) {
 
 constexpr int64_t kMaxDmaDim = 65535;  // the 16-bit shape fields of the DMA instructions
 
-struct Strides {
-  int64_t n, c, h, w;
-};
-
-ops::DmaLoad dma_fields(DType dt, Dims d, int64_t src, Strides ss, int64_t dst, Strides ds) {
-  ops::DmaLoad m;
-  m.dtype = static_cast<int64_t>(dt);
-  m.n = d.n, m.c = d.c, m.h = d.h, m.w = d.w;
-  m.src = src, m.src_sn = ss.n, m.src_sc = ss.c, m.src_sh = ss.h, m.src_sw = ss.w;
-  m.dst = dst, m.dst_sn = ds.n, m.dst_sc = ds.c, m.dst_sh = ds.h, m.dst_sw = ds.w;
-  return m;
-}
-
-Instr gather_load(DType dt, Dims d, int64_t src, Strides ss, int64_t dst, Strides ds) {
-  return dma_fields(dt, d, src, ss, dst, ds).instr();
-}
-
-Instr gather_store(DType dt, Dims d, int64_t src, Strides ss, int64_t dst, Strides ds) {
-  const ops::DmaLoad m = dma_fields(dt, d, src, ss, dst, ds);
-  ops::DmaStore s;
-  s.dtype = m.dtype, s.n = m.n, s.c = m.c, s.h = m.h, s.w = m.w;
-  s.src = m.src, s.src_sn = m.src_sn, s.src_sc = m.src_sc, s.src_sh = m.src_sh, s.src_sw = m.src_sw;
-  s.dst = m.dst, s.dst_sn = m.dst_sn, s.dst_sc = m.dst_sc, s.dst_sh = m.dst_sh, s.dst_sw = m.dst_sw;
-  return s.instr();
-}
-
 struct GatherGeom {
   DType dt;
   int64_t n, cin, cout, inner;
@@ -113,17 +87,17 @@ void gather_run_compact(Emitter& e, const GatherGeom& G, const GatherRun& r, con
     else
       throw Error(fmt::format("{}: gather does not fit LMEM", op.name));
   }
-  const Strides in_s{G.cin * G.inner, r.si * G.inner, G.inner, 1};
-  const Strides out_s{G.cout * G.inner, r.so * G.inner, G.inner, 1};
+  const DmaStrides in_s{G.cin * G.inner, r.si * G.inner, G.inner, 1};
+  const DmaStrides out_s{G.cout * G.inner, r.so * G.inner, G.inner, 1};
   for (int64_t n0 = 0; n0 < G.n; n0 += nt)
     for (int64_t k0 = 0; k0 < r.len; k0 += kt)
       for (int64_t i0 = 0; i0 < G.inner; i0 += it) {
         const Dims d{std::min(nt, G.n - n0), std::min(kt, r.len - k0), 1, std::min(it, G.inner - i0)};
-        const Strides local{ceil_div(d.c, a.lanes) * d.w, d.w, d.w, 1};
+        const DmaStrides local{ceil_div(d.c, a.lanes) * d.w, d.w, d.w, 1};
         const int64_t from = (n0 * G.cin + r.ci0 + k0 * r.si) * G.inner + i0;
         const int64_t to = (n0 * G.cout + r.co0 + k0 * r.so) * G.inner + i0;
-        e.gdma(gather_load(G.dt, d, G.addr(G.src, from, "load"), in_s, 0, local));
-        e.gdma(gather_store(G.dt, d, 0, local, G.addr(G.dst, to, "store"), out_s));
+        e.gdma(strided_load(G.dt, d, G.addr(G.src, from, "load"), in_s, 0, local));
+        e.gdma(strided_store(G.dt, d, 0, local, G.addr(G.dst, to, "store"), out_s));
         ++info.tiles;
         info.lmem_bytes = std::max(info.lmem_bytes, local_bytes(a, G.dt, d.n, d.c, 1, d.w));
       }
@@ -138,32 +112,32 @@ void gather_run_nibbles(Emitter& e, const GatherGeom& G, const GatherRun& r, con
   if (slots < 1 || G.inner + 1 > kMaxDmaDim)
     throw Error(fmt::format("{}: gather of 4-bit rows of {} elements does not fit LMEM", op.name, G.inner));
   const int64_t kt_max = std::min(slots * a.lanes, kMaxDmaDim);
-  const Strides in_s{G.cin * G.inner, r.si * G.inner, G.inner, 1};
-  const Strides out_s{G.cout * G.inner, r.so * G.inner, G.inner, 1};
+  const DmaStrides in_s{G.cin * G.inner, r.si * G.inner, G.inner, 1};
+  const DmaStrides out_s{G.cout * G.inner, r.so * G.inner, G.inner, 1};
   for (int64_t n = 0; n < G.n; ++n)
     for (int64_t k0 = 0; k0 < r.len;) {
       const int64_t row = n * G.cout + r.co0 + k0 * r.so;  // flat output row
       const bool odd_out = (row * G.inner) % 2 != 0;
       const int64_t kt = odd_out ? 1 : std::min(kt_max, r.len - k0);
-      const Strides local{ceil_div(kt, a.lanes) * 2 * row_bytes, 2 * row_bytes, 2 * row_bytes, 2};
+      const DmaStrides local{ceil_div(kt, a.lanes) * 2 * row_bytes, 2 * row_bytes, 2 * row_bytes, 2};
       const int64_t from = (n * G.cin + r.ci0 + k0 * r.si) * G.inner;
       if (from % 2 == 0)
-        e.gdma(gather_load(G.dt, {1, kt, 1, G.inner}, G.addr(G.src, from, "load"), in_s, 2, local));
+        e.gdma(strided_load(G.dt, {1, kt, 1, G.inner}, G.addr(G.src, from, "load"), in_s, 2, local));
       else  // one element early: each row's extra element lands in its gap
-        e.gdma(gather_load(G.dt, {1, kt, 1, G.inner + 1}, G.addr(G.src, from - 1, "load"), in_s, 1, local));
+        e.gdma(strided_load(G.dt, {1, kt, 1, G.inner + 1}, G.addr(G.src, from - 1, "load"), in_s, 1, local));
       const int64_t to = row * G.inner;
       if (odd_out) {
         // The element before the row: the last one of output row row - 1, into the row's gap.
         const int64_t pn = (row - 1) / G.cout, pc = (row - 1) % G.cout;
         const int64_t prev = (pn * G.cin + ch[static_cast<size_t>(pc)]) * G.inner + G.inner - 1;
-        const Strides one{2, 2, 2, 2};
+        const DmaStrides one{2, 2, 2, 2};
         if (prev % 2 == 0)
-          e.gdma(gather_load(G.dt, {1, 1, 1, 1}, G.addr(G.src, prev, "load"), in_s, 1, one));
+          e.gdma(strided_load(G.dt, {1, 1, 1, 1}, G.addr(G.src, prev, "load"), in_s, 1, one));
         else  // with the element before it, which lands in the spare byte 0
-          e.gdma(gather_load(G.dt, {1, 1, 1, 2}, G.addr(G.src, prev - 1, "load"), in_s, 0, one));
-        e.gdma(gather_store(G.dt, {1, 1, 1, G.inner + 1}, 1, local, G.addr(G.dst, to - 1, "store"), out_s));
+          e.gdma(strided_load(G.dt, {1, 1, 1, 2}, G.addr(G.src, prev - 1, "load"), in_s, 0, one));
+        e.gdma(strided_store(G.dt, {1, 1, 1, G.inner + 1}, 1, local, G.addr(G.dst, to - 1, "store"), out_s));
       } else {
-        e.gdma(gather_store(G.dt, {1, kt, 1, G.inner}, 2, local, G.addr(G.dst, to, "store"), out_s));
+        e.gdma(strided_store(G.dt, {1, kt, 1, G.inner}, 2, local, G.addr(G.dst, to, "store"), out_s));
       }
       ++info.tiles;
       info.lmem_bytes = std::max(info.lmem_bytes,

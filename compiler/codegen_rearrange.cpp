@@ -54,21 +54,6 @@ View4 to_view4(const StridedView& v, int64_t lanes) {
   return r;
 }
 
-Instr copy_instr(bool load, DType dt, const int64_t d[4], int64_t from, const int64_t fs[4], int64_t to,
-                 const int64_t ts[4]) {
-  ops::DmaLoad m;
-  m.dtype = static_cast<int64_t>(dt);
-  m.n = d[0], m.c = d[1], m.h = d[2], m.w = d[3];
-  m.src = from, m.src_sn = fs[0], m.src_sc = fs[1], m.src_sh = fs[2], m.src_sw = fs[3];
-  m.dst = to, m.dst_sn = ts[0], m.dst_sc = ts[1], m.dst_sh = ts[2], m.dst_sw = ts[3];
-  if (load) return m.instr();
-  ops::DmaStore s;
-  s.dtype = m.dtype, s.n = m.n, s.c = m.c, s.h = m.h, s.w = m.w;
-  s.src = m.src, s.src_sn = m.src_sn, s.src_sc = m.src_sc, s.src_sh = m.src_sh, s.src_sw = m.src_sw;
-  s.dst = m.dst, s.dst_sn = m.dst_sn, s.dst_sc = m.dst_sc, s.dst_sh = m.dst_sh, s.dst_sw = m.dst_sw;
-  return s.instr();
-}
-
 }  // namespace
 
 OpPlanInfo emit_rearrange(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a) {
@@ -128,8 +113,11 @@ OpPlanInfo emit_rearrange(Emitter& e, const IntGraph& g, const IOp& op, const Dd
             const int64_t at[4] = {n0, c0, h0, w0};
             int64_t from = s0, to = d0;
             for (int k = 0; k < 4; ++k) from += at[k] * w.src[k], to += at[k] * w.dst[k];
-            e.gdma(copy_instr(true, dt, d, addr(src_base, from, "load"), w.src, 0, local));
-            e.gdma(copy_instr(false, dt, d, 0, local, addr(dst_base, to, "store"), w.dst));
+            const Dims dd{d[0], d[1], d[2], d[3]};
+            const DmaStrides src{w.src[0], w.src[1], w.src[2], w.src[3]},
+                dst{w.dst[0], w.dst[1], w.dst[2], w.dst[3]}, lm{local[0], local[1], local[2], local[3]};
+            e.gdma(strided_load(dt, dd, addr(src_base, from, "load"), src, 0, lm));
+            e.gdma(strided_store(dt, dd, 0, lm, addr(dst_base, to, "store"), dst));
             ++info.tiles;
             info.lmem_bytes = std::max(info.lmem_bytes, local_bytes(a, dt, d[0], d[1], d[2], d[3]));
           }

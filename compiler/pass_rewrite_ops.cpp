@@ -112,39 +112,22 @@ std::vector<Node> gather_channels(Graph& g, const Node& n) {
   return {make_node(n, Op::ChannelGather, {n.input(0)}, n.outputs[0], ga, "")};
 }
 
-// Split of an activation along the channels: sizes from the `split` input (opset >= 13) or
-// attribute, else equal parts (the last one smaller when the channels do not divide, opset 18).
+// Split of an activation along the channels.
 std::vector<Node> split_channels(Graph& g, const Node& n) {
   const Tensor& x = g.tensor(n.input(0));
-  const auto& a = n.attr<OnnxAttrs>();
   const int64_t r = static_cast<int64_t>(x.shape.size());
-  int64_t axis = a.i("axis", 0);
+  int64_t axis = n.attr<OnnxAttrs>().i("axis", 0);
   axis = axis < 0 ? axis + r : axis;
   if (r < 2 || axis != 1 || g.constant(n.input(0))) return {};
-  const int64_t C = x.shape[1], k = static_cast<int64_t>(n.outputs.size());
-  std::vector<int64_t> sizes;
-  if (const auto* v = a.find_ints("split")) {
-    sizes = *v;
-  } else if (n.inputs.size() > 1 && !n.input(1).empty()) {
-    const Tensor* t = g.constant(n.input(1));
-    if (!t || is_float(t->type)) return {};
-    sizes = t->ints;
-  } else {
-    const int64_t part = (C + k - 1) / k;
-    for (int64_t i = 0; i < k; ++i) sizes.push_back(std::min(part, C - i * part));
-  }
-  int64_t total = 0;
-  for (int64_t s : sizes) total += s;
-  if (static_cast<int64_t>(sizes.size()) != k || total != C)
-    g.fail(n, fmt::format("split sizes [{}] do not divide {} channels into {} outputs",
-                          fmt::join(sizes, ", "), C, k));
+  const auto sizes = split_sizes(g, n, 1);
+  if (!sizes) return {};
+  const int64_t k = static_cast<int64_t>(n.outputs.size());
   std::vector<Node> out;
   int64_t start = 0;
   for (int64_t i = 0; i < k; ++i) {
-    if (sizes[static_cast<size_t>(i)] <= 0) g.fail(n, fmt::format("output {} would have no channel", i));
     GatherAttrs ga;
-    for (int64_t c = 0; c < sizes[static_cast<size_t>(i)]; ++c) ga.channels.push_back(start + c);
-    start += sizes[static_cast<size_t>(i)];
+    for (int64_t c = 0; c < (*sizes)[static_cast<size_t>(i)]; ++c) ga.channels.push_back(start + c);
+    start += (*sizes)[static_cast<size_t>(i)];
     const std::string tag = fmt::format("part{}", i);
     out.push_back(
         make_node(n, Op::ChannelGather, {n.input(0)}, n.outputs[static_cast<size_t>(i)], ga, tag.c_str()));
@@ -153,6 +136,29 @@ std::vector<Node> split_channels(Graph& g, const Node& n) {
 }
 
 }  // namespace
+
+std::optional<std::vector<int64_t>> split_sizes(Graph& g, const Node& n, size_t axis) {
+  const int64_t D = g.tensor(n.input(0)).shape[axis], k = static_cast<int64_t>(n.outputs.size());
+  std::vector<int64_t> sizes;
+  if (const auto* v = n.attr<OnnxAttrs>().find_ints("split")) {
+    sizes = *v;
+  } else if (n.inputs.size() > 1 && !n.input(1).empty()) {
+    const Tensor* t = g.constant(n.input(1));
+    if (!t || is_float(t->type)) return std::nullopt;
+    sizes = t->ints;
+  } else {
+    const int64_t part = (D + k - 1) / k;
+    for (int64_t i = 0; i < k; ++i) sizes.push_back(std::min(part, D - i * part));
+  }
+  int64_t total = 0;
+  for (int64_t s : sizes) total += s;
+  if (static_cast<int64_t>(sizes.size()) != k || total != D)
+    g.fail(n, fmt::format("split sizes [{}] do not divide axis {} ({} elements) into {} outputs",
+                          fmt::join(sizes, ", "), axis, D, k));
+  for (size_t i = 0; i < sizes.size(); ++i)
+    if (sizes[i] <= 0) g.fail(n, fmt::format("output {} would have no element", i));
+  return sizes;
+}
 
 std::vector<Node> rewrite_node(Graph& g, const Node& n) {
   switch (n.op) {

@@ -89,29 +89,14 @@ std::vector<Node> slice(Graph& g, const Node& n) {
 
 std::vector<Node> split(Graph& g, const Node& n) {
   const Shape& x = g.tensor(n.input(0)).shape;
-  const auto& oa = n.attr<OnnxAttrs>();
-  const auto ax = static_cast<size_t>(norm_axis(g, n, oa.i("axis", 0), static_cast<int64_t>(x.size())));
-  const int64_t D = x[ax], k = static_cast<int64_t>(n.outputs.size());
-  std::vector<int64_t> sizes;
-  if (const auto* v = oa.find_ints("split")) {
-    sizes = *v;
-  } else if (n.inputs.size() > 1 && !n.input(1).empty()) {
-    const Tensor* t = g.constant(n.input(1));
-    if (!t || is_float(t->type)) g.fail(n, fmt::format("split sizes '{}' must be a constant", n.input(1)));
-    sizes = t->ints;
-  } else {
-    const int64_t part = (D + k - 1) / k;
-    for (int64_t i = 0; i < k; ++i) sizes.push_back(std::min(part, D - i * part));
-  }
-  int64_t total = 0;
-  for (int64_t s : sizes) total += s;
-  if (static_cast<int64_t>(sizes.size()) != k || total != D)
-    g.fail(n, fmt::format("split sizes [{}] do not divide axis {} ({} elements) into {} outputs",
-                          fmt::join(sizes, ", "), ax, D, k));
+  const auto ax =
+      static_cast<size_t>(norm_axis(g, n, n.attr<OnnxAttrs>().i("axis", 0), static_cast<int64_t>(x.size())));
+  const auto parts = split_sizes(g, n, ax);
+  if (!parts) g.fail(n, fmt::format("split sizes '{}' must be a constant", n.input(1)));
+  const std::vector<int64_t>& sizes = *parts;
   std::vector<Node> out;
   int64_t start = 0;
   for (size_t i = 0; i < sizes.size(); ++i) {
-    if (sizes[i] <= 0) g.fail(n, fmt::format("output {} would have no element", i));
     RearrangeAttrs a = whole(x);
     a.starts[ax] = start;
     a.sizes[ax] = sizes[i];

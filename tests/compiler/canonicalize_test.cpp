@@ -24,15 +24,6 @@ using namespace tpusim::testing;
 
 namespace {
 
-std::string import_error(const std::string& bytes) {
-  try {
-    import_model(bytes);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
 std::string ints_init(ModelBuilder& b, const std::string& name, const std::vector<int64_t>& v) {
   return b.ints(name, {static_cast<int64_t>(v.size())}, kInt64, v);
 }

@@ -14,15 +14,6 @@ using namespace tpusim::testing;
 namespace fs = std::filesystem;
 
 namespace {
-std::string import_error(const std::string& bytes, int64_t batch = 1) {
-  try {
-    import_onnx_bytes(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), "m.onnx",
-                      ImportOptions{batch});
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 std::string file_error(const std::string& path) {
   try {
     import_onnx(path);

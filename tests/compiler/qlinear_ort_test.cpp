@@ -7,48 +7,21 @@
 // in one line.
 #include <catch2/catch.hpp>
 #include <cstdlib>
-#include <filesystem>
 #include <random>
 
 #include "base/error.h"
-#include "base/file_io.h"
 #include "base/npy.h"
 #include "compiler/lower.h"
 #include "isa/arch.h"
 #include "tests/compiler/backend_helpers.h"
+#include "tests/compiler/ort_helpers.h"
 #include "tests/support/onnx_builders.h"
 
 using namespace tpusim;
 using namespace tpusim::compiler;
 using namespace tpusim::testing;
-namespace fs = std::filesystem;
 
 namespace {
-
-fs::path scratch(const std::string& sub) {
-  fs::path d = fs::path(TPUSIM_BINARY_DIR) / "tests" / "compiler_qlinear_work" / sub;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
-// ORT's output "y" for model bytes on integer input x.
-std::vector<int64_t> run_ort(const std::string& bytes, const std::string& tag, const NpyArray& x) {
-  const fs::path d = scratch(tag);
-  write_file_atomic((d / "m.onnx").string(), bytes);
-  save_npy(x, (d / "x.npy").string());
-  const std::string cmd = "node " + std::string(TPUSIM_SOURCE_DIR) +
-                          "/tests/support/ort/run_ort.js --ort-dir " + std::string(TPUSIM_ORT_DIR) + " " +
-                          (d / "m.onnx").string() + " " + (d / "out").string() +
-                          " x=" + (d / "x.npy").string() + " >" + (d / "stdout.txt").string() + " 2>" +
-                          (d / "stderr.txt").string();
-  if (std::system(cmd.c_str()) != 0)
-    FAIL("ONNX Runtime (run_ort.js) failed: " << read_file_text((d / "stderr.txt").string()));
-  const NpyArray y = load_npy((d / "out" / "y.npy").string());
-  std::vector<int64_t> v;
-  for (uint64_t i = 0; i < y.elements(); ++i) v.push_back(y.at_i64(i));
-  return v;
-}
 
 struct Case {
   std::string bytes;
@@ -108,7 +81,7 @@ void check_against_ort(const Case& c, const std::string& tag) {
   in[ig.inputs[0]] = v;
   const IntRun run = run_int(ig, in);
   const std::vector<int32_t>& ours = run.values.at(ig.outputs[0]).data;
-  const std::vector<int64_t> ort = run_ort(c.bytes, tag, c.x);
+  const std::vector<int64_t> ort = orttest::run_ort_y(c.bytes, c.x, "compiler_qlinear_work/" + tag);
   REQUIRE(ours.size() == ort.size());
   int64_t off = 0, distinct = 0;
   for (size_t i = 0; i < ort.size(); ++i) {

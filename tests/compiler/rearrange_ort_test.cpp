@@ -4,41 +4,20 @@
 // Add at the end within one step; and the simulator equal to the integer reference on every preset.
 #include <catch2/catch.hpp>
 #include <cstdlib>
-#include <filesystem>
 #include <random>
 
-#include "base/file_io.h"
 #include "base/npy.h"
 #include "compiler/lower.h"
 #include "isa/arch.h"
 #include "tests/compiler/backend_helpers.h"
+#include "tests/compiler/ort_helpers.h"
 #include "tests/support/onnx_builders.h"
 
 using namespace tpusim;
 using namespace tpusim::compiler;
 using namespace tpusim::testing;
-namespace fs = std::filesystem;
 
 namespace {
-
-std::vector<int64_t> run_ort(const std::string& bytes, const NpyArray& x) {
-  const fs::path d = fs::path(TPUSIM_BINARY_DIR) / "tests" / "compiler_rearrange_work";
-  fs::remove_all(d);
-  fs::create_directories(d);
-  write_file_atomic((d / "m.onnx").string(), bytes);
-  save_npy(x, (d / "x.npy").string());
-  const std::string cmd = "node " + std::string(TPUSIM_SOURCE_DIR) +
-                          "/tests/support/ort/run_ort.js --ort-dir " + std::string(TPUSIM_ORT_DIR) + " " +
-                          (d / "m.onnx").string() + " " + (d / "out").string() +
-                          " x=" + (d / "x.npy").string() + " >" + (d / "stdout.txt").string() + " 2>" +
-                          (d / "stderr.txt").string();
-  if (std::system(cmd.c_str()) != 0)
-    FAIL("ONNX Runtime (run_ort.js) failed: " << read_file_text((d / "stderr.txt").string()));
-  const NpyArray y = load_npy((d / "out" / "y.npy").string());
-  std::vector<int64_t> v;
-  for (uint64_t i = 0; i < y.elements(); ++i) v.push_back(y.at_i64(i));
-  return v;
-}
 
 // x uint8 [2, 6, 5, 8] -> DQ -> Transpose {0, 2, 3, 1} -> [2, 5, 8, 6] -> Q/DQ -> Slice axes {1, 2}
 // starts {1, 0} ends {5, 8} steps {2, 3} -> [2, 2, 3, 6] -> Q/DQ -> Resize nearest x2 (H, W;
@@ -94,7 +73,7 @@ TEST_CASE(
     in[ig.inputs[0]] = IntValue{t.shape, t.dtype, t.scale, t.zero_point, xv};
     const IntRun run = run_int(ig, in);
     const std::vector<int32_t>& ours = run.values.at(ig.outputs[0]).data;
-    const std::vector<int64_t> ort = run_ort(bytes, x);
+    const std::vector<int64_t> ort = orttest::run_ort_y(bytes, x, "compiler_rearrange_work");
     REQUIRE(ours.size() == ort.size());
     REQUIRE(ours.size() == (swap ? 2 * 2 * 6 * 12 : 2 * 2 * 6 * 6));
     int64_t off = 0;

@@ -32,15 +32,6 @@ std::vector<int> apply(const RearrangeAttrs& a, const Shape& in) {
   return y;
 }
 
-std::string import_error(const std::string& bytes) {
-  try {
-    import_model(bytes);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
 }  // namespace
 
 TEST_CASE("rearrange views: transpose, slice and upsample move the elements index arithmetic says",

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "base/error.h"
 #include "compiler/onnx_import.h"
 
 namespace tpusim::testing {
@@ -11,6 +12,15 @@ namespace tpusim::testing {
 compiler::Graph import_model(const std::string& bytes, int64_t batch) {
   return compiler::import_onnx_bytes(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
                                      "m.onnx", compiler::ImportOptions{batch});
+}
+
+std::string import_error(const std::string& bytes, int64_t batch) {
+  try {
+    import_model(bytes, batch);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
 }
 
 ModelBuilder::ModelBuilder(int64_t opset, int64_t ir_version) {

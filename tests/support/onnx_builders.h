@@ -14,6 +14,8 @@ namespace tpusim::testing {
 
 // Imports serialised model bytes as the file "m.onnx", binding the batch dimension.
 compiler::Graph import_model(const std::string& bytes, int64_t batch = 1);
+// What importing them throws (the one-line Error), or "no error".
+std::string import_error(const std::string& bytes, int64_t batch = 1);
 
 // ONNX TensorProto.DataType ids used here.
 enum OnnxType : int32_t {
