@@ -13,15 +13,17 @@
 namespace orttest {
 
 // ORT's output "y" of model `bytes` on x, run in the fresh folder build/tests/<dir>.
-inline std::vector<int64_t> run_ort_y(const std::string& bytes, const tpusim::NpyArray& x, const std::string& dir) {
+inline std::vector<int64_t> run_ort_y(const std::string& bytes, const tpusim::NpyArray& x,
+                                      const std::string& dir) {
   namespace fs = std::filesystem;
   const fs::path d = fs::path(TPUSIM_BINARY_DIR) / "tests" / dir;
   fs::remove_all(d);
   fs::create_directories(d);
   tpusim::write_file_atomic((d / "m.onnx").string(), bytes);
   tpusim::save_npy(x, (d / "x.npy").string());
-  const std::string cmd = "node " + std::string(TPUSIM_SOURCE_DIR) + "/tests/support/ort/run_ort.js --ort-dir " +
-                          std::string(TPUSIM_ORT_DIR) + " " + (d / "m.onnx").string() + " " + (d / "out").string() +
+  const std::string cmd = "node " + std::string(TPUSIM_SOURCE_DIR) +
+                          "/tests/support/ort/run_ort.js --ort-dir " + std::string(TPUSIM_ORT_DIR) + " " +
+                          (d / "m.onnx").string() + " " + (d / "out").string() +
                           " x=" + (d / "x.npy").string() + " >" + (d / "stdout.txt").string() + " 2>" +
                           (d / "stderr.txt").string();
   if (std::system(cmd.c_str()) != 0)
