@@ -27,6 +27,7 @@ Command add_compile(CLI::App& root) {
     std::string model, arch = "default", out, report, save_qdq;
     workflow::CalibOptions calib;
     bool dump_ir = false, simulate = false;
+    int opt = compiler::kDefaultOpt;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* sub =
@@ -38,6 +39,12 @@ Command add_compile(CLI::App& root) {
   sub->add_flag("--simulate", o->simulate,
                 "Run the program once, timed, on zero inputs and add simulated cycles and efficiency per "
                 "layer to the report");
+  sub->add_option(
+         "--opt", o->opt,
+         "Schedule: 0 = every op tiled alone through DDR; 1 = ops that fit LMEM keep activations there "
+         "and prefetch the next ops' constants (docs/compiler.md, \"Schedules\")")
+      ->check(CLI::Range(0, compiler::kMaxOpt))
+      ->capture_default_str();
   sub->add_flag("--dump-ir", o->dump_ir, "Print the lowered integer graph (JSON) on stdout");
   const CalibCli calib =
       add_calib_options(sub, o->calib, "FP32 model: calibration inputs, float32 .npy [N, ...input shape]");
@@ -64,7 +71,7 @@ Command add_compile(CLI::App& root) {
             if (o->dump_ir)
               write_stdout(compiler::report_json(ig, compiler::lowering_report(ig)).dump(2) + "\n");
             compiler::CompileReport rep;
-            const Program p = compiler::compile_int_graph(ig, arch, &rep);
+            const Program p = compiler::compile_int_graph(ig, arch, &rep, o->opt);
             save_program(p, o->out);
             if (o->simulate) {
               sim::DeviceMemory mem = sim::prepare_memory(p, arch);

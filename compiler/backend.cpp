@@ -38,7 +38,7 @@ TensorDesc tensor_desc(const IntGraph& g, const CompileReport& r, const std::str
   return d;
 }
 
-Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* report) {
+Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* report, int opt) {
   Program p;
   p.arch = ArchRef::of(arch);
   const be::DdrMap ddr = be::allocate_ddr(g, p);
@@ -49,26 +49,28 @@ Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* re
   CompileReport& r = report ? *report : local;
   r = CompileReport{};
   r.arch = arch.name;
+  r.opt = opt;
   r.tensor_addr = ddr.addr;
   r.ddr_bytes = ddr.end;
-  be::Emitter e(p);
+  be::Emitter e(p, arch);
   const double peak = double(arch.lanes) * arch.macs_per_lane;
+  const std::vector<be::OpEmitted> done = be::emit_program(e, g, ddr, arch, opt);
   for (size_t i = 0; i < g.ops.size(); ++i) {
     const IOp& op = g.ops[i];
-    e.node = op.name;
+    const be::OpEmitted& d = done[i];
     ScheduleLayer L;
     L.name = op.name;
     L.kind = kind_name(op);
-    L.gdma_begin = e.gdma_size(), L.tiu_begin = e.tiu_size();
-    const uint64_t bytes0 = e.dma_bytes;
-    const be::OpPlanInfo info = be::emit_op(e, g, op, ddr, ddr.consts[i], arch);
-    L.gdma_end = e.gdma_size(), L.tiu_end = e.tiu_size();
+    L.gdma_begin = d.gdma_begin, L.gdma_end = d.gdma_end, L.tiu_begin = d.tiu_begin, L.tiu_end = d.tiu_end;
     L.macs = op_macs(g, op);
-    L.ddr_bytes = e.dma_bytes - bytes0;
+    L.ddr_bytes = d.ddr_bytes;
     L.roofline_cycles = std::max(double(L.macs) / peak, double(L.ddr_bytes) / arch.ddr_bytes_per_cycle);
-    L.tiles = info.tiles;
-    L.double_buffered = info.double_buffered;
-    L.lmem_bytes_per_lane = info.lmem_bytes;
+    L.tiles = d.info.tiles;
+    L.double_buffered = d.info.double_buffered;
+    L.lmem_bytes_per_lane = d.info.lmem_bytes;
+    L.resident = d.resident, L.kept_input = d.kept_input, L.stored = d.stored;
+    L.prefetched_bytes = d.prefetched_bytes;
+    L.prefetch_begin = d.prefetch_begin, L.prefetch_end = d.prefetch_end;
     r.layers.push_back(L);
   }
   e.finish();
@@ -88,14 +90,32 @@ Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* re
 }
 
 void fill_sim_cycles(CompileReport& r, const std::vector<InstrTime>& times) {
-  for (ScheduleLayer& L : r.layers) {
-    uint64_t lo = UINT64_MAX, hi = 0;
-    for (const InstrTime& t : times) {
-      const bool in = t.engine == Engine::Gdma ? t.index >= L.gdma_begin && t.index < L.gdma_end
-                                               : t.index >= L.tiu_begin && t.index < L.tiu_end;
-      if (in) lo = std::min(lo, t.start), hi = std::max(hi, t.end);
-    }
-    L.sim_cycles = hi > lo ? hi - lo : 0;
+  uint64_t first = UINT64_MAX, last = 0;
+  for (const InstrTime& t : times) first = std::min(first, t.start), last = std::max(last, t.end);
+  r.sim_cycles = last > first ? last - first : 0;
+  // Which layer each instruction belongs to: its own range, except the constant loads it
+  // prefetches for a later layer, which are that layer's.
+  std::vector<int64_t> gdma_owner, tiu_owner;
+  for (size_t i = 0; i < r.layers.size(); ++i) {
+    const ScheduleLayer& L = r.layers[i];
+    gdma_owner.resize(std::max<size_t>(gdma_owner.size(), L.gdma_end), -1);
+    tiu_owner.resize(std::max<size_t>(tiu_owner.size(), L.tiu_end), -1);
+    for (uint32_t k = L.gdma_begin; k < L.gdma_end; ++k) gdma_owner[k] = static_cast<int64_t>(i);
+    for (uint32_t k = L.tiu_begin; k < L.tiu_end; ++k) tiu_owner[k] = static_cast<int64_t>(i);
+  }
+  for (size_t i = 0; i < r.layers.size(); ++i)
+    for (uint32_t k = r.layers[i].prefetch_begin; k < r.layers[i].prefetch_end; ++k)
+      gdma_owner[k] = static_cast<int64_t>(i);
+  std::vector<uint64_t> lo(r.layers.size(), UINT64_MAX), hi(r.layers.size(), 0);
+  for (const InstrTime& t : times) {
+    const std::vector<int64_t>& owner = t.engine == Engine::Gdma ? gdma_owner : tiu_owner;
+    if (t.index >= owner.size() || owner[t.index] < 0) continue;
+    const auto i = static_cast<size_t>(owner[t.index]);
+    lo[i] = std::min(lo[i], t.start), hi[i] = std::max(hi[i], t.end);
+  }
+  for (size_t i = 0; i < r.layers.size(); ++i) {
+    ScheduleLayer& L = r.layers[i];
+    L.sim_cycles = hi[i] > lo[i] ? hi[i] - lo[i] : 0;
     L.efficiency = L.sim_cycles ? L.roofline_cycles / double(L.sim_cycles) : 0;
   }
 }
@@ -114,14 +134,22 @@ nlohmann::json CompileReport::to_json() const {
                         {"double_buffered", L.double_buffered},
                         {"lmem_bytes_per_lane", L.lmem_bytes_per_lane},
                         {"gdma", {L.gdma_begin, L.gdma_end}},
-                        {"tiu", {L.tiu_begin, L.tiu_end}}};
+                        {"tiu", {L.tiu_begin, L.tiu_end}},
+                        {"schedule", L.resident ? "resident" : "tiled"}};
+    if (L.resident) {
+      j["input_from_lmem"] = L.kept_input;
+      j["output_to_ddr"] = L.stored;
+      j["prefetched_bytes"] = L.prefetched_bytes;
+      if (L.prefetch_end > L.prefetch_begin) j["prefetch_gdma"] = {L.prefetch_begin, L.prefetch_end};
+    }
     if (L.sim_cycles) j["sim_cycles"] = L.sim_cycles, j["efficiency"] = L.efficiency;
     layers_j.push_back(j);
     macs += L.macs, bytes += L.ddr_bytes, roof += L.roofline_cycles, sim += L.sim_cycles;
   }
-  nlohmann::json j = {{"arch", arch},       {"ddr_bytes", ddr_bytes},   {"layers", layers_j},
-                      {"total_macs", macs}, {"total_ddr_moved", bytes}, {"roofline_cycles", roof}};
-  if (sim) j["sim_cycles"] = sim;
+  nlohmann::json j = {{"arch", arch},           {"opt", opt},         {"ddr_bytes", ddr_bytes},
+                      {"layers", layers_j},     {"total_macs", macs}, {"total_ddr_moved", bytes},
+                      {"roofline_cycles", roof}};
+  if (sim) j["sim_cycles"] = sim_cycles ? sim_cycles : sim;
   return j;
 }
 

@@ -24,6 +24,12 @@ struct ScheduleLayer {
   bool double_buffered = false;
   uint64_t lmem_bytes_per_lane = 0;                                   // buffer sets in use
   uint32_t gdma_begin = 0, gdma_end = 0, tiu_begin = 0, tiu_end = 0;  // [begin, end) stream indices
+  // The resident schedule (opt >= 1): one tile in buffers kept across ops; its first input read
+  // from the producer's LMEM buffer; its output written to DDR; its constants' bytes loaded while
+  // earlier ops ran (their instructions lie in those ops' ranges).
+  bool resident = false, kept_input = false, stored = true;
+  uint64_t prefetched_bytes = 0;
+  uint32_t prefetch_begin = 0, prefetch_end = 0;  // GDMA range of those loads
   // Filled by the caller after a timed simulation (0 = not simulated).
   uint64_t sim_cycles = 0;
   double efficiency = 0;  // roofline_cycles / sim_cycles
@@ -31,10 +37,12 @@ struct ScheduleLayer {
 
 struct CompileReport {
   std::string arch;
+  int opt = 1;
   std::vector<ScheduleLayer> layers;
   // DDR address of every non-view tensor (intermediates included), for dumps and tests.
   std::map<std::string, uint64_t> tensor_addr;
-  uint64_t ddr_bytes = 0;  // DDR footprint (activations + constants)
+  uint64_t ddr_bytes = 0;   // DDR footprint (activations + constants)
+  uint64_t sim_cycles = 0;  // with fill_sim_cycles: the whole run (layers' spans may overlap)
   nlohmann::json to_json() const;
 };
 
@@ -45,12 +53,19 @@ struct InstrTime {
   uint32_t index = 0;
   uint64_t start = 0, end = 0;
 };
-// Per layer: sim_cycles = last end - first start over its instructions, efficiency = roofline /
-// sim_cycles.
+// Per layer: sim_cycles = last end - first start over its instructions (its prefetched constant
+// loads included), efficiency = roofline / sim_cycles (0 when the roofline is 0: a layer that
+// neither multiplies nor moves DDR bytes); the report's sim_cycles = the whole run.
 void fill_sim_cycles(CompileReport& r, const std::vector<InstrTime>& times);
 
+// Schedules (docs/compiler.md, "Schedules"): 0 = every op tiled on its own, its input loaded from
+// and its output stored to DDR; 1 = runs of ops that fit LMEM whole keep activations there and
+// prefetch the next ops' constants.
+inline constexpr int kMaxOpt = 1;
+inline constexpr int kDefaultOpt = 1;
 // Throws tpusim::Error naming the op when it cannot be compiled (e.g. no tiling fits LMEM).
-Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* report = nullptr);
+Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* report = nullptr,
+                          int opt = kDefaultOpt);
 
 // A TensorDesc for any tensor of the graph (views resolve to their storage address), so tests can
 // read intermediates with sim::read_tensor.

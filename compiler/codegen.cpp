@@ -1,9 +1,40 @@
 // Back end code generation: streams, syncs, tile schedule, DMA helpers.
 #include "compiler/codegen.h"
 
+#include <algorithm>
+
 #include "isa/semantics.h"
 
 namespace tpusim::compiler::be {
+
+Emitter::Emitter(Program& p, const Arch& a) : p_(p), geo_{a.lanes, a.lane_bytes, a.ddr_bytes} {}
+
+uint32_t Emitter::push_ordered(Engine e, const Instr& in) {
+  std::vector<Footprint>& other = e == Engine::Tiu ? gdma_lmem_ : tiu_lmem_;
+  std::vector<Footprint>& mine = e == Engine::Tiu ? tiu_lmem_ : gdma_lmem_;
+  const std::vector<Access> acc = accesses(in, geo_);
+  int64_t need = -1;
+  for (const Access& x : acc)
+    if (x.space == Space::Lmem && x.lo < x.hi)
+      for (const Footprint& f : other)
+        if ((f.write || x.write) && f.lo < x.hi && x.lo < f.hi && f.lane_lo < x.lane_hi &&
+            x.lane_lo < f.lane_hi)
+          need = std::max<int64_t>(need, f.index);
+  if (need >= 0) {
+    if (e == Engine::Tiu)
+      tiu_waits_for_gdma(static_cast<uint32_t>(need));
+    else
+      gdma_waits_for_tiu(static_cast<uint32_t>(need));
+  }
+  // What this stream has waited for can no longer conflict with it.
+  const uint64_t waited = e == Engine::Tiu ? tiu_waited_ : gdma_waited_;
+  std::erase_if(other, [&](const Footprint& f) { return f.index < waited; });
+  const uint32_t idx = push(e, in);
+  for (const Access& x : acc)
+    if (x.space == Space::Lmem && x.lo < x.hi)
+      mine.push_back({idx, x.lane_lo, x.lane_hi, x.lo, x.hi, x.write});
+  return idx;
+}
 
 uint32_t Emitter::push(Engine e, const Instr& in) {
   auto& s = p_.stream(e);
@@ -18,10 +49,10 @@ uint32_t Emitter::gdma(const Instr& in) {
     const ops::DmaLoad d = ops::DmaLoad::from(in);  // same field layout for load and store
     dma_bytes += packed_bytes(static_cast<DType>(d.dtype), static_cast<uint64_t>(d.n * d.c * d.h * d.w));
   }
-  return push(Engine::Gdma, in);
+  return push_ordered(Engine::Gdma, in);
 }
 
-uint32_t Emitter::tiu(const Instr& in) { return push(Engine::Tiu, in); }
+uint32_t Emitter::tiu(const Instr& in) { return push_ordered(Engine::Tiu, in); }
 
 void Emitter::tiu_waits_for_gdma(uint32_t i) {
   if (uint64_t{i} + 1 <= tiu_waited_) return;
@@ -53,6 +84,8 @@ void schedule(Emitter& e, int64_t tiles, int sets, uint64_t set_bytes,
   auto load = [&](int64_t k) {
     if (k >= tiles) return;
     for (const Instr& in : code[static_cast<size_t>(k)].loads) last_load[static_cast<size_t>(k)] = e.gdma(in);
+    for (const Instr& in : code[static_cast<size_t>(k)].const_loads)
+      last_load[static_cast<size_t>(k)] = e.gdma(in);
   };
   // GDMA: L0 .. L(sets-1), then per tile: wait C(k), S(k), L(k+sets). TIU: wait L(k), C(k).
   // L(k+sets) reuses tile k's buffers only after C(k) (waited) and S(k) (earlier in the stream);
@@ -61,7 +94,7 @@ void schedule(Emitter& e, int64_t tiles, int sets, uint64_t set_bytes,
   for (int64_t k = 0; k < tiles; ++k) {
     TileCode& t = code[static_cast<size_t>(k)];
     if (t.compute) {
-      if (!t.loads.empty()) e.tiu_waits_for_gdma(last_load[static_cast<size_t>(k)]);
+      if (!t.loads.empty() || !t.const_loads.empty()) e.tiu_waits_for_gdma(last_load[static_cast<size_t>(k)]);
       e.gdma_waits_for_tiu(e.tiu(*t.compute));
     }
     for (const Instr& in : t.stores) e.gdma(in);

@@ -12,14 +12,18 @@
 #include "compiler/int_graph.h"
 #include "compiler/tiling.h"
 #include "isa/program.h"
+#include "isa/semantics.h"
 
 namespace tpusim::compiler::be {
 
 // Appends instructions and their debug entries; emits syncs as "wait for instruction i of the
-// other stream" (count i + 1), skipping waits an earlier sync already covers.
+// other stream" (count i + 1), skipping waits an earlier sync already covers. Every instruction's
+// LMEM footprints are also checked against the other stream's not yet waited-for instructions
+// (read after write, write after read or write): a conflict gets its sync before the instruction,
+// so a schedule is correct whatever order its code is emitted in (each engine runs in order).
 class Emitter {
  public:
-  explicit Emitter(Program& p) : p_(p) {}
+  Emitter(Program& p, const Arch& a);
   std::string node;  // debug-map name of what is emitted next
   uint32_t gdma(const Instr& in);
   uint32_t tiu(const Instr& in);
@@ -31,13 +35,23 @@ class Emitter {
   uint64_t dma_bytes = 0;  // DDR bytes moved by the DMAs emitted so far
 
  private:
+  struct Footprint {
+    uint32_t index;  // in its stream
+    uint32_t lane_lo, lane_hi;
+    uint64_t lo, hi;
+    bool write;
+  };
   uint32_t push(Engine e, const Instr& in);
+  uint32_t push_ordered(Engine e, const Instr& in);
   Program& p_;
-  uint64_t tiu_waited_ = 0, gdma_waited_ = 0;  // counts already waited for
+  Geometry geo_;
+  uint64_t tiu_waited_ = 0, gdma_waited_ = 0;    // counts already waited for
+  std::vector<Footprint> tiu_lmem_, gdma_lmem_;  // LMEM footprints the other stream has not waited for
 };
 
 struct TileCode {
-  std::vector<Instr> loads;
+  std::vector<Instr> loads;        // activations
+  std::vector<Instr> const_loads;  // weights, bias, rq table, lut table (after `loads` in a tile)
   std::optional<Instr> compute;
   std::vector<Instr> stores;
 };
@@ -76,6 +90,22 @@ Instr strided_store(DType dt, Dims d, int64_t src, DmaStrides ss, int64_t dst, D
 // LMEM offset `lmem` (source channel stride 0).
 Instr dma_load_table(DType dt, int64_t entries, int64_t lanes_used, uint64_t ddr_addr, uint64_t lmem);
 
+// Where one tile's operands live in LMEM, and which of them its code moves.
+struct Bufs {
+  uint64_t in[2] = {0, 0}, w = 0, b = 0, rq = 0, lut = 0, out = 0;
+  bool load_in[2] = {true, true};  // false: the input is already there (kept from its producer)
+  bool load_consts = true;         // weights, bias, rq table
+  bool load_lut = true;
+  bool store = true;  // false: the output stays in LMEM only
+};
+// The code of one tile of a window op (conv2d, pool, eltwise, requant, lut) or a matmul.
+WindowShape window_shape(const IntGraph& g, const IOp& op);
+TileCode window_code(const IntGraph& g, const IOp& op, const WindowShape& s, const WindowTile& t,
+                     const Bufs& b, const DdrMap& ddr, const OpConsts& c, const Arch& a);
+MatmulShape matmul_shape(const IntGraph& g, const IOp& op);
+TileCode matmul_code(const IntGraph& g, const IOp& op, const MatmulShape& s, const MatmulTile& t,
+                     const Bufs& b, const DdrMap& ddr, const OpConsts& c, const Arch& a);
+
 // Per-op code (codegen_ops.cpp). Each fills the tile count, buffering and LMEM use it chose.
 struct OpPlanInfo {
   int64_t tiles = 0;
@@ -84,6 +114,20 @@ struct OpPlanInfo {
 };
 OpPlanInfo emit_op(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const OpConsts& c,
                    const Arch& a);
+// What the program's schedule did for one op (instruction ranges, traffic, residency).
+struct OpEmitted {
+  OpPlanInfo info;
+  uint32_t gdma_begin = 0, gdma_end = 0, tiu_begin = 0, tiu_end = 0;
+  uint64_t ddr_bytes = 0;                         // its DMAs' bytes, prefetches of its constants included
+  bool resident = false;                          // one tile in LMEM buffers allocated by lifetime (opt >= 1)
+  bool kept_input = false;                        // its first input read from its producer's LMEM buffer
+  bool stored = true;                             // its output written to DDR
+  uint64_t prefetched_bytes = 0;                  // its constants, loaded while earlier ops ran
+  uint32_t prefetch_begin = 0, prefetch_end = 0;  // GDMA range of those loads
+};
+// Every op of the graph in order. opt 0: each op tiled on its own (emit_op); opt 1: the resident
+// schedule of codegen_resident.cpp.
+std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a, int opt);
 // IGather (codegen_gather.cpp).
 OpPlanInfo emit_gather(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a);
 // IRearrange (codegen_rearrange.cpp).

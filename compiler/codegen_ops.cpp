@@ -21,6 +21,8 @@ void set_requant(T& t, const IOp& op, const ITensor& out, uint64_t rq_lmem) {
   t.clamp_hi = op.rq.clamp_hi;
 }
 
+}  // namespace
+
 WindowShape window_shape(const IntGraph& g, const IOp& op) {
   const ITensor& x = g.tensor(op.inputs[0]);
   const ITensor& y = g.tensor(op.output);
@@ -56,129 +58,154 @@ WindowShape window_shape(const IntGraph& g, const IOp& op) {
   return s;
 }
 
+TileCode window_code(const IntGraph& g, const IOp& op, const WindowShape& s, const WindowTile& t,
+                     const Bufs& b, const DdrMap& ddr, const OpConsts& c, const Arch& a) {
+  const ITensor& y = g.tensor(op.output);
+  const Dims in_full{s.n, s.ic, s.ih, s.iw}, out_full{s.n, s.oc, s.oh, s.ow};
+  const int64_t K = s.icpg * s.kh * s.kw;
+  TileCode tc;
+  const Dims in_d{t.nt, t.ict, t.hi - t.lo, s.iw}, out_d{t.nt, t.oct, t.rows, s.ow};
+  const int64_t in_elem = ((t.n0 * s.ic + t.i0) * s.ih + t.lo) * s.iw;
+  for (int i = 0; i < s.n_inputs; ++i) {
+    if (!b.load_in[i]) continue;
+    const uint64_t from = ddr.of(g, op.inputs[static_cast<size_t>(i)]);
+    const DType dt = i ? s.in_dt2 : s.in_dt;
+    tc.loads.push_back(s.broadcast[i] ? dma_load_broadcast(a, dt, in_d, from, t.n0, t.i0, s.ic, b.in[i])
+                                      : dma_load(a, dt, in_d, from, in_elem, in_full, b.in[i]));
+  }
+  if (s.lut_entries && b.load_lut)
+    tc.const_loads.push_back(
+        dma_load_table(s.out_dt, s.lut_entries, std::min<int64_t>(s.oc, a.lanes), c.table, b.lut));
+  if (s.weights && b.load_consts)
+    tc.const_loads.push_back(dma_load(a, s.w_dt, {1, t.oct, 1, K}, c.weight, t.o0 * K, {1, s.oc, 1, K}, b.w));
+  if (s.bias && b.load_consts)
+    tc.const_loads.push_back(dma_load(a, DType::Int32, {1, t.oct, 1, 1}, c.bias, t.o0, {1, s.oc, 1, 1}, b.b));
+  if (s.rq_table && b.load_consts)
+    tc.const_loads.push_back(
+        dma_load(a, DType::Int32, {1, t.oct, 1, 2}, c.rq, t.o0 * 2, {1, s.oc, 1, 2}, b.rq));
+  const auto src = static_cast<int64_t>(b.in[0]), dst = static_cast<int64_t>(b.out);
+  if (const IConv* cv = op.as<IConv>()) {
+    ops::Conv2d x;
+    x.dst = dst, x.src = src, x.weight = static_cast<int64_t>(b.w);
+    x.bias = s.bias ? static_cast<int64_t>(b.b) : 0;
+    x.n = t.nt, x.ic = t.ict, x.ih = t.hi - t.lo, x.iw = s.iw, x.oc = t.oct, x.kh = s.kh, x.kw = s.kw;
+    x.stride_h = s.sh, x.stride_w = s.sw, x.pad_t = t.pad_t, x.pad_b = t.pad_b, x.pad_l = s.pad_l;
+    x.pad_r = s.pad_r, x.dil_h = s.dh, x.dil_w = s.dw, x.groups = s.grouped ? t.oct / s.ocpg : 1;
+    x.in_dtype = static_cast<int64_t>(s.in_dt), x.w_dtype = static_cast<int64_t>(s.w_dt);
+    x.in_zp = cv->in_zp, x.has_bias = s.bias ? 1 : 0;
+    set_requant(x, op, y, b.rq);
+    tc.compute = x.instr();
+  } else if (const IPool* p = op.as<IPool>()) {
+    ops::Pool x;
+    x.dst = dst, x.src = src, x.mode = static_cast<int64_t>(p->mode), x.n = t.nt, x.c = t.oct;
+    x.ih = t.hi - t.lo, x.iw = s.iw, x.kh = s.kh, x.kw = s.kw, x.stride_h = s.sh, x.stride_w = s.sw;
+    x.pad_t = t.pad_t, x.pad_b = t.pad_b, x.pad_l = s.pad_l, x.pad_r = s.pad_r;
+    x.count_pad = p->count_pad ? 1 : 0, x.in_dtype = static_cast<int64_t>(s.in_dt), x.in_zp = p->in_zp;
+    set_requant(x, op, y, b.rq);
+    tc.compute = x.instr();
+  } else if (const IEltwise* el = op.as<IEltwise>()) {
+    ops::Eltwise x;
+    x.dst = dst, x.a = src, x.b = static_cast<int64_t>(b.in[1]), x.op = static_cast<int64_t>(el->op);
+    x.n = t.nt, x.c = t.oct, x.h = t.rows, x.w = s.ow;
+    x.a_dtype = static_cast<int64_t>(s.in_dt), x.a_zp = el->a_zp, x.a_m0 = el->a_rescale.m0;
+    x.a_shift = el->a_rescale.shift, x.b_dtype = static_cast<int64_t>(s.in_dt2), x.b_zp = el->b_zp;
+    x.b_m0 = el->b_rescale.m0, x.b_shift = el->b_rescale.shift;
+    set_requant(x, op, y, b.rq);
+    tc.compute = x.instr();
+  } else if (op.as<ILut>()) {
+    ops::Lut x;
+    x.dst = dst, x.src = src, x.table = static_cast<int64_t>(b.lut);
+    x.n = t.nt, x.c = t.oct, x.h = t.rows, x.w = s.ow;
+    x.in_dtype = static_cast<int64_t>(s.in_dt), x.out_dtype = static_cast<int64_t>(s.out_dt);
+    tc.compute = x.instr();
+  } else {
+    ops::Requant x;
+    x.dst = dst, x.src = src, x.n = t.nt, x.c = t.oct, x.h = t.rows, x.w = s.ow;
+    x.in_dtype = static_cast<int64_t>(s.in_dt), x.in_zp = op.as<IRequant>()->in_zp;
+    set_requant(x, op, y, b.rq);
+    tc.compute = x.instr();
+  }
+  if (b.store)
+    tc.stores.push_back(dma_store(a, s.out_dt, out_d, b.out, ddr.of(g, op.output),
+                                  ((t.n0 * s.oc + t.o0) * s.oh + t.r0) * s.ow, out_full));
+  return tc;
+}
+
+namespace {
+
 OpPlanInfo emit_window(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const OpConsts& c,
                        const Arch& a) {
   const WindowShape s = window_shape(g, op);
   const WindowPlan plan = plan_window(s, a, op.name.c_str());
-  const ITensor& y = g.tensor(op.output);
-  const Dims in_full{s.n, s.ic, s.ih, s.iw}, out_full{s.n, s.oc, s.oh, s.ow};
-  const int64_t K = s.icpg * s.kh * s.kw;
   const int sets = plan.double_buffer ? 2 : 1;
   auto make = [&](int64_t k, uint64_t base) {
     const WindowTile& t = plan.tiles[static_cast<size_t>(k)];
-    TileCode tc;
-    const Dims in_d{t.nt, t.ict, t.hi - t.lo, s.iw}, out_d{t.nt, t.oct, t.rows, s.ow};
-    const int64_t in_elem = ((t.n0 * s.ic + t.i0) * s.ih + t.lo) * s.iw;
-    for (int i = 0; i < s.n_inputs; ++i) {
-      const uint64_t from = ddr.of(g, op.inputs[static_cast<size_t>(i)]);
-      const DType dt = i ? s.in_dt2 : s.in_dt;
-      tc.loads.push_back(s.broadcast[i]
-                             ? dma_load_broadcast(a, dt, in_d, from, t.n0, t.i0, s.ic, base + plan.in_off[i])
-                             : dma_load(a, dt, in_d, from, in_elem, in_full, base + plan.in_off[i]));
-    }
+    Bufs b;
+    b.in[0] = base + plan.in_off[0], b.in[1] = base + plan.in_off[1], b.w = base + plan.w_off;
+    b.b = base + plan.b_off, b.rq = base + plan.rq_off, b.out = base + plan.out_off;
     // The lut table: loaded once per op, into set 0 (whose offset every tile reads; the same
     // offset in set 1 stays unused). Later tiles' loads come after it in the GDMA stream.
-    if (s.lut_entries && k == 0)
-      tc.loads.push_back(
-          dma_load_table(s.out_dt, s.lut_entries, std::min<int64_t>(s.oc, a.lanes), c.table, plan.lut_off));
+    b.lut = plan.lut_off, b.load_lut = k == 0;
     // The buffer set of tile k - sets already holds this channel group's tables: keep them.
-    const bool reuse = k >= sets && plan.tiles[static_cast<size_t>(k - sets)].o0 == t.o0;
-    if (s.weights && !reuse)
-      tc.loads.push_back(
-          dma_load(a, s.w_dt, {1, t.oct, 1, K}, c.weight, t.o0 * K, {1, s.oc, 1, K}, base + plan.w_off));
-    if (s.bias && !reuse)
-      tc.loads.push_back(
-          dma_load(a, DType::Int32, {1, t.oct, 1, 1}, c.bias, t.o0, {1, s.oc, 1, 1}, base + plan.b_off));
-    if (s.rq_table && !reuse)
-      tc.loads.push_back(
-          dma_load(a, DType::Int32, {1, t.oct, 1, 2}, c.rq, t.o0 * 2, {1, s.oc, 1, 2}, base + plan.rq_off));
-    const auto src = static_cast<int64_t>(base + plan.in_off[0]),
-               dst = static_cast<int64_t>(base + plan.out_off);
-    const auto rq = base + plan.rq_off;
-    if (const IConv* cv = op.as<IConv>()) {
-      ops::Conv2d x;
-      x.dst = dst, x.src = src, x.weight = static_cast<int64_t>(base + plan.w_off);
-      x.bias = s.bias ? static_cast<int64_t>(base + plan.b_off) : 0;
-      x.n = t.nt, x.ic = t.ict, x.ih = t.hi - t.lo, x.iw = s.iw, x.oc = t.oct, x.kh = s.kh, x.kw = s.kw;
-      x.stride_h = s.sh, x.stride_w = s.sw, x.pad_t = t.pad_t, x.pad_b = t.pad_b, x.pad_l = s.pad_l;
-      x.pad_r = s.pad_r, x.dil_h = s.dh, x.dil_w = s.dw, x.groups = s.grouped ? t.oct / s.ocpg : 1;
-      x.in_dtype = static_cast<int64_t>(s.in_dt), x.w_dtype = static_cast<int64_t>(s.w_dt);
-      x.in_zp = cv->in_zp, x.has_bias = s.bias ? 1 : 0;
-      set_requant(x, op, y, rq);
-      tc.compute = x.instr();
-    } else if (const IPool* p = op.as<IPool>()) {
-      ops::Pool x;
-      x.dst = dst, x.src = src, x.mode = static_cast<int64_t>(p->mode), x.n = t.nt, x.c = t.oct;
-      x.ih = t.hi - t.lo, x.iw = s.iw, x.kh = s.kh, x.kw = s.kw, x.stride_h = s.sh, x.stride_w = s.sw;
-      x.pad_t = t.pad_t, x.pad_b = t.pad_b, x.pad_l = s.pad_l, x.pad_r = s.pad_r;
-      x.count_pad = p->count_pad ? 1 : 0, x.in_dtype = static_cast<int64_t>(s.in_dt), x.in_zp = p->in_zp;
-      set_requant(x, op, y, rq);
-      tc.compute = x.instr();
-    } else if (const IEltwise* el = op.as<IEltwise>()) {
-      ops::Eltwise x;
-      x.dst = dst, x.a = src, x.b = static_cast<int64_t>(base + plan.in_off[1]),
-      x.op = static_cast<int64_t>(el->op);
-      x.n = t.nt, x.c = t.oct, x.h = t.rows, x.w = s.ow;
-      x.a_dtype = static_cast<int64_t>(s.in_dt), x.a_zp = el->a_zp, x.a_m0 = el->a_rescale.m0;
-      x.a_shift = el->a_rescale.shift, x.b_dtype = static_cast<int64_t>(s.in_dt2), x.b_zp = el->b_zp;
-      x.b_m0 = el->b_rescale.m0, x.b_shift = el->b_rescale.shift;
-      set_requant(x, op, y, rq);
-      tc.compute = x.instr();
-    } else if (op.as<ILut>()) {
-      ops::Lut x;
-      x.dst = dst, x.src = src, x.table = static_cast<int64_t>(plan.lut_off);
-      x.n = t.nt, x.c = t.oct, x.h = t.rows, x.w = s.ow;
-      x.in_dtype = static_cast<int64_t>(s.in_dt), x.out_dtype = static_cast<int64_t>(s.out_dt);
-      tc.compute = x.instr();
-    } else {
-      ops::Requant x;
-      x.dst = dst, x.src = src, x.n = t.nt, x.c = t.oct, x.h = t.rows, x.w = s.ow;
-      x.in_dtype = static_cast<int64_t>(s.in_dt), x.in_zp = op.as<IRequant>()->in_zp;
-      set_requant(x, op, y, rq);
-      tc.compute = x.instr();
-    }
-    tc.stores.push_back(dma_store(a, s.out_dt, out_d, base + plan.out_off, ddr.of(g, op.output),
-                                  ((t.n0 * s.oc + t.o0) * s.oh + t.r0) * s.ow, out_full));
-    return tc;
+    b.load_consts = !(k >= sets && plan.tiles[static_cast<size_t>(k - sets)].o0 == t.o0);
+    return window_code(g, op, s, t, b, ddr, c, a);
   };
   schedule(e, static_cast<int64_t>(plan.tiles.size()), sets, plan.set_bytes, make);
   return {static_cast<int64_t>(plan.tiles.size()), plan.double_buffer, plan.set_bytes * sets};
 }
 
-OpPlanInfo emit_matmul(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const OpConsts& c,
-                       const Arch& a) {
-  const IMatmul& mm = *op.as<IMatmul>();
+}  // namespace
+
+MatmulShape matmul_shape(const IntGraph& g, const IOp& op) {
   const ITensor& x = g.tensor(op.inputs[0]);
   const ITensor& y = g.tensor(op.output);
   MatmulShape s;
   s.k = x.shape.back(), s.n = y.shape.back(), s.m = num_elements(x.shape) / s.k;
-  s.in_dt = x.dtype, s.out_dt = y.dtype, s.w_dt = mm.w_dtype, s.bias = !mm.bias.empty();
+  s.in_dt = x.dtype, s.out_dt = y.dtype, s.w_dt = op.as<IMatmul>()->w_dtype;
+  s.bias = !op.as<IMatmul>()->bias.empty();
   s.rq_table = op.rq.per_channel();
+  return s;
+}
+
+TileCode matmul_code(const IntGraph& g, const IOp& op, const MatmulShape& s, const MatmulTile& t,
+                     const Bufs& b, const DdrMap& ddr, const OpConsts& c, const Arch& a) {
+  TileCode tc;
+  if (b.load_in[0])
+    tc.loads.push_back(dma_load(a, s.in_dt, {t.mt, s.k, 1, 1}, ddr.of(g, op.inputs[0]), t.m0 * s.k,
+                                {s.m, s.k, 1, 1}, b.in[0]));
+  if (b.load_consts) {
+    tc.const_loads.push_back(
+        dma_load(a, s.w_dt, {1, t.jt, 1, s.k}, c.weight, t.j0 * s.k, {1, s.n, 1, s.k}, b.w));
+    if (s.bias)
+      tc.const_loads.push_back(dma_load(a, DType::Int32, {1, t.jt, 1, 1}, c.bias, t.j0, {1, s.n, 1, 1}, b.b));
+    if (s.rq_table)
+      tc.const_loads.push_back(
+          dma_load(a, DType::Int32, {1, t.jt, 1, 2}, c.rq, t.j0 * 2, {1, s.n, 1, 2}, b.rq));
+  }
+  ops::Matmul m;
+  m.dst = static_cast<int64_t>(b.out), m.src = static_cast<int64_t>(b.in[0]);
+  m.weight = static_cast<int64_t>(b.w), m.bias = s.bias ? static_cast<int64_t>(b.b) : 0;
+  m.m = t.mt, m.k = s.k, m.n = t.jt, m.in_dtype = static_cast<int64_t>(s.in_dt);
+  m.w_dtype = static_cast<int64_t>(s.w_dt), m.in_zp = op.as<IMatmul>()->in_zp, m.has_bias = s.bias ? 1 : 0;
+  set_requant(m, op, g.tensor(op.output), b.rq);
+  tc.compute = m.instr();
+  if (b.store)
+    tc.stores.push_back(dma_store(a, s.out_dt, {t.mt, t.jt, 1, 1}, b.out, ddr.of(g, op.output),
+                                  t.m0 * s.n + t.j0, {s.m, s.n, 1, 1}));
+  return tc;
+}
+
+namespace {
+
+OpPlanInfo emit_matmul(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const OpConsts& c,
+                       const Arch& a) {
+  const MatmulShape s = matmul_shape(g, op);
   const MatmulPlan plan = plan_matmul(s, a, op.name.c_str());
   auto make = [&](int64_t k, uint64_t base) {
-    const MatmulTile& t = plan.tiles[static_cast<size_t>(k)];
-    TileCode tc;
-    tc.loads.push_back(dma_load(a, s.in_dt, {t.mt, s.k, 1, 1}, ddr.of(g, op.inputs[0]), t.m0 * s.k,
-                                {s.m, s.k, 1, 1}, base + plan.in_off));
-    tc.loads.push_back(
-        dma_load(a, s.w_dt, {1, t.jt, 1, s.k}, c.weight, t.j0 * s.k, {1, s.n, 1, s.k}, base + plan.w_off));
-    if (s.bias)
-      tc.loads.push_back(
-          dma_load(a, DType::Int32, {1, t.jt, 1, 1}, c.bias, t.j0, {1, s.n, 1, 1}, base + plan.b_off));
-    if (s.rq_table)
-      tc.loads.push_back(
-          dma_load(a, DType::Int32, {1, t.jt, 1, 2}, c.rq, t.j0 * 2, {1, s.n, 1, 2}, base + plan.rq_off));
-    ops::Matmul m;
-    m.dst = static_cast<int64_t>(base + plan.out_off), m.src = static_cast<int64_t>(base + plan.in_off);
-    m.weight = static_cast<int64_t>(base + plan.w_off),
-    m.bias = s.bias ? static_cast<int64_t>(base + plan.b_off) : 0;
-    m.m = t.mt, m.k = s.k, m.n = t.jt, m.in_dtype = static_cast<int64_t>(s.in_dt);
-    m.w_dtype = static_cast<int64_t>(s.w_dt), m.in_zp = mm.in_zp, m.has_bias = s.bias ? 1 : 0;
-    set_requant(m, op, y, base + plan.rq_off);
-    tc.compute = m.instr();
-    tc.stores.push_back(dma_store(a, s.out_dt, {t.mt, t.jt, 1, 1}, base + plan.out_off, ddr.of(g, op.output),
-                                  t.m0 * s.n + t.j0, {s.m, s.n, 1, 1}));
-    return tc;
+    Bufs b;
+    b.in[0] = base + plan.in_off, b.w = base + plan.w_off, b.b = base + plan.b_off;
+    b.rq = base + plan.rq_off, b.out = base + plan.out_off;
+    return matmul_code(g, op, s, plan.tiles[static_cast<size_t>(k)], b, ddr, c, a);
   };
   const int sets = plan.double_buffer ? 2 : 1;
   schedule(e, static_cast<int64_t>(plan.tiles.size()), sets, plan.set_bytes, make);

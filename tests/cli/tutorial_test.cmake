@@ -65,7 +65,11 @@ r = json.load(open('schedule.json'))
 assert [l['name'] for l in r['layers']] == ['conv1', 'pool1', 'conv2', 'pool2', 'fc'], r['layers']
 assert [l['kind'] for l in r['layers']] == ['conv2d', 'pool', 'conv2d', 'pool', 'matmul']
 assert r['total_macs'] == sum(l['macs'] for l in r['layers']) == 8 * 28 * 28 * 9 + 16 * 8 * 14 * 14 * 9 + 784 * 10
-assert r['sim_cycles'] == sum(l['sim_cycles'] for l in r['layers']) >= ${cycles}, r['sim_cycles']
+assert r['sim_cycles'] == ${cycles}, r['sim_cycles']
+assert r['opt'] == 1 and [l['schedule'] for l in r['layers']] == ['resident'] * 5, r['layers']
+# conv1 -> pool1 -> conv2 -> pool2 stay in LMEM; pool2's output goes to DDR for the flatten.
+assert [l['input_from_lmem'] for l in r['layers']] == [False, True, True, True, False], r['layers']
+assert [l['output_to_ddr'] for l in r['layers']] == [False, False, False, True, True], r['layers']
 ")
 
 doc(0 "build/tpusim run model.tpu -i x=ex/x.npy -o out --dequantize --stats stats.json --trace trace.json")

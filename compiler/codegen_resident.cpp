@@ -1,0 +1,281 @@
+// Back end, the resident schedule (--opt 1): runs of ops whose whole working set fits LMEM at once
+// keep their activations there (a consumer reads its producer's output buffer, no DDR round trip)
+// and load later ops' constants while earlier ops compute. Buffers are allocated by lifetime,
+// first fit; the Emitter's footprint check adds every sync, so correctness does not depend on the
+// allocation, only the overlap does. Ops that need tiling, and data-movement ops, run as in --opt
+// 0 and end a run (docs/compiler.md, "Schedules").
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <optional>
+
+#include "compiler/codegen.h"
+
+namespace tpusim::compiler::be {
+
+namespace {
+
+// One op as a single tile: its shape, tile and buffer sizes (bytes per lane).
+struct Whole {
+  bool ok = false;  // a window op or matmul whose whole working set fits LMEM
+  bool matmul = false;
+  WindowShape ws;
+  WindowTile wt{};
+  MatmulShape ms;
+  MatmulTile mt{};
+  int n_inputs = 1;
+  Dims in_dims[2], out_dims;
+  DType in_dt[2] = {DType::Int8, DType::Int8}, out_dt = DType::Int8;
+  uint64_t in_bytes[2] = {0, 0}, w = 0, b = 0, rq = 0, lut = 0, out = 0;
+  uint64_t consts() const { return w + b + rq + lut; }
+};
+
+Whole whole_of(const IntGraph& g, const IOp& op, const Arch& a) {
+  Whole h;
+  if (op.as<IMatmul>()) {
+    const MatmulShape s = matmul_shape(g, op);
+    h.matmul = true, h.ms = s, h.mt = {0, s.m, 0, s.n};
+    h.in_dims[0] = {s.m, s.k, 1, 1}, h.out_dims = {s.m, s.n, 1, 1};
+    h.in_dt[0] = s.in_dt, h.out_dt = s.out_dt;
+    h.in_bytes[0] = local_bytes(a, s.in_dt, s.m, s.k, 1, 1);
+    h.w = local_bytes(a, s.w_dt, 1, s.n, 1, s.k);
+    if (s.bias) h.b = local_bytes(a, DType::Int32, 1, s.n, 1, 1);
+    if (s.rq_table) h.rq = local_bytes(a, DType::Int32, 1, s.n, 1, 2);
+    h.out = local_bytes(a, s.out_dt, s.m, s.n, 1, 1);
+  } else if (op.as<IConv>() || op.as<IPool>() || op.as<IEltwise>() || op.as<ILut>() || op.as<IRequant>()) {
+    const WindowShape s = window_shape(g, op);
+    h.ws = s, h.wt = window_tiles(s, s.n, s.oc, s.oh).front();
+    // The whole input, with the op's own padding: a band tile drops input rows no output reads
+    // (a strided window's last ones), but a kept input has the producer's full shape.
+    h.wt.lo = 0, h.wt.hi = s.ih, h.wt.pad_t = s.pad_t, h.wt.pad_b = s.pad_b;
+    h.n_inputs = s.n_inputs;
+    for (int i = 0; i < s.n_inputs; ++i) {
+      h.in_dims[i] = {s.n, h.wt.ict, s.ih, s.iw}, h.in_dt[i] = i ? s.in_dt2 : s.in_dt;
+      h.in_bytes[i] = local_bytes(a, h.in_dt[i], s.n, h.wt.ict, s.ih, s.iw);
+    }
+    h.out_dims = {s.n, s.oc, s.oh, s.ow}, h.out_dt = s.out_dt;
+    if (s.weights) h.w = local_bytes(a, s.w_dt, 1, s.oc, 1, s.icpg * s.kh * s.kw);
+    if (s.bias) h.b = local_bytes(a, DType::Int32, 1, s.oc, 1, 1);
+    if (s.rq_table) h.rq = local_bytes(a, DType::Int32, 1, s.oc, 1, 2);
+    if (s.lut_entries) h.lut = local_bytes(a, s.out_dt, 1, 1, 1, s.lut_entries);
+    h.out = local_bytes(a, s.out_dt, s.n, s.oc, s.oh, s.ow);
+  } else {
+    return h;
+  }
+  h.ok = h.in_bytes[0] + h.in_bytes[1] + h.consts() + h.out <= a.lane_bytes;
+  return h;
+}
+
+bool same_dims(const Dims& x, const Dims& y) { return x.n == y.n && x.c == y.c && x.h == y.h && x.w == y.w; }
+
+// First-fit allocation of per-lane LMEM byte ranges, each freed after its last user op.
+class LmemAlloc {
+ public:
+  explicit LmemAlloc(uint64_t size) : size_(size) {}
+  std::optional<uint64_t> alloc(uint64_t bytes, size_t last_use) {
+    if (bytes == 0) return 0;
+    uint64_t at = 0;
+    for (auto it = blocks_.begin(); it != blocks_.end(); ++it) {
+      if (it->first >= at + bytes) break;
+      at = std::max(at, it->second.hi);
+    }
+    if (at + bytes > size_) return std::nullopt;
+    blocks_[at] = {at + bytes, last_use};
+    return at;
+  }
+  void extend(uint64_t at, size_t last_use) { blocks_.at(at).last_use = std::max(blocks_.at(at).last_use, last_use); }
+  void free_before(size_t op) { std::erase_if(blocks_, [&](const auto& b) { return b.second.last_use < op; }); }
+  uint64_t free_bytes() const {
+    uint64_t used = 0;
+    for (const auto& [lo, b] : blocks_) used += b.hi - lo;
+    return size_ - used;
+  }
+
+ private:
+  struct Block {
+    uint64_t hi;
+    size_t last_use;
+  };
+  uint64_t size_;
+  std::map<uint64_t, Block> blocks_;  // lo -> block
+};
+
+struct Walk {
+  Walk(Emitter* em, const IntGraph& gr, const DdrMap& dm, const Arch& ar, std::vector<Whole>& wh, size_t ahead,
+       std::vector<OpEmitted>* o)
+      : e(em), g(gr), ddr(dm), a(ar), whole(wh), max_ahead(ahead), out(o) {
+    link();
+  }
+  Emitter* e;  // null: a dry run that only allocates
+  const IntGraph& g;
+  const DdrMap& ddr;
+  const Arch& a;
+  std::vector<Whole>& whole;  // ok = false for ops that run tiled
+  size_t max_ahead;           // how many later ops' constants may be prefetched
+  std::vector<OpEmitted>* out;
+
+  // For op j's input slot k: the producing op whose LMEM output it reads, or -1 (from DDR).
+  std::vector<std::array<int64_t, 2>> alias;
+  std::vector<bool> stored;  // op output also written to DDR
+
+  void link() {
+    const size_t n = g.ops.size();
+    alias.assign(n, {-1, -1});
+    stored.assign(n, true);
+    std::map<std::string, size_t> producer;  // output -> op, within the current run of resident ops
+    for (size_t j = 0; j < n; ++j) {
+      const IOp& op = g.ops[j];
+      if (!whole[j].ok) {
+        producer.clear();
+        continue;
+      }
+      for (int k = 0; k < whole[j].n_inputs; ++k) {
+        const std::string& in = op.inputs[static_cast<size_t>(k)];
+        const auto p = producer.find(g.storage(in));
+        if (p == producer.end() || (!whole[j].matmul && whole[j].ws.broadcast[k])) continue;
+        const Whole& w = whole[p->second];
+        if (same_dims(w.out_dims, whole[j].in_dims[k]) && w.out_dt == whole[j].in_dt[k])
+          alias[j][static_cast<size_t>(k)] = static_cast<int64_t>(p->second);
+      }
+      producer[op.output] = j;
+    }
+    // An output is stored unless every consumer reads it from LMEM and it is not a graph output.
+    std::map<std::string, bool> needs_ddr;
+    for (const std::string& o : g.outputs) needs_ddr[g.storage(o)] = true;
+    for (size_t j = 0; j < n; ++j)
+      for (size_t k = 0; k < g.ops[j].inputs.size(); ++k)
+        if (k >= 2 || alias[j][k] < 0) needs_ddr[g.storage(g.ops[j].inputs[k])] = true;
+    for (size_t i = 0; i < n; ++i) stored[i] = !whole[i].ok || needs_ddr.count(g.ops[i].output) > 0;
+  }
+
+  // Returns the op that did not fit, or -1 when every op was placed.
+  int64_t run() {
+    const size_t n = g.ops.size();
+    LmemAlloc lm(a.lane_bytes);
+    std::vector<std::optional<uint64_t>> out_at(n), const_at(n);
+    size_t next_prefetch = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const IOp& op = g.ops[i];
+      Whole& h = whole[i];
+      OpEmitted rec;
+      if (e) e->node = op.name;
+      if (e) rec.gdma_begin = e->gdma_size(), rec.tiu_begin = e->tiu_size();
+      const uint64_t bytes0 = e ? e->dma_bytes : 0;
+      if (!h.ok) {
+        lm.free_before(n);  // a tiled op has the whole LMEM (its syncs order it after the run)
+        next_prefetch = i + 1;
+        if (e) rec.info = emit_op(*e, g, op, ddr, ddr.consts[i], a);
+      } else {
+        lm.free_before(i);
+        Bufs b;
+        uint64_t last_use = i;
+        for (size_t j = i + 1; j < n && whole[j].ok; ++j)
+          for (int k = 0; k < 2; ++k)
+            if (alias[j][static_cast<size_t>(k)] == static_cast<int64_t>(i)) last_use = j;
+        for (int k = 0; k < h.n_inputs; ++k) {
+          const int64_t p = alias[i][static_cast<size_t>(k)];
+          std::optional<uint64_t> at = p >= 0 ? out_at[static_cast<size_t>(p)] : lm.alloc(h.in_bytes[k], i);
+          if (!at) return static_cast<int64_t>(i);
+          b.in[k] = *at, b.load_in[k] = p < 0;
+        }
+        const bool prefetched = const_at[i].has_value();
+        if (!prefetched) const_at[i] = lm.alloc(h.consts(), i);
+        const std::optional<uint64_t> o = lm.alloc(h.out, last_use);
+        if (!const_at[i] || !o) return static_cast<int64_t>(i);
+        out_at[i] = o;
+        b.w = *const_at[i], b.b = b.w + h.w, b.rq = b.b + h.b, b.lut = b.rq + h.rq, b.out = *o;
+        b.load_consts = b.load_lut = !prefetched, b.store = stored[i];
+        rec.info = {1, false, h.in_bytes[0] + h.in_bytes[1] + h.consts() + h.out};
+        rec.resident = true, rec.kept_input = b.load_in[0] == false, rec.stored = stored[i];
+        const TileCode tc = h.matmul ? matmul_code(g, op, h.ms, h.mt, b, ddr, ddr.consts[i], a)
+                                     : window_code(g, op, h.ws, h.wt, b, ddr, ddr.consts[i], a);
+        if (e)
+          for (const auto* list : {&tc.loads, &tc.const_loads})
+            for (const Instr& in : *list) e->gdma(in);
+        // Constants of the next ops, while this one computes: as far ahead as LMEM allows and
+        // leaves room for the activations of the ops in between.
+        next_prefetch = std::max(next_prefetch, i + 1);
+        uint64_t reserve = 0;
+        for (size_t j = next_prefetch; j < n && j <= i + max_ahead && whole[j].ok; ++j) {
+          reserve = std::max(reserve, whole[j].in_bytes[0] + whole[j].in_bytes[1] + whole[j].out);
+          if (lm.free_bytes() < whole[j].consts() + reserve) break;
+          const std::optional<uint64_t> at = lm.alloc(whole[j].consts(), j);
+          if (!at) break;
+          const_at[j] = at, next_prefetch = j + 1;
+          if (e) prefetch(j, *at);
+        }
+        if (e) {
+          e->tiu(*tc.compute);
+          for (const Instr& in : tc.stores) e->gdma(in);
+        }
+      }
+      if (e) {
+        rec.gdma_end = e->gdma_size(), rec.tiu_end = e->tiu_size();
+        rec.ddr_bytes += e->dma_bytes - bytes0;
+        out->push_back(rec);
+      }
+    }
+    return -1;
+  }
+
+  // Emits op j's constant loads into LMEM at `at`; their bytes count as op j's traffic.
+  void prefetch(size_t j, uint64_t at) {
+    const Whole& h = whole[j];
+    Bufs b;
+    b.load_in[0] = b.load_in[1] = false, b.store = false;
+    b.w = at, b.b = at + h.w, b.rq = b.b + h.b, b.lut = b.rq + h.rq;
+    const TileCode tc = h.matmul ? matmul_code(g, g.ops[j], h.ms, h.mt, b, ddr, ddr.consts[j], a)
+                                 : window_code(g, g.ops[j], h.ws, h.wt, b, ddr, ddr.consts[j], a);
+    const uint64_t before = e->dma_bytes;
+    const uint32_t first = e->gdma_size();
+    const std::string node = e->node;
+    e->node = g.ops[j].name;
+    for (const Instr& in : tc.const_loads) e->gdma(in);
+    e->node = node;
+    prefetched_bytes[j] = e->dma_bytes - before;
+    prefetch_range[j] = {first, e->gdma_size()};
+    e->dma_bytes = before;  // added to op j's record when it is emitted
+  }
+  std::map<size_t, uint64_t> prefetched_bytes;
+  std::map<size_t, std::pair<uint32_t, uint32_t>> prefetch_range;
+};
+
+}  // namespace
+
+std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a, int opt) {
+  std::vector<OpEmitted> out;
+  if (opt <= 0) {
+    for (size_t i = 0; i < g.ops.size(); ++i) {
+      OpEmitted rec;
+      rec.gdma_begin = e.gdma_size(), rec.tiu_begin = e.tiu_size();
+      const uint64_t bytes0 = e.dma_bytes;
+      e.node = g.ops[i].name;
+      rec.info = emit_op(e, g, g.ops[i], ddr, ddr.consts[i], a);
+      rec.gdma_end = e.gdma_size(), rec.tiu_end = e.tiu_size(), rec.ddr_bytes = e.dma_bytes - bytes0;
+      out.push_back(rec);
+    }
+    return out;
+  }
+  std::vector<Whole> whole;
+  for (const IOp& op : g.ops) whole.push_back(whole_of(g, op, a));
+  // Dry runs: a prefetch that leaves an op no room is retried with a shorter look-ahead; an op
+  // that does not fit even then runs tiled.
+  size_t ahead = 8;
+  for (;;) {
+    const int64_t bad = Walk(nullptr, g, ddr, a, whole, ahead, nullptr).run();
+    if (bad < 0) break;
+    if (ahead > 0)
+      ahead /= 2;
+    else
+      whole[static_cast<size_t>(bad)].ok = false;
+  }
+  Walk w(&e, g, ddr, a, whole, ahead, &out);
+  w.run();
+  for (auto& [j, bytes] : w.prefetched_bytes) out[j].ddr_bytes += bytes, out[j].prefetched_bytes = bytes;
+  for (auto& [j, r] : w.prefetch_range) out[j].prefetch_begin = r.first, out[j].prefetch_end = r.second;
+  return out;
+}
+
+}  // namespace tpusim::compiler::be
