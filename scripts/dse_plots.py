@@ -6,7 +6,9 @@
 Writes pareto_latency_area.png (latency vs area) and pareto_energy_latency.png (energy vs
 latency) next to results.json (or into --out): every finished point in grey, the Pareto front
 (no other point is at least as good on both axes and better on one) highlighted and labelled
-with its parameter values. Bad input: one line on stderr, exit 1.
+with its parameter values. A sweep over one key also gets sweep_<key>.png: cycles and DDR
+traffic against that key (e.g. the capacity/traffic trade-off of lmem_kib). Bad input: one line
+on stderr, exit 1.
 """
 import argparse
 import json
@@ -70,6 +72,34 @@ def plot(pts, keys, x_key, y_key, x_label, y_label, title, out_path):
     return out_path
 
 
+def plot_axis(pts, key, title, out_path):
+    """Cycles and DDR bytes (read + written) against the one swept key."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = sorted(pts, key=lambda p: float(p["params"][key]))
+    xs = [float(p["params"][key]) for p in pts]
+    cycles = [float(p["metrics"]["cycles"]) for p in pts]
+    ddr = [(float(p["metrics"]["ddr_read_bytes"]) + float(p["metrics"]["ddr_write_bytes"])) / 1e6 for p in pts]
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    ax.plot(xs, cycles, "o-", color="tab:blue", label="cycles")
+    ax.set_xlabel(key)
+    ax.set_ylabel("cycles per inference", color="tab:blue")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(xs, [f"{x:g}" for x in xs])
+    ax2 = ax.twinx()
+    ax2.plot(xs, ddr, "s--", color="tab:red", label="DDR MB")
+    ax2.set_ylabel("DDR traffic per inference (MB)", color="tab:red")
+    ax.grid(True, alpha=0.3)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out_path)
+    plt.close(fig)
+    return out_path
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", help="results.json written by tpusim dse or tpusim dse merge")
@@ -86,6 +116,9 @@ def main():
             plot(pts, keys, "latency_us", "energy_nj", "latency (us)", "energy per inference (nJ)",
                  f"{model}: energy vs latency", os.path.join(out, "pareto_energy_latency.png")),
         ]
+        if len(keys) == 1:
+            written.append(plot_axis(pts, keys[0], f"{model}: cycles and DDR traffic vs {keys[0]}",
+                                     os.path.join(out, f"sweep_{keys[0]}.png")))
     except Exception as e:  # one line, whatever went wrong (missing file, bad JSON, missing key)
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"dse_plots.py: error: {msg}", file=sys.stderr)

@@ -25,6 +25,7 @@ void accumulate(Stats& total, const Stats& run) {
     total.clock_mhz = run.clock_mhz;
     total.functional = run.functional;
     total.peak_macs_per_cycle = run.peak_macs_per_cycle;
+    total.int4_speedup = run.int4_speedup;
   }
   total.total_cycles += run.total_cycles;
   for (size_t e = 0; e < total.engines.size(); ++e) {

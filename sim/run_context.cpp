@@ -10,6 +10,7 @@ RunContext::RunContext(const Program& p, const Arch& a, const RunOptions& o)
   stats.clock_mhz = a.clock_mhz;
   stats.functional = o.functional;
   stats.peak_macs_per_cycle = uint64_t{a.lanes} * a.macs_per_lane;
+  stats.int4_speedup = a.int4_speedup;
 }
 
 void RunContext::complete(Engine e, uint32_t index, Opcode op, uint64_t start, uint64_t end) {

@@ -2,13 +2,16 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace tpusim::sim {
 
 double Stats::mac_utilization() const {
   const double peak = double(total_cycles) * double(peak_macs_per_cycle);
-  return peak > 0 ? double(macs) / peak : 0;
+  const double slots =
+      double(macs - macs_int4) + double(macs_int4) / double(std::max<uint64_t>(int4_speedup, 1));
+  return peak > 0 ? slots / peak : 0;
 }
 
 Energy energy(const Stats& s, const Arch& a) {

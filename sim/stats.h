@@ -30,6 +30,7 @@ struct Stats {
   uint64_t macs = 0;                 // multiply-accumulates performed (conv2d, matmul)
   uint64_t macs_int4 = 0;            // of those, int4 x int4 (the rest run at the int8 rate)
   uint64_t peak_macs_per_cycle = 0;  // lanes * macs_per_lane (int8)
+  uint64_t int4_speedup = 1;         // int4 x int4 MACs per int8 MAC slot
   uint64_t acc_overflows = 0;        // int32 accumulator saturations
   uint64_t ddr_read_bytes = 0, ddr_write_bytes = 0;
   uint64_t lmem_read_bytes = 0, lmem_write_bytes = 0;
@@ -47,7 +48,8 @@ struct Stats {
   const EngineStats& engine(Engine e) const { return engines[static_cast<int>(e)]; }
   EngineStats& engine(Engine e) { return engines[static_cast<int>(e)]; }
   double time_us() const { return clock_mhz > 0 ? double(total_cycles) / clock_mhz : 0; }
-  // macs / (total_cycles * lanes * macs_per_lane); int4 work can exceed 1.
+  // The share of the MAC array's slots in use: (int8-rate MACs + int4 MACs / int4_speedup) /
+  // (total_cycles * lanes * macs_per_lane), at most 1.
   double mac_utilization() const;
 };
 

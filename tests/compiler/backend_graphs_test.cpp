@@ -11,7 +11,9 @@ using namespace betest;
 
 namespace {
 
-int64_t out_size(int64_t in, int64_t pa, int64_t pb, int64_t k, int64_t s) { return (in + pa + pb - k) / s + 1; }
+int64_t out_size(int64_t in, int64_t pa, int64_t pb, int64_t k, int64_t s) {
+  return (in + pa + pb - k) / s + 1;
+}
 
 class GraphMaker {
  public:
@@ -238,8 +240,8 @@ void check_graphs(int count, uint32_t seed) {
     }
     ++cov.graphs;
   }
-  INFO("resident " << cov.resident << ", tiled " << cov.tiled << ", input kept " << cov.kept << ", prefetched "
-                   << cov.prefetched << ", output in LMEM only " << cov.lmem_only);
+  INFO("resident " << cov.resident << ", tiled " << cov.tiled << ", input kept " << cov.kept
+                   << ", prefetched " << cov.prefetched << ", output in LMEM only " << cov.lmem_only);
   CHECK(cov.graphs == count);
   CHECK(cov.resident > 4 * count);
   CHECK(cov.tiled > count / 10);

@@ -70,6 +70,11 @@ TEST_CASE("stats: MACs, bytes, mix and time accounting add up", "[sim][stats]") 
   CHECK(s.mac_utilization() == Approx(double(s.macs) / (double(s.total_cycles) * 256)));
   CHECK(s.mac_utilization() > 0);
   CHECK(s.mac_utilization() < 1);
+  // An int4 x int4 MAC takes 1 / int4_speedup of a slot: 1,000 int4 MACs of 3,000 in 10 cycles of
+  // a 256-MAC array at speedup 2 fill (2,000 + 500) / 2,560 of the slots.
+  sim::Stats q;
+  q.macs = 3000, q.macs_int4 = 1000, q.total_cycles = 10, q.peak_macs_per_cycle = 256, q.int4_speedup = 2;
+  CHECK(q.mac_utilization() == Approx(2500.0 / 2560.0));
 
   const nlohmann::json j = sim::to_json(s);
   CHECK(j.at("total_cycles") == s.total_cycles);

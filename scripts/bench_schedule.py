@@ -1,0 +1,77 @@
+#!/usr/bin/python3
+"""The compiler's schedules side by side: each model compiled with `--opt 0` (every op tiled alone,
+through DDR) and `--opt 1` (the resident schedule), one timed run each (`compile --simulate`),
+against the whole-model bound max(MACs / peak MACs per cycle, compulsory DDR bytes / DDR bytes per
+cycle), compulsory = the program's constants + its inputs + its outputs. Prints a Markdown table.
+
+usage: bench_schedule.py TPUSIM MODEL.onnx[:CALIB.npy] ... [--arch default] [--bits w8a8]
+A model given with :CALIB.npy is an FP32 model calibrated on it (MSE); without, a QDQ model.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def run(cmd):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        sys.exit(f"bench_schedule.py: {' '.join(cmd)}: {(p.stderr.strip().splitlines() or ['failed'])[-1]}")
+    return p.stdout + p.stderr
+
+
+def compulsory_bytes(tpusim, program):
+    """Constants + inputs + outputs, from `tpusim info`."""
+    info = run([tpusim, "info", program])
+    data = int(re.search(r"^data: \d+ blocks, (\d+) bytes", info, re.M).group(1))
+    io = sum(int(b) for b in re.findall(r"\((\d+) bytes\)$", info, re.M))
+    return data + io
+
+
+def arch_numbers(tpusim, arch):
+    text = run([tpusim, "arch", "show", arch])
+    num = lambda key: float(re.search(rf"^{key}:\s*([0-9.]+)", text, re.M).group(1))
+    return num("lanes") * num("macs_per_lane"), num("ddr_bytes_per_cycle")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("tpusim")
+    ap.add_argument("models", nargs="+")
+    ap.add_argument("--arch", default="default")
+    ap.add_argument("--bits", default="w8a8")
+    a = ap.parse_args()
+    peak, bw = arch_numbers(a.tpusim, a.arch)
+    print(f"arch {a.arch}: {peak:.0f} MACs per cycle, {bw:.0f} DDR bytes per cycle")
+    print("| model | opt | cycles | MAC util | DDR moved | compulsory | moved / compulsory | bound | cycles / bound |"
+          " resident ops | compile s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for spec in a.models:
+            model, _, calib = spec.partition(":")
+            name = os.path.basename(model).rsplit(".", 1)[0]
+            for opt in (0, 1):
+                prog, rep = os.path.join(tmp, "p.tpu"), os.path.join(tmp, "r.json")
+                cmd = [a.tpusim, "-q", "compile", model, "--arch", a.arch, "-o", prog, "--report", rep, "--simulate",
+                       "--opt", str(opt)]
+                if calib:
+                    cmd += ["--calib", calib, "--bits", a.bits]
+                t0 = time.time()
+                run(cmd)
+                secs = time.time() - t0
+                r = json.load(open(rep))
+                comp = compulsory_bytes(a.tpusim, prog)
+                bound = max(r["total_macs"] / peak, comp / bw)
+                cycles = r["sim_cycles"]
+                resident = sum(1 for L in r["layers"] if L.get("schedule") == "resident")
+                print(f"| {name} | {opt} | {cycles:,} | {r['total_macs'] / (cycles * peak):.1%} | "
+                      f"{r['total_ddr_moved']:,} | {comp:,} | {r['total_ddr_moved'] / comp:.2f} | {bound:,.0f} | "
+                      f"{cycles / bound:.3f} | {resident}/{len(r['layers'])} | {secs:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
