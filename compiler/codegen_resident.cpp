@@ -85,8 +85,9 @@ class LmemAlloc {
     blocks_[at] = {at + bytes, last_use};
     return at;
   }
-  void extend(uint64_t at, size_t last_use) { blocks_.at(at).last_use = std::max(blocks_.at(at).last_use, last_use); }
-  void free_before(size_t op) { std::erase_if(blocks_, [&](const auto& b) { return b.second.last_use < op; }); }
+  void free_before(size_t op) {
+    std::erase_if(blocks_, [&](const auto& b) { return b.second.last_use < op; });
+  }
   uint64_t free_bytes() const {
     uint64_t used = 0;
     for (const auto& [lo, b] : blocks_) used += b.hi - lo;
@@ -103,8 +104,8 @@ class LmemAlloc {
 };
 
 struct Walk {
-  Walk(Emitter* em, const IntGraph& gr, const DdrMap& dm, const Arch& ar, std::vector<Whole>& wh, size_t ahead,
-       std::vector<OpEmitted>* o)
+  Walk(Emitter* em, const IntGraph& gr, const DdrMap& dm, const Arch& ar, std::vector<Whole>& wh,
+       size_t ahead, std::vector<OpEmitted>* o)
       : e(em), g(gr), ddr(dm), a(ar), whole(wh), max_ahead(ahead), out(o) {
     link();
   }
@@ -244,7 +245,8 @@ struct Walk {
 
 }  // namespace
 
-std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a, int opt) {
+std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a,
+                                    int opt) {
   std::vector<OpEmitted> out;
   if (opt <= 0) {
     for (size_t i = 0; i < g.ops.size(); ++i) {
