@@ -55,20 +55,36 @@ Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* re
   be::Emitter e(p, arch);
   const double peak = double(arch.lanes) * arch.macs_per_lane;
   const std::vector<be::OpEmitted> done = be::emit_program(e, g, ddr, arch, opt);
+  // Every instruction belongs to the op its debug-map node names (prefetches and the slices of a
+  // layer group interleave ops in the streams).
+  std::map<std::string, int32_t> layer_of;
+  for (size_t i = 0; i < g.ops.size(); ++i) layer_of.emplace(g.ops[i].name, static_cast<int32_t>(i));
+  r.gdma_owner.assign(p.gdma.size(), -1), r.tiu_owner.assign(p.tiu.size(), -1);
+  for (const DebugEntry& d : p.debug)
+    if (const auto it = layer_of.find(d.node); it != layer_of.end())
+      (d.engine == Engine::Gdma ? r.gdma_owner : r.tiu_owner).at(d.index) = it->second;
   for (size_t i = 0; i < g.ops.size(); ++i) {
     const IOp& op = g.ops[i];
     const be::OpEmitted& d = done[i];
     ScheduleLayer L;
     L.name = op.name;
     L.kind = kind_name(op);
-    L.gdma_begin = d.gdma_begin, L.gdma_end = d.gdma_end, L.tiu_begin = d.tiu_begin, L.tiu_end = d.tiu_end;
+    const auto span = [&](const std::vector<int32_t>& owner, uint32_t& lo, uint32_t& hi) {
+      lo = UINT32_MAX, hi = 0;
+      for (size_t k = 0; k < owner.size(); ++k)
+        if (owner[k] == static_cast<int32_t>(i))
+          lo = std::min(lo, static_cast<uint32_t>(k)), hi = static_cast<uint32_t>(k + 1);
+      if (lo > hi) lo = hi;
+    };
+    span(r.gdma_owner, L.gdma_begin, L.gdma_end);
+    span(r.tiu_owner, L.tiu_begin, L.tiu_end);
     L.macs = op_macs(g, op);
-    L.ddr_bytes = d.ddr_bytes;
+    L.ddr_bytes = e.node_bytes.count(op.name) ? e.node_bytes.at(op.name) : 0;
     L.roofline_cycles = std::max(double(L.macs) / peak, double(L.ddr_bytes) / arch.ddr_bytes_per_cycle);
     L.tiles = d.info.tiles;
     L.double_buffered = d.info.double_buffered;
     L.lmem_bytes_per_lane = d.info.lmem_bytes;
-    L.resident = d.resident, L.kept_input = d.kept_input, L.stored = d.stored;
+    L.resident = d.resident, L.group = d.group, L.kept_input = d.kept_input, L.stored = d.stored;
     L.prefetched_bytes = d.prefetched_bytes;
     L.prefetch_begin = d.prefetch_begin, L.prefetch_end = d.prefetch_end;
     r.layers.push_back(L);
@@ -93,22 +109,9 @@ void fill_sim_cycles(CompileReport& r, const std::vector<InstrTime>& times) {
   uint64_t first = UINT64_MAX, last = 0;
   for (const InstrTime& t : times) first = std::min(first, t.start), last = std::max(last, t.end);
   r.sim_cycles = last > first ? last - first : 0;
-  // Which layer each instruction belongs to: its own range, except the constant loads it
-  // prefetches for a later layer, which are that layer's.
-  std::vector<int64_t> gdma_owner, tiu_owner;
-  for (size_t i = 0; i < r.layers.size(); ++i) {
-    const ScheduleLayer& L = r.layers[i];
-    gdma_owner.resize(std::max<size_t>(gdma_owner.size(), L.gdma_end), -1);
-    tiu_owner.resize(std::max<size_t>(tiu_owner.size(), L.tiu_end), -1);
-    for (uint32_t k = L.gdma_begin; k < L.gdma_end; ++k) gdma_owner[k] = static_cast<int64_t>(i);
-    for (uint32_t k = L.tiu_begin; k < L.tiu_end; ++k) tiu_owner[k] = static_cast<int64_t>(i);
-  }
-  for (size_t i = 0; i < r.layers.size(); ++i)
-    for (uint32_t k = r.layers[i].prefetch_begin; k < r.layers[i].prefetch_end; ++k)
-      gdma_owner[k] = static_cast<int64_t>(i);
   std::vector<uint64_t> lo(r.layers.size(), UINT64_MAX), hi(r.layers.size(), 0);
   for (const InstrTime& t : times) {
-    const std::vector<int64_t>& owner = t.engine == Engine::Gdma ? gdma_owner : tiu_owner;
+    const std::vector<int32_t>& owner = t.engine == Engine::Gdma ? r.gdma_owner : r.tiu_owner;
     if (t.index >= owner.size() || owner[t.index] < 0) continue;
     const auto i = static_cast<size_t>(owner[t.index]);
     lo[i] = std::min(lo[i], t.start), hi[i] = std::max(hi[i], t.end);
@@ -135,8 +138,10 @@ nlohmann::json CompileReport::to_json() const {
                         {"lmem_bytes_per_lane", L.lmem_bytes_per_lane},
                         {"gdma", {L.gdma_begin, L.gdma_end}},
                         {"tiu", {L.tiu_begin, L.tiu_end}},
-                        {"schedule", L.resident ? "resident" : "tiled"}};
-    if (L.resident) {
+                        {"schedule", L.resident ? "resident"
+                                     : L.group  ? "group"
+                                                : "tiled"}};
+    if (L.resident || L.group) {
       j["input_from_lmem"] = L.kept_input;
       j["output_to_ddr"] = L.stored;
       j["prefetched_bytes"] = L.prefetched_bytes;

@@ -28,6 +28,7 @@ struct ScheduleLayer {
   // from the producer's LMEM buffer; its output written to DDR; its constants' bytes loaded while
   // earlier ops ran (their instructions lie in those ops' ranges).
   bool resident = false, kept_input = false, stored = true;
+  bool group = false;  // one op of a layer group sliced along rows (its tiles = the slices)
   uint64_t prefetched_bytes = 0;
   uint32_t prefetch_begin = 0, prefetch_end = 0;  // GDMA range of those loads
   // Filled by the caller after a timed simulation (0 = not simulated).
@@ -43,6 +44,8 @@ struct CompileReport {
   std::map<std::string, uint64_t> tensor_addr;
   uint64_t ddr_bytes = 0;   // DDR footprint (activations + constants)
   uint64_t sim_cycles = 0;  // with fill_sim_cycles: the whole run (layers' spans may overlap)
+  // Layer (index into `layers`) of every GDMA / TIU instruction, -1 for none (the ends).
+  std::vector<int32_t> gdma_owner, tiu_owner;
   nlohmann::json to_json() const;
 };
 

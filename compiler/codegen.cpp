@@ -47,7 +47,9 @@ uint32_t Emitter::push(Engine e, const Instr& in) {
 uint32_t Emitter::gdma(const Instr& in) {
   if (in.op == Opcode::DmaLoad || in.op == Opcode::DmaStore) {
     const ops::DmaLoad d = ops::DmaLoad::from(in);  // same field layout for load and store
-    dma_bytes += packed_bytes(static_cast<DType>(d.dtype), static_cast<uint64_t>(d.n * d.c * d.h * d.w));
+    const uint64_t bytes =
+        packed_bytes(static_cast<DType>(d.dtype), static_cast<uint64_t>(d.n * d.c * d.h * d.w));
+    dma_bytes += bytes, node_bytes[node] += bytes;
   }
   return push_ordered(Engine::Gdma, in);
 }

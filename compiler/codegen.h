@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,7 +33,8 @@ class Emitter {
   void finish();  // both streams end
   uint32_t gdma_size() const { return static_cast<uint32_t>(p_.gdma.size()); }
   uint32_t tiu_size() const { return static_cast<uint32_t>(p_.tiu.size()); }
-  uint64_t dma_bytes = 0;  // DDR bytes moved by the DMAs emitted so far
+  uint64_t dma_bytes = 0;                      // DDR bytes moved by the DMAs emitted so far
+  std::map<std::string, uint64_t> node_bytes;  // the same, per debug-map node
 
  private:
   struct Footprint {
@@ -124,7 +126,20 @@ struct OpEmitted {
   bool stored = true;                             // its output written to DDR
   uint64_t prefetched_bytes = 0;                  // its constants, loaded while earlier ops ran
   uint32_t prefetch_begin = 0, prefetch_end = 0;  // GDMA range of those loads
+  bool group = false;                             // one op of a sliced layer group
 };
+// A layer group (codegen_group.cpp): window ops [first, last], each reading the previous one's
+// output, run in slices of `rows` output rows of the last op with `sets` buffer sets.
+struct GroupPlan {
+  size_t first = 0, last = 0;
+  int64_t rows = 0;  // 0: no plan beats running the ops one by one
+  int sets = 1;
+  double cost = 0, alone = 0;  // estimated cycles, grouped and one by one
+  uint64_t lmem_bytes = 0;     // per lane
+};
+GroupPlan plan_group(const IntGraph& g, const std::vector<size_t>& chain, const Arch& a);
+void emit_group(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a, const GroupPlan& plan,
+                std::vector<OpEmitted>& out);
 // Every op of the graph in order. opt 0: each op tiled on its own (emit_op); opt 1: the resident
 // schedule of codegen_resident.cpp.
 std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a, int opt);

@@ -105,16 +105,17 @@ class LmemAlloc {
 
 struct Walk {
   Walk(Emitter* em, const IntGraph& gr, const DdrMap& dm, const Arch& ar, std::vector<Whole>& wh,
-       size_t ahead, std::vector<OpEmitted>* o)
-      : e(em), g(gr), ddr(dm), a(ar), whole(wh), max_ahead(ahead), out(o) {
+       const std::vector<GroupPlan>& gp, size_t ahead, std::vector<OpEmitted>* o)
+      : e(em), g(gr), ddr(dm), a(ar), whole(wh), groups(gp), max_ahead(ahead), out(o) {
     link();
   }
   Emitter* e;  // null: a dry run that only allocates
   const IntGraph& g;
   const DdrMap& ddr;
   const Arch& a;
-  std::vector<Whole>& whole;  // ok = false for ops that run tiled
-  size_t max_ahead;           // how many later ops' constants may be prefetched
+  std::vector<Whole>& whole;             // ok = false for ops that run tiled or in a group
+  const std::vector<GroupPlan>& groups;  // by first op, in order
+  size_t max_ahead;                      // how many later ops' constants may be prefetched
   std::vector<OpEmitted>* out;
 
   // For op j's input slot k: the producing op whose LMEM output it reads, or -1 (from DDR).
@@ -157,8 +158,16 @@ struct Walk {
     LmemAlloc lm(a.lane_bytes);
     std::vector<std::optional<uint64_t>> out_at(n), const_at(n);
     size_t next_prefetch = 0;
+    auto group = groups.begin();
     for (size_t i = 0; i < n; ++i) {
       const IOp& op = g.ops[i];
+      if (group != groups.end() && group->first == i) {  // a layer group has the whole LMEM
+        lm.free_before(n);
+        if (e) emit_group(*e, g, ddr, a, *group, *out);
+        i = group->last, next_prefetch = i + 1;
+        ++group;
+        continue;
+      }
       Whole& h = whole[i];
       OpEmitted rec;
       if (e) e->node = op.name;
@@ -243,6 +252,44 @@ struct Walk {
   std::map<size_t, std::pair<uint32_t, uint32_t>> prefetch_range;
 };
 
+bool window_op(const IOp& op) {
+  return op.as<IConv>() || op.as<IPool>() || op.as<IEltwise>() || op.as<ILut>() || op.as<IRequant>();
+}
+
+// Layer groups: from every window op that does not fit LMEM whole, the longest chain of window
+// ops each reading only the previous one's output (its other input, if any, from outside), cut
+// where the cost estimate is best; ops of a group leave the resident runs.
+std::vector<GroupPlan> form_groups(const IntGraph& g, const Arch& a, std::vector<Whole>& whole) {
+  const size_t n = g.ops.size();
+  std::map<std::string, int> uses;
+  for (const IOp& op : g.ops)
+    for (const std::string& in : op.inputs) ++uses[g.storage(in)];
+  for (const std::string& o : g.outputs) uses[g.storage(o)] += 2;
+  std::vector<GroupPlan> groups;
+  for (size_t i = 0; i < n; ++i) {
+    if (whole[i].ok || !window_op(g.ops[i])) continue;
+    std::vector<size_t> chain{i};
+    for (size_t j = i + 1; j < n && chain.size() < 8 && window_op(g.ops[j]); ++j) {
+      const IOp& prev = g.ops[j - 1];
+      const WindowShape s = window_shape(g, g.ops[j]);
+      if (g.ops[j].inputs[0] != prev.output || uses[prev.output] != 1 || s.broadcast[0] ||
+          (g.ops[j].inputs.size() > 1 && g.ops[j].inputs[1] == prev.output))
+        break;
+      chain.push_back(j);
+    }
+    GroupPlan best;
+    for (size_t len = chain.size(); len >= 2; --len) {
+      const GroupPlan p = plan_group(g, std::vector<size_t>(chain.begin(), chain.begin() + len), a);
+      if (p.rows && (best.rows == 0 || p.alone - p.cost > best.alone - best.cost)) best = p;
+    }
+    if (!best.rows) continue;
+    for (size_t k = best.first; k <= best.last; ++k) whole[k].ok = false;
+    groups.push_back(best);
+    i = best.last;
+  }
+  return groups;
+}
+
 }  // namespace
 
 std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a,
@@ -264,16 +311,17 @@ std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap&
   for (const IOp& op : g.ops) whole.push_back(whole_of(g, op, a));
   // Dry runs: a prefetch that leaves an op no room is retried with a shorter look-ahead; an op
   // that does not fit even then runs tiled.
+  const std::vector<GroupPlan> groups = form_groups(g, a, whole);
   size_t ahead = 8;
   for (;;) {
-    const int64_t bad = Walk(nullptr, g, ddr, a, whole, ahead, nullptr).run();
+    const int64_t bad = Walk(nullptr, g, ddr, a, whole, groups, ahead, nullptr).run();
     if (bad < 0) break;
     if (ahead > 0)
       ahead /= 2;
     else
       whole[static_cast<size_t>(bad)].ok = false;
   }
-  Walk w(&e, g, ddr, a, whole, ahead, &out);
+  Walk w(&e, g, ddr, a, whole, groups, ahead, &out);
   w.run();
   for (auto& [j, bytes] : w.prefetched_bytes) out[j].ddr_bytes += bytes, out[j].prefetched_bytes = bytes;
   for (auto& [j, r] : w.prefetch_range) out[j].prefetch_begin = r.first, out[j].prefetch_end = r.second;

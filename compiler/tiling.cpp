@@ -112,29 +112,71 @@ bool aligned(const WindowShape& s, int64_t nt, int64_t oct, int64_t rows) {
 
 }  // namespace
 
+// Estimated cycles of a double-buffered tiling: its DDR bytes at the DDR bandwidth (the MACs are
+// the same for every tiling) plus a start-up per tile. Tiles run channel group by channel group;
+// a group's weights are loaded by its first `sets` tiles (later ones find them in their set), and
+// every tile loads its input band, halo included.
+static double tiling_cost(const WindowShape& s, const Arch& a, int64_t nt, int64_t oct, int64_t rows,
+                          int sets) {
+  const int64_t groups = ceil_div(s.oc, oct), bands = ceil_div(s.oh, rows), batches = ceil_div(s.n, nt);
+  const int64_t per_group = batches * bands;
+  const int64_t ict = s.grouped ? oct / s.ocpg * s.icpg : s.ic;
+  double w = 0;
+  if (s.weights) w += double(packed_bytes(s.w_dt, uint64_t(oct * s.icpg * s.kh * s.kw)));
+  if (s.bias) w += 4.0 * double(oct);
+  if (s.rq_table) w += 8.0 * double(oct);
+  const double weights = double(groups) * double(std::min<int64_t>(per_group, sets)) * w;
+  const double in_band = double(packed_bytes(s.in_dt, uint64_t(nt * ict * in_rows_for(s, rows) * s.iw)));
+  const double inputs = double(groups * per_group) * in_band * s.n_inputs;
+  const double out = double(packed_bytes(s.out_dt, uint64_t(s.n * s.oc * s.oh * s.ow)));
+  return (weights + inputs + out) / a.ddr_bytes_per_cycle +
+         double(groups * per_group) * (a.gdma_startup + a.tiu_startup + a.ddr_latency);
+}
+
 WindowPlan plan_window(const WindowShape& s, const Arch& a, const char* what) {
   const std::vector<int64_t> ocs = channel_candidates(s.oc, s.grouped ? s.ocpg : 1, a.lanes);
   const std::vector<int64_t> nts = s.n > 1 ? std::vector<int64_t>{s.n, 1} : std::vector<int64_t>{1};
-  // Pass 0: one buffer set; pass 1: two. The first fitting candidate in (batch, channels, rows)
-  // order wins; double buffering is used when the single-buffered plan has more than one tile.
-  for (int sets : {1, 2}) {
-    for (int64_t nt : nts)
-      for (int64_t oct : ocs)
-        for (int64_t rows = s.oh; rows >= 1; --rows) {
-          if (layout(s, a, nt, oct, rows, 4, nullptr) * sets > a.lane_bytes) continue;
-          if (!aligned(s, nt, oct, rows)) continue;
+  // One buffer set when the whole op fits it (one tile). Else two sets, double-buffered: for
+  // each batch and channel-group size the most rows that fit, and of those the tiling of least
+  // estimated cost (tiling_cost: weight reloads, input halos, tile count).
+  for (int64_t nt : nts)
+    for (int64_t oct : ocs)
+      for (int64_t rows = s.oh; rows >= 1; --rows) {
+        if (layout(s, a, nt, oct, rows, 4, nullptr) > a.lane_bytes || !aligned(s, nt, oct, rows)) continue;
+        if (nt == s.n && oct == s.oc && rows == s.oh) {
           WindowPlan p;
           p.nt = nt, p.oct = oct, p.rows = rows;
           const uint64_t align =
-              best_align(a, sets, [&](uint64_t al) { return layout(s, a, nt, oct, rows, al, nullptr); });
+              best_align(a, 1, [&](uint64_t al) { return layout(s, a, nt, oct, rows, al, nullptr); });
           p.set_bytes = layout(s, a, nt, oct, rows, align, &p);
           p.tiles = window_tiles(s, nt, oct, rows);
-          if (sets == 1 && p.tiles.size() > 1 && 2 * p.set_bytes > a.lane_bytes) goto next_pass;
-          p.double_buffer = p.tiles.size() > 1;
           return p;
         }
-  next_pass:;
+        goto two_sets;
+      }
+two_sets : {
+  double best = 0;
+  int64_t bn = 0, bo = 0, br = 0;
+  for (int64_t nt : nts)
+    for (int64_t oct : ocs)
+      for (int64_t rows = s.oh; rows >= 1; --rows) {
+        if (layout(s, a, nt, oct, rows, 4, nullptr) * 2 > a.lane_bytes || !aligned(s, nt, oct, rows))
+          continue;
+        const double c = tiling_cost(s, a, nt, oct, rows, 2);
+        if (br == 0 || c < best) best = c, bn = nt, bo = oct, br = rows;
+        break;  // fewer rows for this channel group only cost more
+      }
+  if (br) {
+    WindowPlan p;
+    p.nt = bn, p.oct = bo, p.rows = br;
+    const uint64_t align =
+        best_align(a, 2, [&](uint64_t al) { return layout(s, a, bn, bo, br, al, nullptr); });
+    p.set_bytes = layout(s, a, bn, bo, br, align, &p);
+    p.tiles = window_tiles(s, bn, bo, br);
+    p.double_buffer = p.tiles.size() > 1;
+    return p;
   }
+}
   // Fall back to the single-buffered plan (two sets never fit).
   for (int64_t nt : nts)
     for (int64_t oct : ocs)

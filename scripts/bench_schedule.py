@@ -48,7 +48,7 @@ def main():
     peak, bw = arch_numbers(a.tpusim, a.arch)
     print(f"arch {a.arch}: {peak:.0f} MACs per cycle, {bw:.0f} DDR bytes per cycle")
     print("| model | opt | cycles | MAC util | DDR moved | compulsory | moved / compulsory | bound | cycles / bound |"
-          " resident ops | compile s |")
+          " resident + grouped ops / all | compile s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for spec in a.models:
@@ -68,9 +68,10 @@ def main():
                 bound = max(r["total_macs"] / peak, comp / bw)
                 cycles = r["sim_cycles"]
                 resident = sum(1 for L in r["layers"] if L.get("schedule") == "resident")
+                grouped = sum(1 for L in r["layers"] if L.get("schedule") == "group")
                 print(f"| {name} | {opt} | {cycles:,} | {r['total_macs'] / (cycles * peak):.1%} | "
                       f"{r['total_ddr_moved']:,} | {comp:,} | {r['total_ddr_moved'] / comp:.2f} | {bound:,.0f} | "
-                      f"{cycles / bound:.3f} | {resident}/{len(r['layers'])} | {secs:.1f} |", flush=True)
+                      f"{cycles / bound:.3f} | {resident} + {grouped} / {len(r['layers'])} | {secs:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

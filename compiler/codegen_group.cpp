@@ -1,0 +1,185 @@
+// Back end, layer groups (--opt 1): a chain of window ops too large to sit in LMEM whole runs
+// slice by slice along the last op's output rows. Each slice's rows are traced backwards through
+// the chain (every op computes the rows the next one reads, halos included, recomputed where
+// slices overlap), the intermediates stay in LMEM, every op's weights are loaded once, and only
+// the first op's input (and other inputs from outside the chain) come from DDR, only the last
+// op's output goes to it. Two buffer sets when they fit, so slice k+1 loads while k computes.
+// A chain is formed only when a cost estimate says it beats running its ops one by one
+// (docs/compiler.md, "Schedules").
+#include <algorithm>
+
+#include "compiler/codegen.h"
+
+namespace tpusim::compiler::be {
+
+namespace {
+
+struct Band {
+  int64_t r0, rows;  // output rows of the op
+  WindowTile t;      // with the input rows [lo, hi) and padding they need
+};
+
+// The tile of output rows [r0, r0 + rows), all batch and channels, as window_tiles() would cut it.
+WindowTile band_tile(const WindowShape& s, int64_t r0, int64_t rows) {
+  WindowTile t{};
+  t.n0 = 0, t.nt = s.n, t.o0 = 0, t.oct = s.oc, t.r0 = r0, t.rows = rows, t.i0 = 0;
+  t.ict = s.grouped ? s.oc / s.ocpg * s.icpg : s.ic;
+  const int64_t start = r0 * s.sh - s.pad_t, end = (r0 + rows - 1) * s.sh - s.pad_t + (s.kh - 1) * s.dh + 1;
+  t.lo = std::max<int64_t>(0, start), t.hi = std::min(s.ih, end);
+  t.pad_t = t.lo - start, t.pad_b = end - t.hi;
+  return t;
+}
+
+uint64_t consts_bytes(const WindowShape& s, const Arch& a) {
+  uint64_t b = 0;
+  if (s.weights) b += local_bytes(a, s.w_dt, 1, s.oc, 1, s.icpg * s.kh * s.kw);
+  if (s.bias) b += local_bytes(a, DType::Int32, 1, s.oc, 1, 1);
+  if (s.rq_table) b += local_bytes(a, DType::Int32, 1, s.oc, 1, 2);
+  if (s.lut_entries) b += local_bytes(a, s.out_dt, 1, 1, 1, s.lut_entries);
+  return b;
+}
+
+// Slices of the chain for `rows` output rows of its last op: bands[slice][k] for op first + k.
+std::vector<std::vector<Band>> slice_chain(const std::vector<WindowShape>& ws, int64_t rows) {
+  std::vector<std::vector<Band>> out;
+  const WindowShape& last = ws.back();
+  for (int64_t r0 = 0; r0 < last.oh; r0 += rows) {
+    std::vector<Band> bands(ws.size());
+    int64_t b0 = r0, br = std::min(rows, last.oh - r0);
+    for (size_t k = ws.size(); k-- > 0;) {
+      bands[k] = {b0, br, band_tile(ws[k], b0, br)};
+      b0 = bands[k].t.lo, br = bands[k].t.hi - bands[k].t.lo;
+    }
+    out.push_back(std::move(bands));
+  }
+  return out;
+}
+
+}  // namespace
+
+GroupPlan plan_group(const IntGraph& g, const std::vector<size_t>& chain, const Arch& a) {
+  GroupPlan best;
+  std::vector<WindowShape> ws;
+  for (size_t i : chain) ws.push_back(window_shape(g, g.ops[i]));
+  const double peak = double(a.lanes) * a.macs_per_lane, bw = a.ddr_bytes_per_cycle;
+  // Alone: each op moves its input, weights and output and overlaps them with its MACs.
+  double alone = 0;
+  uint64_t consts = 0;
+  std::vector<double> macs_per_row(ws.size());
+  for (size_t k = 0; k < ws.size(); ++k) {
+    const WindowShape& s = ws[k];
+    const double row_macs = s.weights ? double(s.n * s.oc * s.ow * s.icpg * s.kh * s.kw) : 0;
+    macs_per_row[k] = row_macs;
+    const double bytes = double(packed_bytes(s.in_dt, uint64_t(s.n * s.ic * s.ih * s.iw)) * s.n_inputs) +
+                         double(packed_bytes(s.out_dt, uint64_t(s.n * s.oc * s.oh * s.ow)));
+    alone += std::max(row_macs * double(s.oh) / peak, bytes / bw) + 2.0 * a.ddr_latency;
+    consts += consts_bytes(s, a);
+  }
+  const WindowShape& last = ws.back();
+  for (int sets : {2, 1})
+    for (int64_t rows = last.oh; rows >= 1; --rows) {
+      const auto slices = slice_chain(ws, rows);
+      if (slices.size() < 2) continue;  // one slice: the ops fit whole (the resident schedule's case)
+      uint64_t per_set = 0;
+      double macs = 0, bytes = double(packed_bytes(last.out_dt, uint64_t(last.n * last.oc * last.oh * last.ow)));
+      bool even = true;
+      for (size_t k = 0; k < ws.size(); ++k) {
+        const WindowShape& s = ws[k];
+        int64_t in_rows = 0, out_rows = 0;
+        for (const auto& sl : slices) {
+          in_rows = std::max(in_rows, sl[k].t.hi - sl[k].t.lo), out_rows = std::max(out_rows, sl[k].rows);
+          macs += macs_per_row[k] * double(sl[k].rows);
+          const int inputs_from_ddr = k == 0 ? s.n_inputs : s.n_inputs - 1;
+          bytes += double(inputs_from_ddr) *
+                   double(packed_bytes(s.in_dt, uint64_t(s.n * s.ic * (sl[k].t.hi - sl[k].t.lo) * s.iw)));
+          // 4-bit DDR blocks start on whole bytes: the first op's input, the last op's output.
+          if (k == 0 && is_4bit(s.in_dt) && (sl[k].t.lo * s.iw) % 2) even = false;
+          if (k + 1 == ws.size() && is_4bit(s.out_dt) && (sl[k].r0 * s.ow) % 2) even = false;
+          if (k > 0 && s.n_inputs > 1 && is_4bit(s.in_dt2) && !s.broadcast[1] && (sl[k].t.lo * s.iw) % 2)
+            even = false;
+        }
+        const int inputs_in_lmem = k == 0 ? s.n_inputs : s.n_inputs - 1;
+        for (int i = k == 0 ? 0 : 1; i < inputs_in_lmem + (k == 0 ? 0 : 1); ++i)
+          per_set += local_bytes(a, i ? s.in_dt2 : s.in_dt, s.n, s.ic, in_rows, s.iw);
+        per_set += local_bytes(a, s.out_dt, s.n, s.oc, out_rows, s.ow);
+      }
+      if (!even || consts + uint64_t(sets) * per_set > a.lane_bytes) continue;
+      bytes += double(consts) * double(a.lanes);
+      const double cost = std::max(macs / peak, bytes / bw) +
+                          double(slices.size()) * double(ws.size()) * (a.tiu_startup + a.gdma_startup) +
+                          2.0 * a.ddr_latency;
+      if (cost < alone && (best.rows == 0 || cost < best.cost)) {
+        best.first = chain.front(), best.last = chain.back(), best.rows = rows, best.sets = sets;
+        best.cost = cost, best.alone = alone, best.lmem_bytes = consts + uint64_t(sets) * per_set;
+      }
+    }
+  return best;
+}
+
+void emit_group(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a, const GroupPlan& plan,
+                std::vector<OpEmitted>& out) {
+  std::vector<WindowShape> ws;
+  for (size_t i = plan.first; i <= plan.last; ++i) ws.push_back(window_shape(g, g.ops[i]));
+  const auto slices = slice_chain(ws, plan.rows);
+  const size_t K = ws.size();
+  // LMEM: every op's constants, then per buffer set each op's DDR inputs and its output band.
+  std::vector<Bufs> base(K);
+  uint64_t at = 0;
+  for (size_t k = 0; k < K; ++k) {
+    const WindowShape& s = ws[k];
+    Bufs& b = base[k];
+    b.w = at, at += s.weights ? local_bytes(a, s.w_dt, 1, s.oc, 1, s.icpg * s.kh * s.kw) : 0;
+    b.b = at, at += s.bias ? local_bytes(a, DType::Int32, 1, s.oc, 1, 1) : 0;
+    b.rq = at, at += s.rq_table ? local_bytes(a, DType::Int32, 1, s.oc, 1, 2) : 0;
+    b.lut = at, at += s.lut_entries ? local_bytes(a, s.out_dt, 1, 1, 1, s.lut_entries) : 0;
+  }
+  std::vector<std::vector<Bufs>> sets(static_cast<size_t>(plan.sets), base);
+  for (auto& set : sets)
+    for (size_t k = 0; k < K; ++k) {
+      const WindowShape& s = ws[k];
+      int64_t in_rows = 0, out_rows = 0;
+      for (const auto& sl : slices)
+        in_rows = std::max(in_rows, sl[k].t.hi - sl[k].t.lo), out_rows = std::max(out_rows, sl[k].rows);
+      for (int i = 0; i < s.n_inputs; ++i) {
+        if (k > 0 && i == 0) continue;  // the previous op's output band
+        set[k].in[i] = at, at += local_bytes(a, i ? s.in_dt2 : s.in_dt, s.n, s.ic, in_rows, s.iw);
+      }
+      set[k].out = at, at += local_bytes(a, s.out_dt, s.n, s.oc, out_rows, s.ow);
+      if (k > 0) set[k].in[0] = set[k - 1].out, set[k].load_in[0] = false;
+      set[k].store = k + 1 == K;
+    }
+  // Code per slice: loads of slice j + sets follow the stores of slice j (schedule()'s order).
+  auto code = [&](size_t j, size_t k) {
+    Bufs b = sets[j % sets.size()][k];
+    b.load_consts = b.load_lut = j == 0;
+    const size_t op = plan.first + k;
+    return window_code(g, g.ops[op], ws[k], slices[j][k].t, b, ddr, ddr.consts[op], a);
+  };
+  auto loads = [&](size_t j) {
+    if (j >= slices.size()) return;
+    for (size_t k = 0; k < K; ++k) {
+      e.node = g.ops[plan.first + k].name;
+      const TileCode tc = code(j, k);
+      for (const auto* list : {&tc.const_loads, &tc.loads})
+        for (const Instr& in : *list) e.gdma(in);
+    }
+  };
+  for (size_t j = 0; j < sets.size(); ++j) loads(j);
+  for (size_t j = 0; j < slices.size(); ++j) {
+    for (size_t k = 0; k < K; ++k) {
+      e.node = g.ops[plan.first + k].name;
+      e.tiu(*code(j, k).compute);
+    }
+    e.node = g.ops[plan.last].name;
+    for (const Instr& in : code(j, K - 1).stores) e.gdma(in);
+    loads(j + sets.size());
+  }
+  for (size_t k = 0; k < K; ++k) {
+    OpEmitted rec;
+    rec.info = {static_cast<int64_t>(slices.size()), plan.sets == 2, at};
+    rec.group = true, rec.kept_input = k > 0, rec.stored = k + 1 == K;
+    out.push_back(rec);
+  }
+}
+
+}  // namespace tpusim::compiler::be
