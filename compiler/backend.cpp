@@ -88,6 +88,8 @@ Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* re
     L.prefetched_bytes = d.prefetched_bytes;
     L.prefetch_begin = d.prefetch_begin, L.prefetch_end = d.prefetch_end;
     r.layers.push_back(L);
+    if (d.group && d.group_first == i) r.groups.push_back({i, i, d.info.tiles, d.group_estimate, 0});
+    if (d.group) r.groups.back().last = i;
   }
   e.finish();
   // The program's inputs and outputs carry the ONNX graph's names ("x", not the QuantizeLinear's
@@ -115,6 +117,11 @@ void fill_sim_cycles(CompileReport& r, const std::vector<InstrTime>& times) {
     if (t.index >= owner.size() || owner[t.index] < 0) continue;
     const auto i = static_cast<size_t>(owner[t.index]);
     lo[i] = std::min(lo[i], t.start), hi[i] = std::max(hi[i], t.end);
+  }
+  for (CompileReport::Group& G : r.groups) {
+    uint64_t glo = UINT64_MAX, ghi = 0;
+    for (size_t i = G.first; i <= G.last; ++i) glo = std::min(glo, lo[i]), ghi = std::max(ghi, hi[i]);
+    G.sim_cycles = ghi > glo ? ghi - glo : 0;
   }
   for (size_t i = 0; i < r.layers.size(); ++i) {
     ScheduleLayer& L = r.layers[i];
@@ -155,6 +162,20 @@ nlohmann::json CompileReport::to_json() const {
                       {"layers", layers_j},     {"total_macs", macs}, {"total_ddr_moved", bytes},
                       {"roofline_cycles", roof}};
   if (sim) j["sim_cycles"] = sim_cycles ? sim_cycles : sim;
+  nlohmann::json groups_j = nlohmann::json::array();
+  for (const Group& G : groups) {
+    nlohmann::json g = {{"first", layers[G.first].name},
+                        {"last", layers[G.last].name},
+                        {"layers", G.last - G.first + 1},
+                        {"slices", G.slices},
+                        {"estimated_cycles", G.estimated_cycles}};
+    if (G.sim_cycles) {
+      g["sim_cycles"] = G.sim_cycles;
+      g["estimate_error"] = G.estimated_cycles / double(G.sim_cycles) - 1;
+    }
+    groups_j.push_back(g);
+  }
+  j["groups"] = groups_j;
   return j;
 }
 

@@ -46,6 +46,15 @@ struct CompileReport {
   uint64_t sim_cycles = 0;  // with fill_sim_cycles: the whole run (layers' spans may overlap)
   // Layer (index into `layers`) of every GDMA / TIU instruction, -1 for none (the ends).
   std::vector<int32_t> gdma_owner, tiu_owner;
+  // Layer groups: ops [first, last], the compiler's cycle estimate and (fill_sim_cycles) the
+  // simulated span of all their instructions.
+  struct Group {
+    size_t first = 0, last = 0;
+    int64_t slices = 0;
+    double estimated_cycles = 0;
+    uint64_t sim_cycles = 0;
+  };
+  std::vector<Group> groups;
   nlohmann::json to_json() const;
 };
 

@@ -127,6 +127,8 @@ struct OpEmitted {
   uint64_t prefetched_bytes = 0;                  // its constants, loaded while earlier ops ran
   uint32_t prefetch_begin = 0, prefetch_end = 0;  // GDMA range of those loads
   bool group = false;                             // one op of a sliced layer group
+  size_t group_first = 0;                         // its first op
+  double group_estimate = 0;                      // the group's estimated cycles (plan_group)
 };
 // A layer group (codegen_group.cpp): window ops [first, last], each reading the previous one's
 // output, run in slices of `rows` output rows of the last op with `sets` buffer sets.

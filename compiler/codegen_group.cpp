@@ -7,6 +7,7 @@
 // A chain is formed only when a cost estimate says it beats running its ops one by one
 // (docs/compiler.md, "Schedules").
 #include <algorithm>
+#include <cmath>
 
 #include "compiler/codegen.h"
 
@@ -28,6 +29,19 @@ WindowTile band_tile(const WindowShape& s, int64_t r0, int64_t rows) {
   t.lo = std::max<int64_t>(0, start), t.hi = std::min(s.ih, end);
   t.pad_t = t.lo - start, t.pad_b = end - t.hi;
   return t;
+}
+
+// TIU cycles per output row of an op, as docs/timing.md models them: the MAC array takes
+// ceil(oc / lanes) * ceil(K / MACs per lane) cycles per output pixel; pools a window per pixel;
+// eltwise, requant and lut stream MACs-per-lane elements per cycle.
+double tiu_cycles_per_row(const IOp& op, const WindowShape& s, const Arch& a) {
+  const double lanes = double(ceil_div(s.oc, int64_t{a.lanes})), mpl = a.macs_per_lane;
+  if (s.weights) {
+    const double eff = mpl * (is_4bit(s.in_dt) && is_4bit(s.w_dt) ? a.int4_speedup : 1);
+    return lanes * std::ceil(double(s.icpg * s.kh * s.kw) / eff) * double(s.n * s.ow);
+  }
+  if (op.as<IPool>()) return lanes * double(s.n * s.ow) * std::ceil(double(s.kh * s.kw) / mpl);
+  return lanes * double(s.n * s.ow) / mpl;
 }
 
 uint64_t consts_bytes(const WindowShape& s, const Arch& a) {
@@ -61,18 +75,17 @@ GroupPlan plan_group(const IntGraph& g, const std::vector<size_t>& chain, const 
   GroupPlan best;
   std::vector<WindowShape> ws;
   for (size_t i : chain) ws.push_back(window_shape(g, g.ops[i]));
-  const double peak = double(a.lanes) * a.macs_per_lane, bw = a.ddr_bytes_per_cycle;
+  const double bw = a.ddr_bytes_per_cycle;
   // Alone: each op moves its input, weights and output and overlaps them with its MACs.
   double alone = 0;
   uint64_t consts = 0;
-  std::vector<double> macs_per_row(ws.size());
+  std::vector<double> tiu_per_row(ws.size());
   for (size_t k = 0; k < ws.size(); ++k) {
     const WindowShape& s = ws[k];
-    const double row_macs = s.weights ? double(s.n * s.oc * s.ow * s.icpg * s.kh * s.kw) : 0;
-    macs_per_row[k] = row_macs;
+    tiu_per_row[k] = tiu_cycles_per_row(g.ops[chain[k]], s, a);
     const double bytes = double(packed_bytes(s.in_dt, uint64_t(s.n * s.ic * s.ih * s.iw)) * s.n_inputs) +
                          double(packed_bytes(s.out_dt, uint64_t(s.n * s.oc * s.oh * s.ow)));
-    alone += std::max(row_macs * double(s.oh) / peak, bytes / bw) + 2.0 * a.ddr_latency;
+    alone += std::max(tiu_per_row[k] * double(s.oh), bytes / bw) + 2.0 * a.ddr_latency;
     consts += consts_bytes(s, a);
   }
   const WindowShape& last = ws.back();
@@ -81,14 +94,15 @@ GroupPlan plan_group(const IntGraph& g, const std::vector<size_t>& chain, const 
       const auto slices = slice_chain(ws, rows);
       if (slices.size() < 2) continue;  // one slice: the ops fit whole (the resident schedule's case)
       uint64_t per_set = 0;
-      double macs = 0, bytes = double(packed_bytes(last.out_dt, uint64_t(last.n * last.oc * last.oh * last.ow)));
+      double tiu = 0,
+             bytes = double(packed_bytes(last.out_dt, uint64_t(last.n * last.oc * last.oh * last.ow)));
       bool even = true;
       for (size_t k = 0; k < ws.size(); ++k) {
         const WindowShape& s = ws[k];
         int64_t in_rows = 0, out_rows = 0;
         for (const auto& sl : slices) {
           in_rows = std::max(in_rows, sl[k].t.hi - sl[k].t.lo), out_rows = std::max(out_rows, sl[k].rows);
-          macs += macs_per_row[k] * double(sl[k].rows);
+          tiu += tiu_per_row[k] * double(sl[k].rows) + a.tiu_startup;
           const int inputs_from_ddr = k == 0 ? s.n_inputs : s.n_inputs - 1;
           bytes += double(inputs_from_ddr) *
                    double(packed_bytes(s.in_dt, uint64_t(s.n * s.ic * (sl[k].t.hi - sl[k].t.lo) * s.iw)));
@@ -105,8 +119,10 @@ GroupPlan plan_group(const IntGraph& g, const std::vector<size_t>& chain, const 
       }
       if (!even || consts + uint64_t(sets) * per_set > a.lane_bytes) continue;
       bytes += double(consts) * double(a.lanes);
-      const double cost = std::max(macs / peak, bytes / bw) +
-                          double(slices.size()) * double(ws.size()) * (a.tiu_startup + a.gdma_startup) +
+      // Loads of a slice overlap the previous slice's compute; the first load and the last
+      // store do not.
+      const double first_load = double(slices.size() > 0 ? 1 : 0) * (a.gdma_startup + a.ddr_latency);
+      const double cost = std::max(tiu, bytes / bw + double(slices.size()) * a.gdma_startup) + first_load +
                           2.0 * a.ddr_latency;
       if (cost < alone && (best.rows == 0 || cost < best.cost)) {
         best.first = chain.front(), best.last = chain.back(), best.rows = rows, best.sets = sets;
@@ -178,6 +194,7 @@ void emit_group(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a,
     OpEmitted rec;
     rec.info = {static_cast<int64_t>(slices.size()), plan.sets == 2, at};
     rec.group = true, rec.kept_input = k > 0, rec.stored = k + 1 == K;
+    rec.group_first = plan.first, rec.group_estimate = plan.cost;
     out.push_back(rec);
   }
 }
