@@ -5,7 +5,8 @@ against the whole-model bound max(MACs / peak MACs per cycle, compulsory DDR byt
 cycle), compulsory = the program's constants + its inputs + its outputs. Prints a Markdown table.
 
 usage: bench_schedule.py TPUSIM MODEL.onnx[:CALIB.npy] ... [--arch default] [--bits w8a8]
-A model given with :CALIB.npy is an FP32 model calibrated on it (MSE); without, a QDQ model.
+A model given with :CALIB.npy is an FP32 model, calibrated on it (MSE) once; both schedules then
+compile the QDQ model that gives (`--save-qdq`). Without, a QDQ model.
 """
 import argparse
 import json
@@ -54,12 +55,15 @@ def main():
         for spec in a.models:
             model, _, calib = spec.partition(":")
             name = os.path.basename(model).rsplit(".", 1)[0]
+            if calib:  # calibrate once; both schedules compile the same QDQ model
+                qdq = os.path.join(tmp, "qdq.onnx")
+                run([a.tpusim, "-q", "compile", model, "--arch", a.arch, "-o", os.path.join(tmp, "c.tpu"), "--calib",
+                     calib, "--bits", a.bits, "--save-qdq", qdq])
+                model = qdq
             for opt in (0, 1):
                 prog, rep = os.path.join(tmp, "p.tpu"), os.path.join(tmp, "r.json")
                 cmd = [a.tpusim, "-q", "compile", model, "--arch", a.arch, "-o", prog, "--report", rep, "--simulate",
                        "--opt", str(opt)]
-                if calib:
-                    cmd += ["--calib", calib, "--bits", a.bits]
                 t0 = time.time()
                 run(cmd)
                 secs = time.time() - t0
