@@ -109,8 +109,7 @@ GroupPlan plan_group(const IntGraph& g, const std::vector<size_t>& chain, const 
           // 4-bit DDR blocks start on whole bytes: the first op's input, the last op's output.
           if (k == 0 && is_4bit(s.in_dt) && (sl[k].t.lo * s.iw) % 2) even = false;
           if (k + 1 == ws.size() && is_4bit(s.out_dt) && (sl[k].r0 * s.ow) % 2) even = false;
-          if (k > 0 && s.n_inputs > 1 && is_4bit(s.in_dt2) && !s.broadcast[1] && (sl[k].t.lo * s.iw) % 2)
-            even = false;
+          if (s.n_inputs > 1 && is_4bit(s.in_dt2) && !s.broadcast[1] && (sl[k].t.lo * s.iw) % 2) even = false;
         }
         const int inputs_in_lmem = k == 0 ? s.n_inputs : s.n_inputs - 1;
         for (int i = k == 0 ? 0 : 1; i < inputs_in_lmem + (k == 0 ? 0 : 1); ++i)
@@ -121,9 +120,8 @@ GroupPlan plan_group(const IntGraph& g, const std::vector<size_t>& chain, const 
       bytes += double(consts) * double(a.lanes);
       // Loads of a slice overlap the previous slice's compute; the first load and the last
       // store do not.
-      const double first_load = double(slices.size() > 0 ? 1 : 0) * (a.gdma_startup + a.ddr_latency);
-      const double cost = std::max(tiu, bytes / bw + double(slices.size()) * a.gdma_startup) + first_load +
-                          2.0 * a.ddr_latency;
+      const double cost = std::max(tiu, bytes / bw + double(slices.size()) * a.gdma_startup) +
+                          a.gdma_startup + 3.0 * a.ddr_latency;
       if (cost < alone && (best.rows == 0 || cost < best.cost)) {
         best.first = chain.front(), best.last = chain.back(), best.rows = rows, best.sets = sets;
         best.cost = cost, best.alone = alone, best.lmem_bytes = consts + uint64_t(sets) * per_set;
