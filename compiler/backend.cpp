@@ -69,15 +69,6 @@ Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* re
     ScheduleLayer L;
     L.name = op.name;
     L.kind = kind_name(op);
-    const auto span = [&](const std::vector<int32_t>& owner, uint32_t& lo, uint32_t& hi) {
-      lo = UINT32_MAX, hi = 0;
-      for (size_t k = 0; k < owner.size(); ++k)
-        if (owner[k] == static_cast<int32_t>(i))
-          lo = std::min(lo, static_cast<uint32_t>(k)), hi = static_cast<uint32_t>(k + 1);
-      if (lo > hi) lo = hi;
-    };
-    span(r.gdma_owner, L.gdma_begin, L.gdma_end);
-    span(r.tiu_owner, L.tiu_begin, L.tiu_end);
     L.macs = op_macs(g, op);
     L.ddr_bytes = e.node_bytes.count(op.name) ? e.node_bytes.at(op.name) : 0;
     L.roofline_cycles = std::max(double(L.macs) / peak, double(L.ddr_bytes) / arch.ddr_bytes_per_cycle);
@@ -91,6 +82,18 @@ Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* re
     if (d.group && d.group_first == i) r.groups.push_back({i, i, d.info.tiles, d.group_estimate, 0});
     if (d.group) r.groups.back().last = i;
   }
+  // Each layer's [first, last] instruction of each stream (others' may lie between).
+  const auto ranges = [&](const std::vector<int32_t>& owner, uint32_t ScheduleLayer::*lo,
+                          uint32_t ScheduleLayer::*hi) {
+    for (uint32_t k = 0; k < owner.size(); ++k) {
+      if (owner[k] < 0) continue;
+      ScheduleLayer& L = r.layers[static_cast<size_t>(owner[k])];
+      if (L.*hi == 0) L.*lo = k;
+      L.*hi = k + 1;
+    }
+  };
+  ranges(r.gdma_owner, &ScheduleLayer::gdma_begin, &ScheduleLayer::gdma_end);
+  ranges(r.tiu_owner, &ScheduleLayer::tiu_begin, &ScheduleLayer::tiu_end);
   e.finish();
   // The program's inputs and outputs carry the ONNX graph's names ("x", not the QuantizeLinear's
   // "x_q"), so `tpusim run -i x=...` and the output files use the names the user's model has.

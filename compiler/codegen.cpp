@@ -49,7 +49,7 @@ uint32_t Emitter::gdma(const Instr& in) {
     const ops::DmaLoad d = ops::DmaLoad::from(in);  // same field layout for load and store
     const uint64_t bytes =
         packed_bytes(static_cast<DType>(d.dtype), static_cast<uint64_t>(d.n * d.c * d.h * d.w));
-    dma_bytes += bytes, node_bytes[node] += bytes;
+    node_bytes[node] += bytes;
   }
   return push_ordered(Engine::Gdma, in);
 }

@@ -33,8 +33,7 @@ class Emitter {
   void finish();  // both streams end
   uint32_t gdma_size() const { return static_cast<uint32_t>(p_.gdma.size()); }
   uint32_t tiu_size() const { return static_cast<uint32_t>(p_.tiu.size()); }
-  uint64_t dma_bytes = 0;                      // DDR bytes moved by the DMAs emitted so far
-  std::map<std::string, uint64_t> node_bytes;  // the same, per debug-map node
+  std::map<std::string, uint64_t> node_bytes;  // DDR bytes moved by the DMAs emitted, per debug-map node
 
  private:
   struct Footprint {
@@ -100,6 +99,18 @@ struct Bufs {
   bool load_lut = true;
   bool store = true;  // false: the output stays in LMEM only
 };
+// Bytes per lane of an op's constants for all its output channels (weights, bias, rq table, lut
+// table), and their places one after another from `at` (returns the end).
+struct ConstBytes {
+  uint64_t w = 0, b = 0, rq = 0, lut = 0;
+  uint64_t total() const { return w + b + rq + lut; }
+  uint64_t place(Bufs& into, uint64_t at) const {
+    into.w = at, into.b = at + w, into.rq = into.b + b, into.lut = into.rq + rq;
+    return into.lut + lut;
+  }
+};
+ConstBytes const_bytes(const WindowShape& s, const Arch& a);
+ConstBytes const_bytes(const MatmulShape& s, const Arch& a);
 // The code of one tile of a window op (conv2d, pool, eltwise, requant, lut) or a matmul.
 WindowShape window_shape(const IntGraph& g, const IOp& op);
 TileCode window_code(const IntGraph& g, const IOp& op, const WindowShape& s, const WindowTile& t,
@@ -116,11 +127,10 @@ struct OpPlanInfo {
 };
 OpPlanInfo emit_op(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const OpConsts& c,
                    const Arch& a);
-// What the program's schedule did for one op (instruction ranges, traffic, residency).
+// What the program's schedule did for one op (its instructions and traffic are found by its
+// debug-map node: Emitter::node_bytes, Program::debug).
 struct OpEmitted {
   OpPlanInfo info;
-  uint32_t gdma_begin = 0, gdma_end = 0, tiu_begin = 0, tiu_end = 0;
-  uint64_t ddr_bytes = 0;                         // its DMAs' bytes, prefetches of its constants included
   bool resident = false;                          // one tile in LMEM buffers allocated by lifetime (opt >= 1)
   bool kept_input = false;                        // its first input read from its producer's LMEM buffer
   bool stored = true;                             // its output written to DDR

@@ -44,15 +44,6 @@ double tiu_cycles_per_row(const IOp& op, const WindowShape& s, const Arch& a) {
   return lanes * double(s.n * s.ow) / mpl;
 }
 
-uint64_t consts_bytes(const WindowShape& s, const Arch& a) {
-  uint64_t b = 0;
-  if (s.weights) b += local_bytes(a, s.w_dt, 1, s.oc, 1, s.icpg * s.kh * s.kw);
-  if (s.bias) b += local_bytes(a, DType::Int32, 1, s.oc, 1, 1);
-  if (s.rq_table) b += local_bytes(a, DType::Int32, 1, s.oc, 1, 2);
-  if (s.lut_entries) b += local_bytes(a, s.out_dt, 1, 1, 1, s.lut_entries);
-  return b;
-}
-
 // Slices of the chain for `rows` output rows of its last op: bands[slice][k] for op first + k.
 std::vector<std::vector<Band>> slice_chain(const std::vector<WindowShape>& ws, int64_t rows) {
   std::vector<std::vector<Band>> out;
@@ -86,7 +77,7 @@ GroupPlan plan_group(const IntGraph& g, const std::vector<size_t>& chain, const 
     const double bytes = double(packed_bytes(s.in_dt, uint64_t(s.n * s.ic * s.ih * s.iw)) * s.n_inputs) +
                          double(packed_bytes(s.out_dt, uint64_t(s.n * s.oc * s.oh * s.ow)));
     alone += std::max(tiu_per_row[k] * double(s.oh), bytes / bw) + 2.0 * a.ddr_latency;
-    consts += consts_bytes(s, a);
+    consts += const_bytes(s, a).total();
   }
   const WindowShape& last = ws.back();
   for (int sets : {2, 1})
@@ -139,14 +130,7 @@ void emit_group(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a,
   // LMEM: every op's constants, then per buffer set each op's DDR inputs and its output band.
   std::vector<Bufs> base(K);
   uint64_t at = 0;
-  for (size_t k = 0; k < K; ++k) {
-    const WindowShape& s = ws[k];
-    Bufs& b = base[k];
-    b.w = at, at += s.weights ? local_bytes(a, s.w_dt, 1, s.oc, 1, s.icpg * s.kh * s.kw) : 0;
-    b.b = at, at += s.bias ? local_bytes(a, DType::Int32, 1, s.oc, 1, 1) : 0;
-    b.rq = at, at += s.rq_table ? local_bytes(a, DType::Int32, 1, s.oc, 1, 2) : 0;
-    b.lut = at, at += s.lut_entries ? local_bytes(a, s.out_dt, 1, 1, 1, s.lut_entries) : 0;
-  }
+  for (size_t k = 0; k < K; ++k) at = const_bytes(ws[k], a).place(base[k], at);
   std::vector<std::vector<Bufs>> sets(static_cast<size_t>(plan.sets), base);
   for (auto& set : sets)
     for (size_t k = 0; k < K; ++k) {

@@ -23,6 +23,23 @@ void set_requant(T& t, const IOp& op, const ITensor& out, uint64_t rq_lmem) {
 
 }  // namespace
 
+ConstBytes const_bytes(const WindowShape& s, const Arch& a) {
+  ConstBytes c;
+  if (s.weights) c.w = local_bytes(a, s.w_dt, 1, s.oc, 1, s.icpg * s.kh * s.kw);
+  if (s.bias) c.b = local_bytes(a, DType::Int32, 1, s.oc, 1, 1);
+  if (s.rq_table) c.rq = local_bytes(a, DType::Int32, 1, s.oc, 1, 2);
+  if (s.lut_entries) c.lut = local_bytes(a, s.out_dt, 1, 1, 1, s.lut_entries);
+  return c;
+}
+
+ConstBytes const_bytes(const MatmulShape& s, const Arch& a) {
+  ConstBytes c;
+  c.w = local_bytes(a, s.w_dt, 1, s.n, 1, s.k);
+  if (s.bias) c.b = local_bytes(a, DType::Int32, 1, s.n, 1, 1);
+  if (s.rq_table) c.rq = local_bytes(a, DType::Int32, 1, s.n, 1, 2);
+  return c;
+}
+
 WindowShape window_shape(const IntGraph& g, const IOp& op) {
   const ITensor& x = g.tensor(op.inputs[0]);
   const ITensor& y = g.tensor(op.output);

@@ -28,8 +28,9 @@ struct Whole {
   int n_inputs = 1;
   Dims in_dims[2], out_dims;
   DType in_dt[2] = {DType::Int8, DType::Int8}, out_dt = DType::Int8;
-  uint64_t in_bytes[2] = {0, 0}, w = 0, b = 0, rq = 0, lut = 0, out = 0;
-  uint64_t consts() const { return w + b + rq + lut; }
+  uint64_t in_bytes[2] = {0, 0}, out = 0;
+  ConstBytes c;
+  uint64_t consts() const { return c.total(); }
 };
 
 Whole whole_of(const IntGraph& g, const IOp& op, const Arch& a) {
@@ -40,9 +41,7 @@ Whole whole_of(const IntGraph& g, const IOp& op, const Arch& a) {
     h.in_dims[0] = {s.m, s.k, 1, 1}, h.out_dims = {s.m, s.n, 1, 1};
     h.in_dt[0] = s.in_dt, h.out_dt = s.out_dt;
     h.in_bytes[0] = local_bytes(a, s.in_dt, s.m, s.k, 1, 1);
-    h.w = local_bytes(a, s.w_dt, 1, s.n, 1, s.k);
-    if (s.bias) h.b = local_bytes(a, DType::Int32, 1, s.n, 1, 1);
-    if (s.rq_table) h.rq = local_bytes(a, DType::Int32, 1, s.n, 1, 2);
+    h.c = const_bytes(s, a);
     h.out = local_bytes(a, s.out_dt, s.m, s.n, 1, 1);
   } else if (op.as<IConv>() || op.as<IPool>() || op.as<IEltwise>() || op.as<ILut>() || op.as<IRequant>()) {
     const WindowShape s = window_shape(g, op);
@@ -56,10 +55,7 @@ Whole whole_of(const IntGraph& g, const IOp& op, const Arch& a) {
       h.in_bytes[i] = local_bytes(a, h.in_dt[i], s.n, h.wt.ict, s.ih, s.iw);
     }
     h.out_dims = {s.n, s.oc, s.oh, s.ow}, h.out_dt = s.out_dt;
-    if (s.weights) h.w = local_bytes(a, s.w_dt, 1, s.oc, 1, s.icpg * s.kh * s.kw);
-    if (s.bias) h.b = local_bytes(a, DType::Int32, 1, s.oc, 1, 1);
-    if (s.rq_table) h.rq = local_bytes(a, DType::Int32, 1, s.oc, 1, 2);
-    if (s.lut_entries) h.lut = local_bytes(a, s.out_dt, 1, 1, 1, s.lut_entries);
+    h.c = const_bytes(s, a);
     h.out = local_bytes(a, s.out_dt, s.n, s.oc, s.oh, s.ow);
   } else {
     return h;
@@ -171,8 +167,6 @@ struct Walk {
       Whole& h = whole[i];
       OpEmitted rec;
       if (e) e->node = op.name;
-      if (e) rec.gdma_begin = e->gdma_size(), rec.tiu_begin = e->tiu_size();
-      const uint64_t bytes0 = e ? e->dma_bytes : 0;
       if (!h.ok) {
         lm.free_before(n);  // a tiled op has the whole LMEM (its syncs order it after the run)
         next_prefetch = i + 1;
@@ -195,7 +189,8 @@ struct Walk {
         const std::optional<uint64_t> o = lm.alloc(h.out, last_use);
         if (!const_at[i] || !o) return static_cast<int64_t>(i);
         out_at[i] = o;
-        b.w = *const_at[i], b.b = b.w + h.w, b.rq = b.b + h.b, b.lut = b.rq + h.rq, b.out = *o;
+        h.c.place(b, *const_at[i]);
+        b.out = *o;
         b.load_consts = b.load_lut = !prefetched, b.store = stored[i];
         rec.info = {1, false, h.in_bytes[0] + h.in_bytes[1] + h.consts() + h.out};
         rec.resident = true, rec.kept_input = b.load_in[0] == false, rec.stored = stored[i];
@@ -221,32 +216,28 @@ struct Walk {
           for (const Instr& in : tc.stores) e->gdma(in);
         }
       }
-      if (e) {
-        rec.gdma_end = e->gdma_size(), rec.tiu_end = e->tiu_size();
-        rec.ddr_bytes += e->dma_bytes - bytes0;
-        out->push_back(rec);
-      }
+      if (e) out->push_back(rec);
     }
     return -1;
   }
 
-  // Emits op j's constant loads into LMEM at `at`; their bytes count as op j's traffic.
+  // Emits op j's constant loads into LMEM at `at`, under op j's debug-map node (so they count as
+  // its traffic and time).
   void prefetch(size_t j, uint64_t at) {
     const Whole& h = whole[j];
     Bufs b;
     b.load_in[0] = b.load_in[1] = false, b.store = false;
-    b.w = at, b.b = at + h.w, b.rq = b.b + h.b, b.lut = b.rq + h.rq;
+    h.c.place(b, at);
     const TileCode tc = h.matmul ? matmul_code(g, g.ops[j], h.ms, h.mt, b, ddr, ddr.consts[j], a)
                                  : window_code(g, g.ops[j], h.ws, h.wt, b, ddr, ddr.consts[j], a);
-    const uint64_t before = e->dma_bytes;
-    const uint32_t first = e->gdma_size();
     const std::string node = e->node;
     e->node = g.ops[j].name;
+    const uint64_t before = e->node_bytes[e->node];
+    const uint32_t first = e->gdma_size();
     for (const Instr& in : tc.const_loads) e->gdma(in);
-    e->node = node;
-    prefetched_bytes[j] = e->dma_bytes - before;
+    prefetched_bytes[j] = e->node_bytes[e->node] - before;
     prefetch_range[j] = {first, e->gdma_size()};
-    e->dma_bytes = before;  // added to op j's record when it is emitted
+    e->node = node;
   }
   std::map<size_t, uint64_t> prefetched_bytes;
   std::map<size_t, std::pair<uint32_t, uint32_t>> prefetch_range;
@@ -298,11 +289,8 @@ std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap&
   if (opt <= 0) {
     for (size_t i = 0; i < g.ops.size(); ++i) {
       OpEmitted rec;
-      rec.gdma_begin = e.gdma_size(), rec.tiu_begin = e.tiu_size();
-      const uint64_t bytes0 = e.dma_bytes;
       e.node = g.ops[i].name;
       rec.info = emit_op(e, g, g.ops[i], ddr, ddr.consts[i], a);
-      rec.gdma_end = e.gdma_size(), rec.tiu_end = e.tiu_size(), rec.ddr_bytes = e.dma_bytes - bytes0;
       out.push_back(rec);
     }
     return out;
@@ -323,7 +311,7 @@ std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap&
   }
   Walk w(&e, g, ddr, a, whole, groups, ahead, &out);
   w.run();
-  for (auto& [j, bytes] : w.prefetched_bytes) out[j].ddr_bytes += bytes, out[j].prefetched_bytes = bytes;
+  for (auto& [j, bytes] : w.prefetched_bytes) out[j].prefetched_bytes = bytes;
   for (auto& [j, r] : w.prefetch_range) out[j].prefetch_begin = r.first, out[j].prefetch_end = r.second;
   return out;
 }

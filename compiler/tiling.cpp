@@ -133,63 +133,46 @@ static double tiling_cost(const WindowShape& s, const Arch& a, int64_t nt, int64
          double(groups * per_group) * (a.gdma_startup + a.tiu_startup + a.ddr_latency);
 }
 
+// The plan of tiles [nt, oct, rows] with `sets` buffer sets, bank-aligned when that still fits.
+static WindowPlan window_plan(const WindowShape& s, const Arch& a, int64_t nt, int64_t oct, int64_t rows,
+                              int sets) {
+  WindowPlan p;
+  p.nt = nt, p.oct = oct, p.rows = rows;
+  const uint64_t align =
+      best_align(a, sets, [&](uint64_t al) { return layout(s, a, nt, oct, rows, al, nullptr); });
+  p.set_bytes = layout(s, a, nt, oct, rows, align, &p);
+  p.tiles = window_tiles(s, nt, oct, rows);
+  p.double_buffer = sets == 2 && p.tiles.size() > 1;
+  return p;
+}
+
 WindowPlan plan_window(const WindowShape& s, const Arch& a, const char* what) {
   const std::vector<int64_t> ocs = channel_candidates(s.oc, s.grouped ? s.ocpg : 1, a.lanes);
   const std::vector<int64_t> nts = s.n > 1 ? std::vector<int64_t>{s.n, 1} : std::vector<int64_t>{1};
+  auto fits = [&](int64_t nt, int64_t oct, int64_t rows, int sets) {
+    return layout(s, a, nt, oct, rows, 4, nullptr) * uint64_t(sets) <= a.lane_bytes &&
+           aligned(s, nt, oct, rows);
+  };
   // One buffer set when the whole op fits it (one tile). Else two sets, double-buffered: for
   // each batch and channel-group size the most rows that fit, and of those the tiling of least
   // estimated cost (tiling_cost: weight reloads, input halos, tile count).
-  for (int64_t nt : nts)
-    for (int64_t oct : ocs)
-      for (int64_t rows = s.oh; rows >= 1; --rows) {
-        if (layout(s, a, nt, oct, rows, 4, nullptr) > a.lane_bytes || !aligned(s, nt, oct, rows)) continue;
-        if (nt == s.n && oct == s.oc && rows == s.oh) {
-          WindowPlan p;
-          p.nt = nt, p.oct = oct, p.rows = rows;
-          const uint64_t align =
-              best_align(a, 1, [&](uint64_t al) { return layout(s, a, nt, oct, rows, al, nullptr); });
-          p.set_bytes = layout(s, a, nt, oct, rows, align, &p);
-          p.tiles = window_tiles(s, nt, oct, rows);
-          return p;
-        }
-        goto two_sets;
-      }
-two_sets : {
+  if (fits(s.n, s.oc, s.oh, 1)) return window_plan(s, a, s.n, s.oc, s.oh, 1);
   double best = 0;
   int64_t bn = 0, bo = 0, br = 0;
   for (int64_t nt : nts)
     for (int64_t oct : ocs)
-      for (int64_t rows = s.oh; rows >= 1; --rows) {
-        if (layout(s, a, nt, oct, rows, 4, nullptr) * 2 > a.lane_bytes || !aligned(s, nt, oct, rows))
-          continue;
-        const double c = tiling_cost(s, a, nt, oct, rows, 2);
-        if (br == 0 || c < best) best = c, bn = nt, bo = oct, br = rows;
-        break;  // fewer rows for this channel group only cost more
-      }
-  if (br) {
-    WindowPlan p;
-    p.nt = bn, p.oct = bo, p.rows = br;
-    const uint64_t align =
-        best_align(a, 2, [&](uint64_t al) { return layout(s, a, bn, bo, br, al, nullptr); });
-    p.set_bytes = layout(s, a, bn, bo, br, align, &p);
-    p.tiles = window_tiles(s, bn, bo, br);
-    p.double_buffer = p.tiles.size() > 1;
-    return p;
-  }
-}
+      for (int64_t rows = s.oh; rows >= 1; --rows)
+        if (fits(nt, oct, rows, 2)) {
+          const double c = tiling_cost(s, a, nt, oct, rows, 2);
+          if (br == 0 || c < best) best = c, bn = nt, bo = oct, br = rows;
+          break;  // fewer rows for this channel group only cost more
+        }
+  if (br) return window_plan(s, a, bn, bo, br, 2);
   // Fall back to the single-buffered plan (two sets never fit).
   for (int64_t nt : nts)
     for (int64_t oct : ocs)
       for (int64_t rows = s.oh; rows >= 1; --rows)
-        if (layout(s, a, nt, oct, rows, 4, nullptr) <= a.lane_bytes && aligned(s, nt, oct, rows)) {
-          WindowPlan p;
-          p.nt = nt, p.oct = oct, p.rows = rows;
-          const uint64_t align =
-              best_align(a, 1, [&](uint64_t al) { return layout(s, a, nt, oct, rows, al, nullptr); });
-          p.set_bytes = layout(s, a, nt, oct, rows, align, &p);
-          p.tiles = window_tiles(s, nt, oct, rows);
-          return p;
-        }
+        if (fits(nt, oct, rows, 1)) return window_plan(s, a, nt, oct, rows, 1);
   throw Error(fmt::format("{}: no tiling fits LMEM ({} bytes per lane)", what, a.lane_bytes));
 }
 
