@@ -4,7 +4,8 @@
 #   scripts/format.sh --check  # list unformatted files and fail (ctest runs this)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(git ls-files '*.cpp' '*.h')
+# --others: new files not yet added are formatted too (a new file once slipped through).
+mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.cpp' '*.h')
 if [ "${1:-}" = "--check" ]; then
   bad=()
   for f in "${files[@]}"; do

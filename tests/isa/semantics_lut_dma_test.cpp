@@ -172,4 +172,3 @@ TEST_CASE("dma load, store and copy match the reference on random strided layout
     CHECK(counters.lmem_written == (dir == 1 ? 0 : bytes));
   }
 }
-
