@@ -25,8 +25,8 @@ std::string why_left(const Node& n) {
                "two activations is not supported";
       case Op::ConvInteger:
       case Op::MatMulInteger:
-        return "integer-output ops of dynamic quantization are not supported: the accelerator runs "
-               "statically quantized models (QuantizeLinear/DequantizeLinear, or QLinearConv/QLinearMatMul)";
+        return "needs constant weights and zero points (per-tensor for the activation); a product of two "
+               "activations is not supported";
       default:
         if (!canonicalization_only(n.op)) return "is not supported here";
         return "supported only on constant inputs (shape computations folded at compile time); "

@@ -62,6 +62,10 @@ std::vector<Node> rewrite_rearrange(Graph& g, const Node& n);
 // QLinearConv / QLinearMatMul -> DequantizeLinear (input, weights, bias) -> Conv / MatMul ->
 // QuantizeLinear (pass_expand_qlinear.cpp); nothing when an operand is not constant.
 std::vector<Node> expand_qlinear(Graph& g, const Node& n);
+// ConvInteger / MatMulInteger -> DequantizeLinear (scale 1) -> Conv / MatMul -> QuantizeLinear to
+// int32 at scale 1: the accumulator as the output (pass_expand_qlinear.cpp); nothing when the
+// weights or zero points are not constant.
+std::vector<Node> expand_integer(Graph& g, const Node& n);
 
 // ONNX auto_pad as written (NOTSET, VALID: explicit pads; SAME_UPPER, SAME_LOWER: resolved by shape
 // inference); anything else fails naming the node.

@@ -26,9 +26,9 @@ QParams act_params(const Graph& g, const Node& n) {
   if (!a.per_tensor())
     g.fail(n,
            "per-axis quantization of an activation is not supported (activations are quantized per tensor)");
-  const auto dt = to_dtype(a.qtype);
-  if (!dt || *dt == DType::Int32)
-    g.fail(n, fmt::format("activation type {} is not supported (int8, uint8, int4 or uint4)",
+  const auto dt = to_dtype(a.qtype);  // int32: an accumulator (ConvInteger/MatMulInteger output)
+  if (!dt)
+    g.fail(n, fmt::format("activation type {} is not supported (int8, uint8, int4, uint4 or int32)",
                           elem_type_name(a.qtype)));
   return {*dt, a.scale[0], static_cast<int32_t>(a.zero_point[0])};
 }
@@ -82,7 +82,20 @@ IntGraph Lowerer::run() {
     }
   }
   bind_outputs();
+  check_int32_readers();
   return std::move(out);
+}
+
+// An int32 activation is an accumulator: the MAC array, the pool unit and the look-up table take
+// 8- and 4-bit inputs only, so it may be requantized (a QuantizeLinear) or be a graph output.
+void Lowerer::check_int32_readers() const {
+  for (const IOp& op : out.ops)
+    for (const std::string& i : op.inputs)
+      if (out.tensor(i).dtype == DType::Int32 && !op.as<IRequant>())
+        g.fail(
+            fmt::format("node '{}': input '{}' is int32 (an accumulator); only a QuantizeLinear to 8 or "
+                        "4 bits, or a graph output, may read an int32 tensor",
+                        op.name, i));
 }
 
 ITensor& Lowerer::add_tensor(const std::string& name, const Shape& shape, const QParams& p,

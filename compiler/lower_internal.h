@@ -76,6 +76,7 @@ class Lowerer {
   std::map<std::string, Value> values;
 
   // lower.cpp
+  void check_int32_readers() const;
   const ITensor& deq_input(const Node& n, size_t i);  // input i must be (or become exactly) a Deq
   QParams params(const ITensor& t) const { return {t.dtype, t.scale, t.zero_point}; }
   ITensor& add_tensor(const std::string& name, const Shape& shape, const QParams& p,

@@ -29,18 +29,19 @@ QuantWeight quantized_weight(const Graph& g, const Node& user, const std::string
                      "weight '{}' is DequantizeLinear '{}' of the non-constant tensor '{}': weights must be "
                      "constant",
                      name, dq->name, dq->input(0)));
-  // uint8 at zero point 128 (uint4 at 8) is the symmetric int8 (int4) grid stored with an offset.
+  // The MAC array multiplies int8/int4 weights without a zero point: a constant weight's integer is
+  // q - zero_point, taken as is whenever it fits the 8- or 4-bit type of the container (uint8 at
+  // zero point 128 is the usual case; ConvInteger's uint8 weights at zero point 0 with values <= 127
+  // another).
   QuantWeight w;
-  int64_t offset = 0;
   switch (q->type) {
-    case ElemType::I8: w.dtype = DType::Int8; break;
-    case ElemType::I4: w.dtype = DType::Int4; break;
-    case ElemType::U8: w.dtype = DType::Int8, offset = 128; break;
-    case ElemType::U4: w.dtype = DType::Int4, offset = 8; break;
+    case ElemType::I8:
+    case ElemType::U8: w.dtype = DType::Int8; break;
+    case ElemType::I4:
+    case ElemType::U4: w.dtype = DType::Int4; break;
     default:
-      g.fail(user, fmt::format(
-                       "weight '{}' is {}: weights must be int8 or int4 (or uint8/uint4 at zero point 128/8)",
-                       name, elem_type_name(q->type)));
+      g.fail(user, fmt::format("weight '{}' is {}: weights must be int8, uint8, int4 or uint4", name,
+                               elem_type_name(q->type)));
   }
   const auto& a = dq->attr<QuantAttrs>();
   if (!a.per_tensor() && a.axis != out_axis)
@@ -49,16 +50,22 @@ QuantWeight quantized_weight(const Graph& g, const Node& user, const std::string
         fmt::format("weight '{}' is quantized along axis {}: expected per tensor or per output channel (axis "
                     "{})",
                     name, a.axis, out_axis));
-  for (size_t c = 0; c < a.zero_point.size(); ++c)
-    if (a.zero_point[c] != offset)
-      g.fail(user,
-             fmt::format(
-                 "weight '{}' is asymmetric: zero point {} in channel {} (DequantizeLinear '{}'); the MAC "
-                 "array's weights are symmetric (zero point 0, or 128/8 for uint8/uint4)",
-                 name, a.zero_point[c], c, dq->name));
-  w.scale = a.per_tensor() ? std::vector<float>(static_cast<size_t>(channels), a.scale[0]) : a.scale;
+  int64_t inner = 1;  // elements per step of the quantization axis
+  if (!a.per_tensor())
+    for (size_t d = static_cast<size_t>(a.axis) + 1; d < q->shape.size(); ++d) inner *= q->shape[d];
+  const DTypeTraits& t = traits(w.dtype);
   w.q.reserve(q->ints.size());
-  for (int64_t v : q->ints) w.q.push_back(static_cast<int8_t>(v - offset));
+  for (size_t i = 0; i < q->ints.size(); ++i) {
+    const size_t c = a.per_tensor() ? 0 : (i / static_cast<size_t>(inner)) % a.zero_point.size();
+    const int64_t v = q->ints[i] - a.zero_point[c];
+    if (v < t.qmin || v > t.qmax)
+      g.fail(user,
+             fmt::format("weight '{}': value {} - zero point {} = {} (channel {}, DequantizeLinear '{}') "
+                         "does not fit {}: the MAC array's weights are symmetric {} integers",
+                         name, q->ints[i], a.zero_point[c], v, c, dq->name, t.name, t.name));
+    w.q.push_back(static_cast<int8_t>(v));
+  }
+  w.scale = a.per_tensor() ? std::vector<float>(static_cast<size_t>(channels), a.scale[0]) : a.scale;
   return w;
 }
 

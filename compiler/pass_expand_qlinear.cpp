@@ -1,8 +1,11 @@
-// QLinearConv and QLinearMatMul (onnxruntime's QOperator format) rewritten, before their shapes are
+// QLinearConv and QLinearMatMul (onnxruntime's QOperator format), ConvInteger and MatMulInteger
+// rewritten, before their shapes are
 // inferred, into the QDQ form the lowering takes:
 //   QLinearConv(x, xs, xz, w, ws, wz, ys, yz [, B])
 //     -> Q(Conv(DQ(x, xs, xz), DQ(w, ws, wz; axis 0), DQ(B, xs * ws[c], 0; axis 0)), ys, yz)
 //   QLinearMatMul(a, as, az, b, bs, bz, ys, yz) -> Q(MatMul(DQ(a), DQ(b; axis 1)), ys, yz)
+//   ConvInteger(x, w, xz, wz) -> Q(Conv(DQ(x, 1, xz), DQ(w, 1, wz)), 1, 0; int32): the int32
+//   accumulator itself, scale 1 (MatMulInteger likewise with MatMul).
 // The ONNX definitions compute the same: an int32 sum of (x - xz)(w - wz) (+ B at scale xs*ws),
 // rescaled by xs*ws/ys, rounded half to even and saturated at yz's type; the lowering does it with
 // a multiplier and shift (within one step, docs/numerics.md). The weights must be constants (and
@@ -66,7 +69,49 @@ std::string add_tensor(Graph& g, const std::string& name) {
   return name;
 }
 
+// Scale 1 and the zero point of input zi (constant, per tensor or along `axis`; absent: 0) of an
+// integer operand of type t. Nothing when the zero point is not a constant.
+std::optional<QuantAttrs> unit_scale(const Graph& g, const Node& n, size_t zi, ElemType t, int64_t axis) {
+  QuantAttrs a;
+  a.qtype = t;
+  a.scale = {1.0f};
+  a.zero_point = {0};
+  if (n.inputs.size() <= zi || n.input(zi).empty()) return a;
+  const Tensor* z = g.constant(n.input(zi));
+  if (!z || is_float(z->type) || z->elements() < 1) return std::nullopt;
+  a.zero_point = z->ints;
+  a.scale.assign(z->ints.size(), 1.0f);
+  if (z->ints.size() > 1) a.axis = axis;
+  return a;
+}
+
 }  // namespace
+
+std::vector<Node> expand_integer(Graph& g, const Node& n) {
+  const bool conv = n.op == Op::ConvInteger;
+  const std::string &x = n.input(0), &w = n.input(1), &y = n.outputs[0];
+  const Tensor* wt = g.constant(w);
+  if (!g.has(x) || g.constant(x) || !wt || is_float(wt->type)) return {};
+  if (!conv && wt->shape.size() != 2) return {};
+  const auto xq = unit_scale(g, n, 2, g.tensor(x).type, 1);
+  const auto wq = unit_scale(g, n, 3, wt->type, conv ? 0 : 1);
+  if (!xq || !wq || !xq->per_tensor()) return {};
+  QuantAttrs yq;  // the accumulator itself: scale 1, int32
+  yq.qtype = ElemType::I32;
+  yq.scale = {1.0f};
+  yq.zero_point = {0};
+  const std::string xd = add_tensor(g, y + "/x_dq"), wd = add_tensor(g, y + "/w_dq"),
+                    acc = add_tensor(g, y + "/acc");
+  std::vector<Node> out;
+  out.push_back(make_node(n, Op::DequantizeLinear, {x}, xd, *xq, "x_dq"));
+  out.push_back(make_node(n, Op::DequantizeLinear, {w}, wd, *wq, "w_dq"));
+  if (conv)
+    out.push_back(make_node(n, Op::Conv, {xd, wd}, acc, conv_attrs(g, n), "conv"));
+  else
+    out.push_back(make_node(n, Op::MatMul, {xd, wd}, acc, std::monostate{}, "matmul"));
+  out.push_back(make_node(n, Op::QuantizeLinear, {acc}, y, yq, ""));
+  return out;
+}
 
 std::vector<Node> expand_qlinear(Graph& g, const Node& n) {
   const bool conv = n.op == Op::QLinearConv;

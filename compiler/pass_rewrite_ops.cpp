@@ -178,6 +178,8 @@ std::vector<Node> rewrite_node(Graph& g, const Node& n) {
     }
     case Op::QLinearConv:
     case Op::QLinearMatMul: return expand_qlinear(g, n);
+    case Op::ConvInteger:
+    case Op::MatMulInteger: return expand_integer(g, n);
     default: return {};
   }
 }

@@ -39,13 +39,13 @@ TEST_CASE("lowering errors name the node and op type", "[compiler][lower][errors
   const std::string prefix = "m.onnx: node 'conv' (Conv): ";
   {
     ModelBuilder b = quantized_input();
-    b.node("Conv", {"xq", int8_weight(b, {0, 3, 0})}, "c", "conv");
+    b.node("Conv", {"xq", int8_weight(b, {0, -126, 0})}, "c", "conv");
     add_qdq(b, "c", "y", 0.1f, 0, kInt8);
     CHECK(lower_error(b.bytes()) ==
           prefix +
-              "weight 'w' is asymmetric: zero point 3 in channel 1 (DequantizeLinear "
-              "'w'); the MAC array's weights are symmetric (zero point 0, or 128/8 "
-              "for uint8/uint4)");
+              "weight 'w': value 3 - zero point -126 = 129 (channel 1, DequantizeLinear "
+              "'w') does not fit int8: the MAC array's weights are symmetric int8 "
+              "integers");
   }
   {
     ModelBuilder b = quantized_input();

@@ -3,8 +3,9 @@
 // independent reference: uint8 input and output with zero points, symmetric int8 weights per
 // channel, an int32 bias. tpusim expands them into the QDQ form (pass_expand_qlinear.cpp); its
 // integer reference must be within one step of ORT (the requant is a multiplier and shift, ORT's a
-// float multiply) and the simulator equal to the integer reference. Asymmetric weights are refused
-// in one line.
+// float multiply) and the simulator equal to the integer reference. ConvInteger and MatMulInteger
+// (int32 outputs: the accumulator) must equal ORT exactly. Weight zero points are folded into the
+// constant weights when the differences fit int8; otherwise refused in one line.
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <random>
@@ -30,7 +31,7 @@ struct Case {
 };
 
 // x uint8 [2, 3, 8, 8] (zero point 128) -> QLinearConv 3x3, pads 1, stride 2, 5 channels -> y
-// uint8 (zero point 10); `w_zp` the weights' zero point (0: symmetric).
+// uint8 (zero point 10); `w_zp` the weights' zero point.
 Case conv_case(int64_t w_zp) {
   std::mt19937 rng(11);
   ModelBuilder b;
@@ -71,7 +72,40 @@ Case matmul_case() {
   return {b.bytes(), make_npy_i32({4, 16}, x, NpyType::U8), {4, 16}};
 }
 
-void check_against_ort(const Case& c, const std::string& tag) {
+// x uint8 [2, 3, 7, 9] (zero point 128) -> ConvInteger 3x3, pads 1, stride 2, by uint8 weights
+// [5, 3, 3, 3] in [0, 200] at zero point 90 (folded: differences in [-90, 110]) -> y int32.
+Case conv_integer_case() {
+  std::mt19937 rng(13);
+  ModelBuilder b;
+  b.input("x", {2, 3, 7, 9}, kUInt8).output("y", kInt32);
+  auto& n = b.node("ConvInteger",
+                   {"x", b.ints("w", {5, 3, 3, 3}, kUInt8, uniform_ints(rng, 5 * 3 * 3 * 3, 0, 200)),
+                    b.ints("xz", {}, kUInt8, {128}), b.ints("wz", {}, kUInt8, {90})},
+                   "y");
+  attr(n, "kernel_shape", std::vector<int64_t>{3, 3});
+  attr(n, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  attr(n, "strides", std::vector<int64_t>{2, 2});
+  std::vector<int32_t> x;
+  for (int64_t v : uniform_ints(rng, 2 * 3 * 7 * 9, 0, 255)) x.push_back(static_cast<int32_t>(v));
+  return {b.bytes(), make_npy_i32({2, 3, 7, 9}, x, NpyType::U8), {2, 3, 7, 9}};
+}
+
+// a uint8 [4, 40] (zero point 100) -> MatMulInteger by int8 [40, 6] at zero point 5 -> int32.
+Case matmul_integer_case() {
+  std::mt19937 rng(14);
+  ModelBuilder b;
+  b.input("x", {4, 40}, kUInt8).output("y", kInt32);
+  b.node("MatMulInteger",
+         {"x", b.ints("b", {40, 6}, kInt8, uniform_ints(rng, 40 * 6, -120, 120)),
+          b.ints("az", {}, kUInt8, {100}), b.ints("bz", {}, kInt8, {5})},
+         "y");
+  std::vector<int32_t> x;
+  for (int64_t v : uniform_ints(rng, 4 * 40, 0, 255)) x.push_back(static_cast<int32_t>(v));
+  return {b.bytes(), make_npy_i32({4, 40}, x, NpyType::U8), {4, 40}};
+}
+
+// `tolerance` steps from ORT allowed (0: exact).
+void check_against_ort(const Case& c, const std::string& tag, int64_t tolerance = 1) {
   const IntGraph ig = lower_qdq(import_model(c.bytes, c.x_shape[0]));
   REQUIRE(ig.inputs.size() == 1);
   IntValues in;
@@ -85,7 +119,7 @@ void check_against_ort(const Case& c, const std::string& tag) {
   REQUIRE(ours.size() == ort.size());
   int64_t off = 0, distinct = 0;
   for (size_t i = 0; i < ort.size(); ++i) {
-    CHECK(std::llabs(ours[i] - ort[i]) <= 1);
+    CHECK(std::llabs(ours[i] - ort[i]) <= tolerance);
     off += ours[i] != ort[i];
     distinct += ort[i] != ort[0];
   }
@@ -103,9 +137,30 @@ TEST_CASE("QLinearConv and QLinearMatMul agree with ONNX Runtime's kernels; the 
   check_against_ort(matmul_case(), "qlinearmatmul");
 }
 
-TEST_CASE("QLinearConv with asymmetric weights is one line: the MAC array's weights are symmetric",
+TEST_CASE(
+    "ConvInteger and MatMulInteger equal ONNX Runtime exactly (int32 accumulators); the simulator run_int",
+    "[compiler][qlinear][ort]") {
+  const Case conv = conv_integer_case(), mm = matmul_integer_case();
+  for (const Case* c : {&conv, &mm}) {
+    const IntGraph ig = lower_qdq(import_model(c->bytes, c->x_shape[0]));
+    CHECK(ig.tensor(ig.outputs[0]).dtype == DType::Int32);
+  }
+  check_against_ort(conv, "convinteger", 0);
+  check_against_ort(mm, "matmulinteger", 0);
+}
+
+TEST_CASE("a weight zero point is folded when the differences fit int8, else refused in one line",
           "[compiler][qlinear]") {
-  const Case c = conv_case(3);
-  CHECK_THROWS_WITH(lower_qdq(import_model(c.bytes, 2)),
-                    Catch::Contains("asymmetric: zero point 3") && Catch::Contains("symmetric"));
+  // Weights in [-127, 127] at zero point 3: -127 - 3 = -130 does not fit.
+  CHECK_THROWS_WITH(lower_qdq(import_model(conv_case(3).bytes, 2)),
+                    Catch::Contains("- zero point 3 =") && Catch::Contains("does not fit int8") &&
+                        Catch::Contains("symmetric"));
+  // An int32 accumulator may be requantized or be an output, but not feed the MAC array.
+  ModelBuilder b;
+  b.input("x", {1, 2, 4, 4}, kUInt8).output("y", kUInt8);
+  b.node("ConvInteger", {"x", b.ints("w", {2, 2, 1, 1}, kInt8, {1, 2, 3, 4})}, "acc");
+  b.node("DequantizeLinear", {"acc", b.scalar("s", 1.0f)}, "accf");
+  attr(b.node("MaxPool", {"accf"}, "p"), "kernel_shape", std::vector<int64_t>{2, 2});
+  b.node("QuantizeLinear", {"p", b.scalar("ys", 4.0f), b.ints("yz", {}, kUInt8, {0})}, "y");
+  CHECK_THROWS_WITH(lower_qdq(import_model(b.bytes(), 1)), Catch::Contains("is int32 (an accumulator)"));
 }
