@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "base/file_io.h"
+#include "base/printable.h"
 
 namespace tpusim {
 
@@ -66,7 +67,7 @@ void parse_header(const std::string& h, NpyArray& a, const std::string& source) 
     throw Error(
         fmt::format("{}: unsupported npy dtype '{}' (int8/16/32/64, uint8/16/32, float32/64, "
                     "little-endian)",
-                    source, descr));
+                    source, printable(descr)));
   a.type = type->type;
 
   p = value_of(h, "fortran_order");
@@ -89,18 +90,18 @@ void parse_header(const std::string& h, NpyArray& a, const std::string& source) 
   for (skip_spaces(); i < dims.size(); skip_spaces()) {
     const size_t start = i;
     while (i < dims.size() && dims[i] >= '0' && dims[i] <= '9') ++i;
-    if (i == start) throw Error(fmt::format("{}: malformed npy shape ({})", source, dims));
-    if (i - start > 12) throw Error(fmt::format("{}: npy shape ({}) is too large", source, dims));
+    if (i == start) throw Error(fmt::format("{}: malformed npy shape ({})", source, printable(dims)));
+    if (i - start > 12) throw Error(fmt::format("{}: npy shape ({}) is too large", source, printable(dims)));
     const auto v = static_cast<uint64_t>(std::stoll(dims.substr(start, i - start)));
     if (v != 0 && count > kMaxElements / v)
-      throw Error(fmt::format("{}: npy shape ({}) is too large", source, dims));
+      throw Error(fmt::format("{}: npy shape ({}) is too large", source, printable(dims)));
     count *= v;
     a.shape.push_back(static_cast<int64_t>(v));
     skip_spaces();
     if (i < dims.size() && dims[i] == ',')
       ++i;
     else if (i < dims.size())
-      throw Error(fmt::format("{}: malformed npy shape ({})", source, dims));
+      throw Error(fmt::format("{}: malformed npy shape ({})", source, printable(dims)));
   }
   if (a.shape.size() > 8) throw Error(fmt::format("{}: npy rank {} exceeds 8", source, a.shape.size()));
 }

@@ -58,6 +58,8 @@ struct Reader {
   }
 };
 
+constexpr uint64_t kMaxInflated = (uint64_t{1} << 32) - 1;  // one deflated member, bytes
+
 std::vector<uint8_t> inflate_raw(std::span<const uint8_t> in, uint64_t out_size, const std::string& where) {
   std::vector<uint8_t> out(out_size);
   z_stream z{};
@@ -198,7 +200,12 @@ std::vector<NpzMember> parse_npz(std::span<const uint8_t> bytes, const std::stri
       if (csize != usize) throw Error(where + ": stored sizes disagree");
       content.assign(raw.begin(), raw.end());
     } else if (method == 8) {
-      if (usize > (uint64_t{1} << 36)) throw Error(where + ": too large");
+      // Checked before allocating: deflate expands at most 1032x (zlib's bound), and zlib takes
+      // one buffer of under 4 GiB. A header claiming more is corrupt or a decompression bomb.
+      if (usize > kMaxInflated || usize > csize * 1032 + 1024)
+        throw Error(
+            fmt::format("{}: claims {} bytes uncompressed from {} compressed (limit {}, at most 1032x)",
+                        where, usize, csize, kMaxInflated));
       content = inflate_raw(raw, usize, where);
     } else {
       throw Error(fmt::format("{}: unsupported compression method {}", where, method));

@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "base/file_io.h"
+#include "base/printable.h"
 #include "compiler/canonicalize.h"
 #include "compiler/onnx_internal.h"
 
@@ -205,10 +206,34 @@ Graph import_onnx(const std::string& path, const ImportOptions& opt) {
 
 namespace {
 
+// Names reach one-line error messages and reports: a control character in any of them is refused
+// here, once, naming where it is (shown escaped).
+void check_names(const onnx::GraphProto& gp, const std::string& source) {
+  auto check = [&](const std::string& s, const std::string& what) {
+    for (unsigned char c : s)
+      if (c < 0x20 || c == 0x7f)
+        throw Error(
+            fmt::format("{}: {} '{}' contains control character 0x{:02x}", source, what, printable(s), c));
+  };
+  for (const auto* list : {&gp.input(), &gp.output(), &gp.value_info()})
+    for (const auto& vi : *list) check(vi.name(), "graph value");
+  for (const auto& t : gp.initializer()) check(t.name(), "initializer");
+  for (int i = 0; i < gp.node_size(); ++i) {
+    const auto& n = gp.node(i);
+    const std::string where = fmt::format("node {}", i);
+    for (const std::string* s : {&n.name(), &n.op_type(), &n.domain()})
+      check(*s, where + " name, op type or domain");
+    for (const std::string& s : n.input()) check(s, where + " input");
+    for (const std::string& s : n.output()) check(s, where + " output");
+    for (const auto& a : n.attribute()) check(a.name(), where + " attribute");
+  }
+}
+
 Graph graph_from_model(onnx::ModelProto& m, const std::string& source, const ImportOptions& opt) {
   if (m.ir_version() <= 0 || !m.has_graph() || m.opset_import_size() == 0)
     throw Error(fmt::format(
         "{}: not an ONNX model (no ir_version, graph or opset_import: truncated or another format)", source));
+  check_names(m.graph(), source);
   Graph g;
   g.source = source;
   for (const auto& o : m.opset_import())

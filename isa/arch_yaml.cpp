@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "base/file_io.h"
+#include "base/printable.h"
 #include "isa/arch.h"
 
 namespace tpusim {
@@ -21,7 +22,7 @@ constexpr uint64_t kMaxDdrBytes = uint64_t{1} << 40;   // 40-bit DMA addresses
 constexpr uint64_t kMaxLanes = 65535;                  // 16-bit channel counts
 
 [[noreturn]] void fail(const std::string& source, const std::string& key, const std::string& what) {
-  throw Error(fmt::format("{}: key '{}': {}", source, key, what));
+  throw Error(fmt::format("{}: key '{}': {}", source, printable(key), printable(what, 2000)));
 }
 
 std::string scalar_text(const YAML::Node& n, const std::string& source, const std::string& key) {
@@ -71,7 +72,8 @@ Arch arch_from_yaml(const std::string& text, const std::string& source) {
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    throw Error(fmt::format("{}:{}:{}: {}", source, e.mark.line + 1, e.mark.column + 1, e.msg));
+    throw Error(
+        fmt::format("{}:{}:{}: {}", source, e.mark.line + 1, e.mark.column + 1, printable(e.msg, 400)));
   }
   if (!root.IsMap()) throw Error(fmt::format("{}: expected a mapping of architecture keys", source));
 
@@ -91,6 +93,7 @@ Arch arch_from_yaml(const std::string& text, const std::string& source) {
     if (key == "name") {
       arch.name = scalar_text(kv.second, source, key);
       if (arch.name.empty() || arch.name.size() > 64) fail(source, key, "must be 1 to 64 characters");
+      if (printable(arch.name) != arch.name) fail(source, key, "must not contain control characters");
       continue;
     }
     const ArchParam* p = find_param(key);
