@@ -36,11 +36,18 @@ QuantParams params_from_range(double lo, double hi, const QuantSpec& spec, bool 
   if (symmetric) {
     const double amax = spec.is_signed ? std::max(-lo, hi) : hi;
     p.scale = std::max(static_cast<float>(amax / qmax), kMinScale);
-    return p;
+  } else {
+    p.scale = std::max(static_cast<float>((hi - lo) / (qmax - qmin)), kMinScale);
+    // lo <= 0 puts qmin - lo/scale in [qmin, qmax] up to rounding; the clamp only guards that.
+    p.zero_point = static_cast<int32_t>(std::clamp(std::round(qmin - lo / p.scale), qmin, qmax));
   }
-  p.scale = std::max(static_cast<float>((hi - lo) / (qmax - qmin)), kMinScale);
-  // lo <= 0 puts qmin - lo/scale in [qmin, qmax] up to rounding; the clamp only guards that.
-  p.zero_point = static_cast<int32_t>(std::clamp(std::round(qmin - lo / p.scale), qmin, qmax));
+  // Every grid value must dequantize to a float: a range near FLT_MAX (found by fuzz_calibration)
+  // would otherwise put the grid's ends at +-inf.
+  const double reach = double(p.scale) * std::max(p.zero_point - qmin, qmax - p.zero_point);
+  if (!(reach <= std::numeric_limits<float>::max()))
+    throw Error(
+        fmt::format("quantization range [{}, {}] is too wide: its {}-bit grid reaches {:g}, beyond float32",
+                    lo, hi, spec.bits, reach));
   return p;
 }
 
