@@ -26,9 +26,22 @@ uint64_t ddr_footprint(const Program& p, const Arch& a) {
   return std::min(hi, a.ddr_bytes);
 }
 
+namespace {
+// DDR bytes to store for the program on `a`, after the kMaxDeviceBytes check.
+uint64_t checked_footprint(const Program& p, const Arch& a) {
+  const uint64_t ddr = ddr_footprint(p, a), lmem = a.lmem_bytes();
+  if (ddr > kMaxDeviceBytes || lmem > kMaxDeviceBytes - ddr)
+    throw Error(
+        fmt::format("the program needs {} bytes of DDR and {} bytes of LMEM on '{}', more than the "
+                    "simulator's limit of {} bytes",
+                    ddr, lmem, a.name, kMaxDeviceBytes));
+  return ddr;
+}
+}  // namespace
+
 DeviceMemory prepare_memory(const Program& p, const Arch& a) {
   DeviceMemory mem;
-  mem.ddr.assign(ddr_footprint(p, a), 0);
+  mem.ddr.assign(checked_footprint(p, a), 0);
   mem.lmem.assign(a.lmem_bytes(), 0);
   for (size_t i = 0; i < p.data.size(); ++i) {
     const DataBlock& d = p.data[i];
@@ -99,11 +112,12 @@ void validate(const Program& p, const Arch& a) {
 
 RunResult run(const Program& p, const Arch& a, DeviceMemory& mem, const RunOptions& opt) {
   validate(p, a);
+  const uint64_t need = checked_footprint(p, a);
   if (mem.lmem.empty()) mem.lmem.assign(a.lmem_bytes(), 0);
   if (mem.lmem.size() != a.lmem_bytes())
     throw Error(fmt::format("LMEM image has {} bytes, architecture '{}' has {}", mem.lmem.size(), a.name,
                             a.lmem_bytes()));
-  if (const uint64_t need = ddr_footprint(p, a); mem.ddr.size() < need) mem.ddr.resize(need, 0);
+  if (mem.ddr.size() < need) mem.ddr.resize(need, 0);
   RunContext ctx(p, a, opt);
   if (opt.functional)
     run_functional(ctx, mem);

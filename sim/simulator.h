@@ -24,9 +24,15 @@ struct DeviceMemory {
   std::vector<uint8_t> lmem;
 };
 
+// The most simulated memory a run holds (the stored DDR prefix plus LMEM): a program and
+// architecture that need more are refused with an Error before anything is allocated
+// (docs/reliability.md, "Resource limits"). The largest preset has 1 GiB of DDR and 16 MiB of LMEM.
+inline constexpr uint64_t kMaxDeviceBytes = uint64_t{4} << 30;
+
 // One past the highest DDR byte the program touches: its DMA footprints, data blocks and I/O.
 uint64_t ddr_footprint(const Program& p, const Arch& a);
-// Zeroed memories sized for the program, with its data blocks written into DDR.
+// Zeroed memories sized for the program, with its data blocks written into DDR. Throws Error when
+// they would exceed kMaxDeviceBytes.
 DeviceMemory prepare_memory(const Program& p, const Arch& a);
 
 // Place an already-quantized tensor (one int32 per element, NCHW order) at its descriptor's
