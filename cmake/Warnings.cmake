@@ -17,3 +17,7 @@ if(TPUSIM_SANITIZE)
   # -fsanitize=undefined, so the traits tables' row checks (static_asserts) run in normal builds only.
   target_compile_definitions(tpusim_options INTERFACE TPUSIM_SANITIZE_BUILD)
 endif()
+if(TPUSIM_FUZZ)
+  # Coverage feedback for libFuzzer from every library; the fuzz/ targets link libFuzzer itself.
+  target_compile_options(tpusim_options INTERFACE -fsanitize=fuzzer-no-link)
+endif()

@@ -13,6 +13,7 @@ PACKAGES=(
   libonnx-dev libprotobuf-dev protobuf-compiler libyaml-cpp-dev nlohmann-json3-dev
   libcli11-dev zlib1g-dev libbenchmark-dev dataset-fashion-mnist
   python3-numpy python3-matplotlib python3-torch python3-torchvision python3-onnx libonnx-testdata
+  clang libclang-rt-14-dev  # the sanitized CI build and the libFuzzer targets (scripts/fuzz.sh)
 )
 
 # Node.js + npm only run the ONNX Runtime comparison tests (scripts/setup_ort.sh); a machine that
