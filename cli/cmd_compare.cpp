@@ -82,7 +82,7 @@ Command add_compare(CLI::App& root) {
   struct Opts {
     std::string model, fp32, input, arch, csv, json;
     workflow::CalibOptions calib;
-    bool timed = false;
+    bool timed = false, attribute = false;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* sub = root.add_subcommand(
@@ -101,6 +101,10 @@ Command add_compare(CLI::App& root) {
                       "Compile for this architecture (preset or YAML) and measure the simulator's tensors");
   CLI::Option* timed =
       sub->add_flag("--timed", o->timed, "With --arch: timed (SystemC) simulation instead of functional");
+  sub->add_flag(
+      "--attribute", o->attribute,
+      "Split each layer's error into weight/input rounding and clipping, bias, requant, multiplier, "
+      "output clipping and upstream by ablation (docs/compare.md, \"Attribution\")");
   sub->add_option("--csv", o->csv, "Write the table as CSV");
   sub->add_option("--json", o->json, "Write the table as JSON");
   const CalibCli calib =
@@ -127,10 +131,10 @@ Command add_compare(CLI::App& root) {
           in.calib = load_npy(o->calib.calib);
         }
         const compiler::CompareRun run = compiler::run_compare(in);
-        const compiler::CompareResult r = arch
-                                              ? simulated(run, *arch, o->timed)
-                                              : compiler::compare_layers(run.graph, run.ref.values, run.fp32);
+        compiler::CompareResult r = arch ? simulated(run, *arch, o->timed)
+                                         : compiler::compare_layers(run.graph, run.ref.values, run.fp32);
         compiler::require_matches(r, run.fp32_side);
+        if (o->attribute) compiler::attribute_compare(r, run);
         const std::string side = arch ? fmt::format("simulator (arch {})", arch->name) : "integer reference";
         if (!o->csv.empty()) write_file_atomic(o->csv, compiler::compare_csv(r));
         if (!o->json.empty()) {

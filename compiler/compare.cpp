@@ -172,6 +172,7 @@ CompareRun run_compare(const CompareInputs& in) {
     r.fp32_side = in.fp32_model;
   }
   r.graph = lower_qdq(qdq);
+  r.fp32_graph = fg;
 
   const std::string& fin = float_input(fg);
   const std::string& qin = r.graph.float_inputs.at(0);
@@ -225,6 +226,11 @@ bool any_sim(const CompareResult& r) {
   return std::any_of(r.layers.begin(), r.layers.end(), [](const LayerError& e) { return e.sim_equals_ref; });
 }
 
+bool any_attribution(const CompareResult& r) {
+  return std::any_of(r.layers.begin(), r.layers.end(),
+                     [](const LayerError& e) { return e.attribution || !e.attribution_skipped.empty(); });
+}
+
 }  // namespace
 
 std::string compare_table(const CompareResult& r, const std::string& title) {
@@ -255,13 +261,16 @@ std::string compare_table(const CompareResult& r, const std::string& title) {
     for (const std::string& s : r.skipped) out += " " + s;
     out += "\n";
   }
+  if (any_attribution(r)) out += attribution_table(r);
   return out;
 }
 
 std::string compare_csv(const CompareResult& r) {
   const bool sim = any_sim(r);
   std::string out = "layer,op,shape,cosine,sqnr_db,max_abs_err,fp32_max_abs";
-  out += sim ? ",sim_equals_ref,fp32_tensor\n" : ",fp32_tensor\n";
+  const bool attr = any_attribution(r);
+  out += sim ? ",sim_equals_ref,fp32_tensor" : ",fp32_tensor";
+  out += (attr ? attribution_csv_header() : "") + "\n";
   // Tensor names come from the model: quote any that holds a comma or a quote.
   auto field = [](const std::string& s) {
     if (s.find_first_of(",\"\n") == std::string::npos) return s;
@@ -273,7 +282,7 @@ std::string compare_csv(const CompareResult& r) {
     out += fmt::format("{},{},{},{},{},{},{}", field(e.name), e.op, dims(e.shape), num(e.cosine, "{:.9g}"),
                        num(e.sqnr_db, "{:.9g}"), num(e.max_abs_err, "{:.9g}"), num(e.fp32_max_abs, "{:.9g}"));
     if (sim) out += !e.sim_equals_ref ? "," : *e.sim_equals_ref ? ",true" : ",false";
-    out += "," + field(e.float_name) + "\n";
+    out += "," + field(e.float_name) + (attr ? attribution_csv_fields(e) : "") + "\n";
   }
   return out;
 }
@@ -292,6 +301,8 @@ nlohmann::json compare_json(const CompareResult& r) {
                         {"max_abs_err", e.max_abs_err},
                         {"fp32_max_abs", e.fp32_max_abs}};
     if (e.sim_equals_ref) j["sim_equals_ref"] = *e.sim_equals_ref;
+    if (e.attribution) j["attribution"] = e.attribution->to_json();
+    if (!e.attribution_skipped.empty()) j["attribution_skipped"] = e.attribution_skipped;
     layers.push_back(std::move(j));
   }
   return {{"layers", std::move(layers)}, {"skipped", r.skipped}};

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/npy.h"
+#include "compiler/attribution.h"
 #include "compiler/calibrate.h"
 #include "compiler/fp32_interp.h"
 #include "compiler/int_graph.h"
@@ -29,6 +30,8 @@ struct LayerError {
   Shape shape;
   double cosine = 0, sqnr_db = 0, max_abs_err = 0, fp32_max_abs = 0;
   std::optional<bool> sim_equals_ref;  // set by `tpusim compare --arch`: simulator == run_int, bit for bit
+  std::optional<Attribution> attribution;  // set by attribute_compare (`tpusim compare --attribute`)
+  std::string attribution_skipped;         // why an op was not attributed
 };
 
 // Throws Error when the sizes differ.
@@ -64,6 +67,7 @@ struct CompareRun {
   IntGraph graph;         // lowered at batch N, or at the model's fixed batch N / runs
   IntRun ref;             // run_int on the quantized images (the runs stacked: batch_rows.h)
   TensorMap fp32;         // every tensor of the FP32 side (stacked likewise)
+  Graph fp32_graph;       // the FP32 side's graph (at the graph's batch), for attribute_compare
   std::string fp32_side;  // what the FP32 side is, for headers: "fp32.onnx", "m.onnx, QDQ stripped", ...
   int64_t images = 0;
   int64_t runs = 1;  // graph executions: images / the graph's batch
@@ -83,5 +87,13 @@ std::string compare_table(const CompareResult& r, const std::string& title);
 // (shape as 1x8x16x16; SQNR "inf" when exact; sim_equals_ref only when some layer has it).
 std::string compare_csv(const CompareResult& r);
 nlohmann::json compare_json(const CompareResult& r);
+
+// Error attribution (attribution.h) of every op layer of `r`, on the integer reference's values.
+void attribute_compare(CompareResult& r, const CompareRun& run);
+// The attribution table `tpusim compare --attribute` prints below the comparison, and its CSV
+// columns (after fp32_tensor): attr_<part> shares of the error energy, attr_total_mse, attr_dominant.
+std::string attribution_table(const CompareResult& r);
+std::string attribution_csv_header();
+std::string attribution_csv_fields(const LayerError& e);
 
 }  // namespace tpusim::compiler
