@@ -166,6 +166,21 @@ import csv
 a, b = list(csv.DictReader(open('layers.csv'))), list(csv.DictReader(open('w4a4.csv')))
 assert float(b[-1]['sqnr_db']) < float(a[-1]['sqnr_db']) - 10, (a[-1], b[-1])
 ")
+doc(0 "build/tpusim compare ex/cnn_fp32.onnx --calib ex/calib.npy --bits w4a4 -i ex/images.npy --attribute --json attr.json")
+require_contains("${out}" "error attribution, % of each layer's error energy" "compare --attribute")
+python("
+import json
+parts = ['weight_rounding', 'weight_clipping', 'weight_update', 'bias_rounding', 'input_rounding', 'input_clipping',
+         'requant', 'multiplier', 'output_clipping', 'interaction', 'upstream']
+layers = json.load(open('attr.json'))['layers']
+assert 'attribution' not in layers[0], 'the input row is not attributed'
+for l in layers[1:]:
+    a = l['attribution']
+    assert abs(sum(a[k] for k in parts) - 1) < 1e-9, (l['layer'], a)
+    assert a['fp32_deviation'] == 0 and a['dominant'] in parts, (l['layer'], a)
+    assert abs(a['error_energy']['total'] - a['error_energy']['local'] - a['error_energy']['upstream']) < 1e-12
+assert layers[1]['attribution']['upstream'] == 0, 'the first op reads the host-quantized input'
+")
 
 # ---- cli.md, `tpusim run` ------------------------------------------------------------------------------
 doc(0 "build/tpusim asm examples/conv_relu_pool.s -o conv.tpu")
