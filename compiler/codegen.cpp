@@ -95,9 +95,11 @@ void schedule(Emitter& e, int64_t tiles, int sets, uint64_t set_bytes,
   for (int64_t k = 0; k < sets; ++k) load(k);
   for (int64_t k = 0; k < tiles; ++k) {
     TileCode& t = code[static_cast<size_t>(k)];
-    if (t.compute) {
+    if (!t.compute.empty()) {
       if (!t.loads.empty() || !t.const_loads.empty()) e.tiu_waits_for_gdma(last_load[static_cast<size_t>(k)]);
-      e.gdma_waits_for_tiu(e.tiu(*t.compute));
+      uint32_t last = 0;
+      for (const Instr& in : t.compute) last = e.tiu(in);
+      e.gdma_waits_for_tiu(last);
     }
     for (const Instr& in : t.stores) e.gdma(in);
     load(k + sets);

@@ -53,7 +53,7 @@ class Emitter {
 struct TileCode {
   std::vector<Instr> loads;        // activations
   std::vector<Instr> const_loads;  // weights, bias, rq table, lut table (after `loads` in a tile)
-  std::optional<Instr> compute;
+  std::vector<Instr> compute;      // TIU instructions, in order
   std::vector<Instr> stores;
 };
 
@@ -119,6 +119,19 @@ MatmulShape matmul_shape(const IntGraph& g, const IOp& op);
 TileCode matmul_code(const IntGraph& g, const IOp& op, const MatmulShape& s, const MatmulTile& t,
                      const Bufs& b, const DdrMap& ddr, const OpConsts& c, const Arch& a);
 
+// The requant tail of a TIU instruction from the op's RequantSpec (rq table at LMEM `rq_lmem`).
+template <class T>
+void set_requant(T& t, const IOp& op, const ITensor& out, uint64_t rq_lmem) {
+  t.out_dtype = static_cast<int64_t>(out.dtype);
+  t.out_zp = op.rq.out_zp;
+  t.rq_per_channel = op.rq.per_channel() ? 1 : 0;
+  t.rq = op.rq.per_channel() ? static_cast<int64_t>(rq_lmem) : 0;
+  t.m0 = op.rq.per_channel() ? 0 : op.rq.at(0).m0;
+  t.shift = op.rq.per_channel() ? 0 : op.rq.at(0).shift;
+  t.clamp_lo = op.rq.clamp_lo;
+  t.clamp_hi = op.rq.clamp_hi;
+}
+
 // Per-op code (codegen_ops.cpp). Each fills the tile count, buffering and LMEM use it chose.
 struct OpPlanInfo {
   int64_t tiles = 0;
@@ -155,6 +168,10 @@ void emit_group(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a,
 // Every op of the graph in order. opt 0: each op tiled on its own (emit_op); opt 1: the resident
 // schedule of codegen_resident.cpp.
 std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a, int opt);
+// A matmul whose weights do not fit LMEM even one column per lane: the reduction split into chunks
+// with INT32 partial sums in LMEM (codegen_ksplit.cpp).
+OpPlanInfo emit_matmul_ksplit(Emitter& e, const IntGraph& g, const IOp& op, const MatmulShape& s,
+                              const DdrMap& ddr, const OpConsts& c, const Arch& a);
 // IGather (codegen_gather.cpp).
 OpPlanInfo emit_gather(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a);
 // IRearrange (codegen_rearrange.cpp).

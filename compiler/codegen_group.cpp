@@ -166,7 +166,7 @@ void emit_group(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a,
   for (size_t j = 0; j < slices.size(); ++j) {
     for (size_t k = 0; k < K; ++k) {
       e.node = g.ops[plan.first + k].name;
-      e.tiu(*code(j, k).compute);
+      for (const Instr& in : code(j, k).compute) e.tiu(in);
     }
     e.node = g.ops[plan.last].name;
     for (const Instr& in : code(j, K - 1).stores) e.gdma(in);

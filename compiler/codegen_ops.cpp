@@ -7,22 +7,6 @@
 
 namespace tpusim::compiler::be {
 
-namespace {
-
-template <class T>
-void set_requant(T& t, const IOp& op, const ITensor& out, uint64_t rq_lmem) {
-  t.out_dtype = static_cast<int64_t>(out.dtype);
-  t.out_zp = op.rq.out_zp;
-  t.rq_per_channel = op.rq.per_channel() ? 1 : 0;
-  t.rq = op.rq.per_channel() ? static_cast<int64_t>(rq_lmem) : 0;
-  t.m0 = op.rq.per_channel() ? 0 : op.rq.at(0).m0;
-  t.shift = op.rq.per_channel() ? 0 : op.rq.at(0).shift;
-  t.clamp_lo = op.rq.clamp_lo;
-  t.clamp_hi = op.rq.clamp_hi;
-}
-
-}  // namespace
-
 ConstBytes const_bytes(const WindowShape& s, const Arch& a) {
   ConstBytes c;
   if (s.weights) c.w = local_bytes(a, s.w_dt, 1, s.oc, 1, s.icpg * s.kh * s.kw);
@@ -111,7 +95,7 @@ TileCode window_code(const IntGraph& g, const IOp& op, const WindowShape& s, con
     x.in_dtype = static_cast<int64_t>(s.in_dt), x.w_dtype = static_cast<int64_t>(s.w_dt);
     x.in_zp = cv->in_zp, x.has_bias = s.bias ? 1 : 0;
     set_requant(x, op, y, b.rq);
-    tc.compute = x.instr();
+    tc.compute = {x.instr()};
   } else if (const IPool* p = op.as<IPool>()) {
     ops::Pool x;
     x.dst = dst, x.src = src, x.mode = static_cast<int64_t>(p->mode), x.n = t.nt, x.c = t.oct;
@@ -119,7 +103,7 @@ TileCode window_code(const IntGraph& g, const IOp& op, const WindowShape& s, con
     x.pad_t = t.pad_t, x.pad_b = t.pad_b, x.pad_l = s.pad_l, x.pad_r = s.pad_r;
     x.count_pad = p->count_pad ? 1 : 0, x.in_dtype = static_cast<int64_t>(s.in_dt), x.in_zp = p->in_zp;
     set_requant(x, op, y, b.rq);
-    tc.compute = x.instr();
+    tc.compute = {x.instr()};
   } else if (const IEltwise* el = op.as<IEltwise>()) {
     ops::Eltwise x;
     x.dst = dst, x.a = src, x.b = static_cast<int64_t>(b.in[1]), x.op = static_cast<int64_t>(el->op);
@@ -128,19 +112,19 @@ TileCode window_code(const IntGraph& g, const IOp& op, const WindowShape& s, con
     x.a_shift = el->a_rescale.shift, x.b_dtype = static_cast<int64_t>(s.in_dt2), x.b_zp = el->b_zp;
     x.b_m0 = el->b_rescale.m0, x.b_shift = el->b_rescale.shift;
     set_requant(x, op, y, b.rq);
-    tc.compute = x.instr();
+    tc.compute = {x.instr()};
   } else if (op.as<ILut>()) {
     ops::Lut x;
     x.dst = dst, x.src = src, x.table = static_cast<int64_t>(b.lut);
     x.n = t.nt, x.c = t.oct, x.h = t.rows, x.w = s.ow;
     x.in_dtype = static_cast<int64_t>(s.in_dt), x.out_dtype = static_cast<int64_t>(s.out_dt);
-    tc.compute = x.instr();
+    tc.compute = {x.instr()};
   } else {
     ops::Requant x;
     x.dst = dst, x.src = src, x.n = t.nt, x.c = t.oct, x.h = t.rows, x.w = s.ow;
     x.in_dtype = static_cast<int64_t>(s.in_dt), x.in_zp = op.as<IRequant>()->in_zp;
     set_requant(x, op, y, b.rq);
-    tc.compute = x.instr();
+    tc.compute = {x.instr()};
   }
   if (b.store)
     tc.stores.push_back(dma_store(a, s.out_dt, out_d, b.out, ddr.of(g, op.output),
@@ -205,7 +189,7 @@ TileCode matmul_code(const IntGraph& g, const IOp& op, const MatmulShape& s, con
   m.m = t.mt, m.k = s.k, m.n = t.jt, m.in_dtype = static_cast<int64_t>(s.in_dt);
   m.w_dtype = static_cast<int64_t>(s.w_dt), m.in_zp = op.as<IMatmul>()->in_zp, m.has_bias = s.bias ? 1 : 0;
   set_requant(m, op, g.tensor(op.output), b.rq);
-  tc.compute = m.instr();
+  tc.compute = {m.instr()};
   if (b.store)
     tc.stores.push_back(dma_store(a, s.out_dt, {t.mt, t.jt, 1, 1}, b.out, ddr.of(g, op.output),
                                   t.m0 * s.n + t.j0, {s.m, s.n, 1, 1}));
@@ -217,7 +201,9 @@ namespace {
 OpPlanInfo emit_matmul(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const OpConsts& c,
                        const Arch& a) {
   const MatmulShape s = matmul_shape(g, op);
-  const MatmulPlan plan = plan_matmul(s, a, op.name.c_str());
+  const std::optional<MatmulPlan> fit = try_plan_matmul(s, a);
+  if (!fit) return emit_matmul_ksplit(e, g, op, s, ddr, c, a);
+  const MatmulPlan& plan = *fit;
   auto make = [&](int64_t k, uint64_t base) {
     Bufs b;
     b.in[0] = base + plan.in_off, b.w = base + plan.w_off, b.b = base + plan.b_off;

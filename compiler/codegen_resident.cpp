@@ -212,7 +212,7 @@ struct Walk {
           if (e) prefetch(j, *at);
         }
         if (e) {
-          e->tiu(*tc.compute);
+          for (const Instr& in : tc.compute) e->tiu(in);
           for (const Instr& in : tc.stores) e->gdma(in);
         }
       }

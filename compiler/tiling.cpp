@@ -176,7 +176,8 @@ WindowPlan plan_window(const WindowShape& s, const Arch& a, const char* what) {
   throw Error(fmt::format("{}: no tiling fits LMEM ({} bytes per lane)", what, a.lane_bytes));
 }
 
-MatmulPlan plan_matmul(const MatmulShape& s, const Arch& a, const char* what) {
+std::optional<MatmulPlan> try_plan_matmul(const MatmulShape& s, const Arch& a) {
+  if (s.k > kMaxMatmulK) return std::nullopt;
   auto lay = [&](int64_t mt, int64_t jt, uint64_t align, MatmulPlan* p) {
     MatmulPlan scratch;
     MatmulPlan& q = p ? *p : scratch;
@@ -210,7 +211,7 @@ MatmulPlan plan_matmul(const MatmulShape& s, const Arch& a, const char* what) {
         p.double_buffer = sets == 2 && p.tiles.size() > 1;
         return p;
       }
-  throw Error(fmt::format("{}: no tiling fits LMEM ({} bytes per lane)", what, a.lane_bytes));
+  return std::nullopt;
 }
 
 }  // namespace tpusim::compiler::be

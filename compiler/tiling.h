@@ -1,9 +1,11 @@
 // Back end, tiling: how one IR op is cut into tiles that fit LMEM (docs/compiler.md, "Back end").
 // A window op (conv2d, pool, and eltwise/requant as 1x1 windows) is tiled over batch, output-channel
 // groups and output-row bands; a band's input rows carry the halo, and padding applies only at
-// the real image edges. Matmul is tiled over rows and output columns (k is never split).
+// the real image edges. Matmul is tiled over rows and output columns here; a matmul whose weights do
+// not fit even so gets its reduction split (codegen_ksplit.cpp).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "base/int_math.h"
@@ -68,6 +70,9 @@ struct MatmulPlan {
   uint64_t set_bytes = 0, in_off = 0, w_off = 0, b_off = 0, rq_off = 0, out_off = 0;
   std::vector<MatmulTile> tiles;
 };
-MatmulPlan plan_matmul(const MatmulShape& s, const Arch& a, const char* what);
+inline constexpr int64_t kMaxMatmulK = 65535;  // matmul's k and dma's c fields: 16 bits
+// The largest tiles that fit, or nothing (also when k > kMaxMatmulK) (k is never split here:
+// codegen_ksplit.cpp does that).
+std::optional<MatmulPlan> try_plan_matmul(const MatmulShape& s, const Arch& a);
 
 }  // namespace tpusim::compiler::be

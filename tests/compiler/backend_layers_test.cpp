@@ -336,3 +336,52 @@ TEST_CASE("back end: squeeze-and-excite, x * lut(s) with s broadcast, bit-exact 
     CHECK(res.tensors_compared == 5);
   }
 }
+
+namespace {
+
+// [rows, k] x [n, k]^T whose weights for one column per lane exceed a lane: k = 1.3 lanes' bytes.
+IntGraph wide_fc(Rng& r, const Arch& a, DType w_dtype, int64_t wmax) {
+  IMatmul m;
+  m.w_dtype = w_dtype;
+  const int64_t per_byte = is_4bit(w_dtype) ? 2 : 1;
+  const int64_t rows = pick(r, 1, 3), k = int64_t(a.lane_bytes) * per_byte * 13 / 10 + pick(r, 0, 9),
+                n = pick(r, 3, int64_t(a.lanes) + 3);
+  for (int64_t i = 0; i < n * k; ++i) m.weight.push_back(static_cast<int8_t>(pick(r, -wmax, wmax)));
+  m.w_scale.assign(static_cast<size_t>(n), 0.01f);
+  for (int64_t j = 0; j < n; ++j) m.bias.push_back(static_cast<int32_t>(pick(r, -5000, 5000)));
+  const ITensor x = tensor("x", {rows, k}, act_type(r), r);
+  const ITensor y = tensor("y", {rows, n}, act_type(r), r);
+  m.in_zp = x.zero_point;
+  const double span = double(traits(y.dtype).qmax - traits(y.dtype).qmin);
+  return one_op({x}, y, m,
+                requant(r, pick(r, 0, 1) ? n : 1, span / (std::sqrt(double(k)) * wmax * 200.0), y));
+}
+
+}  // namespace
+
+TEST_CASE("back end: a matmul too wide for LMEM splits its reduction into int32 partial sums, bit-exact",
+          "[backend][ksplit]") {
+  Rng r(77);
+  for (const char* preset : {"edge", "default", "server"}) {
+    const Arch& a = arch_preset(preset);
+    for (DType wt : {DType::Int8, DType::Int4}) {
+      const IntGraph g = wide_fc(r, a, wt, is_4bit(wt) ? 7 : 20);
+      INFO(preset << " " << name(wt) << " in " << shape_str(g.tensors.at("x").shape) << " out "
+                  << shape_str(g.tensors.at("y").shape));
+      const BitexactResult res = check_bitexact(g, a, std::string(preset) == "edge", 5);
+      // Chunks were added into the accumulator by eltwise adds, and requantized by requant.
+      CHECK(res.stats.opcode_counts.count("eltwise") == 1);
+      CHECK(res.stats.opcode_counts.count("requant") == 1);
+      CHECK(res.stats.acc_overflows == 0);
+    }
+  }
+}
+
+TEST_CASE("back end: a split reduction that could saturate int32 is refused in one line",
+          "[backend][ksplit]") {
+  Rng r(78);
+  const Arch& a = arch_preset("server");
+  const IntGraph g = wide_fc(r, a, DType::Int8, 127);  // 127 * 255 * 340,000 > 2^31
+  CHECK_THROWS_WITH(compile_int_graph(g, a, nullptr, 0),
+                    Catch::Contains("could saturate int32 partial sums") && Catch::Contains("refused"));
+}

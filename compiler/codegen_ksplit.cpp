@@ -1,0 +1,194 @@
+// Back end: a matmul whose weights for even one column per lane do not fit LMEM (a classifier's
+// 25,088-long rows on `edge`) runs with its reduction split into chunks. Chunk 0's matmul writes
+// the INT32 accumulator itself (output type int32, identity requant, bias added); every later
+// chunk's matmul writes an INT32 partial sum that an eltwise add (identity rescales, int32 output)
+// adds into the accumulator; after the last chunk a requant instruction applies the op's requant
+// tail. The accumulator never leaves LMEM. This equals the one-instruction matmul bit for bit
+// whenever no partial sum can saturate int32 (the reference saturates once, at the end): that is
+// proven from the weights, bias and input range before any code is emitted, else the op is refused.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <optional>
+
+#include "base/error.h"
+#include "compiler/codegen.h"
+
+namespace tpusim::compiler::be {
+
+namespace {
+
+struct KsplitPlan {
+  int64_t mt = 1, jt = 1, kc = 1;
+  int sets = 1;
+  uint64_t acc_off = 0, out_off = 0, shared_bytes = 0;               // shared by every step
+  uint64_t in_off = 0, w_off = 0, t_off = 0, b_off = 0, rq_off = 0;  // within a set
+  uint64_t set_bytes = 0;
+};
+
+// The set's bias and rq table sit beside the chunk that reads them (chunk 0 / the last chunk), so a
+// prefetch of the next tile's tables never overwrites ones a queued instruction still reads.
+std::optional<KsplitPlan> layout(const MatmulShape& s, const Arch& a, int64_t mt, int64_t jt, int64_t kc,
+                                 int sets) {
+  KsplitPlan p;
+  p.mt = mt, p.jt = jt, p.kc = kc, p.sets = sets;
+  uint64_t at = 0;
+  auto place = [&](uint64_t bytes) {  // local_bytes() are multiples of 4: int32 stays aligned
+    const uint64_t off = at;
+    at += bytes;
+    return off;
+  };
+  p.acc_off = place(local_bytes(a, DType::Int32, mt, jt, 1, 1));
+  p.out_off = place(local_bytes(a, s.out_dt, mt, jt, 1, 1));
+  p.shared_bytes = at;
+  at = 0;
+  p.in_off = place(local_bytes(a, s.in_dt, mt, kc, 1, 1));
+  p.w_off = place(local_bytes(a, s.w_dt, 1, jt, 1, kc));
+  p.t_off = place(local_bytes(a, DType::Int32, mt, jt, 1, 1));
+  if (s.bias) p.b_off = place(local_bytes(a, DType::Int32, 1, jt, 1, 1));
+  if (s.rq_table) p.rq_off = place(local_bytes(a, DType::Int32, 1, jt, 1, 2));
+  p.set_bytes = at;
+  if (p.shared_bytes + p.set_bytes * uint64_t(sets) > a.lane_bytes) return std::nullopt;
+  return p;
+}
+
+bool even(DType t, int64_t elem) { return !is_4bit(t) || elem % 2 == 0; }
+
+// 4-bit operands start on whole bytes in every step.
+bool aligned(const MatmulShape& s, const KsplitPlan& p) {
+  for (int64_t m0 = 0; m0 < s.m; m0 += p.mt)
+    for (int64_t j0 = 0; j0 < s.n; j0 += p.jt)
+      for (int64_t k0 = 0; k0 < s.k; k0 += p.kc)
+        if (!even(s.in_dt, m0 * s.k + k0) || !even(s.w_dt, j0 * s.k + k0) || !even(s.out_dt, m0 * s.n + j0))
+          return false;
+  return true;
+}
+
+// One column per lane (the least weight per lane), all rows, the longest chunk that fits; two
+// sets (the next chunk loads while this one computes) when a chunk of at least a quarter of the
+// single-set one fits them.
+std::optional<KsplitPlan> plan_ksplit(const MatmulShape& s, const Arch& a) {
+  const int64_t jt = std::min<int64_t>(s.n, a.lanes);
+  for (int64_t mt = s.m; mt >= 1; mt = mt > 1 ? ceil_div(mt, 2) : 0) {
+    int64_t best[3] = {0, 0, 0};  // by sets
+    for (int sets : {1, 2}) {
+      // The largest kc that fits, by bisection (bytes grow with kc); the matmul's k field and the
+      // DMA's c field hold 16 bits.
+      int64_t lo = 0, hi = std::min<int64_t>(s.k, kMaxMatmulK);
+      while (lo < hi) {
+        const int64_t mid = (lo + hi + 1) / 2;
+        if (layout(s, a, mt, jt, mid, sets))
+          lo = mid;
+        else
+          hi = mid - 1;
+      }
+      best[sets] = lo;
+    }
+    for (int sets : {2, 1}) {
+      if (best[sets] < 1 || (sets == 2 && best[2] * 4 < best[1])) continue;
+      for (int64_t kc = best[sets]; kc >= std::max<int64_t>(1, best[sets] - 2); --kc) {
+        auto p = layout(s, a, mt, jt, kc, sets);
+        if (p && aligned(s, *p)) return p;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// Refuses the split unless every partial sum provably fits int32.
+void check_no_saturation(const IOp& op, const MatmulShape& s) {
+  const IMatmul& m = *op.as<IMatmul>();
+  const DTypeTraits& t = traits(s.in_dt);
+  const int64_t xmax = std::max(t.qmax - m.in_zp, m.in_zp - t.qmin);
+  for (int64_t j = 0; j < s.n; ++j) {
+    int64_t bound = m.bias.empty() ? 0 : std::abs(int64_t{m.bias[static_cast<size_t>(j)]});
+    for (int64_t k = 0; k < s.k; ++k)
+      bound += std::abs(int64_t{m.weight[static_cast<size_t>(j * s.k + k)]}) * xmax;
+    if (bound > INT32_MAX)
+      throw Error(
+          fmt::format("{}: its weights do not fit LMEM and a split reduction could saturate int32 "
+                      "partial sums in column {} (bound {}): not bit-exact, refused",
+                      op.name, j, bound));
+  }
+}
+
+// The int32-in, int32-out identity requant tail.
+template <class T>
+void identity_requant(T& x) {
+  x.out_dtype = static_cast<int64_t>(DType::Int32), x.out_zp = 0, x.rq_per_channel = 0, x.rq = 0;
+  x.m0 = kM0Identity, x.shift = kShiftIdentity, x.clamp_lo = INT32_MIN, x.clamp_hi = INT32_MAX;
+}
+
+struct Step {
+  int64_t m0, mt, j0, jt, k0, kc;
+  bool first, last;
+};
+
+}  // namespace
+
+OpPlanInfo emit_matmul_ksplit(Emitter& e, const IntGraph& g, const IOp& op, const MatmulShape& s,
+                              const DdrMap& ddr, const OpConsts& c, const Arch& a) {
+  check_no_saturation(op, s);
+  const std::optional<KsplitPlan> plan = plan_ksplit(s, a);
+  if (!plan)
+    throw Error(fmt::format("{}: no tiling fits LMEM ({} bytes per lane), even with the reduction split",
+                            op.name, a.lane_bytes));
+  const KsplitPlan& p = *plan;
+  std::vector<Step> steps;
+  for (int64_t m0 = 0; m0 < s.m; m0 += p.mt)
+    for (int64_t j0 = 0; j0 < s.n; j0 += p.jt)
+      for (int64_t k0 = 0; k0 < s.k; k0 += p.kc)
+        steps.push_back({m0, std::min(p.mt, s.m - m0), j0, std::min(p.jt, s.n - j0), k0,
+                         std::min(p.kc, s.k - k0), k0 == 0, k0 + p.kc >= s.k});
+  const IMatmul& mm = *op.as<IMatmul>();
+  const uint64_t x_ddr = ddr.of(g, op.inputs[0]), y_ddr = ddr.of(g, op.output);
+  auto make = [&](int64_t k, uint64_t set) {
+    const Step& st = steps[static_cast<size_t>(k)];
+    const uint64_t base = p.shared_bytes + set;
+    const uint64_t in = base + p.in_off, w = base + p.w_off, part = base + p.t_off;
+    TileCode tc;
+    tc.loads.push_back(
+        dma_load(a, s.in_dt, {st.mt, st.kc, 1, 1}, x_ddr, st.m0 * s.k + st.k0, {s.m, s.k, 1, 1}, in));
+    tc.const_loads.push_back(
+        dma_load(a, s.w_dt, {1, st.jt, 1, st.kc}, c.weight, st.j0 * s.k + st.k0, {1, s.n, 1, s.k}, w));
+    if (st.first && s.bias)
+      tc.const_loads.push_back(
+          dma_load(a, DType::Int32, {1, st.jt, 1, 1}, c.bias, st.j0, {1, s.n, 1, 1}, base + p.b_off));
+    if (st.last && s.rq_table)
+      tc.const_loads.push_back(
+          dma_load(a, DType::Int32, {1, st.jt, 1, 2}, c.rq, st.j0 * 2, {1, s.n, 1, 2}, base + p.rq_off));
+    ops::Matmul m;
+    m.dst = static_cast<int64_t>(st.first ? p.acc_off : part), m.src = static_cast<int64_t>(in);
+    m.weight = static_cast<int64_t>(w),
+    m.bias = st.first && s.bias ? static_cast<int64_t>(base + p.b_off) : 0;
+    m.m = st.mt, m.k = st.kc, m.n = st.jt, m.in_dtype = static_cast<int64_t>(s.in_dt);
+    m.w_dtype = static_cast<int64_t>(s.w_dt), m.in_zp = mm.in_zp, m.has_bias = st.first && s.bias ? 1 : 0;
+    identity_requant(m);
+    tc.compute.push_back(m.instr());
+    if (!st.first) {  // acc += partial
+      ops::Eltwise x;
+      x.dst = x.a = static_cast<int64_t>(p.acc_off), x.b = static_cast<int64_t>(part);
+      x.op = static_cast<int64_t>(EltOp::Add), x.n = st.mt, x.c = st.jt, x.h = 1, x.w = 1;
+      x.a_dtype = x.b_dtype = static_cast<int64_t>(DType::Int32), x.a_zp = x.b_zp = 0;
+      x.a_m0 = x.b_m0 = kM0Identity, x.a_shift = x.b_shift = kShiftIdentity;
+      identity_requant(x);
+      tc.compute.push_back(x.instr());
+    }
+    if (st.last) {  // the op's own requant tail, then the output tile to DDR
+      ops::Requant r;
+      r.dst = static_cast<int64_t>(p.out_off), r.src = static_cast<int64_t>(p.acc_off);
+      r.n = st.mt, r.c = st.jt, r.h = 1, r.w = 1, r.in_dtype = static_cast<int64_t>(DType::Int32),
+      r.in_zp = 0;
+      set_requant(r, op, g.tensor(op.output), base + p.rq_off);
+      tc.compute.push_back(r.instr());
+      tc.stores.push_back(dma_store(a, s.out_dt, {st.mt, st.jt, 1, 1}, p.out_off, y_ddr, st.m0 * s.n + st.j0,
+                                    {s.m, s.n, 1, 1}));
+    }
+    return tc;
+  };
+  const auto n = static_cast<int64_t>(steps.size());
+  schedule(e, n, p.sets, p.set_bytes, make);
+  return {n, p.sets == 2 && n > 1, p.shared_bytes + p.set_bytes * uint64_t(p.sets)};
+}
+
+}  // namespace tpusim::compiler::be
