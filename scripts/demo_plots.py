@@ -7,6 +7,9 @@ Usage:
 Writes to OUTDIR (default: the report's folder), and prints the path of each file written:
     accuracy.png            top-1 per variant: FP32, fake-quant, integer reference, simulator
     layers.png              per-layer SQNR (dB) and cosine similarity of the quantized variants
+    attribution.png         per-layer error attribution (stacked shares of each layer's error energy:
+                            weight rounding ... upstream, `tpusim compare --attribute`), one panel a
+                            variant; skipped when no layer has "attribution"
     perf.png                latency, MAC utilization and DDR traffic of the simulated variants
     timeline_<variant>.png  Gantt chart of the engines, from the variant's Chrome trace
 layers.png and perf.png are skipped when no variant has layers / perf.
@@ -25,6 +28,13 @@ import sys
 import tempfile
 
 PROG = "demo_plots.py"
+# The disjoint parts of a layer's error energy (docs/compare.md, "Attribution"), as plotted.
+ATTRIBUTION_PARTS = [("weight_rounding", "weight rounding"), ("weight_clipping", "weight clipping"),
+                     ("weight_update", "weight update (QAT)"), ("bias_rounding", "bias rounding"),
+                     ("input_rounding", "input rounding"), ("input_clipping", "input clipping"),
+                     ("requant", "requant (output rounding)"), ("multiplier", "multiplier"),
+                     ("output_clipping", "output clipping"), ("interaction", "interaction"),
+                     ("upstream", "upstream")]
 ACCURACY_KINDS = [("fp32", "FP32"), ("fake_quant", "fake-quant"), ("int_ref", "integer reference"),
                   ("sim", "simulator")]
 INF_DB = 1000.0  # an SQNR at or above this, or null (JSON has no inf), means identical outputs
@@ -85,6 +95,9 @@ def check_variant(v, where):
         check(layer, "name", "str", f"{where}.layers[{i}]")
         for key in ("sqnr_db", "cosine"):  # null: inf SQNR, undefined cosine
             check(layer, key, "num", f"{where}.layers[{i}]", nullable=True)
+        attribution = check(layer, "attribution", "dict", f"{where}.layers[{i}]", required=False)
+        for key, _ in ATTRIBUTION_PARTS if attribution is not None else ():
+            check(attribution, key, "num", f"{where}.layers[{i}].attribution")
 
 
 def load_report(path):
@@ -211,6 +224,30 @@ def plot_layers(fig, variants):
         ax.grid(alpha=0.3)
 
 
+def plot_attribution(fig, variants):
+    """One panel per variant: each layer's error energy split into its parts (percent), positive
+    parts stacked up from 0, negative ones (interaction, upstream) down from 0."""
+    from matplotlib import colormaps
+    axes = fig.subplots(len(variants), 1, sharex=True, squeeze=False)[:, 0]
+    names = list(dict.fromkeys(x["name"] for v in variants for x in v["layers"]))
+    colours = colormaps["tab20"]
+    for ax, v in zip(axes, variants):
+        xs = [names.index(x["name"]) for x in v["layers"]]
+        up, down = [0.0] * len(xs), [0.0] * len(xs)
+        for k, (key, label) in enumerate(ATTRIBUTION_PARTS):
+            share = [100 * x["attribution"][key] for x in v["layers"]]
+            bottom = [d if s < 0 else u for s, u, d in zip(share, up, down)]
+            ax.bar(xs, share, bottom=bottom, width=0.7, color=colours(k), label=label)
+            up = [u + max(s, 0) for s, u in zip(share, up)]
+            down = [d + min(s, 0) for s, d in zip(share, down)]
+        ax.axhline(0, color="k", linewidth=0.8)
+        ax.set_ylabel("% of error energy")
+        ax.set_title(f"{v['label']}: where each layer's error comes from", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    axes[-1].set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+
+
 def plot_perf(fig, variants):
     ax_lat, ax_util, ax_ddr = fig.subplots(1, 3)
     xs = range(len(variants))
@@ -280,6 +317,12 @@ def draw_figures(report, traces):
     if with_layers:
         n_layers = len({x["name"] for v in with_layers for x in v["layers"]})
         plot_layers(figure("layers.png", max(7, 0.45 * n_layers + 2), 7), with_layers)
+    with_attr = [dict(v, layers=[x for x in v["layers"] if x.get("attribution")]) for v in with_layers]
+    with_attr = [v for v in with_attr if v["layers"]]
+    if with_attr:
+        n_layers = len({x["name"] for v in with_attr for x in v["layers"]})
+        plot_attribution(figure("attribution.png", max(9, 0.5 * n_layers + 4), 1 + 2.6 * len(with_attr)),
+                         with_attr)
     with_perf = [v for v in variants if v.get("perf")]
     if with_perf:
         plot_perf(figure("perf.png", max(9, 4.8 * len(with_perf)), 4.5), with_perf)

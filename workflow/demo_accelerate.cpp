@@ -48,6 +48,8 @@ nlohmann::json layers_json(const std::vector<compiler::LayerError>& layers) {
                  {"sqnr_db", std::isfinite(l.sqnr_db) ? nlohmann::json(l.sqnr_db) : nlohmann::json()},
                  {"max_abs_err", l.max_abs_err},
                  {"fp32_max_abs", l.fp32_max_abs}});
+  for (size_t i = 0; i < layers.size(); ++i)  // the split of its error (docs/compare.md, "Attribution")
+    if (layers[i].attribution) j[i]["attribution"] = layers[i].attribution->to_json();
   return j;
 }
 
@@ -91,7 +93,11 @@ nlohmann::json demo_accelerate(const DemoOptions& o, const VariantSpec& v, const
   ci.model = onnx;
   ci.fp32_model = fp32_dir + "/model.onnx";
   ci.input = image_batch(test, n);
-  const std::vector<compiler::LayerError> layers = compiler::compare_model(ci).layers;
+  const compiler::CompareRun run = compiler::run_compare(ci);
+  compiler::CompareResult cmp = compiler::compare_layers(run.graph, run.ref.values, run.fp32);
+  compiler::require_matches(cmp, run.fp32_side);
+  compiler::attribute_compare(cmp, run);
+  const std::vector<compiler::LayerError>& layers = cmp.layers;
   return {{"accuracy", {{"int_ref", r.top1}, {"sim", sim.top1}}},
           {"sim_vs_int_ref", {{"images", sim.images}, {"identical_outputs", identical}}},
           {"perf", per_image_perf(sim, arch)},

@@ -39,7 +39,23 @@ std::string layer_cell(const json& l) {
   return fmt::format("{:.4f} / {}", l["cosine"].get<double>(), sqnr);
 }
 
-std::string layers_table(const json& r) {
+// The largest part of a layer's error and its share (docs/compare.md, "Attribution").
+std::string attribution_cell(const json& l) {
+  if (!l.contains("attribution")) return "";
+  const json& a = l["attribution"];
+  const std::string d = a["dominant"].get<std::string>();
+  return a.contains(d) ? fmt::format("{} {:.0f}%", d, 100 * a[d].get<double>()) : d;
+}
+
+bool any_attribution(const json& r) {
+  for (const json& v : r["variants"])
+    for (const json& l : v.value("layers", json::array()))
+      if (l.contains("attribution")) return true;
+  return false;
+}
+
+// One row per layer, one column per variant with layers, `cell` of each.
+std::string layers_table(const json& r, std::string (*cell)(const json&)) {
   std::vector<std::string> names;
   std::vector<const json*> qs;
   for (const json& v : r["variants"]) {
@@ -56,13 +72,14 @@ std::string layers_table(const json& r) {
   }
   s += "\n" + rule + "\n";
   for (const std::string& n : names) {
-    s += "| " + n + " |";
+    std::string row, cells;
     for (const json* v : qs) {
       const json& ls = (*v)["layers"];
       const auto it = std::find_if(ls.begin(), ls.end(), [&](const json& l) { return l["name"] == n; });
-      s += " " + (it == ls.end() ? std::string() : layer_cell(*it)) + " |";
+      const std::string c = it == ls.end() ? std::string() : cell(*it);
+      row += " " + c + " |", cells += c;
     }
-    s += "\n";
+    if (!cells.empty()) s += "| " + n + " |" + row + "\n";  // a row with no cell at all is left out
   }
   return s;
 }
@@ -105,7 +122,7 @@ std::string demo_markdown(const json& r) {
        "compiler's "
        "golden interpreter of the exported ONNX; the simulator runs the compiled program.\n\n" +
        accuracy_table(r) + image("accuracy.png", "accuracy");
-  const std::string layers = layers_table(r);
+  const std::string layers = layers_table(r, layer_cell);
   if (!layers.empty()) {
     int64_t n = 0;
     for (const json& v : r["variants"]) n = std::max<int64_t>(n, v.value("compare_images", int64_t{0}));
@@ -117,6 +134,13 @@ std::string demo_markdown(const json& r) {
              n) +
          layers + image("layers.png", "per-layer SQNR and cosine");
   }
+  if (any_attribution(r))
+    s += "\n## Where each layer's error comes from\n\nThe largest part of each layer's error energy, by "
+         "ablation in an emulation of the layer on FP32 inputs with each source of error switched on alone "
+         "(`tpusim compare --attribute`, docs/compare.md \"Attribution\"): weight rounding, clipping and "
+         "update (QAT), bias, input rounding and clipping, requant (the output's rounding), multiplier, "
+         "output clipping, their interaction, and upstream (what the inputs bring).\n\n" +
+         layers_table(r, attribution_cell) + image("attribution.png", "per-layer error attribution");
   s += "\n## On the accelerator\n\nPer image, timed simulation, means over the test images.\n\n" +
        perf_table(r) + image("perf.png", "latency, utilization, DDR traffic");
   s += "\n## Engine timeline\n\nThe first test image's run; open a trace in https://ui.perfetto.dev.\n\n";

@@ -44,6 +44,31 @@ j = json.load(open('net.json'))
 assert j['images'] == 3 and len(j['layers']) == len(r), j
 ")
 
+# --attribute: the error of each op layer split by source (compiler/attribution.h); the total
+# error energy recomputed from the dumps, the shares summing to 1, the CSV and JSON agreeing.
+run(0 out err compare "${MODELS}/net_qdq.onnx" --fp32 "${MODELS}/net_fp32.onnx" -i "${MODELS}/x_net.npy"
+    --attribute --csv attr.csv --json attr.json)
+require_contains("${out}" "error attribution, % of each layer's error energy" "attribution table")
+python("${read_csv}
+f = np.load('${MODELS}/net_fp32_dump.npz')
+q = np.load('${MODELS}/net_int_dump.npz')
+parts = ['weight_rounding', 'weight_clipping', 'weight_update', 'bias_rounding', 'input_rounding',
+         'input_clipping', 'requant', 'multiplier', 'output_clipping', 'interaction', 'upstream']
+r, j = rows('attr.csv'), json.load(open('attr.json'))['layers']
+assert list(r[0].keys())[-13:] == ['attr_' + k for k in parts] + ['attr_total_mse', 'attr_dominant'], r[0].keys()
+assert r[0]['attr_total_mse'] == '' and 'attribution' not in j[0], 'the input row is not attributed'
+for x, l in zip(r[1:], j[1:]):
+    e = f[x['fp32_tensor']].astype(np.float64).ravel() - q[x['layer'] + '_dq'].astype(np.float64).ravel()
+    a = l['attribution']
+    assert abs(float(x['attr_total_mse']) - (e @ e) / e.size) <= 1e-6 * (e @ e) / e.size, (x, (e @ e) / e.size)
+    assert abs(sum(a[k] for k in parts) - 1) < 1e-9 and a['fp32_deviation'] == 0, l
+    assert all(abs(float(x['attr_' + k]) - a[k]) < 1e-8 for k in parts), (x, a)
+    assert x['attr_dominant'] == a['dominant'] and a[a['dominant']] == max(a[k] for k in parts), a
+assert j[1]['attribution']['upstream'] == 0, 'the first op reads the host-quantized input'
+# The FP32 export's weights are the integers times their scales: on the grid and inside the range.
+assert all(l['attribution'][k] == 0 for l in j[1:] for k in ('weight_rounding', 'weight_clipping', 'weight_update')), j
+")
+
 # The QDQ zoo, FP32 side = the model without activation QDQ; and simulated on edge and default:
 # every layer's simulator integers equal the integer reference's.
 foreach(m qdq_int8 qdq_uint8 qdq_int4 qdq_depthwise)
@@ -135,8 +160,8 @@ for v in list(m.graph.input) + list(m.graph.output):
         d.dim_value = 1
 onnx.save(m, 'net_qdq_b1.onnx')
 ")
-run(0 out err compare "${MODELS}/net_qdq.onnx" -i "${MODELS}/x_net.npy" --arch edge --json dyn.json)
-run(0 out err compare net_qdq_b1.onnx -i "${MODELS}/x_net.npy" --arch edge --json fixed.json)
+run(0 out err compare "${MODELS}/net_qdq.onnx" -i "${MODELS}/x_net.npy" --arch edge --json dyn.json --attribute)
+run(0 out err compare net_qdq_b1.onnx -i "${MODELS}/x_net.npy" --arch edge --json fixed.json --attribute)
 require_contains("${out}" "3 image(s)" "fixed-batch header")
 python("
 a, b = json.load(open('dyn.json')), json.load(open('fixed.json'))
@@ -147,4 +172,8 @@ for x, y in zip(la, lb):
     for k in ('cosine', 'sqnr_db', 'max_abs_err'):
         assert x[k] == y[k], (k, x, y)
     assert y['sim_equals_ref'] is True, y
+    if x['op'] != 'input':  # the attribution summed over the 3 runs
+        ax, ay = x['attribution'], y['attribution']
+        assert ax['dominant'] == ay['dominant'], (x, y)
+        assert all(abs(ax[k] - ay[k]) < 1e-9 for k in ax if k not in ('dominant', 'error_energy')), (ax, ay)
 ")

@@ -45,9 +45,25 @@ def chrome_trace(n_tiu=40):
             "otherData": {"arch": "default", "clock_mhz": 1000.0, "total_cycles": t + 200}}
 
 
-def quantized_variant(name, label, top1, sqnrs, trace=None):
+ATTRIBUTION_KEYS = ["weight_rounding", "weight_clipping", "weight_update", "bias_rounding", "input_rounding",
+                    "input_clipping", "requant", "multiplier", "output_clipping", "interaction", "upstream"]
+
+
+def attribution(i):
+    """Shares of a layer's error energy as `tpusim compare --attribute` writes them (sum 1; the
+    interaction may be negative)."""
+    a = dict.fromkeys(ATTRIBUTION_KEYS, 0.0)
+    a.update(weight_rounding=0.5, requant=0.3, interaction=-0.1, upstream=0.3 if i else 0.0)
+    a["input_rounding"] = 1 - sum(a.values())
+    a.update(rounding=a["weight_rounding"] + a["input_rounding"], dominant="weight_rounding")
+    return a
+
+
+def quantized_variant(name, label, top1, sqnrs, trace=None, attributed=False):
     layers = [{"name": f"layer{i}", "op": "conv2d", "cosine": None if s is None else 1 - 10 ** (-s / 10),
                "sqnr_db": s, "max_abs_err": 0.01} for i, s in enumerate(sqnrs)]
+    for i, layer in enumerate(layers if attributed else []):
+        layer["attribution"] = attribution(i)
     v = {"name": name, "label": label, "bits": name.split("_")[-1],
          "accuracy": {"fp32": 0.9318, "fake_quant": top1, "int_ref": top1 - 0.0001, "sim": top1 - 0.0001},
          "sim_vs_int_ref": {"images": 10000, "identical_outputs": 10000},
@@ -67,7 +83,7 @@ def report():
                 {"name": "fp32", "label": "FP32", "bits": "fp32", "accuracy": {"fp32": 0.9318}},
                 # null SQNR: JSON's inf (identical outputs); 1e308: a large number standing for inf
                 quantized_variant("ptq_w8a8", "PTQ W8A8 (kl)", 0.9310, [38.2, None, 35.0, 1e308],
-                                  "ptq_w8a8/trace.json"),
+                                  "ptq_w8a8/trace.json", attributed=True),
                 quantized_variant("qat_w4a4", "QAT W4A4 (lsq)", 0.9102, [20.1, 18.5, None, 15.0]),
             ]}
 
@@ -120,7 +136,7 @@ class DemoPlotsTest(unittest.TestCase):
         path = self.write_report(report())
         result = self.run_script(path)
         self.assertEqual(result.returncode, 0, result.stderr)
-        expected = ["accuracy.png", "layers.png", "perf.png", "timeline_ptq_w8a8.png"]
+        expected = ["accuracy.png", "attribution.png", "layers.png", "perf.png", "timeline_ptq_w8a8.png"]
         self.assertEqual(self.pngs(), expected)
         lines = result.stdout.splitlines()
         self.assertEqual(sorted(pathlib.Path(line).name for line in lines), expected)
@@ -140,6 +156,15 @@ class DemoPlotsTest(unittest.TestCase):
         self.assertEqual(result.stdout.splitlines(), [str(self.dir / "plots" / "accuracy.png")])
         self.assertEqual(self.pngs(self.dir / "plots"), ["accuracy.png"])
         self.assertGreater(png_size(self.dir / "plots" / "accuracy.png")[0], 0)
+
+    def test_no_attribution_no_plot(self):
+        r = report()
+        for layer in r["variants"][1]["layers"]:
+            del layer["attribution"]
+        result = self.run_script(self.write_report(r))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertNotIn("attribution.png", self.pngs())
+        self.assertIn("layers.png", self.pngs())
 
     def test_all_sqnr_infinite(self):
         r = report()
@@ -165,6 +190,10 @@ class DemoPlotsTest(unittest.TestCase):
         for mutate, mentions in ((lambda r: r.update(variants={}), "variants"),
                                  (lambda r: r["variants"][1]["perf"].update(cycles="many"), "cycles"),
                                  (lambda r: r["variants"][2]["layers"][0].pop("sqnr_db"), "sqnr_db"),
+                                 (lambda r: r["variants"][1]["layers"][1]["attribution"].pop("upstream"),
+                                  "upstream"),
+                                 (lambda r: r["variants"][1]["layers"][0].update(attribution=[0.5]),
+                                  "attribution"),
                                  (lambda r: r["variants"][0]["accuracy"].update(fp32=93.18), "fp32")):
             with self.subTest(mentions=mentions):
                 r = report()

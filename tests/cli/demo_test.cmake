@@ -30,6 +30,14 @@ for v in r['variants'][1:]:
     layers = v['layers']
     assert [l['name'] for l in layers] == ['image_q', 'conv1_q', 'pool1_q', 'conv2_q', 'pool2_q', 'fc1_q', 'fc2_q'], layers
     sqnr[v['name']] = sum(l['sqnr_db'] for l in layers[1:])
+    # Each layer's error split by source (tpusim compare --attribute): shares summing to 1, the
+    # all-off emulation equal to FP32, nothing upstream of the first layer.
+    parts = ['weight_rounding', 'weight_clipping', 'weight_update', 'bias_rounding', 'input_rounding',
+             'input_clipping', 'requant', 'multiplier', 'output_clipping', 'interaction', 'upstream']
+    for l in layers[1:]:
+        at = l['attribution']
+        assert abs(sum(at[k] for k in parts) - 1) < 1e-9 and at['fp32_deviation'] == 0, (v['name'], l)
+    assert layers[1]['attribution']['upstream'] == 0, (v['name'], layers[1])
     p = v['perf']
     assert p['cycles'] > 0 and 0 < p['mac_utilization'] <= 1 and p['macs'] == 4241152, p
     assert abs(p['latency_us'] - p['cycles'] / r['clock_mhz']) < 1e-9, p
@@ -42,9 +50,10 @@ assert sqnr['ptq_w4a4'] < sqnr['ptq_w8a8'], sqnr
 perf = {v['name']: v['perf'] for v in r['variants'][1:]}
 assert perf['ptq_w4a4']['cycles'] < perf['ptq_w8a8']['cycles'], perf
 md = open('demo/report.md').read()
-for needle in ['| PTQ W8A8 (mse) |', '| QAT W4A4 (lsq) |', '100/100 outputs bit-exact', '![accuracy](accuracy.png)']:
+for needle in ['| PTQ W8A8 (mse) |', '| QAT W4A4 (lsq) |', '100/100 outputs bit-exact', '![accuracy](accuracy.png)',
+               "## Where each layer's error comes from", '![per-layer error attribution](attribution.png)']:
     assert needle in md, needle
-for png in ['accuracy.png', 'layers.png', 'perf.png', 'timeline_qat_w4a4.png']:
+for png in ['accuracy.png', 'layers.png', 'attribution.png', 'perf.png', 'timeline_qat_w4a4.png']:
     assert open('demo/' + png, 'rb').read(8) == b'\\x89PNG\\r\\n\\x1a\\n', png
 ")
 
