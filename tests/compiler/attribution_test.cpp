@@ -165,6 +165,7 @@ TEST_CASE("attribution: every source off is FP32, every source on the integer re
       parse_bits(bits, in.calib_config);
       cases.push_back(in);
     }
+  size_t same_grid_pools = 0;
   for (const CompareInputs& ci : cases) {
     INFO(ci.model << (ci.calib ? " calibrated" : ""));
     const CompareRun run = run_compare(ci);
@@ -194,9 +195,21 @@ TEST_CASE("attribution: every source off is FP32, every source on the integer re
       for (const std::string& name : op.inputs) prev.push_back(chained.at(g.storage(name)));
       chained[op.output] = em.run(prev, Sources::all());
       CHECK(chained[op.output] == dequantize(run.ref.values.at(op.output)));
+      // A max pool onto its input's own grid rounds and clips nothing of its own: requant and
+      // output clipping alone leave the FP32 values, and so do the weight sources (it has none).
+      const IPool* pool = op.as<IPool>();
+      const ITensor &x = g.tensor(op.inputs[0]), &y = g.tensor(op.output);
+      if (pool && pool->mode == PoolMode::Max && x.scale == y.scale && x.zero_point == y.zero_point &&
+          x.dtype == y.dtype) {
+        ++same_grid_pools;
+        for (Source src :
+             {Source::Requant, Source::OutputClipping, Source::Multiplier, Source::WeightRounding})
+          CHECK(em.run(in, Sources::only(src)) == run.fp32.at(em.float_output()).f32);
+      }
     }
     CHECK(attributed == g.ops.size());
   }
+  CHECK(same_grid_pools > 0);
 }
 
 TEST_CASE("attribution: the shares of each layer's error energy add up to 1", "[attribution]") {
