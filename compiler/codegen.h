@@ -172,6 +172,10 @@ std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap&
 // with INT32 partial sums in LMEM (codegen_ksplit.cpp).
 OpPlanInfo emit_matmul_ksplit(Emitter& e, const IntGraph& g, const IOp& op, const MatmulShape& s,
                               const DdrMap& ddr, const OpConsts& c, const Arch& a);
+// A dense conv whose weights do not fit LMEM even one output channel per lane: the input channels
+// split into chunks with INT32 partial sums in LMEM (codegen_ksplit_conv.cpp).
+OpPlanInfo emit_conv_ksplit(Emitter& e, const IntGraph& g, const IOp& op, const WindowShape& s,
+                            const DdrMap& ddr, const OpConsts& c, const Arch& a);
 // IGather (codegen_gather.cpp).
 OpPlanInfo emit_gather(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a);
 // IRearrange (codegen_rearrange.cpp).

@@ -6,6 +6,8 @@
 // tail. The accumulator never leaves LMEM. This equals the one-instruction matmul bit for bit
 // whenever no partial sum can saturate int32 (the reference saturates once, at the end): that is
 // proven from the weights, bias and input range before any code is emitted, else the op is refused.
+#include "compiler/codegen_ksplit.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -112,13 +114,6 @@ void check_no_saturation(const IOp& op, const MatmulShape& s) {
   }
 }
 
-// The int32-in, int32-out identity requant tail.
-template <class T>
-void identity_requant(T& x) {
-  x.out_dtype = static_cast<int64_t>(DType::Int32), x.out_zp = 0, x.rq_per_channel = 0, x.rq = 0;
-  x.m0 = kM0Identity, x.shift = kShiftIdentity, x.clamp_lo = INT32_MIN, x.clamp_hi = INT32_MAX;
-}
-
 struct Step {
   int64_t m0, mt, j0, jt, k0, kc;
   bool first, last;
@@ -128,7 +123,8 @@ struct Step {
 
 OpPlanInfo emit_matmul_ksplit(Emitter& e, const IntGraph& g, const IOp& op, const MatmulShape& s,
                               const DdrMap& ddr, const OpConsts& c, const Arch& a) {
-  check_no_saturation(op, s);
+  const IMatmul& mm = *op.as<IMatmul>();
+  check_no_saturation(op, mm.weight, mm.bias, s.k, s.in_dt, mm.in_zp);
   const std::optional<KsplitPlan> plan = plan_ksplit(s, a);
   if (!plan)
     throw Error(fmt::format("{}: no tiling fits LMEM ({} bytes per lane), even with the reduction split",
@@ -140,7 +136,6 @@ OpPlanInfo emit_matmul_ksplit(Emitter& e, const IntGraph& g, const IOp& op, cons
       for (int64_t k0 = 0; k0 < s.k; k0 += p.kc)
         steps.push_back({m0, std::min(p.mt, s.m - m0), j0, std::min(p.jt, s.n - j0), k0,
                          std::min(p.kc, s.k - k0), k0 == 0, k0 + p.kc >= s.k});
-  const IMatmul& mm = *op.as<IMatmul>();
   const uint64_t x_ddr = ddr.of(g, op.inputs[0]), y_ddr = ddr.of(g, op.output);
   auto make = [&](int64_t k, uint64_t set) {
     const Step& st = steps[static_cast<size_t>(k)];
@@ -189,6 +184,45 @@ OpPlanInfo emit_matmul_ksplit(Emitter& e, const IntGraph& g, const IOp& op, cons
   const auto n = static_cast<int64_t>(steps.size());
   schedule(e, n, p.sets, p.set_bytes, make);
   return {n, p.sets == 2 && n > 1, p.shared_bytes + p.set_bytes * uint64_t(p.sets)};
+}
+
+}  // namespace tpusim::compiler::be
+
+namespace tpusim::compiler::be {
+
+void check_no_saturation(const IOp& op, const std::vector<int8_t>& weight, const std::vector<int32_t>& bias,
+                         int64_t len, DType in_dt, int32_t in_zp) {
+  const DTypeTraits& t = traits(in_dt);
+  const int64_t xmax = std::max(t.qmax - in_zp, in_zp - t.qmin);
+  const auto rows = static_cast<int64_t>(weight.size()) / len;
+  for (int64_t j = 0; j < rows; ++j) {
+    int64_t bound = bias.empty() ? 0 : std::abs(int64_t{bias[static_cast<size_t>(j)]});
+    for (int64_t k = 0; k < len; ++k)
+      bound += std::abs(int64_t{weight[static_cast<size_t>(j * len + k)]}) * xmax;
+    if (bound > INT32_MAX)
+      throw Error(
+          fmt::format("{}: its weights do not fit LMEM and a split reduction could saturate int32 "
+                      "partial sums in output channel {} (bound {}): not bit-exact, refused",
+                      op.name, j, bound));
+  }
+}
+
+Instr accumulate(uint64_t acc, uint64_t part, Dims d) {
+  ops::Eltwise x;
+  x.dst = x.a = static_cast<int64_t>(acc), x.b = static_cast<int64_t>(part);
+  x.op = static_cast<int64_t>(EltOp::Add), x.n = d.n, x.c = d.c, x.h = d.h, x.w = d.w;
+  x.a_dtype = x.b_dtype = static_cast<int64_t>(DType::Int32), x.a_zp = x.b_zp = 0;
+  x.a_m0 = x.b_m0 = kM0Identity, x.a_shift = x.b_shift = kShiftIdentity;
+  identity_requant(x);
+  return x.instr();
+}
+
+Instr requant_acc(const IOp& op, const ITensor& out_t, uint64_t acc, uint64_t out, uint64_t rq, Dims d) {
+  ops::Requant r;
+  r.dst = static_cast<int64_t>(out), r.src = static_cast<int64_t>(acc);
+  r.n = d.n, r.c = d.c, r.h = d.h, r.w = d.w, r.in_dtype = static_cast<int64_t>(DType::Int32), r.in_zp = 0;
+  set_requant(r, op, out_t, rq);
+  return r.instr();
 }
 
 }  // namespace tpusim::compiler::be

@@ -137,7 +137,10 @@ namespace {
 OpPlanInfo emit_window(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const OpConsts& c,
                        const Arch& a) {
   const WindowShape s = window_shape(g, op);
-  const WindowPlan plan = plan_window(s, a, op.name.c_str());
+  const std::optional<WindowPlan> fit = try_plan_window(s, a);
+  if (!fit && op.as<IConv>() && !s.grouped) return emit_conv_ksplit(e, g, op, s, ddr, c, a);
+  if (!fit) throw Error(fmt::format("{}: no tiling fits LMEM ({} bytes per lane)", op.name, a.lane_bytes));
+  const WindowPlan& plan = *fit;
   const int sets = plan.double_buffer ? 2 : 1;
   auto make = [&](int64_t k, uint64_t base) {
     const WindowTile& t = plan.tiles[static_cast<size_t>(k)];

@@ -146,7 +146,7 @@ static WindowPlan window_plan(const WindowShape& s, const Arch& a, int64_t nt, i
   return p;
 }
 
-WindowPlan plan_window(const WindowShape& s, const Arch& a, const char* what) {
+std::optional<WindowPlan> try_plan_window(const WindowShape& s, const Arch& a) {
   const std::vector<int64_t> ocs = channel_candidates(s.oc, s.grouped ? s.ocpg : 1, a.lanes);
   const std::vector<int64_t> nts = s.n > 1 ? std::vector<int64_t>{s.n, 1} : std::vector<int64_t>{1};
   auto fits = [&](int64_t nt, int64_t oct, int64_t rows, int sets) {
@@ -173,7 +173,7 @@ WindowPlan plan_window(const WindowShape& s, const Arch& a, const char* what) {
     for (int64_t oct : ocs)
       for (int64_t rows = s.oh; rows >= 1; --rows)
         if (fits(nt, oct, rows, 1)) return window_plan(s, a, nt, oct, rows, 1);
-  throw Error(fmt::format("{}: no tiling fits LMEM ({} bytes per lane)", what, a.lane_bytes));
+  return std::nullopt;
 }
 
 std::optional<MatmulPlan> try_plan_matmul(const MatmulShape& s, const Arch& a) {

@@ -52,8 +52,9 @@ struct WindowPlan {
   std::vector<WindowTile> tiles;
 };
 
-// Chooses the tiling; throws Error naming `what` when no tiling fits.
-WindowPlan plan_window(const WindowShape& s, const Arch& a, const char* what);
+// Chooses the tiling, or nothing when no tiling fits (a dense conv then splits its input channels:
+// codegen_ksplit_conv.cpp).
+std::optional<WindowPlan> try_plan_window(const WindowShape& s, const Arch& a);
 std::vector<WindowTile> window_tiles(const WindowShape& s, int64_t nt, int64_t oct, int64_t rows);
 
 struct MatmulShape {

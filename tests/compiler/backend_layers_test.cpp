@@ -385,3 +385,35 @@ TEST_CASE("back end: a split reduction that could saturate int32 is refused in o
   CHECK_THROWS_WITH(compile_int_graph(g, a, nullptr, 0),
                     Catch::Contains("could saturate int32 partial sums") && Catch::Contains("refused"));
 }
+
+TEST_CASE("back end: a dense conv too wide for LMEM splits its input channels into int32 partial sums",
+          "[backend][ksplit]") {
+  Rng r(79);
+  const Arch& a = arch_preset("edge");
+  for (int i = 0; i < 4; ++i) {
+    const bool four = i % 2 == 1;
+    IConv c;
+    c.kernel[0] = c.kernel[1] = 3, c.pads[0] = c.pads[1] = c.pads[2] = c.pads[3] = 1;
+    c.stride[0] = c.stride[1] = 1 + i / 2;
+    c.w_dtype = four ? DType::Int4 : DType::Int8;
+    // ic * 9 weights per output channel: 1.2 lanes' bytes.
+    const int64_t ic = int64_t(a.lane_bytes) * (four ? 2 : 1) * 12 / 90 + i, oc = pick(r, 3, 12),
+                  h = pick(r, 5, 9);
+    const int64_t wmax = four ? 7 : 20;
+    for (int64_t k = 0; k < oc * ic * 9; ++k) c.weight.push_back(static_cast<int8_t>(pick(r, -wmax, wmax)));
+    c.w_scale.assign(static_cast<size_t>(oc), 0.01f);
+    for (int64_t o = 0; o < oc; ++o) c.bias.push_back(static_cast<int32_t>(pick(r, -5000, 5000)));
+    const ITensor x = tensor("x", {1 + i % 2, ic, h, h + 1}, act_type(r), r);
+    const int64_t oh = out_size(h, 1, 1, 3, c.stride[0], 1), ow = out_size(h + 1, 1, 1, 3, c.stride[1], 1);
+    const ITensor y = tensor("y", {1 + i % 2, oc, oh, ow}, act_type(r), r);
+    c.in_zp = x.zero_point;
+    const double span = double(traits(y.dtype).qmax - traits(y.dtype).qmin);
+    const IntGraph g =
+        one_op({x}, y, c, requant(r, pick(r, 0, 1) ? oc : 1, span / (std::sqrt(ic * 9.0) * wmax * 200.0), y));
+    INFO("case " << i << " in " << shape_str(x.shape) << " out " << shape_str(y.shape));
+    const BitexactResult res = check_bitexact(g, a, i == 0, 9 + static_cast<uint32_t>(i));
+    CHECK(res.stats.opcode_counts.count("eltwise") == 1);
+    CHECK(res.stats.opcode_counts.count("requant") == 1);
+    CHECK(res.stats.acc_overflows == 0);
+  }
+}
