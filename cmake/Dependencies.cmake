@@ -7,6 +7,10 @@ find_package(yaml-cpp REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(Catch2 REQUIRED)
 find_package(benchmark REQUIRED)
+# Explicit SIMD of the simulator's fast kernels (isa/simd_kernels.cpp), runtime-dispatched.
+find_package(hwy REQUIRED)
+# oneDNN: only the int8 convolution benchmark against it (tests/bench/bench_conv_onednn.cpp).
+find_package(dnnl CONFIG QUIET)
 # ONNX in (compiler/) and out (qat/), through libonnx's protobuf classes.
 find_package(Protobuf REQUIRED)
 find_package(ONNX REQUIRED)

@@ -113,7 +113,7 @@ struct Semantics<Opcode::Pool> {
                                      .operands = operands_pool,
                                      .check = check_pool,
                                      .reference = exec_pool,
-                                     .fast = exec_pool,
+                                     .fast = exec_pool_fast,
                                      .in_place = false};
 };
 template <>

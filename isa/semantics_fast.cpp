@@ -1,16 +1,24 @@
-// Optimised twins of the MAC-heavy kernels (conv2d, matmul) and of lut. Same effect as the plain loops in
-// semantics_tiu.cpp, which stay the reference; tests/isa/semantics_fast_test.cpp compares the two.
+// Optimised twins of the MAC-heavy kernels (conv2d, matmul); pool and lut are in
+// semantics_fast_pool_lut.cpp. Same effect as the plain loops in semantics_tiu.cpp, which stay the
+// reference; tests/isa/semantics_fast_test.cpp and semantics_fast_random_test.cpp compare the two.
 //
-// Speed comes from unpacking operands once into int16 buffers — centred inputs (x - in_zp) with
-// the padding materialised as zeros, and weights — so the inner loop is a contiguous
-// int16 x int16 -> int32 multiply-add the compiler vectorises. |x - in_zp| <= 255 and |w| <= 128
-// (check() keeps zero points inside their types), so a product is < 2^15 and an int32 sum of K
-// products is exact while K * 2^15 < 2^31. Larger K falls back to the reference kernel.
+// Two paths, both on the Highway kernels of isa/simd_kernels.h (runtime dispatch AVX-512 VNNI /
+// AVX-512 / AVX2 / SSE4):
+// - im2col + gemm (most convs, every matmul): inputs as unsigned bytes x + off (off = -qmin of the
+//   input type; padding = in_zp + off), weights as signed bytes — int8 weights as stored, int4 ones
+//   nibble-unpacked — multiplied by gemm_u8s8; the offset is removed per output channel by the
+//   correction -(in_zp + off) * sum(w). |x + off| <= 255, |w| <= 128: exact in int32 for K < 2^16.
+// - flat axpy (stride 1, fewer than 32 taps, e.g. a first layer): centred int16 planes, one long
+//   multiply-add per tap over the flattened padded plane (axpy_i16).
+// Longer reductions fall back to the reference kernel.
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "isa/numerics.h"
+#include "isa/semantics_fast_util.h"
 #include "isa/semantics_internal.h"
+#include "isa/simd_kernels.h"
 
 namespace tpusim::sem {
 
@@ -18,56 +26,80 @@ constexpr int64_t kMaxExactTerms = (int64_t{1} << 31) / (int64_t{1} << 15) - 1;
 
 namespace {
 
-// One (n, group) of a conv: the centred, zero-padded input planes xpad[ci][y][x] and the shape.
-struct ConvGroup {
-  const std::vector<int16_t>& xpad;
+// The shape of one (n, group) of a conv over its padded input planes [icg][ph][pw].
+struct ConvShape {
   int64_t icg, kh, kw, ph, pw, oh, ow, sh, sw, dh, dw;
   int64_t taps() const { return icg * kh * kw; }
+  int64_t plane() const { return ph * pw; }
 };
 
-// acc[oy][ox] += w * x for every tap: contiguous along the output row when stride 1. Best when
-// output rows are wide.
-void accumulate_rows(const ConvGroup& g, const int16_t* w, int32_t* acc) {
+// Stride 1, few taps: acc[oy * pw + ox] += w * xpad[...] over the flattened padded plane, one
+// contiguous axpy of (oh - 1) * pw + ow elements per tap (the columns ox >= ow are never read).
+void accumulate_flat(const ConvShape& g, const int16_t* xpad, const int16_t* w, int32_t* acc) {
+  const auto len = static_cast<size_t>((g.oh - 1) * g.pw + g.ow);
   for (int64_t ci = 0; ci < g.icg; ++ci)
     for (int64_t ky = 0; ky < g.kh; ++ky)
       for (int64_t kx = 0; kx < g.kw; ++kx) {
         const int32_t wv = w[(ci * g.kh + ky) * g.kw + kx];
-        if (wv == 0) continue;
-        const int16_t* xrow0 = g.xpad.data() + ci * g.ph * g.pw + ky * g.dh * g.pw + kx * g.dw;
-        for (int64_t oy = 0; oy < g.oh; ++oy) {
-          const int16_t* xr = xrow0 + oy * g.sh * g.pw;
-          int32_t* ar = acc + oy * g.ow;
-          if (g.sw == 1)
-            for (int64_t ox = 0; ox < g.ow; ++ox) ar[ox] += wv * xr[ox];
-          else
-            for (int64_t ox = 0; ox < g.ow; ++ox) ar[ox] += wv * xr[ox * g.sw];
-        }
+        if (wv != 0) simd::axpy_i16(wv, xpad + ci * g.plane() + ky * g.dh * g.pw + kx * g.dw, acc, len);
       }
 }
 
+// out[0..kw) = xr[0..kw): fixed-size copies for the common kernel widths (a memmove call per 3
+// bytes cost more than the copy).
+inline uint8_t* copy_taps(const uint8_t* xr, int64_t kw, uint8_t* out) {
+  switch (kw) {
+    case 1: *out = *xr; return out + 1;
+    case 3: std::memcpy(out, xr, 3); return out + 3;
+    case 5: std::memcpy(out, xr, 5); return out + 5;
+    case 7: std::memcpy(out, xr, 7); return out + 7;
+    default: return std::copy(xr, xr + kw, out);
+  }
+}
+
 // im2col: patches[p][tap] for every output position p, so each output is one contiguous dot
-// product over the taps. Best for narrow outputs (tiles, late layers) and strided convs.
-void build_patches(const ConvGroup& g, std::vector<int16_t>& patches) {
+// product over the taps.
+void build_patches(const ConvShape& g, const uint8_t* xpad, std::vector<uint8_t>& patches) {
   patches.resize(static_cast<size_t>(g.oh * g.ow * g.taps()));
-  int16_t* out = patches.data();
+  uint8_t* out = patches.data();
   for (int64_t oy = 0; oy < g.oh; ++oy)
     for (int64_t ox = 0; ox < g.ow; ++ox)
       for (int64_t ci = 0; ci < g.icg; ++ci)
         for (int64_t ky = 0; ky < g.kh; ++ky) {
-          const int16_t* xr = g.xpad.data() + ci * g.ph * g.pw + (oy * g.sh + ky * g.dh) * g.pw + ox * g.sw;
-          for (int64_t kx = 0; kx < g.kw; ++kx) *out++ = xr[kx * g.dw];
+          const uint8_t* xr = xpad + ci * g.plane() + (oy * g.sh + ky * g.dh) * g.pw + ox * g.sw;
+          if (g.dw == 1) {
+            out = copy_taps(xr, g.kw, out);
+          } else {
+            for (int64_t kx = 0; kx < g.kw; ++kx) *out++ = xr[kx * g.dw];
+          }
         }
 }
 
-void accumulate_patches(const ConvGroup& g, const std::vector<int16_t>& patches, const int16_t* w,
-                        int32_t* acc) {
-  const int64_t taps = g.taps();
-  for (int64_t p = 0; p < g.oh * g.ow; ++p) {
-    const int16_t* x = patches.data() + p * taps;
-    int32_t dot = 0;
-    for (int64_t t = 0; t < taps; ++t) dot += int32_t{x[t]} * w[t];
-    acc[p] = dot;
+// Every weight row (channel o: `taps` codes) as signed bytes: int8 rows read in place in LMEM,
+// int4 rows unpacked into `storage`.
+std::vector<const int8_t*> weight_rows(const Tensor& weight, const MemView& m, int64_t rows, int64_t taps,
+                                       std::vector<int8_t>& storage) {
+  std::vector<const int8_t*> w(static_cast<size_t>(rows));
+  if (weight.dtype != DType::Int8) storage.resize(static_cast<size_t>(rows * taps));
+  for (int64_t o = 0; o < rows; ++o) {
+    const Plane wp = plane(weight, m, 0, static_cast<uint64_t>(o));
+    if (weight.dtype == DType::Int8) {
+      w[static_cast<size_t>(o)] = reinterpret_cast<const int8_t*>(wp.base + wp.index);
+      continue;
+    }
+    int8_t* row = storage.data() + o * taps;
+    unpack_row_s8(wp.base, wp.index, weight.dtype, row, static_cast<uint64_t>(taps));
+    w[static_cast<size_t>(o)] = row;
   }
+  return w;
+}
+
+// The tail of channel o with the input offset of gemm_u8s8 removed; wsum = sum of the row's weights.
+OutputTail offset_tail(const Requantizer& rq, const std::vector<int32_t>& bias, int64_t o, int32_t pad_code,
+                       int32_t wsum) {
+  OutputTail t(rq, bias, static_cast<uint64_t>(o));
+  t.correction = static_cast<int32_t>(0u - static_cast<uint32_t>(pad_code) * static_cast<uint32_t>(wsum));
+  return t;
 }
 
 // False when the reduction is too long for an exact int32 sum (nothing written yet).
@@ -80,52 +112,85 @@ bool try_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters) 
   const Requantizer rq = make_requantizer(requant_fields(c), ops, m, dst.c, "conv2d");
   const std::vector<int32_t> bias = read_bias(ops, m, dst.c);
   const int64_t ih = c.ih, iw = c.iw;
-  std::vector<int16_t> xpad(static_cast<size_t>(icg * (ih + c.pad_t + c.pad_b) * (iw + c.pad_l + c.pad_r)));
-  const ConvGroup g{xpad,
-                    icg,
+  const ConvShape g{icg,
                     c.kh,
                     c.kw,
                     ih + c.pad_t + c.pad_b,
                     iw + c.pad_l + c.pad_r,
-                    static_cast<int64_t>(dst.h),
-                    static_cast<int64_t>(dst.w),
+                    int64_t(dst.h),
+                    int64_t(dst.w),
                     c.stride_h,
                     c.stride_w,
                     c.dil_h,
                     c.dil_w};
-  // Wide stride-1 rows vectorise along the row; anything else along the taps of an im2col patch.
-  const bool by_rows = g.sw == 1 && g.ow >= 16;
-  std::vector<int16_t> wbuf(static_cast<size_t>(g.taps())), patches;
-  std::vector<int32_t> acc(static_cast<size_t>(g.oh * g.ow));
+  const int64_t taps = g.taps(), outs = g.oh * g.ow;
+  const bool flat = g.sh == 1 && g.sw == 1 && taps < 32;
+  const auto pad_code = static_cast<int32_t>(c.in_zp - traits(src.dtype).qmin);  // in_zp + off
+  // Scratch reused across instructions (no allocation and page faults per conv); every element
+  // read is written first in this call.
+  thread_local std::vector<int16_t> x16, w16;
+  thread_local std::vector<uint8_t> x8, patches;
+  thread_local std::vector<int32_t> acc;
+  std::vector<int8_t> w8;
+  std::vector<const int8_t*> wrows;
+  if (flat) {
+    x16.resize(static_cast<size_t>(icg * g.plane()));
+    w16.resize(static_cast<size_t>(c.oc * taps));
+    for (int64_t o = 0; o < c.oc; ++o) {
+      const Plane wp = plane(weight, m, 0, static_cast<uint64_t>(o));
+      unpack_row(wp.base, wp.index, weight.dtype, 0, w16.data() + o * taps, static_cast<uint64_t>(taps));
+    }
+  } else {
+    x8.resize(static_cast<size_t>(icg * g.plane()));
+    wrows = weight_rows(weight, m, c.oc, taps, w8);
+  }
+  // gemm: acc[o][p] for the outs patches and, after them, a row of ones: acc[o][outs] = sum(w[o]).
+  const int64_t ld = outs + 1;
+  acc.resize(static_cast<size_t>(flat ? g.oh * g.pw : ocg * ld));
   for (uint64_t n = 0; n < dst.n; ++n)
     for (int64_t grp = 0; grp < c.groups; ++grp) {
-      std::fill(xpad.begin(), xpad.end(), int16_t{0});
+      // The group's padded input planes: centred int16 (flat) or offset bytes (gemm).
+      if (flat)
+        std::fill(x16.begin(), x16.end(), int16_t{0});
+      else
+        std::fill(x8.begin(), x8.end(), static_cast<uint8_t>(pad_code));
       for (int64_t ci = 0; ci < icg; ++ci) {
         const Plane p = plane(src, m, n, static_cast<uint64_t>(grp * icg + ci));
-        int16_t* dstp = xpad.data() + ci * g.ph * g.pw;
-        for (int64_t y = 0; y < ih; ++y)
-          for (int64_t x = 0; x < iw; ++x)
-            dstp[(y + c.pad_t) * g.pw + x + c.pad_l] =
-                static_cast<int16_t>(load_elem(p.base, p.index + y * iw + x, src.dtype) - c.in_zp);
-      }
-      if (!by_rows) build_patches(g, patches);
-      for (int64_t o = grp * ocg; o < (grp + 1) * ocg; ++o) {
-        const Plane wp = plane(weight, m, 0, static_cast<uint64_t>(o));
-        for (int64_t i = 0; i < g.taps(); ++i)
-          wbuf[i] = static_cast<int16_t>(load_elem(wp.base, wp.index + i, weight.dtype));
-        if (by_rows) {
-          std::fill(acc.begin(), acc.end(), 0);
-          accumulate_rows(g, wbuf.data(), acc.data());
-        } else {
-          accumulate_patches(g, patches, wbuf.data(), acc.data());
+        for (int64_t y = 0; y < ih; ++y) {
+          const uint64_t from = p.index + static_cast<uint64_t>(y * iw);
+          const int64_t at = ci * g.plane() + (y + c.pad_t) * g.pw + c.pad_l;
+          if (flat)
+            unpack_row(p.base, from, src.dtype, static_cast<int32_t>(c.in_zp), x16.data() + at,
+                       static_cast<uint64_t>(iw));
+          else
+            unpack_row_u8(p.base, from, src.dtype, x8.data() + at, static_cast<uint64_t>(iw));
         }
+      }
+      if (!flat) {
+        build_patches(g, x8.data(), patches);
+        patches.resize(patches.size() + static_cast<size_t>(taps), uint8_t{1});
+        simd::gemm_u8s8(patches.data(), static_cast<size_t>(ld), wrows.data() + grp * ocg,
+                        static_cast<size_t>(ocg), static_cast<size_t>(taps), acc.data(),
+                        static_cast<size_t>(ld));
+      }
+      for (int64_t o = grp * ocg; o < (grp + 1) * ocg; ++o) {
         const Plane out = plane(dst, m, n, static_cast<uint64_t>(o));
-        for (int64_t i = 0; i < g.oh * g.ow; ++i)
-          store_elem(out.base, out.index + i, dst.dtype,
-                     rq.apply(saturate_acc(int64_t{bias[o]} + acc[i], counters), static_cast<uint64_t>(o)));
+        if (!flat) {
+          const int32_t* row = acc.data() + (o - grp * ocg) * ld;
+          store_row(out.base, out.index, dst.dtype, row, static_cast<uint64_t>(outs),
+                    offset_tail(rq, bias, o, pad_code, row[outs]), counters);
+          continue;
+        }
+        const OutputTail tail(rq, bias, static_cast<uint64_t>(o));
+        std::fill(acc.begin(), acc.end(), 0);
+        accumulate_flat(g, x16.data(), w16.data() + o * taps, acc.data());
+        // The output rows packed in place (row oy moves down from oy * pw to oy * ow), one store.
+        for (int64_t oy = 1; oy < g.oh && g.pw != g.ow; ++oy)
+          std::copy(acc.begin() + oy * g.pw, acc.begin() + oy * g.pw + g.ow, acc.begin() + oy * g.ow);
+        store_row(out.base, out.index, dst.dtype, acc.data(), static_cast<uint64_t>(outs), tail, counters);
       }
     }
-  counters.macs += dst.n * dst.c * dst.h * dst.w * static_cast<uint64_t>(g.taps());
+  counters.macs += dst.n * dst.c * dst.h * dst.w * static_cast<uint64_t>(taps);
   return true;
 }
 
@@ -136,25 +201,27 @@ bool try_matmul_fast(const Instr& in, const MemView& m, ExecCounters& counters) 
   const Tensor &src = ops.get("src"), &weight = ops.get("weight"), &dst = ops.get("dst");
   const Requantizer rq = make_requantizer(requant_fields(mm), ops, m, dst.c, "matmul");
   const std::vector<int32_t> bias = read_bias(ops, m, dst.c);
-  // All weight rows unpacked once: w[j][k].
-  std::vector<int16_t> w(static_cast<size_t>(mm.n * mm.k)), row(static_cast<size_t>(mm.k));
-  for (int64_t j = 0; j < mm.n; ++j) {
-    const Plane wp = plane(weight, m, 0, static_cast<uint64_t>(j));
-    for (int64_t k = 0; k < mm.k; ++k)
-      w[j * mm.k + k] = static_cast<int16_t>(load_elem(wp.base, wp.index + k, weight.dtype));
-  }
-  for (int64_t i = 0; i < mm.m; ++i) {
-    for (int64_t k = 0; k < mm.k; ++k) {
-      const Plane p = plane(src, m, static_cast<uint64_t>(i), static_cast<uint64_t>(k));
-      row[k] = static_cast<int16_t>(load_elem(p.base, p.index, src.dtype) - mm.in_zp);
+  const auto k = static_cast<uint64_t>(mm.k);
+  std::vector<int8_t> storage;
+  const std::vector<const int8_t*> w = weight_rows(weight, m, mm.n, mm.k, storage);
+  // The input rows x[i][k] + off (element k is channel k, one per lane), then a row of ones: its
+  // products are the weight sums, acc[j][m].
+  const int32_t off = -traits(src.dtype).qmin, pad_code = static_cast<int32_t>(mm.in_zp) + off;
+  const int64_t ld = mm.m + 1;
+  std::vector<uint8_t> x(static_cast<size_t>(ld) * k, uint8_t{1});
+  for (int64_t i = 0; i < mm.m; ++i)
+    for (uint64_t kk = 0; kk < k; ++kk) {
+      const Plane p = plane(src, m, static_cast<uint64_t>(i), kk);
+      x[i * k + kk] = static_cast<uint8_t>(load_elem(p.base, p.index, src.dtype) + off);
     }
-    for (int64_t j = 0; j < mm.n; ++j) {
-      const int16_t* wr = w.data() + j * mm.k;
-      int32_t dot = 0;
-      for (int64_t k = 0; k < mm.k; ++k) dot += int32_t{row[k]} * wr[k];
+  std::vector<int32_t> acc(static_cast<size_t>(mm.n * ld));  // acc[j][i]
+  simd::gemm_u8s8(x.data(), static_cast<size_t>(ld), w.data(), static_cast<size_t>(mm.n), k, acc.data(),
+                  static_cast<size_t>(ld));
+  for (int64_t j = 0; j < mm.n; ++j) {
+    const OutputTail tail = offset_tail(rq, bias, j, pad_code, acc[static_cast<size_t>(j * ld + mm.m)]);
+    for (int64_t i = 0; i < mm.m; ++i) {
       const Plane out = plane(dst, m, static_cast<uint64_t>(i), static_cast<uint64_t>(j));
-      store_elem(out.base, out.index, dst.dtype,
-                 rq.apply(saturate_acc(int64_t{bias[j]} + dot, counters), static_cast<uint64_t>(j)));
+      store_row(out.base, out.index, dst.dtype, acc.data() + j * ld + i, 1, tail, counters);
     }
   }
   counters.macs += static_cast<uint64_t>(mm.m * mm.n * mm.k);
@@ -169,39 +236,6 @@ void exec_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters)
 
 void exec_matmul_fast(const Instr& in, const MemView& m, ExecCounters& counters) {
   if (!try_matmul_fast(in, m, counters)) exec_matmul(in, m, counters);
-}
-
-// lut: each lane's table is decoded once into int32 entries, and whole (n, c) planes of bytes
-// (8-bit input) are mapped through it; 4-bit planes go element by element.
-void exec_lut_fast(const Instr& in, const MemView& m, ExecCounters&) {
-  const Operands ops = operands(in, m.geo.lanes);
-  const Tensor &src = ops.get("src"), &table = ops.get("table"), &dst = ops.get("dst");
-  const uint64_t entries = table.w, lanes_used = table.c;
-  std::vector<int32_t> decoded(lanes_used * entries);
-  for (uint64_t l = 0; l < lanes_used; ++l) {
-    const Plane tab = plane(table, m, 0, l);
-    for (uint64_t i = 0; i < entries; ++i)
-      decoded[l * entries + i] = load_elem(tab.base, tab.index + i, table.dtype);
-  }
-  const bool bytes_in = bits(src.dtype) == 8, bytes_out = bits(dst.dtype) == 8;
-  const uint32_t bias = static_cast<uint32_t>(-traits(src.dtype).qmin);  // input code -> entry
-  const uint64_t plane_elems = dst.h * dst.w;
-  for (uint64_t n = 0; n < dst.n; ++n)
-    for (uint64_t c = 0; c < dst.c; ++c) {
-      const Plane x = plane(src, m, n, c), out = plane(dst, m, n, c);
-      const int32_t* t = decoded.data() + (c % m.geo.lanes) * entries;
-      if (bytes_in && bytes_out) {
-        const uint8_t* xp = x.base + x.index;
-        uint8_t* op = out.base + out.index;
-        for (uint64_t i = 0; i < plane_elems; ++i)
-          op[i] = static_cast<uint8_t>(t[static_cast<uint8_t>(xp[i] + bias)]);
-        continue;
-      }
-      for (uint64_t i = 0; i < plane_elems; ++i) {
-        const auto entry = static_cast<uint32_t>(load_elem(x.base, x.index + i, src.dtype)) + bias;
-        store_elem(out.base, out.index + i, dst.dtype, t[entry & (entries - 1)]);
-      }
-    }
 }
 
 }  // namespace tpusim::sem

@@ -1,0 +1,94 @@
+// The fast twins of pool and lut. Pool (max and average): each (n, c) plane is unpacked once into centred
+// int16 values (x - in_zp, SIMD widening for 8-bit codes) and the windows are reduced from there, with the
+// output tail inlined (semantics_fast_util.h). Same arithmetic as exec_pool in semantics_tiu.cpp:
+// windows clipped to the input, rounding_div for the average, then saturate_acc and the requant.
+#include <algorithm>
+#include <vector>
+
+#include "isa/numerics.h"
+#include "isa/semantics_fast_util.h"
+#include "isa/semantics_internal.h"
+
+namespace tpusim::sem {
+
+void exec_pool_fast(const Instr& in, const MemView& m, ExecCounters& counters) {
+  const auto p = ops::Pool::from(in);
+  const Operands ops = operands(in, m.geo.lanes);
+  const Tensor &src = ops.get("src"), &dst = ops.get("dst");
+  const Requantizer rq = make_requantizer(requant_fields(p), ops, m, dst.c, "pool");
+  const bool is_max = p.mode == static_cast<int64_t>(PoolMode::Max);
+  const int64_t ih = p.ih, iw = p.iw, oh = dst.h, ow = dst.w;
+  // The windows clipped to the input (check() guarantees none is empty), once per instruction.
+  std::vector<int64_t> xlo(ow), xhi(ow), ylo(oh), yhi(oh);
+  for (int64_t ox = 0; ox < ow; ++ox) {
+    const int64_t x0 = ox * p.stride_w - p.pad_l;
+    xlo[ox] = std::max<int64_t>(x0, 0), xhi[ox] = std::min(x0 + p.kw, iw);
+  }
+  for (int64_t oy = 0; oy < oh; ++oy) {
+    const int64_t y0 = oy * p.stride_h - p.pad_t;
+    ylo[oy] = std::max<int64_t>(y0, 0), yhi[oy] = std::min(y0 + p.kh, ih);
+  }
+  const std::vector<int32_t> no_bias(dst.c, 0);
+  std::vector<int16_t> x(static_cast<size_t>(ih * iw));
+  std::vector<int64_t> rows(static_cast<size_t>(ih * ow));  // max or sum along each window's columns
+  std::vector<int32_t> q(static_cast<size_t>(oh * ow));
+  for (uint64_t n = 0; n < dst.n; ++n)
+    for (uint64_t c = 0; c < dst.c; ++c) {
+      const Plane xp = plane(src, m, n, c), out = plane(dst, m, n, c);
+      unpack_row(xp.base, xp.index, src.dtype, static_cast<int32_t>(p.in_zp), x.data(), x.size());
+      // Separable: first along x for every input row, then along y.
+      for (int64_t y = 0; y < ih; ++y)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const int16_t* r = x.data() + y * iw;
+          int64_t v = is_max ? r[xlo[ox]] : 0;
+          for (int64_t xx = xlo[ox]; xx < xhi[ox]; ++xx) v = is_max ? std::max<int64_t>(v, r[xx]) : v + r[xx];
+          rows[static_cast<size_t>(y * ow + ox)] = v;
+        }
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          int64_t v = is_max ? rows[static_cast<size_t>(ylo[oy] * ow + ox)] : 0;
+          for (int64_t y = ylo[oy]; y < yhi[oy]; ++y) {
+            const int64_t r = rows[static_cast<size_t>(y * ow + ox)];
+            v = is_max ? std::max(v, r) : v + r;
+          }
+          const int64_t count = p.count_pad ? p.kh * p.kw : (yhi[oy] - ylo[oy]) * (xhi[ox] - xlo[ox]);
+          q[static_cast<size_t>(oy * ow + ox)] = static_cast<int32_t>(is_max ? v : rounding_div(v, count));
+        }
+      store_row(out.base, out.index, dst.dtype, q.data(), q.size(), OutputTail(rq, no_bias, c), counters);
+    }
+}
+
+// lut: each lane's table is decoded once into int32 entries, and whole (n, c) planes of bytes
+// (8-bit input) are mapped through it; 4-bit planes go element by element.
+void exec_lut_fast(const Instr& in, const MemView& m, ExecCounters&) {
+  const Operands ops = operands(in, m.geo.lanes);
+  const Tensor &src = ops.get("src"), &table = ops.get("table"), &dst = ops.get("dst");
+  const uint64_t entries = table.w, lanes_used = table.c;
+  std::vector<int32_t> decoded(lanes_used * entries);
+  for (uint64_t l = 0; l < lanes_used; ++l) {
+    const Plane tab = plane(table, m, 0, l);
+    for (uint64_t i = 0; i < entries; ++i)
+      decoded[l * entries + i] = load_elem(tab.base, tab.index + i, table.dtype);
+  }
+  const bool bytes_in = bits(src.dtype) == 8, bytes_out = bits(dst.dtype) == 8;
+  const uint32_t bias = static_cast<uint32_t>(-traits(src.dtype).qmin);  // input code -> entry
+  const uint64_t plane_elems = dst.h * dst.w;
+  for (uint64_t n = 0; n < dst.n; ++n)
+    for (uint64_t c = 0; c < dst.c; ++c) {
+      const Plane x = plane(src, m, n, c), out = plane(dst, m, n, c);
+      const int32_t* t = decoded.data() + (c % m.geo.lanes) * entries;
+      if (bytes_in && bytes_out) {
+        const uint8_t* xp = x.base + x.index;
+        uint8_t* op = out.base + out.index;
+        for (uint64_t i = 0; i < plane_elems; ++i)
+          op[i] = static_cast<uint8_t>(t[static_cast<uint8_t>(xp[i] + bias)]);
+        continue;
+      }
+      for (uint64_t i = 0; i < plane_elems; ++i) {
+        const auto entry = static_cast<uint32_t>(load_elem(x.base, x.index + i, src.dtype)) + bias;
+        store_elem(out.base, out.index + i, dst.dtype, t[entry & (entries - 1)]);
+      }
+    }
+}
+
+}  // namespace tpusim::sem

@@ -1,0 +1,78 @@
+// simd::requant_row (isa/simd_kernels.h): the output tail of conv2d, matmul and pool over a row of
+// int32 accumulators, in int64 lanes: (acc + correction) mod 2^32, + bias, saturation to int32
+// (counted), * M0 (MulEven of the low int32 halves: an exact 62-bit product), round_shift as
+// (x >> s) + ((x >> (s - 1)) & 1), + zp, clamp. The same integers as isa/numerics.cpp's requant.
+#include "isa/simd_kernels.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "isa/simd_requant.cpp"
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL
+#endif
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <algorithm>
+
+HWY_BEFORE_NAMESPACE();
+namespace tpusim::simd {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+int32_t requant_one(int32_t acc, const RequantRow& r, uint64_t& overflows) {
+  const auto centred = static_cast<int32_t>(static_cast<uint32_t>(acc) + static_cast<uint32_t>(r.correction));
+  const int64_t v = int64_t{r.bias} + centred;
+  const int64_t s = std::clamp<int64_t>(v, INT32_MIN, INT32_MAX);
+  overflows += s != v;
+  const int64_t x = s * r.m0;
+  const int64_t scaled = r.shift > 0 ? (x >> r.shift) + ((x >> (r.shift - 1)) & 1) : x;
+  return static_cast<int32_t>(std::clamp<int64_t>(scaled + r.zp, r.lo, r.hi));
+}
+
+uint64_t RequantRowImpl(const int32_t* acc, size_t n, const RequantRow& r, int32_t* out) {
+  uint64_t overflows = 0;
+  size_t i = 0;
+#if HWY_TARGET != HWY_SCALAR
+  const hn::ScalableTag<int64_t> d64;
+  const hn::Rebind<int32_t, decltype(d64)> d32h;      // one int32 per int64 lane
+  const hn::Repartition<int32_t, decltype(d64)> d32;  // the int64 lanes as int32 pairs
+  const size_t step = hn::Lanes(d64);
+  const auto corr = hn::Set(d32h, r.correction);
+  const auto bias = hn::Set(d64, r.bias);
+  const auto smin = hn::Set(d64, INT32_MIN), smax = hn::Set(d64, INT32_MAX);
+  const auto m0 = hn::BitCast(d32, hn::Set(d64, r.m0));
+  const auto one = hn::Set(d64, 1);
+  const auto zp = hn::Set(d64, r.zp), lo = hn::Set(d64, r.lo), hi = hn::Set(d64, r.hi);
+  HWY_ALIGN int64_t tmp[HWY_MAX_BYTES / sizeof(int64_t)];
+  for (; i + step <= n; i += step) {
+    const auto c = hn::Add(hn::LoadU(d32h, acc + i), corr);  // int32 lanes wrap, as the scalar tail
+    const auto v = hn::Add(hn::PromoteTo(d64, c), bias);
+    const auto s = hn::Min(hn::Max(v, smin), smax);
+    overflows += hn::CountTrue(d64, hn::Ne(s, v));
+    const auto x = hn::MulEven(hn::BitCast(d32, s), m0);  // low halves: s and m0 as int32
+    auto scaled = x;
+    if (r.shift > 0)
+      scaled = hn::Add(hn::ShiftRightSame(x, r.shift), hn::And(hn::ShiftRightSame(x, r.shift - 1), one));
+    hn::Store(hn::Min(hn::Max(hn::Add(scaled, zp), lo), hi), d64, tmp);
+    for (size_t j = 0; j < step; ++j) out[i + j] = static_cast<int32_t>(tmp[j]);
+  }
+#endif
+  for (; i < n; ++i) out[i] = requant_one(acc[i], r, overflows);
+  return overflows;
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace tpusim::simd
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace tpusim::simd {
+
+HWY_EXPORT(RequantRowImpl);
+
+uint64_t requant_row(const int32_t* acc, size_t n, const RequantRow& r, int32_t* out) {
+  return HWY_DYNAMIC_DISPATCH(RequantRowImpl)(acc, n, r, out);
+}
+
+}  // namespace tpusim::simd
+#endif
