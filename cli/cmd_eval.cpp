@@ -6,6 +6,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <tuple>
 
 #include "base/error.h"
 #include "base/file_io.h"
@@ -15,14 +16,18 @@
 #include "workflow/eval_report.h"
 #include "workflow/intref_eval.h"
 #include "workflow/sim_eval.h"
+#include "workflow/sim_eval_jobs.h"
+#include "workflow/worker_pool.h"
 
 namespace tpusim::cli {
 
 Command add_eval(CLI::App& root) {
   struct Opts {
-    std::string program, dataset = "fashion-mnist", split = "test", arch, reference, json, trace;
+    std::string program, dataset = "fashion-mnist", split = "test", arch, reference, json, trace, range,
+                         part_out;
     int64_t limit = 0;
     int threads = 0;
+    unsigned jobs = 0;
     bool functional = false;
   };
   auto o = std::make_shared<Opts>();
@@ -43,6 +48,12 @@ Command add_eval(CLI::App& root) {
                   "fail unless every output is identical, bit for bit");
   sub->add_option("--threads", o->threads, "Integer-reference threads (0 = all cores)")
       ->check(CLI::NonNegativeNumber);
+  sub->add_option("-j,--jobs", o->jobs,
+                  "Simulator processes, each on a contiguous range of the images (0 = the CPUs this "
+                  "process may use); results and statistics are the same whatever the number");
+  // A worker of --jobs (workflow/sim_eval_jobs.h): images B..E-1 only, the part written as JSON.
+  sub->add_option("--range", o->range)->group("");
+  sub->add_option("--part-out", o->part_out)->group("")->needs(sub->get_option("--range"));
   sub->add_option("--json", o->json, "Write the results (accuracy, cycles, predictions) as JSON");
   sub->add_option("--trace", o->trace, "Write a Chrome trace (Perfetto) of the first image's run")
       ->excludes(fn);
@@ -58,7 +69,21 @@ Command add_eval(CLI::App& root) {
         so.functional = o->functional;
         so.keep_first_events = !o->trace.empty();
         so.progress = progress;
-        const workflow::SimEvalResult r = workflow::sim_eval(p, arch, set, so, o->program);
+        if (!o->part_out.empty()) {
+          std::tie(so.begin, so.end) = workflow::parse_range(o->range);
+          so.progress = false;
+          const workflow::SimEvalResult part = workflow::sim_eval(p, arch, set, so, o->program);
+          write_file_atomic(o->part_out, workflow::sim_eval_part_json(part).dump() + "\n");
+          return;
+        }
+        std::vector<std::string> worker{"-q",        "eval",     o->program,
+                                        "--dataset", o->dataset, "--split",
+                                        o->split,    "--limit",  std::to_string(o->limit),
+                                        "--jobs",    "1"};
+        if (!o->arch.empty()) worker.insert(worker.end(), {"--arch", o->arch});
+        if (o->functional) worker.push_back("--functional");
+        const unsigned jobs = o->jobs > 0 ? o->jobs : workflow::usable_cpus();
+        const workflow::SimEvalResult r = workflow::sim_eval_jobs(p, arch, set, so, o->program, jobs, worker);
         workflow::EvalReport rep{o->program, o->dataset + " " + o->split, set.source, arch, &r, nullptr, 0};
         workflow::IntRefResult ref;
         if (!o->reference.empty()) {

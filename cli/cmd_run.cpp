@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "base/error.h"
 #include "base/file_io.h"
@@ -14,6 +15,8 @@
 #include "cli/command.h"
 #include "sim/host_io.h"
 #include "sim/trace.h"
+#include "workflow/run_batch_jobs.h"
+#include "workflow/worker_pool.h"
 
 namespace tpusim::cli {
 
@@ -34,9 +37,10 @@ std::string shape_text(const std::vector<int64_t>& s) { return fmt::format("[{}]
 
 Command add_run(CLI::App& root) {
   struct Opts {
-    std::string program, arch, out_dir, stats, trace, vcd;
+    std::string program, arch, out_dir, stats, trace, vcd, range, part_out;
     std::vector<std::string> inputs;
     bool functional = false, dequantize = false;
+    unsigned jobs = 0;
     uint64_t max_cycles = sim::RunOptions{}.max_cycles;
   };
   auto o = std::make_shared<Opts>();
@@ -61,6 +65,12 @@ Command add_run(CLI::App& root) {
   sub->add_option("--arch", o->arch, "Architecture: preset name or YAML file (default: the program's)");
   sub->add_option("--max-cycles", o->max_cycles, "Watchdog: stop a run whose simulated time passes this")
       ->check(CLI::PositiveNumber);
+  sub->add_option("-j,--jobs", o->jobs,
+                  "Simulator processes for a batch, each on a contiguous range of its runs (0 = the CPUs "
+                  "this process may use); outputs and statistics are the same whatever the number");
+  // A worker of --jobs (workflow/run_batch_jobs.h): runs B..E-1 only, the part written as JSON.
+  sub->add_option("--range", o->range)->group("");
+  sub->add_option("--part-out", o->part_out)->group("")->needs(sub->get_option("--range"));
   return {
       sub, [o, out, fn, deq, trace, vcd] {
         // An option with no effect in this combination: one error line, exit 1 (as compile's).
@@ -76,6 +86,18 @@ Command add_run(CLI::App& root) {
         bo.run.functional = o->functional;
         bo.run.keep_events = !o->trace.empty() || !o->vcd.empty();
         bo.run.max_cycles = o->max_cycles;
+        if (!o->part_out.empty()) {
+          std::tie(bo.begin, bo.end) = workflow::parse_range(o->range);
+          write_file_atomic(o->part_out,
+                            workflow::batch_part_json(sim::run_batch(p, arch, inputs, bo)).dump() + "\n");
+          return;
+        }
+        std::vector<std::string> worker{
+            "-q", "run", o->program, "--max-cycles", std::to_string(o->max_cycles), "--jobs", "1"};
+        for (const std::string& i : o->inputs) worker.insert(worker.end(), {"-i", i});
+        if (!o->arch.empty()) worker.insert(worker.end(), {"--arch", o->arch});
+        if (o->functional) worker.push_back("--functional");
+        const unsigned jobs = o->jobs > 0 ? o->jobs : workflow::usable_cpus();
         sim::BatchResult r;
         {
           // A batch's progress (base/progress.h); nothing under -q.
@@ -84,7 +106,7 @@ Command add_run(CLI::App& root) {
               ProgressOutput::to_stderr([](const std::string& line) { spdlog::info("{}", line); }));
           bo.progress = [&progress](int64_t done, int64_t total) { progress(done, total); };
           try {
-            r = sim::run_batch(p, arch, inputs, bo);
+            r = workflow::run_batch_jobs(p, arch, inputs, bo, jobs, worker);
           } catch (const Error& e) {
             rethrow_indented(e);
           }

@@ -2,10 +2,12 @@
 // running them back to back.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
 #include "sim/host_io.h"
+#include "sim/restore_plan.h"
 
 namespace tpusim::sim {
 
@@ -64,18 +66,21 @@ BatchResult run_batch(const Program& p, const Arch& a, const std::vector<HostArr
                               p.inputs[0].name));
     r.runs = n;
   }
+  const int64_t end = opt.end > 0 ? std::min(opt.end, r.runs) : r.runs,
+                begin = std::clamp<int64_t>(opt.begin, 0, end);
+  r.runs = end - begin;
   // Quantize everything first: a bad value in the last sample fails before any time is spent.
   std::vector<std::vector<std::vector<int32_t>>> quantized(inputs.size());
   for (size_t k = 0; k < inputs.size(); ++k)
-    for (int64_t run = 0; run < r.runs; ++run)
+    for (int64_t run = begin; run < end; ++run)
       quantized[k].push_back(quantize_input(inputs[k], p.inputs[k], run));
 
   r.outputs.resize(p.outputs.size());
   const DeviceMemory pristine = prepare_memory(p, a);
   DeviceMemory mem;
+  const RestorePlan plan = restore_plan(p, a);
   for (int64_t run = 0; run < r.runs; ++run) {
-    mem.ddr = pristine.ddr;  // assign reuses the buffers: no allocation after the first run
-    mem.lmem = pristine.lmem;
+    restore(mem, pristine, plan);  // the bytes a run may write, into the same buffers
     for (size_t k = 0; k < inputs.size(); ++k) write_tensor(mem, p.inputs[k], quantized[k][run]);
     RunOptions ro = opt.run;
     ro.keep_events = ro.keep_events && run == 0;

@@ -50,11 +50,12 @@ Arch arch_for_program(const Program& p, const std::string& arch_option);
 struct BatchOptions {
   RunOptions run;                                             // keep_events applies to the first run only
   std::function<void(int64_t done, int64_t total)> progress;  // called after each run
+  int64_t begin = 0, end = 0;  // only runs [begin, end) of the batch (end 0: to the last), as a worker
 };
 
 struct BatchResult {
-  int64_t runs = 0;
-  Stats total;  // summed over the runs: one device running them back to back
+  int64_t runs = 0;  // runs done: end - begin
+  Stats total;       // summed over the runs: one device running them back to back
   std::vector<Stats> per_run;
   RunResult first;                            // the first run: its stats and event log (for traces)
   std::vector<std::vector<int32_t>> outputs;  // per program output: the runs' values, stacked

@@ -59,6 +59,34 @@ nlohmann::json to_json(const Stats& s) {
   return j;
 }
 
+Stats stats_from_json(const nlohmann::json& j) {
+  Stats s;
+  s.arch = j.at("arch").get<std::string>();
+  s.clock_mhz = j.at("clock_mhz").get<double>();
+  s.functional = j.at("mode").get<std::string>() == "functional";
+  s.total_cycles = j.at("total_cycles").get<uint64_t>();
+  for (Engine e : {Engine::Gdma, Engine::Tiu}) {
+    const nlohmann::json& es = j.at("engines").at(engine_name(e));
+    s.engine(e) = {es.at("instructions").get<uint64_t>(), es.at("busy_cycles").get<uint64_t>(),
+                   es.at("waiting_cycles").get<uint64_t>(), es.at("idle_cycles").get<uint64_t>()};
+  }
+  s.macs = j.at("macs").get<uint64_t>();
+  s.macs_int4 = j.at("macs_int4").get<uint64_t>();
+  s.peak_macs_per_cycle = j.at("peak_macs_per_cycle").get<uint64_t>();
+  s.acc_overflows = j.at("acc_overflows").get<uint64_t>();
+  const nlohmann::json& b = j.at("bytes");
+  s.ddr_read_bytes = b.at("ddr_read"), s.ddr_write_bytes = b.at("ddr_write");
+  s.lmem_read_bytes = b.at("lmem_read"), s.lmem_write_bytes = b.at("lmem_write");
+  s.opcode_counts = j.at("opcode_counts").get<std::map<std::string, uint64_t>>();
+  const nlohmann::json& bank = j.at("bank");
+  s.tiu_bank_conflicts = bank.at("tiu_conflicts"), s.tiu_conflict_cycles = bank.at("tiu_conflict_cycles");
+  s.gdma_tiu_bank_overlaps = bank.at("gdma_tiu_overlaps"), s.lmem_hazards = bank.at("lmem_hazards");
+  s.ddr_bus_busy_cycles = j.at("ddr_bus_busy_cycles").get<uint64_t>();
+  for (const auto& [unit, v] : j.at("tiu_units").items())
+    s.tiu_unit_busy[unit] = v.at("busy").get<uint64_t>();
+  return s;
+}
+
 namespace {
 // "1234 (56.7%)"
 std::string cell(uint64_t part, uint64_t whole) {

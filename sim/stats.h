@@ -63,6 +63,10 @@ struct Energy {
 Energy energy(const Stats& s, const Arch& a);
 
 nlohmann::json to_json(const Stats& s);
+// The inverse of to_json (the derived time_us and mac_utilization are not read; int4_speedup,
+// which to_json leaves out, is read when present, else 1): how worker processes hand their
+// statistics back.
+Stats stats_from_json(const nlohmann::json& j);
 // A fixed-width table for terminals.
 std::string summary(const Stats& s);
 

@@ -1,24 +1,20 @@
 #include "workflow/dse_run.h"
 
 #include <fmt/format.h>
-#include <sched.h>
 #include <spdlog/spdlog.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <cerrno>
-#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <map>
-#include <thread>
 
 #include "base/error.h"
 #include "base/file_io.h"
 #include "base/progress.h"
 #include "workflow/dse_point.h"
 #include "workflow/dse_sweep.h"
+#include "workflow/worker_pool.h"
 
 namespace tpusim::workflow::dse {
 
@@ -78,38 +74,6 @@ std::string write_results(const std::string& dir, nlohmann::json header, const s
                      missing.empty() ? "" : fmt::format("; {} missing", missing.size()));
 }
 
-// fork + exec of this binary; the worker dies with the parent (PR_SET_PDEATHSIG), so killing a
-// sweep stops it, and atomic writes leave no half-written point behind.
-pid_t spawn(const std::string& exe, const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(exe.c_str()));
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent) ::_exit(1);
-    ::execv(exe.c_str(), argv.data());
-    ::_exit(127);
-  }
-  if (pid < 0) throw Error(fmt::format("cannot start a worker: {}", std::strerror(errno)));
-  return pid;
-}
-
-// The CPUs this process may use (a Slurm allocation or taskset), not all of the machine's.
-unsigned usable_cpus() {
-  cpu_set_t set;
-  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-    return static_cast<unsigned>(CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
-std::string exit_text(int status) {
-  if (WIFSIGNALED(status)) return fmt::format("killed by signal {}", WTERMSIG(status));
-  return fmt::format("exit code {}", WEXITSTATUS(status));
-}
-
 }  // namespace
 
 std::string run_sweep(const SweepOptions& o) {
@@ -138,7 +102,6 @@ std::string run_sweep(const SweepOptions& o) {
   // more than simulating a small model. Chunks stay small so that progress and the work left to
   // a killed worker stay fine-grained; each point is still written on its own, atomically.
   const size_t chunk = std::clamp<size_t>((pending.size() + 4 * jobs - 1) / (4 * jobs), 1, 16);
-  const std::string exe = fs::read_symlink("/proc/self/exe").string();
   std::map<pid_t, std::vector<const Point*>> running;
   std::vector<std::string> failures;
   size_t next = 0, finished = 0;
@@ -156,7 +119,7 @@ std::string run_sweep(const SweepOptions& o) {
         std::vector<std::string> args{"-q",   "dse",   "point", "--model",  o.model, "--arch",
                                       o.arch, "--out", o.out,   "--points", indices};
         for (const std::string& s : o.sweeps) args.insert(args.end(), {"--sweep", s});
-        running[spawn(exe, args)] = std::move(batch);
+        running[spawn_worker(args)] = std::move(batch);
       }
       int status = 0;
       const pid_t pid = ::waitpid(-1, &status, 0);

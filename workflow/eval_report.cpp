@@ -40,6 +40,7 @@ nlohmann::json eval_json(const EvalReport& e) {
       {"correct", r.correct},        {"top1", r.top1},      {"functional", r.total.functional},
       {"predictions", r.predictions}};
   if (!r.total.functional) j["per_image"] = per_image_perf(r, e.arch);
+  j["stats"] = sim::to_json(r.total);  // summed over the images (one device, back to back)
   if (e.reference)
     j["integer_reference"] = {
         {"top1", e.reference->top1}, {"images", e.reference->images}, {"identical_outputs", e.identical}};

@@ -11,6 +11,7 @@
 #include "isa/numerics.h"
 #include "quant/quantize.h"
 #include "sim/host_io.h"
+#include "sim/restore_plan.h"
 
 namespace tpusim::workflow {
 
@@ -26,7 +27,10 @@ SimEvalResult sim_eval(const Program& p, const Arch& a, const models::ImageSet& 
     throw Error(fmt::format("{}: input '{}' has shape [{}], the images of {} need [{}]", program_path,
                             in.name, fmt::join(in.shape, ", "), set.source, fmt::join(want, ", ")));
   SimEvalResult r;
-  r.images = opt.limit > 0 ? std::min(opt.limit, set.count) : set.count;
+  const int64_t all = opt.limit > 0 ? std::min(opt.limit, set.count) : set.count;
+  const int64_t end = opt.end > 0 ? std::min(opt.end, all) : all,
+                begin = std::clamp<int64_t>(opt.begin, 0, end);
+  r.images = end - begin;
   r.classes = static_cast<int64_t>(out.elements());
   r.outputs.reserve(static_cast<size_t>(r.images * r.classes));
   // Constants are placed once; every image starts from a copy, so runs are independent.
@@ -39,10 +43,13 @@ SimEvalResult sim_eval(const Program& p, const Arch& a, const models::ImageSet& 
   const int64_t per = set.image_size();
   std::vector<int32_t> x(static_cast<size_t>(per));
   Progress bar("eval", "images", opt.progress);
+  sim::DeviceMemory mem;
+  const sim::RestorePlan plan = sim::restore_plan(p, a);
   for (int64_t i = 0; i < r.images; ++i) {
+    const int64_t image = begin + i;
     for (int64_t k = 0; k < per; ++k)
-      x[static_cast<size_t>(k)] = q[set.pixels[static_cast<size_t>(i * per + k)]];
-    sim::DeviceMemory mem = fresh;
+      x[static_cast<size_t>(k)] = q[set.pixels[static_cast<size_t>(image * per + k)]];
+    sim::restore(mem, fresh, plan);  // only the bytes a run may write, into the same buffers
     sim::write_tensor(mem, in, x);
     sim::RunOptions ro;
     ro.functional = opt.functional;
@@ -52,7 +59,7 @@ SimEvalResult sim_eval(const Program& p, const Arch& a, const models::ImageSet& 
     const std::vector<int32_t> y = sim::read_tensor(mem, out);
     const int64_t pred = std::max_element(y.begin(), y.end()) - y.begin();
     r.predictions.push_back(pred);
-    r.correct += pred == set.labels[static_cast<size_t>(i)];
+    r.correct += pred == set.labels[static_cast<size_t>(image)];
     r.outputs.insert(r.outputs.end(), y.begin(), y.end());
     if (i == 0) r.first = std::move(run);
     bar.update(i + 1, r.images);

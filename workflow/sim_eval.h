@@ -17,10 +17,12 @@ struct SimEvalOptions {
   bool functional = false;         // untimed functional mode (no cycles)
   bool keep_first_events = false;  // record the first image's event log (for a trace)
   bool progress = false;
+  // Only images [begin, end) of the first `limit` (end 0: to the last); a worker of sim_eval_jobs.
+  int64_t begin = 0, end = 0;
 };
 
 struct SimEvalResult {
-  int64_t images = 0;
+  int64_t images = 0;  // evaluated: end - begin
   int64_t correct = 0;
   double top1 = 0;
   int64_t classes = 0;

@@ -45,6 +45,26 @@ assert p['ddr_read_bytes'] > 0 and p['ddr_write_bytes'] > 0, p
 ")
 endforeach()
 
+# --jobs: the images split over worker processes; the JSON (predictions, per-image figures, the
+# summed statistics) is the same for 1, 2 and 3 jobs, timed and functional.
+foreach(mode timed functional)
+  set(flag "")
+  if(mode STREQUAL "functional")
+    set(flag --functional)
+  endif()
+  foreach(j 1 2 3)
+    run(0 out err eval m_default.tpu --dataset mnist:ds16 ${flag} --jobs ${j} --json j${j}_${mode}.json)
+  endforeach()
+  python("
+a = json.load(open('j1_${mode}.json'))
+assert a['images'] == 40 and a['stats']['macs'] > 0 and len(a['predictions']) == 40, a
+assert a['stats']['mode'] == '${mode}', a['stats']
+for j in (2, 3):
+    b = json.load(open('j%d_${mode}.json' % j))
+    assert a == b, (j, a, b)
+")
+endforeach()
+
 # A model whose batch is fixed at 1 (torch.onnx's default): the integer reference runs it image by
 # image and agrees with the simulator on all 40.
 python("

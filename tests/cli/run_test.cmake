@@ -79,6 +79,10 @@ if(NOT err STREQUAL "")
 endif()
 run(0 out err -q run conv.tpu -i xb.npy -o batch --stats batch.json)
 run(0 out err -q run conv.tpu -i xb.npy -o batch_functional --functional)
+# --jobs: the batch's runs split over worker processes; outputs and stats.json identical for 1-3 jobs.
+foreach(j 1 2 3)
+  run(0 out err -q run conv.tpu -i xb.npy -o batch_j${j} --stats batch_j${j}.json --jobs ${j})
+endforeach()
 foreach(k 0 1 2)
   run(0 out err -q run conv.tpu -i x${k}.npy -o single${k})
 endforeach()
@@ -106,6 +110,10 @@ b = load('batch/y.npy')
 assert b.shape == (3, 8, 4, 4), b.shape
 assert (b == np.concatenate([load(f'single{k}/y.npy') for k in range(3)])).all(), 'batch != single runs'
 assert (b == load('batch_functional/y.npy')).all(), 'batch timed != functional'
+for j in (1, 2, 3):
+  assert (load(f'batch_j{j}/y.npy') == b).all(), f'run --jobs {j}: outputs differ'
+  assert json.load(open(f'batch_j{j}.json')) == json.load(open('batch_j1.json')), f'run --jobs {j}: stats differ'
+assert json.load(open('batch.json')) == json.load(open('batch_j1.json')), 'run: stats differ from --jobs 1'
 # stats.json
 def check_stats(s, runs):
   for key in ['arch', 'clock_mhz', 'mode', 'total_cycles', 'time_us', 'engines', 'macs', 'peak_macs_per_cycle',
