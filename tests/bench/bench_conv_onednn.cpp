@@ -1,7 +1,7 @@
 // Google Benchmark: the simulator's functional conv2d kernel (Kernels::Fast, one instruction on
 // LMEM) against oneDNN's int8 convolution (u8 activations x s8 weights -> s32 -> u8, weights in
 // oneDNN's own blocked layout, reordered once) on the LeNet-5 and ResNet-18 conv shapes. Both
-// report MAC/s; scripts/bench_speed.sh prints their ratio. Not a test: figures in
+// report MAC/s; scripts/bench_speed.py prints their ratio. Not a test: figures in
 // docs/performance.md. Run single-threaded for a per-core comparison:
 //   OMP_NUM_THREADS=1 build/tests/bench_conv_onednn
 #include <benchmark/benchmark.h>
