@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "base/file_io.h"
+#include "base/printable.h"
 
 namespace tpusim {
 
@@ -39,7 +40,7 @@ uint32_t crc_of(std::span<const uint8_t> b) {
 void check_name(const std::string& n) {
   bool bad = n.empty() || n.find("..") != std::string::npos;
   for (unsigned char ch : n) bad = bad || ch < 0x20 || ch == '/' || ch == '\\';
-  if (bad) throw Error(fmt::format("npz member name '{}' is empty or unsafe", n));
+  if (bad) throw Error(fmt::format("npz member name '{}' is empty or unsafe", printable(n)));
 }
 
 // Bounds-checked little-endian reader over the archive.
@@ -189,6 +190,8 @@ std::vector<NpzMember> parse_npz(std::span<const uint8_t> bytes, const std::stri
       e += 4 + len;
     }
     p += 46 + name_len + extra_len + comment_len;
+    if (printable(fname, fname.size()) != fname)  // names reach one-line messages (infer's input binding)
+      throw Error(fmt::format("{}: member '{}': name contains control characters", source, printable(fname)));
     const std::string where = fmt::format("{}: member '{}'", source, fname);
     if (r.le(local, 4, "local header") != kLocalSig) throw Error(where + ": bad local header");
     const uint64_t data =

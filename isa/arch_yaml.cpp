@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
@@ -134,8 +135,23 @@ Arch resolve_arch(const std::string& name_or_path) {
   return load_arch_file(name_or_path);
 }
 
+// The name as a YAML scalar: plain when it is letters, digits and _ . - (not starting with - or .),
+// and not YAML's null, else single-quoted ('' for a quote), so that any accepted name reads back (found by
+// fuzz_arch_yaml: "tin{" was printed bare and did not parse).
+namespace {
+std::string yaml_name(const std::string& n) {
+  bool plain = !n.empty() && n[0] != '-' && n[0] != '.' && n != "null" && n != "Null" && n != "NULL";
+  for (char c : n)
+    plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.');
+  if (plain) return n;
+  std::string q = "'";
+  for (char c : n) q += c == '\'' ? std::string("''") : std::string(1, c);
+  return q + "'";
+}
+}  // namespace
+
 std::string arch_to_yaml(const Arch& a) {
-  std::string out = fmt::format("name: {}\n", a.name);
+  std::string out = fmt::format("name: {}\n", yaml_name(a.name));
   for (const ArchParam& p : arch_params())
     std::visit([&](auto m) { out += fmt::format("{}: {}  # {}\n", p.key, a.*m, p.doc); }, p.member);
   return out;
