@@ -64,7 +64,9 @@ void Histogram::grow(double lo, double hi) {
   uint64_t negative = 0, non_negative = 0;
   for (int64_t b = 0; b < num_bins_; ++b) (first_ + b < 0 ? negative : non_negative) += old[b];
   init(std::min({lo, edge(b_first), 0.0}), std::max({hi, edge(b_last + 1), 0.0}));
-  counts_[-1 - first_] += negative;
+  // No old negatives: the window may start at 0, and cell -1 is outside it (found by
+  // fuzz_calibration: counts_[-1]).
+  if (negative != 0) counts_[-1 - first_] += negative;
   counts_[-first_] += non_negative;
 }
 
