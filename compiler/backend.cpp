@@ -76,6 +76,8 @@ Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* re
     L.double_buffered = d.info.double_buffered;
     L.lmem_bytes_per_lane = d.info.lmem_bytes;
     L.resident = d.resident, L.group = d.group, L.kept_input = d.kept_input, L.stored = d.stored;
+    if (d.out_bytes)
+      L.out_lmem = d.out_lmem, L.out_lmem_bytes = d.out_bytes, L.out_live_until = g.ops[d.out_last_use].name;
     L.prefetched_bytes = d.prefetched_bytes;
     L.prefetch_begin = d.prefetch_begin, L.prefetch_end = d.prefetch_end;
     r.layers.push_back(L);
@@ -156,6 +158,9 @@ nlohmann::json CompileReport::to_json() const {
       j["output_to_ddr"] = L.stored;
       j["prefetched_bytes"] = L.prefetched_bytes;
       if (L.prefetch_end > L.prefetch_begin) j["prefetch_gdma"] = {L.prefetch_begin, L.prefetch_end};
+      if (L.out_lmem_bytes)
+        j["lmem_output"] = {
+            {"offset", L.out_lmem}, {"bytes_per_lane", L.out_lmem_bytes}, {"live_until", L.out_live_until}};
     }
     if (L.sim_cycles) j["sim_cycles"] = L.sim_cycles, j["efficiency"] = L.efficiency;
     layers_j.push_back(j);

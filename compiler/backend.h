@@ -31,6 +31,10 @@ struct ScheduleLayer {
   bool group = false;  // one op of a layer group sliced along rows (its tiles = the slices)
   uint64_t prefetched_bytes = 0;
   uint32_t prefetch_begin = 0, prefetch_end = 0;  // GDMA range of those loads
+  // Resident: its output's LMEM buffer (per-lane byte offset and size) and the last layer that
+  // reads it from there: the tensor's lifetime in LMEM is [this layer, live_until].
+  uint64_t out_lmem = 0, out_lmem_bytes = 0;
+  std::string out_live_until;
   // Filled by the caller after a timed simulation (0 = not simulated).
   uint64_t sim_cycles = 0;
   double efficiency = 0;  // roofline_cycles / sim_cycles

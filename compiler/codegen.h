@@ -152,6 +152,10 @@ struct OpEmitted {
   bool group = false;                             // one op of a sliced layer group
   size_t group_first = 0;                         // its first op
   double group_estimate = 0;                      // the group's estimated cycles (plan_group)
+  // Resident: its output buffer's per-lane LMEM range and the last op reading it there (its
+  // lifetime); out_bytes 0 = none.
+  uint64_t out_lmem = 0, out_bytes = 0;
+  size_t out_last_use = 0;
 };
 // A layer group (codegen_group.cpp): window ops [first, last], each reading the previous one's
 // output, run in slices of `rows` output rows of the last op with `sets` buffer sets.

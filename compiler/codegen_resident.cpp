@@ -194,6 +194,7 @@ struct Walk {
         b.load_consts = b.load_lut = !prefetched, b.store = stored[i];
         rec.info = {1, false, h.in_bytes[0] + h.in_bytes[1] + h.consts() + h.out};
         rec.resident = true, rec.kept_input = b.load_in[0] == false, rec.stored = stored[i];
+        rec.out_lmem = *o, rec.out_bytes = h.out, rec.out_last_use = last_use;
         const TileCode tc = h.matmul ? matmul_code(g, op, h.ms, h.mt, b, ddr, ddr.consts[i], a)
                                      : window_code(g, op, h.ws, h.wt, b, ddr, ddr.consts[i], a);
         if (e)

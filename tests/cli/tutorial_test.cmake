@@ -70,6 +70,9 @@ assert r['opt'] == 1 and [l['schedule'] for l in r['layers']] == ['resident'] * 
 # conv1 -> pool1 -> conv2 -> pool2 stay in LMEM; pool2's output goes to DDR for the flatten.
 assert [l['input_from_lmem'] for l in r['layers']] == [False, True, True, True, False], r['layers']
 assert [l['output_to_ddr'] for l in r['layers']] == [False, False, False, True, True], r['layers']
+# Each output's LMEM lifetime ends at its reader (pool2's and fc's: their own layer, then DDR).
+assert [l['lmem_output']['live_until'] for l in r['layers']] == ['pool1', 'conv2', 'pool2', 'pool2', 'fc'], r['layers']
+assert all(l['lmem_output']['bytes_per_lane'] > 0 for l in r['layers'])
 ")
 
 doc(0 "build/tpusim run model.tpu -i x=ex/x.npy -o out --dequantize --stats stats.json --trace trace.json")
