@@ -51,7 +51,7 @@ perf = {v['name']: v['perf'] for v in r['variants'][1:]}
 assert perf['ptq_w4a4']['cycles'] < perf['ptq_w8a8']['cycles'], perf
 md = open('demo/report.md').read()
 for needle in ['| PTQ W8A8 (mse) |', '| QAT W4A4 (lsq) |', '100/100 outputs bit-exact', '![accuracy](accuracy.png)',
-               "## Where each layer's error comes from", '![per-layer error attribution](attribution.png)']:
+               \"## Where each layer's error comes from\", '![per-layer error attribution](attribution.png)']:
     assert needle in md, needle
 for png in ['accuracy.png', 'layers.png', 'attribution.png', 'perf.png', 'timeline_qat_w4a4.png']:
     assert open('demo/' + png, 'rb').read(8) == b'\\x89PNG\\r\\n\\x1a\\n', png
