@@ -26,13 +26,6 @@ constexpr int64_t kMaxExactTerms = (int64_t{1} << 31) / (int64_t{1} << 15) - 1;
 
 namespace {
 
-// The shape of one (n, group) of a conv over its padded input planes [icg][ph][pw].
-struct ConvShape {
-  int64_t icg, kh, kw, ph, pw, oh, ow, sh, sw, dh, dw;
-  int64_t taps() const { return icg * kh * kw; }
-  int64_t plane() const { return ph * pw; }
-};
-
 // Stride 1, few taps: acc[oy * pw + ox] += w * xpad[...] over the flattened padded plane, one
 // contiguous axpy of (oh - 1) * pw + ow elements per tap (the columns ox >= ow are never read).
 void accumulate_flat(const ConvShape& g, const int16_t* xpad, const int16_t* w, int32_t* acc) {
@@ -125,6 +118,9 @@ bool try_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters) 
                     c.dil_w};
   const int64_t taps = g.taps(), outs = g.oh * g.ow;
   const bool flat = g.sh == 1 && g.sw == 1 && taps < 32;
+  // Whole input rows of a tap row are contiguous channels-last: segments instead of im2col, where
+  // the patches (outs x taps bytes) would outweigh reordering the weights (ocg x taps).
+  const bool nhwc = !flat && g.dw == 1 && g.kw * icg >= 64 && outs >= 4 * ocg;
   const auto pad_code = static_cast<int32_t>(c.in_zp - traits(src.dtype).qmin);  // in_zp + off
   // Scratch reused across instructions (no allocation and page faults per conv); every element
   // read is written first in this call.
@@ -166,7 +162,9 @@ bool try_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters) 
             unpack_row_u8(p.base, from, src.dtype, x8.data() + at, static_cast<uint64_t>(iw));
         }
       }
-      if (!flat) {
+      if (nhwc) {
+        conv_group_nhwc(g, x8.data(), wrows.data() + grp * ocg, ocg, acc.data(), ld);
+      } else if (!flat) {
         build_patches(g, x8.data(), patches);
         patches.resize(patches.size() + static_cast<size_t>(taps), uint8_t{1});
         simd::gemm_u8s8(patches.data(), static_cast<size_t>(ld), wrows.data() + grp * ocg,

@@ -11,6 +11,19 @@
 
 namespace tpusim::sem {
 
+// The shape of one (n, group) of a conv over its padded input planes [icg][ph][pw].
+struct ConvShape {
+  int64_t icg, kh, kw, ph, pw, oh, ow, sh, sw, dh, dw;
+  int64_t taps() const { return icg * kh * kw; }
+  int64_t plane() const { return ph * pw; }
+};
+
+// The gemm of one conv group by channels-last segments (semantics_fast_conv_nhwc.cpp; stride-1
+// dilation along x): x8 = the group's padded offset-byte planes [icg][ph][pw], w = its ocg weight
+// rows [icg][kh][kw]; acc[o * ld + p] for the oh * ow outputs and acc[o * ld + oh * ow] = sum(w[o]).
+void conv_group_nhwc(const ConvShape& g, const uint8_t* x8, const int8_t* const* w, int64_t ocg, int32_t* acc,
+                     int64_t ld);
+
 // dst[i] = element (index + i) of the plane's memory - sub, for i < n: 8-bit codes through the
 // SIMD widening, 4-bit ones nibble by nibble.
 inline void unpack_row(const uint8_t* base, uint64_t index, DType t, int32_t sub, int16_t* dst, uint64_t n) {

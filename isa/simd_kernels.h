@@ -28,6 +28,19 @@ struct RequantRow {
 // out[i] for acc[i], i < n; returns how many sums saturated to int32.
 uint64_t requant_row(const int32_t* acc, size_t n, const RequantRow& r, int32_t* out);
 
+// Rows that are concatenations of segments: row p is base[row[p] + seg[s] + i] for s < segs,
+// i < len (a channels-last conv: one segment of input channels per tap, no im2col copy).
+struct SegmentedRows {
+  const uint8_t* base;
+  const size_t* row;
+  size_t rows;
+  const size_t* seg;
+  size_t segs, len;
+};
+// gemm_u8s8 on segmented rows of a; each b[o] holds segs * len weights in the same order.
+void gemm_segments_u8s8(const SegmentedRows& a, const int8_t* const* b, size_t rows_b, int32_t* c,
+                        size_t ldc);
+
 // acc[i] += w * x[i] for i < n (a conv tap along a flattened, padded stride-1 plane).
 void axpy_i16(int32_t w, const int16_t* x, int32_t* acc, size_t n);
 

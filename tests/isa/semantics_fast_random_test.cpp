@@ -99,6 +99,32 @@ TEST_CASE("fast conv2d equals the reference on random dtypes, zero points, group
   REQUIRE(saturating > 20);
 }
 
+TEST_CASE("fast conv2d equals the reference on its channels-last path (kw * icg >= 64)", "[fast]") {
+  Rng r{std::mt19937_64(4242)};
+  int run = 0, segmented = 0;
+  for (int iter = 0; iter < 600 && run < 150; ++iter) {
+    ops::Conv2d c;
+    const auto lanes = static_cast<uint32_t>(r(4, 16));
+    c.groups = r(1, 2);
+    const int64_t icg = r(13, 40), ocg = r(1, 9);
+    c.n = r(1, 2), c.ic = icg * c.groups, c.oc = ocg * c.groups;
+    c.ih = r(1, 9), c.iw = r(1, 11), c.kh = r(1, 4), c.kw = r(1, 5);
+    c.stride_h = r(1, 3), c.stride_w = r(1, 3), c.dil_h = r(1, 2), c.dil_w = 1;
+    c.pad_t = r(0, 2), c.pad_b = r(0, 2), c.pad_l = r(0, 2), c.pad_r = r(0, 2);
+    c.in_dtype = r(0, 3), c.w_dtype = r(0, 1) * 2, c.in_zp = zp_for(c.in_dtype, r);
+    c.src = 0, c.weight = 0x4000, c.bias = 0x6000, c.dst = 0x7000, c.has_bias = r(0, 3) != 0;
+    random_tail(c, r);
+    const Instr in = c.instr();
+    if (check(in, Geometry{lanes, kLaneBytes, 4096}) != "") continue;
+    INFO("iteration " << iter);
+    require_same(in, lanes, static_cast<uint64_t>(c.oc), r);
+    ++run;
+    segmented += c.kw * icg >= 64;
+  }
+  REQUIRE(run == 150);
+  REQUIRE(segmented > 50);
+}
+
 TEST_CASE("fast matmul equals the reference on random dtypes, zero points and sizes", "[fast]") {
   Rng r{std::mt19937_64(77)};
   int run = 0;
