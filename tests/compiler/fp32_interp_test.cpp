@@ -3,7 +3,6 @@
 #include "compiler/fp32_interp.h"
 
 #include <catch2/catch.hpp>
-#include <chrono>
 #include <cmath>
 
 #include "base/error.h"
@@ -151,14 +150,16 @@ TEST_CASE("run_fp32 returns every intermediate and checks its inputs", "[compile
                     "m.onnx: input 'x' has 3 elements, the model expects [2, 4, 12, 12] 1152");
 }
 
-TEST_CASE("a LeNet-sized model on 100 images runs well under a second or two", "[compiler][interp][perf]") {
+// Speed is a benchmark's business (docs/performance.md), not a test's: this one checks that a
+// batch of 100 runs through and that every image's output is its own (image 0 alone agrees).
+TEST_CASE("a LeNet-sized model on a batch of 100 images: every output, each image's its own",
+          "[compiler][interp]") {
   const Graph g = import_model(test_model("conv_bn_relu_pool", 100).bytes, 100);
   std::mt19937 rng(3);
-  const TensorMap in = one_input(g, uniform(rng, 100 * 28 * 28, 0, 1));
-  const auto t0 = std::chrono::steady_clock::now();
-  const TensorMap r = run_fp32(g, in);
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  WARN("conv_bn_relu_pool, batch 100: " << s << " s");
-  CHECK(r.at("y").f32.size() == 1000);
-  CHECK(s < 2.0);
+  const std::vector<float> x = uniform(rng, 100 * 28 * 28, 0, 1);
+  const TensorMap r = run_fp32(g, one_input(g, x));
+  REQUIRE(r.at("y").f32.size() == 1000);
+  const Graph g1 = import_model(test_model("conv_bn_relu_pool", 1).bytes, 1);
+  const TensorMap r1 = run_fp32(g1, one_input(g1, std::vector<float>(x.begin(), x.begin() + 28 * 28)));
+  for (size_t i = 0; i < 10; ++i) CHECK(r1.at("y").f32[i] == r.at("y").f32[i]);
 }
