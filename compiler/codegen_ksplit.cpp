@@ -97,23 +97,6 @@ std::optional<KsplitPlan> plan_ksplit(const MatmulShape& s, const Arch& a) {
   return std::nullopt;
 }
 
-// Refuses the split unless every partial sum provably fits int32.
-void check_no_saturation(const IOp& op, const MatmulShape& s) {
-  const IMatmul& m = *op.as<IMatmul>();
-  const DTypeTraits& t = traits(s.in_dt);
-  const int64_t xmax = std::max(t.qmax - m.in_zp, m.in_zp - t.qmin);
-  for (int64_t j = 0; j < s.n; ++j) {
-    int64_t bound = m.bias.empty() ? 0 : std::abs(int64_t{m.bias[static_cast<size_t>(j)]});
-    for (int64_t k = 0; k < s.k; ++k)
-      bound += std::abs(int64_t{m.weight[static_cast<size_t>(j * s.k + k)]}) * xmax;
-    if (bound > INT32_MAX)
-      throw Error(
-          fmt::format("{}: its weights do not fit LMEM and a split reduction could saturate int32 "
-                      "partial sums in column {} (bound {}): not bit-exact, refused",
-                      op.name, j, bound));
-  }
-}
-
 struct Step {
   int64_t m0, mt, j0, jt, k0, kc;
   bool first, last;
@@ -154,28 +137,16 @@ OpPlanInfo emit_matmul_ksplit(Emitter& e, const IntGraph& g, const IOp& op, cons
           dma_load(a, DType::Int32, {1, st.jt, 1, 2}, c.rq, st.j0 * 2, {1, s.n, 1, 2}, base + p.rq_off));
     ops::Matmul m;
     m.dst = static_cast<int64_t>(st.first ? p.acc_off : part), m.src = static_cast<int64_t>(in);
-    m.weight = static_cast<int64_t>(w),
+    m.weight = static_cast<int64_t>(w);
     m.bias = st.first && s.bias ? static_cast<int64_t>(base + p.b_off) : 0;
     m.m = st.mt, m.k = st.kc, m.n = st.jt, m.in_dtype = static_cast<int64_t>(s.in_dt);
     m.w_dtype = static_cast<int64_t>(s.w_dt), m.in_zp = mm.in_zp, m.has_bias = st.first && s.bias ? 1 : 0;
     identity_requant(m);
     tc.compute.push_back(m.instr());
-    if (!st.first) {  // acc += partial
-      ops::Eltwise x;
-      x.dst = x.a = static_cast<int64_t>(p.acc_off), x.b = static_cast<int64_t>(part);
-      x.op = static_cast<int64_t>(EltOp::Add), x.n = st.mt, x.c = st.jt, x.h = 1, x.w = 1;
-      x.a_dtype = x.b_dtype = static_cast<int64_t>(DType::Int32), x.a_zp = x.b_zp = 0;
-      x.a_m0 = x.b_m0 = kM0Identity, x.a_shift = x.b_shift = kShiftIdentity;
-      identity_requant(x);
-      tc.compute.push_back(x.instr());
-    }
+    const Dims acc{st.mt, st.jt, 1, 1};
+    if (!st.first) tc.compute.push_back(accumulate(p.acc_off, part, acc));
     if (st.last) {  // the op's own requant tail, then the output tile to DDR
-      ops::Requant r;
-      r.dst = static_cast<int64_t>(p.out_off), r.src = static_cast<int64_t>(p.acc_off);
-      r.n = st.mt, r.c = st.jt, r.h = 1, r.w = 1, r.in_dtype = static_cast<int64_t>(DType::Int32),
-      r.in_zp = 0;
-      set_requant(r, op, g.tensor(op.output), base + p.rq_off);
-      tc.compute.push_back(r.instr());
+      tc.compute.push_back(requant_acc(op, g.tensor(op.output), p.acc_off, p.out_off, base + p.rq_off, acc));
       tc.stores.push_back(dma_store(a, s.out_dt, {st.mt, st.jt, 1, 1}, p.out_off, y_ddr, st.m0 * s.n + st.j0,
                                     {s.m, s.n, 1, 1}));
     }
@@ -185,10 +156,6 @@ OpPlanInfo emit_matmul_ksplit(Emitter& e, const IntGraph& g, const IOp& op, cons
   schedule(e, n, p.sets, p.set_bytes, make);
   return {n, p.sets == 2 && n > 1, p.shared_bytes + p.set_bytes * uint64_t(p.sets)};
 }
-
-}  // namespace tpusim::compiler::be
-
-namespace tpusim::compiler::be {
 
 void check_no_saturation(const IOp& op, const std::vector<int8_t>& weight, const std::vector<int32_t>& bias,
                          int64_t len, DType in_dt, int32_t in_zp) {
