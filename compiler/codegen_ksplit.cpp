@@ -34,22 +34,17 @@ std::optional<KsplitPlan> layout(const MatmulShape& s, const Arch& a, int64_t mt
                                  int sets) {
   KsplitPlan p;
   p.mt = mt, p.jt = jt, p.kc = kc, p.sets = sets;
-  uint64_t at = 0;
-  auto place = [&](uint64_t bytes) {  // local_bytes() are multiples of 4: int32 stays aligned
-    const uint64_t off = at;
-    at += bytes;
-    return off;
-  };
-  p.acc_off = place(local_bytes(a, DType::Int32, mt, jt, 1, 1));
-  p.out_off = place(local_bytes(a, s.out_dt, mt, jt, 1, 1));
-  p.shared_bytes = at;
-  at = 0;
-  p.in_off = place(local_bytes(a, s.in_dt, mt, kc, 1, 1));
-  p.w_off = place(local_bytes(a, s.w_dt, 1, jt, 1, kc));
-  p.t_off = place(local_bytes(a, DType::Int32, mt, jt, 1, 1));
-  if (s.bias) p.b_off = place(local_bytes(a, DType::Int32, 1, jt, 1, 1));
-  if (s.rq_table) p.rq_off = place(local_bytes(a, DType::Int32, 1, jt, 1, 2));
-  p.set_bytes = at;
+  SetLayout shared{4};  // local_bytes() are multiples of 4: int32 operands stay aligned
+  p.acc_off = shared.place(local_bytes(a, DType::Int32, mt, jt, 1, 1));
+  p.out_off = shared.place(local_bytes(a, s.out_dt, mt, jt, 1, 1));
+  p.shared_bytes = shared.size();
+  SetLayout set{4};
+  p.in_off = set.place(local_bytes(a, s.in_dt, mt, kc, 1, 1));
+  p.w_off = set.place(local_bytes(a, s.w_dt, 1, jt, 1, kc));
+  p.t_off = set.place(local_bytes(a, DType::Int32, mt, jt, 1, 1));
+  if (s.bias) p.b_off = set.place(local_bytes(a, DType::Int32, 1, jt, 1, 1));
+  if (s.rq_table) p.rq_off = set.place(local_bytes(a, DType::Int32, 1, jt, 1, 2));
+  p.set_bytes = set.size();
   if (p.shared_bytes + p.set_bytes * uint64_t(sets) > a.lane_bytes) return std::nullopt;
   return p;
 }

@@ -32,22 +32,17 @@ std::optional<ConvSplit> layout(const WindowShape& s, const Arch& a, int64_t oct
                                 int sets) {
   ConvSplit p;
   p.oct = oct, p.rows = rows, p.icc = icc, p.sets = sets;
-  uint64_t at = 0;
-  auto place = [&](uint64_t bytes) {  // multiples of 4: int32 operands stay aligned
-    const uint64_t off = at;
-    at += bytes;
-    return off;
-  };
-  p.acc_off = place(local_bytes(a, DType::Int32, 1, oct, rows, s.ow));
-  p.out_off = place(local_bytes(a, s.out_dt, 1, oct, rows, s.ow));
-  p.shared_bytes = at;
-  at = 0;
-  p.in_off = place(local_bytes(a, s.in_dt, 1, icc, in_rows(s, rows), s.iw));
-  p.w_off = place(local_bytes(a, s.w_dt, 1, oct, 1, icc * s.kh * s.kw));
-  p.t_off = place(local_bytes(a, DType::Int32, 1, oct, rows, s.ow));
-  if (s.bias) p.b_off = place(local_bytes(a, DType::Int32, 1, oct, 1, 1));
-  if (s.rq_table) p.rq_off = place(local_bytes(a, DType::Int32, 1, oct, 1, 2));
-  p.set_bytes = at;
+  SetLayout shared{4};  // local_bytes() are multiples of 4: int32 operands stay aligned
+  p.acc_off = shared.place(local_bytes(a, DType::Int32, 1, oct, rows, s.ow));
+  p.out_off = shared.place(local_bytes(a, s.out_dt, 1, oct, rows, s.ow));
+  p.shared_bytes = shared.size();
+  SetLayout set{4};
+  p.in_off = set.place(local_bytes(a, s.in_dt, 1, icc, in_rows(s, rows), s.iw));
+  p.w_off = set.place(local_bytes(a, s.w_dt, 1, oct, 1, icc * s.kh * s.kw));
+  p.t_off = set.place(local_bytes(a, DType::Int32, 1, oct, rows, s.ow));
+  if (s.bias) p.b_off = set.place(local_bytes(a, DType::Int32, 1, oct, 1, 1));
+  if (s.rq_table) p.rq_off = set.place(local_bytes(a, DType::Int32, 1, oct, 1, 2));
+  p.set_bytes = set.size();
   if (p.shared_bytes + p.set_bytes * uint64_t(sets) > a.lane_bytes) return std::nullopt;
   return p;
 }

@@ -58,20 +58,6 @@ std::vector<WindowTile> window_tiles(const WindowShape& s, int64_t nt, int64_t o
 
 namespace {
 
-// Places the operands of one buffer set one after another, each starting at a multiple of
-// `align`: with align = the LMEM bank size no two operands share a bank, so the TIU pays no
-// bank-conflict stalls (docs/timing.md); with 4 they are packed. Returns the set's size, a
-// multiple of `align`.
-struct SetLayout {
-  uint64_t align, at = 0;
-  uint64_t place(uint64_t bytes) {
-    const uint64_t off = align_up(at, align);
-    at = off + bytes;
-    return off;
-  }
-  uint64_t size() const { return align_up(at, align); }
-};
-
 uint64_t layout(const WindowShape& s, const Arch& a, int64_t nt, int64_t oct, int64_t rows, uint64_t align,
                 WindowPlan* p) {
   const int64_t ict = s.grouped ? oct / s.ocpg * s.icpg : s.ic;

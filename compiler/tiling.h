@@ -15,6 +15,20 @@
 namespace tpusim::compiler::be {
 
 inline uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+// Places the operands of one buffer set one after another, each starting at a multiple of
+// `align`: with align = the LMEM bank size no two operands share a bank, so the TIU pays no
+// bank-conflict stalls (docs/timing.md); with 4 they are packed. Returns the set's size, a
+// multiple of `align`.
+struct SetLayout {
+  uint64_t align, at = 0;
+  uint64_t place(uint64_t bytes) {
+    const uint64_t off = align_up(at, align);
+    at = off + bytes;
+    return off;
+  }
+  uint64_t size() const { return align_up(at, align); }
+};
+
 // Bytes per lane of a compact local tensor [n, c, h, w], rounded up to 4 (int32 alignment).
 uint64_t local_bytes(const Arch& a, DType dt, int64_t n, int64_t c, int64_t h, int64_t w);
 
