@@ -3,7 +3,8 @@
 yardstick for tpusim's PTQ: the same random weights (same seed, same BatchNormalization estimate),
 the same calibration images and the same test image, quantized by torch.ao (FX graph mode, int8
 weights per channel symmetric, uint8 activations per tensor over the full range, observers
-HistogramObserver or MinMaxObserver), run by PyTorch's quantized CPU kernels. Prints each model's
+HistogramObserver or MinMaxObserver), run by PyTorch's quantized CPU kernels; and the FP32 network
+with only its weights rounded to int8 (per channel, round to nearest). Prints each model's
 output cosine against its FP32 output, beside tpusim's when --tpusim is given (`tpusim compare
 --calib-method mse` and `minmax`, the last layer's cosine).
 
@@ -49,6 +50,20 @@ def torch_ptq(name, size, observer, calib, x):
         return convert_fx(m)(x).numpy()
 
 
+def weights_only(name, size, x):
+    """The FP32 network with only its Conv/Linear weights rounded to int8, per output channel,
+    symmetric, scale max|w| / 127 (round to nearest) and nothing else quantized: a floor no W8A8
+    scheme with round-to-nearest per-channel weights gets above on this network."""
+    m = ev.build(name, size, "auto")
+    with torch.no_grad():
+        for mod in m.modules():
+            if isinstance(mod, (torch.nn.Conv2d, torch.nn.Linear)):
+                w = mod.weight
+                s = w.abs().amax(dim=tuple(range(1, w.dim())), keepdim=True).clamp_min(1e-12) / 127
+                mod.weight.copy_(torch.round(w / s) * s)
+        return m(x).numpy()
+
+
 def tpusim_cosine(tpusim, model, d, method):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "c.json")
@@ -74,7 +89,7 @@ def main():
     torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
     calib = torch.from_numpy(np.load(os.path.join(a.dir, "calib.npy")))
     x = torch.from_numpy(np.load(os.path.join(a.dir, "image1.npy")))
-    cols = ["torch histogram", "torch minmax"] + (["tpusim mse", "tpusim minmax"] if a.tpusim else [])
+    cols = ["int8 weights only (FP32 activations)", "torch histogram", "torch minmax"] + (["tpusim mse", "tpusim minmax"] if a.tpusim else [])
     print(f"PyTorch {torch.__version__}, quantized engine {engine}, {len(calib)} calibration images")
     print("| model | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
@@ -83,7 +98,8 @@ def main():
             sys.exit(f"torch_ptq_reference.py: unknown model '{name}' (one of: {', '.join(ev.ALL)})")
         with torch.no_grad():
             ref = ev.build(name, a.size, "auto")(x).numpy()
-        row = [cosine(torch_ptq(name, a.size, o, calib, x), ref) for o in ("histogram", "minmax")]
+        row = [cosine(weights_only(name, a.size, x), ref)]
+        row += [cosine(torch_ptq(name, a.size, o, calib, x), ref) for o in ("histogram", "minmax")]
         if a.tpusim:
             model = os.path.join(a.dir, f"{name}_opset13.onnx")
             if not os.path.exists(model):

@@ -58,6 +58,16 @@ def train(name, steps, xs, ys):
         opt.step()
         if s % 100 == 0:
             print(f"  {name} step {s}: loss {float(loss):.3f} ({time.time() - t0:.0f} s)", flush=True)
+    # MnasNet's BatchNorm momentum is 3e-4: after a few hundred steps its running statistics are
+    # still the initial ones and the eval-mode network is at chance. Re-estimate every BatchNorm's
+    # statistics as plain averages over 20 training batches (no gradient step).
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
+            mod.reset_running_stats()
+            mod.momentum = None
+    with torch.no_grad():
+        for _ in range(20):
+            m(torch.from_numpy(prep(xs[rng.randint(0, len(xs), 64)])))
     return m.eval()
 
 
