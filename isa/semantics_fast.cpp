@@ -22,8 +22,6 @@
 
 namespace tpusim::sem {
 
-constexpr int64_t kMaxExactTerms = (int64_t{1} << 31) / (int64_t{1} << 15) - 1;
-
 namespace {
 
 // Stride 1, few taps: acc[oy * pw + ox] += w * xpad[...] over the flattened padded plane, one
@@ -85,14 +83,6 @@ std::vector<const int8_t*> weight_rows(const Tensor& weight, const MemView& m, i
     w[static_cast<size_t>(o)] = row;
   }
   return w;
-}
-
-// The tail of channel o with the input offset of gemm_u8s8 removed; wsum = sum of the row's weights.
-OutputTail offset_tail(const Requantizer& rq, const std::vector<int32_t>& bias, int64_t o, int32_t pad_code,
-                       int32_t wsum) {
-  OutputTail t(rq, bias, static_cast<uint64_t>(o));
-  t.correction = static_cast<int32_t>(0u - static_cast<uint32_t>(pad_code) * static_cast<uint32_t>(wsum));
-  return t;
 }
 
 // False when the reduction is too long for an exact int32 sum (nothing written yet).
@@ -229,7 +219,7 @@ bool try_matmul_fast(const Instr& in, const MemView& m, ExecCounters& counters) 
 }  // namespace
 
 void exec_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters) {
-  if (!try_conv2d_fast(in, m, counters)) exec_conv2d(in, m, counters);
+  if (!try_conv2d_quads(in, m, counters) && !try_conv2d_fast(in, m, counters)) exec_conv2d(in, m, counters);
 }
 
 void exec_matmul_fast(const Instr& in, const MemView& m, ExecCounters& counters) {

@@ -18,6 +18,13 @@ struct ConvShape {
   int64_t plane() const { return ph * pw; }
 };
 
+// Reductions up to this many terms are exact in int32 (|x + off| <= 255, |w| <= 128).
+constexpr int64_t kMaxExactTerms = (int64_t{1} << 31) / (int64_t{1} << 15) - 1;
+
+// The direct VNNI path (semantics_fast_conv_quads.cpp): false, with nothing written, where it does
+// not apply (no AVX-512 VNNI, reductions too long, outputs too few for 16-wide position vectors).
+bool try_conv2d_quads(const Instr& in, const MemView& m, ExecCounters& counters);
+
 // The gemm of one conv group by channels-last segments (semantics_fast_conv_nhwc.cpp; stride-1
 // dilation along x): x8 = the group's padded offset-byte planes [icg][ph][pw], w = its ocg weight
 // rows [icg][kh][kw]; acc[o * ld + p] for the oh * ow outputs and acc[o * ld + oh * ow] = sum(w[o]).
@@ -88,6 +95,15 @@ struct OutputTail : simd::RequantRow {
                          rq.hi} {}
 };
 
+// The tail of channel o with the input offset of the u8 x s8 kernels removed: the correction
+// -(in_zp + off) * sum(w) (pad_code = in_zp + off, wsum = the sum of the row's weights).
+inline OutputTail offset_tail(const Requantizer& rq, const std::vector<int32_t>& bias, int64_t o,
+                              int32_t pad_code, int32_t wsum) {
+  OutputTail t(rq, bias, static_cast<uint64_t>(o));
+  t.correction = static_cast<int32_t>(0u - static_cast<uint32_t>(pad_code) * static_cast<uint32_t>(wsum));
+  return t;
+}
+
 // Stores tail(acc[i]) at element index + i of the plane, i < n.
 inline void store_row(uint8_t* base, uint64_t index, DType t, const int32_t* acc, uint64_t n,
                       const OutputTail& tail, ExecCounters& counters) {
@@ -95,8 +111,11 @@ inline void store_row(uint8_t* base, uint64_t index, DType t, const int32_t* acc
   y.resize(n);
   counters.acc_overflows += simd::requant_row(acc, n, tail, y.data());
   if (t == DType::Int8 || t == DType::UInt8) {
+    // Through local pointers: a byte store may alias the vector's own pointer, which would keep
+    // the compiler from vectorising the loop.
     uint8_t* out = base + index;
-    for (uint64_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(y[i]);
+    const int32_t* from = y.data();
+    for (uint64_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(from[i]);
   } else {
     for (uint64_t i = 0; i < n; ++i) store_elem(base, index + i, t, y[i]);
   }

@@ -29,13 +29,16 @@ int32_t requant_one(int32_t acc, const RequantRow& r, uint64_t& overflows) {
   return static_cast<int32_t>(std::clamp<int64_t>(scaled + r.zp, r.lo, r.hi));
 }
 
-uint64_t RequantRowImpl(const int32_t* acc, size_t n, const RequantRow& r, int32_t* out) {
+uint64_t RequantRowImpl(const int32_t* acc, size_t n, const RequantRow& row, int32_t* out) {
+  const RequantRow r = row;  // a local copy: stores through `out` cannot change it, so it stays in registers
   uint64_t overflows = 0;
   size_t i = 0;
 #if HWY_TARGET != HWY_SCALAR
   const hn::ScalableTag<int64_t> d64;
   const hn::Rebind<int32_t, decltype(d64)> d32h;      // one int32 per int64 lane
   const hn::Repartition<int32_t, decltype(d64)> d32;  // the int64 lanes as int32 pairs
+  const hn::Rebind<uint64_t, decltype(d64)> du64;
+  const hn::Rebind<uint32_t, decltype(d64)> du32h;
   const size_t step = hn::Lanes(d64);
   const auto corr = hn::Set(d32h, r.correction);
   const auto bias = hn::Set(d64, r.bias);
@@ -43,7 +46,6 @@ uint64_t RequantRowImpl(const int32_t* acc, size_t n, const RequantRow& r, int32
   const auto m0 = hn::BitCast(d32, hn::Set(d64, r.m0));
   const auto one = hn::Set(d64, 1);
   const auto zp = hn::Set(d64, r.zp), lo = hn::Set(d64, r.lo), hi = hn::Set(d64, r.hi);
-  HWY_ALIGN int64_t tmp[HWY_MAX_BYTES / sizeof(int64_t)];
   for (; i + step <= n; i += step) {
     const auto c = hn::Add(hn::LoadU(d32h, acc + i), corr);  // int32 lanes wrap, as the scalar tail
     const auto v = hn::Add(hn::PromoteTo(d64, c), bias);
@@ -53,8 +55,9 @@ uint64_t RequantRowImpl(const int32_t* acc, size_t n, const RequantRow& r, int32
     auto scaled = x;
     if (r.shift > 0)
       scaled = hn::Add(hn::ShiftRightSame(x, r.shift), hn::And(hn::ShiftRightSame(x, r.shift - 1), one));
-    hn::Store(hn::Min(hn::Max(hn::Add(scaled, zp), lo), hi), d64, tmp);
-    for (size_t j = 0; j < step; ++j) out[i + j] = static_cast<int32_t>(tmp[j]);
+    // Clamped into int32: the low halves are the results.
+    const auto y = hn::BitCast(du64, hn::Min(hn::Max(hn::Add(scaled, zp), lo), hi));
+    hn::StoreU(hn::TruncateTo(du32h, y), du32h, reinterpret_cast<uint32_t*>(out) + i);
   }
 #endif
   for (; i < n; ++i) out[i] = requant_one(acc[i], r, overflows);
