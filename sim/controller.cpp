@@ -12,6 +12,7 @@ Controller::Controller(sc_core::sc_module_name name) : sc_core::sc_module(name) 
 
 void Controller::begin_run(RunContext& ctx) {
   ctx_ = &ctx;
+  facts_.begin_run(ctx.arch);
   sync_.emplace(ctx.prog);
   t0_ = kernel_cycles();
   end_cycle_ = 0;

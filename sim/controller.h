@@ -29,12 +29,14 @@ class Controller : public sc_core::sc_module, public ControllerIf {
   Fetched fetch(Engine e) override;
   void retire(Engine e, uint32_t index, uint64_t start) override;
   void fail(const std::string& reason) override;
+  const InstrFacts& facts(const Instr& in) override { return facts_.get(in); }
   void engine_idle(Engine e) override { idle_[static_cast<int>(e)] = true; }
 
  private:
   bool check_deadlock();  // fails the run and returns true on deadlock
 
   RunContext* ctx_ = nullptr;
+  InstrFactsCache facts_;  // kept across runs
   std::optional<SyncState> sync_;
   uint64_t t0_ = 0;
   uint64_t end_cycle_ = 0;

@@ -29,10 +29,17 @@ std::span<uint8_t> GdmaEngine::ddr_bytes() {
   return {dmi.get_dmi_ptr(), static_cast<size_t>(dmi.get_end_address() - dmi.get_start_address() + 1)};
 }
 
-std::string GdmaEngine::transfer(bool write, uint64_t addr, uint64_t bytes) {
+// The bursts are issued back to back with their delays annotated (TLM loosely-timed style), after
+// the `lead` time (the engine's start-up), and one wait at the end: Ddr::b_transport requests each
+// burst at now + delay, which is when the previous burst left the bus (the first one: after the
+// lead), exactly where a wait before every burst would have put it. Only this engine drives the
+// DDR bus, so the bus sees the same requests at the same cycles and the transfer ends at the same
+// cycle, for one SystemC context switch instead of one per KiB.
+std::string GdmaEngine::transfer(bool write, uint64_t addr, uint64_t bytes, sc_core::sc_time lead) {
   const uint64_t burst = kBurstBeats * ctrl->context().arch.ddr_bytes_per_cycle;
   tlm::tlm_generic_payload trans;
   FirstBurst first;
+  sc_core::sc_time delay = lead;
   for (uint64_t off = 0; off < bytes; off += burst) {
     const uint64_t len = std::min(burst, bytes - off);
     trans.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
@@ -44,13 +51,14 @@ std::string GdmaEngine::transfer(bool write, uint64_t addr, uint64_t bytes) {
     trans.set_dmi_allowed(false);
     trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
     if (off == 0) trans.set_extension(&first);
-    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
     ddr->b_transport(trans, delay);
     if (off == 0) trans.clear_extension(&first);  // ours, not the payload's to delete
-    if (trans.is_response_error())
+    if (trans.is_response_error()) {
+      wait(delay);  // the bursts before it took their time
       return fmt::format("DDR burst [{:#x}, +{}) failed: {}", addr + off, len, trans.get_response_string());
-    wait(delay);
+    }
   }
+  wait(delay);
   return "";
 }
 
@@ -58,15 +66,15 @@ void GdmaEngine::run_one(const Fetched& f) {
   RunContext& ctx = ctrl->context();
   const Instr& in = *f.instr;
   const uint64_t start = ctrl->now();
-  std::string err = lmem->begin(Engine::Gdma, in);
-  const DmaPhases p = dma_phases(in, ctx.arch);
-  wait(cycle_time(p.startup + p.copy_cycles));  // the DDR adds p.latency to the first burst
-  if (err.empty() && p.bus_bytes > 0) {
-    uint64_t addr = 0;
-    for (const Access& x : accesses(in, ctx.geo))
-      if (x.space == Space::Ddr) addr = x.lo;
-    err = transfer(in.op == Opcode::DmaStore, addr, p.bus_bytes);
-  }
+  const InstrFacts& facts = ctrl->facts(in);
+  std::string err = lmem->begin(Engine::Gdma, facts.lmem);
+  const DmaPhases& p = facts.dma;
+  const sc_core::sc_time lead =
+      cycle_time(p.startup + p.copy_cycles);  // the DDR adds p.latency to the first burst
+  if (err.empty() && p.bus_bytes > 0)
+    err = transfer(in.op == Opcode::DmaStore, facts.ddr_lo, p.bus_bytes, lead);  // waits the lead too
+  else
+    wait(lead);
   if (err.empty()) {
     try {
       execute(in, MemView{ctx.geo, ddr_bytes(), lmem->bytes()}, ctx.counters);

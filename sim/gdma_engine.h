@@ -23,7 +23,7 @@ class GdmaEngine : public sc_core::sc_module {
   void thread();
   void run_one(const Fetched& f);
   // Moves `bytes` from/to DDR address `addr` as bursts; "" or the bus error.
-  std::string transfer(bool write, uint64_t addr, uint64_t bytes);
+  std::string transfer(bool write, uint64_t addr, uint64_t bytes, sc_core::sc_time lead);
   std::span<uint8_t> ddr_bytes();
 };
 

@@ -5,6 +5,7 @@
 #include <span>
 #include <string>
 
+#include "sim/instr_facts.h"
 #include "sim/run_context.h"
 #include "sim/systemc_include.h"
 
@@ -26,6 +27,8 @@ class ControllerIf : public virtual sc_core::sc_interface {
   virtual Fetched fetch(Engine e) = 0;
   // The fetched instruction completed now, having started at `start`; its effect is applied.
   virtual void retire(Engine e, uint32_t index, uint64_t start) = 0;
+  // What the timing derives from the instruction alone, computed once per distinct instruction.
+  virtual const InstrFacts& facts(const Instr& in) = 0;
   // Abort the run; run() throws Error(reason + state dump).
   virtual void fail(const std::string& reason) = 0;
   // The engine's thread returned to idle (between runs).
@@ -43,9 +46,10 @@ struct FirstBurst : tlm::tlm_extension<FirstBurst> {
 class LmemIf : public virtual sc_core::sc_interface {
  public:
   virtual std::span<uint8_t> bytes() = 0;
-  // An instruction of `e` starts/stops using its LMEM footprint; begin returns "" or why the
-  // footprint is outside LMEM. finish counts GDMA/TIU overlaps on a bank.
-  virtual std::string begin(Engine e, const Instr& in) = 0;
+  // An instruction of `e` starts/stops using its LMEM footprint (lmem_accesses(), which must
+  // outlive the instruction); begin returns "" or why the footprint is outside LMEM. finish
+  // counts GDMA/TIU overlaps on a bank.
+  virtual std::string begin(Engine e, const std::vector<Access>& footprint) = 0;
   virtual void finish(Engine e) = 0;
 };
 

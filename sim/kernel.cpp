@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <condition_variable>
+#include <atomic>
 #include <cstdlib>
 #include <functional>
 #include <mutex>
@@ -29,18 +29,24 @@ namespace tpusim::sim {
 
 namespace {
 
-// Runs jobs on the kernel thread, one at a time; the caller waits for each.
+// Runs jobs on the kernel thread, one at a time; the caller waits for each. The hand-over is two
+// counters with C++20 atomic wait/notify (futexes, after a short spin) rather than a mutex and a
+// condition variable: the caller's notify no longer wakes a thread that must then block on the
+// mutex the caller still holds, which cost an extra context switch per run (a batch runs one
+// image per hand-over).
 class KernelThread {
  public:
   static KernelThread& get() {
     static KernelThread* k = new KernelThread;  // never destroyed: the thread parks until exit
     return *k;
   }
+  // One caller at a time (run_timed holds g_run_mutex).
   void call(const std::function<void()>& job) {
-    std::unique_lock lock(mutex_);
     job_ = &job;
-    cv_.notify_all();
-    cv_.wait(lock, [this] { return job_ == nullptr; });
+    const uint32_t done = done_.load(std::memory_order_relaxed);
+    requested_.fetch_add(1, std::memory_order_release);
+    requested_.notify_one();
+    done_.wait(done, std::memory_order_acquire);  // returns once the job has bumped done_
   }
 
  private:
@@ -48,17 +54,15 @@ class KernelThread {
     std::thread([this] { loop(); }).detach();
   }
   void loop() {
-    std::unique_lock lock(mutex_);
-    for (;;) {
-      cv_.wait(lock, [this] { return job_ != nullptr; });
+    for (uint32_t seen = 0;; ++seen) {
+      requested_.wait(seen, std::memory_order_acquire);  // returns once requested_ != seen
       (*job_)();
-      job_ = nullptr;
-      cv_.notify_all();
+      done_.fetch_add(1, std::memory_order_release);
+      done_.notify_one();
     }
   }
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  const std::function<void()>* job_ = nullptr;
+  const std::function<void()>* job_ = nullptr;  // written before requested_, read after it
+  std::atomic<uint32_t> requested_{0}, done_{0};
 };
 
 Top* g_top = nullptr;  // lives as long as the process, like the kernel that owns its processes
@@ -126,13 +130,33 @@ Outcome simulate_run(RunContext& ctx, DeviceMemory& mem) {
 std::mutex g_run_mutex;  // one timed run at a time: one kernel per process
 bool g_broken = false;
 
+// Under AddressSanitizer every SystemC call goes to the kernel thread (see the top of this file).
+// Elsewhere the run executes on the caller's thread, under g_run_mutex: SystemC's coroutine
+// package saves the native stack it switches from at every switch, so consecutive sc_start()
+// calls may come from different threads, and a batch saves two thread hand-overs per run (the
+// largest cost of timed mode over functional on a small network: docs/performance.md).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kKernelThread = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kKernelThread = true;
+#else
+constexpr bool kKernelThread = false;
+#endif
+#else
+constexpr bool kKernelThread = false;
+#endif
+
 }  // namespace
 
 void run_timed(RunContext& ctx, DeviceMemory& mem) {
   std::lock_guard lock(g_run_mutex);
   if (g_broken) throw Error("the SystemC kernel is unusable after an earlier internal failure");
   Outcome out;
-  KernelThread::get().call([&] { out = simulate_run(ctx, mem); });
+  if (kKernelThread)
+    KernelThread::get().call([&] { out = simulate_run(ctx, mem); });
+  else
+    out = simulate_run(ctx, mem);
   if (!out.internal.empty()) {
     g_broken = true;
     throw Error("internal simulator failure: " + out.internal);

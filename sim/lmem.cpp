@@ -18,10 +18,10 @@ void Lmem::begin_run(const RunContext& ctx, std::vector<uint8_t>& storage) {
 
 void Lmem::end_run(std::vector<uint8_t>& storage) { storage.swap(mem_); }
 
-std::string Lmem::begin(Engine e, const Instr& in) {
+std::string Lmem::begin(Engine e, const std::vector<Access>& footprint) {
   InFlight& f = inflight_[static_cast<int>(e)];
-  f.footprint = lmem_accesses(in, ctx_->geo);
-  for (const Access& x : f.footprint) {
+  f.footprint = &footprint;
+  for (const Access& x : footprint) {
     if (x.lane_hi > ctx_->geo.lanes || x.lo > x.hi || x.hi > ctx_->geo.lane_bytes)
       return fmt::format("operand {} lanes [{}, {}) bytes [{}, {}) outside LMEM ({} lanes of {} bytes)",
                          x.operand, x.lane_lo, x.lane_hi, x.lo, x.hi, ctx_->geo.lanes, ctx_->geo.lane_bytes);
@@ -39,8 +39,8 @@ void Lmem::finish(Engine e) {
   const uint64_t now = kernel_cycles() - t0_;
   if (them.active && them.start < now && me.start < now) {
     bool bank = false, bytes = false;
-    for (const Access& x : me.footprint)
-      for (const Access& y : them.footprint) {
+    for (const Access& x : *me.footprint)
+      for (const Access& y : *them.footprint) {
         bank = bank || share_bank(x, y, ctx_->arch);
         bytes = bytes || ((x.write || y.write) && share_bytes(x, y));
       }

@@ -23,14 +23,14 @@ class Lmem : public sc_core::sc_module, public LmemIf {
   uint64_t hazards() const { return hazards_; }
 
   std::span<uint8_t> bytes() override { return mem_; }
-  std::string begin(Engine e, const Instr& in) override;
+  std::string begin(Engine e, const std::vector<Access>& footprint) override;
   void finish(Engine e) override;
 
  private:
   struct InFlight {
     bool active = false;
     uint64_t start = 0;
-    std::vector<Access> footprint;
+    const std::vector<Access>* footprint = nullptr;
   };
 
   const RunContext* ctx_ = nullptr;

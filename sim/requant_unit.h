@@ -10,8 +10,9 @@ namespace tpusim::sim {
 class RequantUnit : public TiuDatapath {
  public:
   explicit RequantUnit(sc_core::sc_module_name name);
-  // The pipelined output stage of an instruction executed by another datapath.
-  void drain(const Instr& in, RunContext& ctx);
+  // The pipelined output stage of an instruction executed by another datapath: its
+  // requant_stage_cycles(), counted busy.
+  void drain(uint64_t cycles, RunContext& ctx);
 };
 
 }  // namespace tpusim::sim

@@ -5,8 +5,7 @@ namespace tpusim::sim {
 TiuDatapath::TiuDatapath(sc_core::sc_module_name name, TiuUnit unit)
     : sc_core::sc_module(name), unit_(unit) {}
 
-void TiuDatapath::occupy(const Instr& in, RunContext& ctx) {
-  const uint64_t cycles = tiu_duration(in, ctx.arch);
+void TiuDatapath::occupy(uint64_t cycles, RunContext& ctx) {
   sc_core::wait(cycle_time(cycles));
   count_busy(ctx, cycles);
 }

@@ -12,8 +12,9 @@ class TiuDatapath : public sc_core::sc_module {
  public:
   TiuDatapath(sc_core::sc_module_name name, TiuUnit unit);
   TiuUnit unit() const { return unit_; }
-  // Blocks the calling TIU thread for tiu_duration(in) cycles and counts them as this unit's.
-  void occupy(const Instr& in, RunContext& ctx);
+  // Blocks the calling TIU thread for `cycles` (the instruction's tiu_duration()) and counts them
+  // as this unit's.
+  void occupy(uint64_t cycles, RunContext& ctx);
 
  protected:
   void count_busy(RunContext& ctx, uint64_t cycles) const;

@@ -37,10 +37,11 @@ void TiuEngine::run_one(const Fetched& f) {
   RunContext& ctx = ctrl->context();
   const Instr& in = *f.instr;
   const uint64_t start = ctrl->now();
-  std::string err = lmem->begin(Engine::Tiu, in);
+  const InstrFacts& facts = ctrl->facts(in);
+  std::string err = lmem->begin(Engine::Tiu, facts.lmem);
   TiuDatapath& unit = datapath(in.op);
-  unit.occupy(in, ctx);
-  if (&unit != &requant_unit_) requant_unit_.drain(in, ctx);
+  unit.occupy(facts.tiu_cycles, ctx);
+  if (&unit != &requant_unit_) requant_unit_.drain(facts.requant_stage, ctx);
   if (err.empty()) {
     try {
       // TIU operands are all in LMEM: the DDR is not visible to it.
