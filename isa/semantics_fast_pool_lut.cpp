@@ -85,7 +85,10 @@ void exec_pool_fast(const Instr& in, const MemView& m, ExecCounters& counters) {
     for (uint64_t n = 0; n < dst.n; ++n)
       for (uint64_t c = 0; c < dst.c; ++c) {
         const Plane xp = plane(src, m, n, c), out = plane(dst, m, n, c);
-        for (int64_t y = 0; y < ih; ++y)
+        if (pw == iw)  // no pad columns: the plane in one call
+          unpack_row(xp.base, xp.index, src.dtype, static_cast<int32_t>(p.in_zp), xpad.data(),
+                     static_cast<uint64_t>(ih * iw));
+        for (int64_t y = 0; y < ih && pw != iw; ++y)
           unpack_row(xp.base, xp.index + static_cast<uint64_t>(y * iw), src.dtype,
                      static_cast<int32_t>(p.in_zp), xpad.data() + y * pw + p.pad_l,
                      static_cast<uint64_t>(iw));
