@@ -89,25 +89,39 @@ void build_channel_quads(const QuadShape& s, const Tensor& src, const MemView& m
   for (int64_t ph = 0; ph < phases; ++ph)  // only the planes some tap reads
     if (used[static_cast<size_t>(ph)])
       std::fill_n(q.x.begin() + ph * cqs * s.cells * 4, cqs * s.cells * 4, pad);
+  // Per padded row: does any used phase start in it (rows of unused phases are skipped).
+  std::vector<char> row_used(static_cast<size_t>(s.g.sh), 0);
+  for (int64_t py = 0; py < s.g.sh; ++py)
+    for (int64_t px = 0; px < sw; ++px)
+      row_used[static_cast<size_t>(py)] |= used[static_cast<size_t>(py * sw + px)];
+  // The four rows of a quad: uint8 codes straight from LMEM, other types converted into `rows`, the
+  // channels past icg a row of padding.
   thread_local std::vector<uint8_t> rows;
-  rows.resize(static_cast<size_t>(4 * iw));
-  const uint8_t *r0 = rows.data(), *r1 = r0 + iw, *r2 = r1 + iw, *r3 = r2 + iw;
-  for (int64_t cq = 0; cq < cqs; ++cq)
+  rows.resize(static_cast<size_t>(5 * iw));
+  std::fill_n(rows.begin() + 4 * iw, iw, pad);
+  for (int64_t cq = 0; cq < cqs; ++cq) {
+    Plane planes[4] = {};
+    for (int64_t j = 0; j < 4 && cq * 4 + j < s.g.icg; ++j)
+      planes[j] = plane(src, m, n, static_cast<uint64_t>(c0 + cq * 4 + j));
     for (int64_t y = 0; y < s.ih; ++y) {
       const int64_t yy = y + s.pad_t, py = yy % s.g.sh, cy = (yy / s.g.sh) * s.pw2;
-      bool any = false;
-      for (int64_t px = 0; px < sw; ++px) any |= used[static_cast<size_t>(py * sw + px)] != 0;
-      if (!any) continue;
+      if (!row_used[static_cast<size_t>(py)]) continue;
+      const uint8_t* r[4];
       for (int64_t j = 0; j < 4; ++j) {
-        uint8_t* r = rows.data() + j * iw;
         if (cq * 4 + j >= s.g.icg) {
-          std::fill(r, r + iw, pad);
+          r[j] = rows.data() + 4 * iw;
           continue;
         }
-        const Plane p = plane(src, m, n, static_cast<uint64_t>(c0 + cq * 4 + j));
-        unpack_row_u8(p.base, p.index + static_cast<uint64_t>(y * iw), src.dtype, r,
-                      static_cast<uint64_t>(iw));
+        const uint64_t at = planes[j].index + static_cast<uint64_t>(y * iw);
+        if (src.dtype == DType::UInt8) {
+          r[j] = planes[j].base + at;
+          continue;
+        }
+        uint8_t* buf = rows.data() + j * iw;
+        unpack_row_u8(planes[j].base, at, src.dtype, buf, static_cast<uint64_t>(iw));
+        r[j] = buf;
       }
+      const uint8_t *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3];
       for (int64_t px = 0; px < sw; ++px) {
         if (!used[static_cast<size_t>(py * sw + px)]) continue;
         const int64_t x0 = ((px - s.pad_l) % sw + sw) % sw;
@@ -129,6 +143,7 @@ void build_channel_quads(const QuadShape& s, const Tensor& src, const MemView& m
         }
       }
     }
+  }
   q.koff.clear();
   for (int64_t ky = 0; ky < s.g.kh; ++ky)
     for (int64_t kx = 0; kx < s.g.kw; ++kx)

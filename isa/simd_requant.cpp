@@ -1,7 +1,7 @@
 // simd::requant_row (isa/simd_kernels.h): the output tail of conv2d, matmul and pool over a row of
 // int32 accumulators, in int64 lanes: (acc + correction) mod 2^32, + bias, saturation to int32
 // (counted), * M0 (MulEven of the low int32 halves: an exact 62-bit product), round_shift as
-// (x >> s) + ((x >> (s - 1)) & 1), + zp, clamp. The same integers as isa/numerics.cpp's requant.
+// (x + 2^(s-1)) >> s, + zp, clamp. The same integers as isa/numerics.cpp's requant.
 #include "isa/simd_kernels.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -44,7 +44,7 @@ uint64_t RequantRowImpl(const int32_t* acc, size_t n, const RequantRow& row, int
   const auto bias = hn::Set(d64, r.bias);
   const auto smin = hn::Set(d64, INT32_MIN), smax = hn::Set(d64, INT32_MAX);
   const auto m0 = hn::BitCast(d32, hn::Set(d64, r.m0));
-  const auto one = hn::Set(d64, 1);
+  const auto half = hn::Set(d64, r.shift > 0 ? int64_t{1} << (r.shift - 1) : 0);
   const auto zp = hn::Set(d64, r.zp), lo = hn::Set(d64, r.lo), hi = hn::Set(d64, r.hi);
   for (; i + step <= n; i += step) {
     const auto c = hn::Add(hn::LoadU(d32h, acc + i), corr);  // int32 lanes wrap, as the scalar tail
@@ -53,8 +53,9 @@ uint64_t RequantRowImpl(const int32_t* acc, size_t n, const RequantRow& row, int
     overflows += hn::CountTrue(d64, hn::Ne(s, v));
     const auto x = hn::MulEven(hn::BitCast(d32, s), m0);  // low halves: s and m0 as int32
     auto scaled = x;
-    if (r.shift > 0)
-      scaled = hn::Add(hn::ShiftRightSame(x, r.shift), hn::And(hn::ShiftRightSame(x, r.shift - 1), one));
+    // round_shift as (x + 2^(s-1)) >> s: the same floor as (x >> s) + bit s-1 of x, and no overflow
+    // (|x| < 2^62, so x + 2^62 < 2^63).
+    if (r.shift > 0) scaled = hn::ShiftRightSame(hn::Add(x, half), r.shift);
     // Clamped into int32: the low halves are the results.
     const auto y = hn::BitCast(du64, hn::Min(hn::Max(hn::Add(scaled, zp), lo), hi));
     hn::StoreU(hn::TruncateTo(du32h, y), du32h, reinterpret_cast<uint32_t*>(out) + i);
