@@ -76,6 +76,7 @@ Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* re
     L.double_buffered = d.info.double_buffered;
     L.lmem_bytes_per_lane = d.info.lmem_bytes;
     L.resident = d.resident, L.group = d.group, L.kept_input = d.kept_input, L.stored = d.stored;
+    L.skip_from_lmem = d.skip_from_lmem;
     if (d.out_bytes)
       L.out_lmem = d.out_lmem, L.out_lmem_bytes = d.out_bytes, L.out_live_until = g.ops[d.out_last_use].name;
     L.prefetched_bytes = d.prefetched_bytes;
@@ -156,6 +157,7 @@ nlohmann::json CompileReport::to_json() const {
     if (L.resident || L.group) {
       j["input_from_lmem"] = L.kept_input;
       j["output_to_ddr"] = L.stored;
+      if (L.group && L.skip_from_lmem) j["skip_from_lmem"] = true;
       j["prefetched_bytes"] = L.prefetched_bytes;
       if (L.prefetch_end > L.prefetch_begin) j["prefetch_gdma"] = {L.prefetch_begin, L.prefetch_end};
       if (L.out_lmem_bytes)

@@ -29,6 +29,8 @@ struct ScheduleLayer {
   // earlier ops ran (their instructions lie in those ops' ranges).
   bool resident = false, kept_input = false, stored = true;
   bool group = false;  // one op of a layer group sliced along rows (its tiles = the slices)
+  // A group's eltwise whose other input (a skip connection) it read from the group's LMEM.
+  bool skip_from_lmem = false;
   uint64_t prefetched_bytes = 0;
   uint32_t prefetch_begin = 0, prefetch_end = 0;  // GDMA range of those loads
   // Resident: its output's LMEM buffer (per-lane byte offset and size) and the last layer that

@@ -203,4 +203,13 @@ Instr strided_store(DType dt, Dims d, int64_t src, DmaStrides ss, int64_t dst, D
   return s.instr();
 }
 
+Instr strided_copy(DType dt, Dims d, int64_t src, DmaStrides ss, int64_t dst, DmaStrides ds) {
+  const ops::DmaLoad m = dma_fields(dt, d, src, ss, dst, ds);
+  ops::DmaCopy c;
+  c.dtype = m.dtype, c.n = m.n, c.c = m.c, c.h = m.h, c.w = m.w;
+  c.src = m.src, c.src_sn = m.src_sn, c.src_sc = m.src_sc, c.src_sh = m.src_sh, c.src_sw = m.src_sw;
+  c.dst = m.dst, c.dst_sn = m.dst_sn, c.dst_sc = m.dst_sc, c.dst_sh = m.dst_sh, c.dst_sw = m.dst_sw;
+  return c.instr();
+}
+
 }  // namespace tpusim::compiler::be

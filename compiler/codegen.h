@@ -87,6 +87,8 @@ struct DmaStrides {
 };
 Instr strided_load(DType dt, Dims d, int64_t src, DmaStrides ss, int64_t dst, DmaStrides ds);
 Instr strided_store(DType dt, Dims d, int64_t src, DmaStrides ss, int64_t dst, DmaStrides ds);
+// dma.copy between two local tensors (per-lane offsets and strides; same lanes).
+Instr strided_copy(DType dt, Dims d, int64_t src, DmaStrides ss, int64_t dst, DmaStrides ds);
 // dma.load of a lut table (`entries` elements at ddr_addr) into every lane of [0, lanes_used) at
 // LMEM offset `lmem` (source channel stride 0).
 Instr dma_load_table(DType dt, int64_t entries, int64_t lanes_used, uint64_t ddr_addr, uint64_t lmem);
@@ -152,23 +154,49 @@ struct OpEmitted {
   bool group = false;                             // one op of a sliced layer group
   size_t group_first = 0;                         // its first op
   double group_estimate = 0;                      // the group's estimated cycles (plan_group)
+  bool skip_from_lmem = false;                    // a group's eltwise: its other input read from LMEM
   // Resident: its output buffer's per-lane LMEM range and the last op reading it there (its
   // lifetime); out_bytes 0 = none.
   uint64_t out_lmem = 0, out_bytes = 0;
   size_t out_last_use = 0;
 };
-// A layer group (codegen_group.cpp): window ops [first, last], each reading the previous one's
-// output, run in slices of `rows` output rows of the last op with `sets` buffer sets.
+// One op of a layer group's chain (codegen_group_chain.cpp). Its input 0 is the previous op's
+// output (op 0: the chain's input, from DDR); an eltwise's other input comes from DDR or, as a
+// skip connection, from a band the group keeps in LMEM: the chain's input or an earlier op's
+// output. When the previous output is an eltwise's second input, the op is used with its inputs
+// (and their zero points and rescales) swapped: add, mul and max are symmetric.
+constexpr int64_t kSkipFromDdr = -2, kSkipFromChainInput = -1;
+struct ChainOp {
+  const IOp* graph_op = nullptr;
+  IOp swapped_op;  // used when `swapped`
+  bool swapped = false;
+  int64_t skip = kSkipFromDdr;  // kSkipFromDdr, kSkipFromChainInput or the chain index of the producer
+  const IOp& op() const { return swapped ? swapped_op : *graph_op; }
+};
+// Ops [first, last] as a chain, or nothing when they do not form one: each op must read the
+// previous one's output, and every output but the last must be read only inside the chain (not a
+// graph output). `uses`: the readers of every tensor storage (graph outputs count 2).
+std::optional<std::vector<ChainOp>> make_chain(const IntGraph& g, const std::map<std::string, int>& uses,
+                                               size_t first, size_t last);
+std::map<std::string, int> tensor_uses(const IntGraph& g);
+// A layer group (codegen_group.cpp): the chain of window ops [first, last], run in slices of
+// `rows` output rows of the last op with `sets` buffer sets.
 struct GroupPlan {
   size_t first = 0, last = 0;
+  std::vector<ChainOp> chain;
   int64_t rows = 0;  // 0: no plan beats running the ops one by one
   int sets = 1;
   double cost = 0, alone = 0;  // estimated cycles, grouped and one by one
   uint64_t lmem_bytes = 0;     // per lane
+  int skips = 0;               // skip connections read from LMEM
 };
-GroupPlan plan_group(const IntGraph& g, const std::vector<size_t>& chain, const Arch& a);
+GroupPlan plan_group(const IntGraph& g, const std::vector<ChainOp>& chain, size_t first, const Arch& a);
 void emit_group(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a, const GroupPlan& plan,
                 std::vector<OpEmitted>& out);
+// The layer groups of the resident schedule: from every window op that does not fit LMEM whole
+// (fits_whole[i] false), in program order, the chain of up to 8 window ops whose estimate gains
+// most. The ops of a group get fits_whole false.
+std::vector<GroupPlan> form_groups(const IntGraph& g, const Arch& a, std::vector<bool>& fits_whole);
 // Every op of the graph in order. opt 0: each op tiled on its own (emit_op); opt 1: the resident
 // schedule of codegen_resident.cpp.
 std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a, int opt);

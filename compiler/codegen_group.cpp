@@ -4,6 +4,9 @@
 // slices overlap), the intermediates stay in LMEM, every op's weights are loaded once, and only
 // the first op's input (and other inputs from outside the chain) come from DDR, only the last
 // op's output goes to it. Two buffer sets when they fit, so slice k+1 loads while k computes.
+// A skip connection (an eltwise reading the chain's input or an earlier op's output, see
+// codegen_group_chain.cpp) reads that band in LMEM: directly when its rows are the eltwise's, else
+// through a dma.copy of its rows into the eltwise's operand buffer (TIU operands are compact).
 // A chain is formed only when a cost estimate says it beats running its ops one by one
 // (docs/compiler.md, "Schedules").
 #include <algorithm>
@@ -60,12 +63,38 @@ std::vector<std::vector<Band>> slice_chain(const std::vector<WindowShape>& ws, i
   return out;
 }
 
+// Where slice `sl`'s skip connection into op k lies: the source band (its first row `lo`, its rows,
+// and which buffer: the chain input's or op `skip`'s output) and the consumer's row offset in it.
+struct SkipView {
+  bool ok = false;    // the source band holds the consumer's rows and can be addressed
+  bool copy = false;  // the rows differ: copied into the consumer's own operand buffer
+  int64_t src_rows = 0, off = 0, c = 0;
+};
+
+SkipView skip_view(const std::vector<WindowShape>& ws, const std::vector<Band>& sl, size_t k, int64_t skip) {
+  SkipView v;
+  const WindowShape& e = ws[k];
+  int64_t lo, c, w;
+  if (skip == kSkipFromChainInput) {
+    lo = sl[0].t.lo, v.src_rows = sl[0].t.hi - sl[0].t.lo, c = ws[0].ic, w = ws[0].iw;
+  } else {
+    const auto s = static_cast<size_t>(skip);
+    lo = sl[s].r0, v.src_rows = sl[s].rows, c = ws[s].oc, w = ws[s].ow;
+  }
+  v.c = c, v.off = sl[k].r0 - lo;
+  v.copy = v.off != 0 || v.src_rows != sl[k].rows;
+  // 4-bit rows must start on a whole byte for the copy's source offset.
+  v.ok = c == e.ic && w == e.iw && ws[0].n == e.n && v.off >= 0 && v.off + sl[k].rows <= v.src_rows &&
+         !(is_4bit(e.in_dt2) && (v.off * w) % 2);
+  return v;
+}
+
 }  // namespace
 
-GroupPlan plan_group(const IntGraph& g, const std::vector<size_t>& chain, const Arch& a) {
+GroupPlan plan_group(const IntGraph& g, const std::vector<ChainOp>& chain, size_t first, const Arch& a) {
   GroupPlan best;
   std::vector<WindowShape> ws;
-  for (size_t i : chain) ws.push_back(window_shape(g, g.ops[i]));
+  for (const ChainOp& c : chain) ws.push_back(window_shape(g, c.op()));
   const double bw = a.ddr_bytes_per_cycle;
   // Alone: each op moves its input, weights and output and overlaps them with its MACs.
   double alone = 0;
@@ -73,7 +102,7 @@ GroupPlan plan_group(const IntGraph& g, const std::vector<size_t>& chain, const 
   std::vector<double> tiu_per_row(ws.size());
   for (size_t k = 0; k < ws.size(); ++k) {
     const WindowShape& s = ws[k];
-    tiu_per_row[k] = tiu_cycles_per_row(g.ops[chain[k]], s, a);
+    tiu_per_row[k] = tiu_cycles_per_row(chain[k].op(), s, a);
     const double bytes = double(packed_bytes(s.in_dt, uint64_t(s.n * s.ic * s.ih * s.iw)) * s.n_inputs) +
                          double(packed_bytes(s.out_dt, uint64_t(s.n * s.oc * s.oh * s.ow)));
     alone += std::max(tiu_per_row[k] * double(s.oh), bytes / bw) + 2.0 * a.ddr_latency;
@@ -85,22 +114,33 @@ GroupPlan plan_group(const IntGraph& g, const std::vector<size_t>& chain, const 
       const auto slices = slice_chain(ws, rows);
       if (slices.size() < 2) continue;  // one slice: the ops fit whole (the resident schedule's case)
       uint64_t per_set = 0;
-      double tiu = 0,
+      double tiu = 0, copy_cycles = 0,
              bytes = double(packed_bytes(last.out_dt, uint64_t(last.n * last.oc * last.oh * last.ow)));
       bool even = true;
+      int skips = 0;
       for (size_t k = 0; k < ws.size(); ++k) {
         const WindowShape& s = ws[k];
+        const bool skip = k > 0 && chain[k].skip != kSkipFromDdr;
+        skips += skip;
         int64_t in_rows = 0, out_rows = 0;
         for (const auto& sl : slices) {
           in_rows = std::max(in_rows, sl[k].t.hi - sl[k].t.lo), out_rows = std::max(out_rows, sl[k].rows);
           tiu += tiu_per_row[k] * double(sl[k].rows) + a.tiu_startup;
-          const int inputs_from_ddr = k == 0 ? s.n_inputs : s.n_inputs - 1;
+          const int inputs_from_ddr = k == 0 ? s.n_inputs : s.n_inputs - 1 - skip;
           bytes += double(inputs_from_ddr) *
                    double(packed_bytes(s.in_dt, uint64_t(s.n * s.ic * (sl[k].t.hi - sl[k].t.lo) * s.iw)));
+          if (skip) {
+            const SkipView v = skip_view(ws, sl, k, chain[k].skip);
+            if (!v.ok) even = false;
+            if (v.copy)
+              copy_cycles += a.gdma_startup + double(local_bytes(a, s.in_dt2, s.n, s.ic, sl[k].rows, s.iw)) *
+                                                  double(a.lanes) / a.lmem_copy_bytes_per_cycle;
+          }
           // 4-bit DDR blocks start on whole bytes: the first op's input, the last op's output.
           if (k == 0 && is_4bit(s.in_dt) && (sl[k].t.lo * s.iw) % 2) even = false;
           if (k + 1 == ws.size() && is_4bit(s.out_dt) && (sl[k].r0 * s.ow) % 2) even = false;
-          if (s.n_inputs > 1 && is_4bit(s.in_dt2) && !s.broadcast[1] && (sl[k].t.lo * s.iw) % 2) even = false;
+          if (s.n_inputs > 1 && !skip && is_4bit(s.in_dt2) && !s.broadcast[1] && (sl[k].t.lo * s.iw) % 2)
+            even = false;
         }
         const int inputs_in_lmem = k == 0 ? s.n_inputs : s.n_inputs - 1;
         for (int i = k == 0 ? 0 : 1; i < inputs_in_lmem + (k == 0 ? 0 : 1); ++i)
@@ -110,21 +150,24 @@ GroupPlan plan_group(const IntGraph& g, const std::vector<size_t>& chain, const 
       if (!even || consts + uint64_t(sets) * per_set > a.lane_bytes) continue;
       bytes += double(consts) * double(a.lanes);
       // Loads of a slice overlap the previous slice's compute; the first load and the last
-      // store do not.
-      const double cost = std::max(tiu, bytes / bw + double(slices.size()) * a.gdma_startup) +
+      // store do not. Skip copies share the GDMA with the loads.
+      const double cost = std::max(tiu, bytes / bw + double(slices.size()) * a.gdma_startup + copy_cycles) +
                           a.gdma_startup + 3.0 * a.ddr_latency;
       if (cost < alone && (best.rows == 0 || cost < best.cost)) {
-        best.first = chain.front(), best.last = chain.back(), best.rows = rows, best.sets = sets;
+        best.first = first, best.last = first + chain.size() - 1, best.rows = rows, best.sets = sets;
         best.cost = cost, best.alone = alone, best.lmem_bytes = consts + uint64_t(sets) * per_set;
+        best.skips = skips;
       }
     }
+  if (best.rows) best.chain = chain;
   return best;
 }
 
 void emit_group(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a, const GroupPlan& plan,
                 std::vector<OpEmitted>& out) {
+  const std::vector<ChainOp>& chain = plan.chain;
   std::vector<WindowShape> ws;
-  for (size_t i = plan.first; i <= plan.last; ++i) ws.push_back(window_shape(g, g.ops[i]));
+  for (const ChainOp& c : chain) ws.push_back(window_shape(g, c.op()));
   const auto slices = slice_chain(ws, plan.rows);
   const size_t K = ws.size();
   // LMEM: every op's constants, then per buffer set each op's DDR inputs and its output band.
@@ -144,20 +187,38 @@ void emit_group(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a,
       }
       set[k].out = at, at += local_bytes(a, s.out_dt, s.n, s.oc, out_rows, s.ow);
       if (k > 0) set[k].in[0] = set[k - 1].out, set[k].load_in[0] = false;
+      if (k > 0 && chain[k].skip != kSkipFromDdr) set[k].load_in[1] = false;
       set[k].store = k + 1 == K;
     }
+  // A skip connection's operand in slice j: the source band itself, or (emitted here) a dma.copy
+  // of the consumer's rows out of it.
+  auto skip_operand = [&](size_t j, size_t k, bool emit) {
+    const std::vector<Bufs>& set = sets[j % sets.size()];
+    const SkipView v = skip_view(ws, slices[j], k, chain[k].skip);
+    const uint64_t src =
+        chain[k].skip == kSkipFromChainInput ? set[0].in[0] : set[static_cast<size_t>(chain[k].skip)].out;
+    if (!v.copy) return src;
+    const WindowShape& s = ws[k];
+    const int64_t rows = slices[j][k].rows, slots = ceil_div(s.ic, int64_t{a.lanes});
+    if (emit)
+      e.gdma(strided_copy(s.in_dt2, {s.n, s.ic, rows, s.iw},
+                          int64_t(src) + int64_t(packed_bytes(s.in_dt2, uint64_t(v.off * s.iw))),
+                          {slots * v.src_rows * s.iw, v.src_rows * s.iw, s.iw, 1}, int64_t(set[k].in[1]),
+                          {slots * rows * s.iw, rows * s.iw, s.iw, 1}));
+    return set[k].in[1];
+  };
   // Code per slice: loads of slice j + sets follow the stores of slice j (schedule()'s order).
-  auto code = [&](size_t j, size_t k) {
+  auto code = [&](size_t j, size_t k, bool emit_copy) {
     Bufs b = sets[j % sets.size()][k];
     b.load_consts = b.load_lut = j == 0;
-    const size_t op = plan.first + k;
-    return window_code(g, g.ops[op], ws[k], slices[j][k].t, b, ddr, ddr.consts[op], a);
+    if (k > 0 && chain[k].skip != kSkipFromDdr) b.in[1] = skip_operand(j, k, emit_copy);
+    return window_code(g, chain[k].op(), ws[k], slices[j][k].t, b, ddr, ddr.consts[plan.first + k], a);
   };
   auto loads = [&](size_t j) {
     if (j >= slices.size()) return;
     for (size_t k = 0; k < K; ++k) {
       e.node = g.ops[plan.first + k].name;
-      const TileCode tc = code(j, k);
+      const TileCode tc = code(j, k, false);
       for (const auto* list : {&tc.const_loads, &tc.loads})
         for (const Instr& in : *list) e.gdma(in);
     }
@@ -166,10 +227,10 @@ void emit_group(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a,
   for (size_t j = 0; j < slices.size(); ++j) {
     for (size_t k = 0; k < K; ++k) {
       e.node = g.ops[plan.first + k].name;
-      for (const Instr& in : code(j, k).compute) e.tiu(in);
+      for (const Instr& in : code(j, k, true).compute) e.tiu(in);
     }
     e.node = g.ops[plan.last].name;
-    for (const Instr& in : code(j, K - 1).stores) e.gdma(in);
+    for (const Instr& in : code(j, K - 1, false).stores) e.gdma(in);
     loads(j + sets.size());
   }
   for (size_t k = 0; k < K; ++k) {
@@ -177,6 +238,7 @@ void emit_group(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a,
     rec.info = {static_cast<int64_t>(slices.size()), plan.sets == 2, at};
     rec.group = true, rec.kept_input = k > 0, rec.stored = k + 1 == K;
     rec.group_first = plan.first, rec.group_estimate = plan.cost;
+    rec.skip_from_lmem = k > 0 && chain[k].skip != kSkipFromDdr;
     out.push_back(rec);
   }
 }

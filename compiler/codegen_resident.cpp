@@ -244,44 +244,6 @@ struct Walk {
   std::map<size_t, std::pair<uint32_t, uint32_t>> prefetch_range;
 };
 
-bool window_op(const IOp& op) {
-  return op.as<IConv>() || op.as<IPool>() || op.as<IEltwise>() || op.as<ILut>() || op.as<IRequant>();
-}
-
-// Layer groups: from every window op that does not fit LMEM whole, the longest chain of window
-// ops each reading only the previous one's output (its other input, if any, from outside), cut
-// where the cost estimate is best; ops of a group leave the resident runs.
-std::vector<GroupPlan> form_groups(const IntGraph& g, const Arch& a, std::vector<Whole>& whole) {
-  const size_t n = g.ops.size();
-  std::map<std::string, int> uses;
-  for (const IOp& op : g.ops)
-    for (const std::string& in : op.inputs) ++uses[g.storage(in)];
-  for (const std::string& o : g.outputs) uses[g.storage(o)] += 2;
-  std::vector<GroupPlan> groups;
-  for (size_t i = 0; i < n; ++i) {
-    if (whole[i].ok || !window_op(g.ops[i])) continue;
-    std::vector<size_t> chain{i};
-    for (size_t j = i + 1; j < n && chain.size() < 8 && window_op(g.ops[j]); ++j) {
-      const IOp& prev = g.ops[j - 1];
-      const WindowShape s = window_shape(g, g.ops[j]);
-      if (g.ops[j].inputs[0] != prev.output || uses[prev.output] != 1 || s.broadcast[0] ||
-          (g.ops[j].inputs.size() > 1 && g.ops[j].inputs[1] == prev.output))
-        break;
-      chain.push_back(j);
-    }
-    GroupPlan best;
-    for (size_t len = chain.size(); len >= 2; --len) {
-      const GroupPlan p = plan_group(g, std::vector<size_t>(chain.begin(), chain.begin() + len), a);
-      if (p.rows && (best.rows == 0 || p.alone - p.cost > best.alone - best.cost)) best = p;
-    }
-    if (!best.rows) continue;
-    for (size_t k = best.first; k <= best.last; ++k) whole[k].ok = false;
-    groups.push_back(best);
-    i = best.last;
-  }
-  return groups;
-}
-
 }  // namespace
 
 std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a,
@@ -300,7 +262,10 @@ std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap&
   for (const IOp& op : g.ops) whole.push_back(whole_of(g, op, a));
   // Dry runs: a prefetch that leaves an op no room is retried with a shorter look-ahead; an op
   // that does not fit even then runs tiled.
-  const std::vector<GroupPlan> groups = form_groups(g, a, whole);
+  std::vector<bool> fits(whole.size());
+  for (size_t i = 0; i < whole.size(); ++i) fits[i] = whole[i].ok;
+  const std::vector<GroupPlan> groups = form_groups(g, a, fits);
+  for (size_t i = 0; i < whole.size(); ++i) whole[i].ok = fits[i];
   size_t ahead = 8;
   for (;;) {
     const int64_t bad = Walk(nullptr, g, ddr, a, whole, groups, ahead, nullptr).run();

@@ -14,7 +14,7 @@ namespace {
 
 // What the resident schedule did over all graphs: each path must have been taken.
 struct Coverage {
-  int graphs = 0, resident = 0, tiled = 0, kept = 0, prefetched = 0, lmem_only = 0, grouped = 0;
+  int graphs = 0, resident = 0, tiled = 0, kept = 0, prefetched = 0, lmem_only = 0, grouped = 0, skips = 0;
 };
 
 void check_graphs(int count, uint32_t seed) {
@@ -30,7 +30,7 @@ void check_graphs(int count, uint32_t seed) {
       const BitexactResult res = check_bitexact_opt(g, a, timed, seed + static_cast<uint32_t>(i), kMaxOpt);
       for (const ScheduleLayer& L : res.report.layers) {
         cov.resident += L.resident, cov.tiled += !L.resident && !L.group, cov.kept += L.kept_input;
-        cov.grouped += L.group;
+        cov.grouped += L.group, cov.skips += L.skip_from_lmem;
         cov.prefetched += L.prefetched_bytes > 0, cov.lmem_only += L.resident && !L.stored;
       }
     }
@@ -38,7 +38,7 @@ void check_graphs(int count, uint32_t seed) {
   }
   INFO("resident " << cov.resident << ", tiled " << cov.tiled << ", input kept " << cov.kept
                    << ", prefetched " << cov.prefetched << ", output in LMEM only " << cov.lmem_only
-                   << ", in layer groups " << cov.grouped);
+                   << ", in layer groups " << cov.grouped << ", skips from LMEM " << cov.skips);
   CHECK(cov.graphs == count);
   CHECK(cov.resident > 4 * count);
   CHECK(cov.tiled > count / 10);
@@ -46,6 +46,7 @@ void check_graphs(int count, uint32_t seed) {
   CHECK(cov.prefetched > count);
   CHECK(cov.lmem_only > count);
   CHECK(cov.grouped > count / 10);
+  CHECK(cov.skips > 0);
 }
 
 }  // namespace

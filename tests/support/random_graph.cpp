@@ -161,10 +161,13 @@ class GraphMaker {
       if (s.shape != x.shape || s.name == x.name) continue;
       IEltwise e;
       e.op = pick(r_, 0, 3) == 0 ? EltOp::Max : EltOp::Add;
-      e.a_zp = x.zero_point, e.b_zp = s.zero_point;
+      // Either order: a layer group swaps skip + branch into branch + skip.
+      const bool skip_first = pick(r_, 0, 1) == 0;
+      const ITensor &a = skip_first ? s : x, &b = skip_first ? x : s;
+      e.a_zp = a.zero_point, e.b_zp = b.zero_point;
       e.a_rescale = make_multiplier(0.5 / 64), e.b_rescale = make_multiplier(0.6 / 64);
       const std::string y = add(x.shape, type());
-      op({x.name, s.name}, y, e, requant(r_, 1, 1.0, g.tensors.at(y)));
+      op({a.name, b.name}, y, e, requant(r_, 1, 1.0, g.tensors.at(y)));
       return true;
     }
     return false;
