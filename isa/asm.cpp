@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "base/error.h"
+#include "base/printable.h"
 #include "isa/asm_syntax.h"
 #include "isa/semantics.h"
 
@@ -271,7 +272,9 @@ auto at_line(const std::string& source, int line_no, F&& f) {
   try {
     return f();
   } catch (const Error& e) {
-    throw Error(fmt::format("{}:{}: {}", source, line_no, e.what()));
+    // A quoted token's escapes (\n) may have put control characters into the echoed text.
+    const std::string_view what = e.what();
+    throw Error(fmt::format("{}:{}: {}", source, line_no, printable(what, what.size())));
   }
 }
 

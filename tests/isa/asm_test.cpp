@@ -218,6 +218,8 @@ TEST_CASE("asm: each kind of mistake is reported as <source>:<line>: <problem>",
       {head + ".node \"unterminated\n", "t.s:3: unterminated string"},
       {head + ".node a\n.debug engine=tiu index=0 node=b\n", "t.s:4: cannot mix .node and .debug"},
       {head + ".gdma extra\n", "t.s:3: .gdma takes no arguments"},
+      // A quoted mnemonic's escapes decode to control characters: shown escaped (fuzz_asm's long run).
+      {head + "\"a\\nb\" n=1\n", "t.s:3: unknown mnemonic 'a\\x0ab'"},
   };
   for (const Case& c : cases) {
     INFO(c.text);
