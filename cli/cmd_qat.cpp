@@ -9,7 +9,9 @@
 #include "base/file_io.h"
 #include "cli/command.h"
 #include "qat/jobs.h"
+#include "qat/qtable.h"
 #include "workflow/qat_jobs.h"
+#include "workflow/trained_model.h"
 
 namespace tpusim::cli {
 
@@ -50,7 +52,7 @@ void add_train_options(CLI::App* c, qat::TrainOptions& t) {
 }
 
 void add_quant_options(CLI::App* c, std::string& bits, qat::QuantConfig& q,
-                       std::vector<std::string>& layer_bits) {
+                       std::vector<std::string>& layer_bits, std::string& qtable) {
   c->add_option("--bits", bits, "Weight and activation bits: w8a8, w4a4, w4a8, w2a2, ... (2..8)")
       ->capture_default_str();
   c->add_option("--first-bits", q.first_layer_bits, "Weight bits of the first layer (0 = as --bits)")
@@ -61,12 +63,17 @@ void add_quant_options(CLI::App* c, std::string& bits, qat::QuantConfig& q,
   c->add_option("--output-bits", q.output_bits, "Bits of the class scores")
       ->capture_default_str()
       ->check(CLI::Range(2, 8));
-  c->add_option("--layer", layer_bits, "Per-layer override NAME=wXaY (repeatable)");
+  c->add_option("--layer", layer_bits, "Per-layer override NAME=wXaY (repeatable; wins over --qtable)");
+  c->add_option("--qtable", qtable,
+                "Per-layer overrides from a YAML file of NAME: wXaY (tpusim mixprec writes one)");
   c->add_flag("--narrow", q.narrow_weights, "Weights on the narrow grid [-(2^(b-1)-1), 2^(b-1)-1]");
 }
 
-void apply_bits(const std::string& bits, const std::vector<std::string>& layer_bits, qat::QuantConfig& q) {
+// --qtable's layers, then --layer's on top: the table is the file form of --layer.
+void apply_bits(const std::string& bits, const std::vector<std::string>& layer_bits,
+                const std::string& qtable, const std::string& from, qat::QuantConfig& q) {
   q.bits = qat::parse_bits(bits);
+  if (!qtable.empty()) qat::apply_qtable(workflow::read_qtable_for(qtable, from), q);
   for (int* b : {&q.first_layer_bits, &q.last_layer_bits})
     if (*b != 0 && (*b < 2 || *b > 8))
       throw Error(fmt::format("--first-bits/--last-bits {}: expected 0 or 2..8", *b));
@@ -105,6 +112,7 @@ Command add_ptq(CLI::App& root) {
     qat::PtqJob job;
     std::string method = "mse";  // the default of compile/compare/infer too (docs/calibration.md)
     std::vector<std::string> layer_bits;
+    std::string qtable;
     int64_t ref_limit = 1000;
     int threads = 0;
   };
@@ -112,7 +120,7 @@ Command add_ptq(CLI::App& root) {
   CLI::App* c = root.add_subcommand("ptq", "Post-training quantization of a `tpusim train` folder");
   c->add_option("--from", o->job.from, "A `tpusim train` output folder")->required();
   c->add_option("-o,--out", o->job.out, "Output folder")->required();
-  add_quant_options(c, o->job.bits, o->job.quant, o->layer_bits);
+  add_quant_options(c, o->job.bits, o->job.quant, o->layer_bits, o->qtable);
   c->add_option("--calib", o->method, "minmax, ema, percentile, mse or kl")->capture_default_str();
   c->add_option("--calib-images", o->job.calib_images, "Calibrate on the first N training images")
       ->capture_default_str()
@@ -125,7 +133,7 @@ Command add_ptq(CLI::App& root) {
   return {
       c, [o] {
         workflow::set_training_threads(o->threads);
-        apply_bits(o->job.bits, o->layer_bits, o->job.quant);
+        apply_bits(o->job.bits, o->layer_bits, o->qtable, o->job.from, o->job.quant);
         const auto m = calib_method_from_name(o->method);
         if (!m)
           throw Error(fmt::format("--calib '{}': expected minmax, ema, percentile, mse or kl", o->method));
@@ -140,6 +148,7 @@ Command add_qat(CLI::App& root) {
     qat::QatJob job;
     std::string algo = "lsq";
     std::vector<std::string> layer_bits;
+    std::string qtable;
     int64_t ref_limit = 1000;
     int threads = 0;
   };
@@ -149,7 +158,7 @@ Command add_qat(CLI::App& root) {
   c->add_option("--from", o->job.from, "A `tpusim train` output folder")->required();
   c->add_option("-o,--out", o->job.out, "Output folder")->required();
   c->add_option("--algo", o->algo, "ema (STE), lsq, pact or dorefa")->capture_default_str();
-  add_quant_options(c, o->job.bits, o->job.quant, o->layer_bits);
+  add_quant_options(c, o->job.bits, o->job.quant, o->layer_bits, o->qtable);
   c->add_option("--freeze-bn", o->job.freeze_bn_epoch, "Freeze BN statistics from this epoch on (0 = never)")
       ->capture_default_str();
   c->add_option("--pact-decay", o->job.pact_decay, "PACT: L2 decay on alpha")->capture_default_str();
@@ -161,7 +170,7 @@ Command add_qat(CLI::App& root) {
   c->add_option("--threads", o->threads, "libtorch threads (0 = all cores)");
   return {c, [o] {
             workflow::set_training_threads(o->threads);
-            apply_bits(o->job.bits, o->layer_bits, o->job.quant);
+            apply_bits(o->job.bits, o->layer_bits, o->qtable, o->job.from, o->job.quant);
             const auto a = qat::algo_from_name(o->algo);
             if (!a || *a == qat::Algo::Fixed)
               throw Error(fmt::format("--algo '{}': expected ema, lsq, pact or dorefa", o->algo));

@@ -40,9 +40,10 @@ Command add_compare(CLI::App& root);  // tpusim compare MODEL.onnx --input x.npy
 Command add_infer(CLI::App& root);    // tpusim infer MODEL.onnx -i x.npy -o OUT.npz [--engine fp32|int|sim]
 Command add_dse(CLI::App& root);      // tpusim dse --model M.onnx --sweep k=v,... --out DIR | dse merge
 // The QAT toolchain's commands: registered in every build; they open libtpusim_train.so when run.
-Command add_train(CLI::App& root);  // tpusim train --model lenet5 --epochs N -o DIR
-Command add_ptq(CLI::App& root);    // tpusim ptq --from DIR --bits w8a8 --calib kl -o DIR2
-Command add_qat(CLI::App& root);    // tpusim qat --from DIR --bits w4a4 --algo lsq --epochs N -o DIR3
-Command add_demo(CLI::App& root);   // tpusim demo [-o DIR]: the main job end to end
+Command add_train(CLI::App& root);    // tpusim train --model lenet5 --epochs N -o DIR
+Command add_ptq(CLI::App& root);      // tpusim ptq --from DIR --bits w8a8 --calib kl -o DIR2
+Command add_qat(CLI::App& root);      // tpusim qat --from DIR --bits w4a4 --algo lsq --epochs N -o DIR3
+Command add_demo(CLI::App& root);     // tpusim demo [-o DIR]: the main job end to end
+Command add_mixprec(CLI::App& root);  // tpusim mixprec --from DIR --arch A --candidates w8a8,w4a4 -o DIR2
 
 }  // namespace tpusim::cli

@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
         tpusim::cli::add_compile(app), tpusim::cli::add_eval(app),   tpusim::cli::add_compare(app),
         tpusim::cli::add_infer(app),   tpusim::cli::add_dse(app),    tpusim::cli::add_train(app),
         tpusim::cli::add_ptq(app),     tpusim::cli::add_qat(app),    tpusim::cli::add_demo(app),
+        tpusim::cli::add_mixprec(app),
     };
     if (const std::string e = unknown_command(app, argc, argv); !e.empty()) {
       fmt::print(stderr, "error: {}\n", e);

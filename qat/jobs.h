@@ -4,6 +4,7 @@
 // commands that do not train never load libtorch (docs/design.md, "Start-up").
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -77,6 +78,17 @@ struct JobResult {
 // Rewrites out/report.json (atomically), e.g. after adding the integer reference's figures.
 void write_report(const std::string& out, const nlohmann::json& report);
 
+// One FP32 model's activations observed once on the calibration images, then any number of bit
+// assignments calibrated from those observations and exported (`tpusim mixprec` tries many). Each
+// export is the model `tpusim ptq` writes for the same job with that QuantConfig, byte for byte.
+class PtqSession {
+ public:
+  virtual ~PtqSession() = default;
+  // Calibrates `quant` (its algo is taken as Fixed) and writes the QDQ model to onnx_path
+  // atomically. Throws Error for a layer name the model does not have.
+  virtual void export_model(const QuantConfig& quant, const std::string& onnx_path) = 0;
+};
+
 // The entry points of the QAT toolchain's shared library (qat/train_plugin.cpp). The library
 // exports kTrainApiSymbol, an extern "C" function returning a pointer to one TrainApi; `version`
 // changes whenever this file's types do, and a mismatch is refused on load.
@@ -86,8 +98,10 @@ struct TrainApi {
   JobResult (*run_ptq)(const PtqJob&);
   JobResult (*run_qat)(const QatJob&);
   void (*set_threads)(int threads);  // libtorch's thread count (<= 0: every core)
+  // job.from, data, quant (observer options), calib_images and ptq are used; job.out is not.
+  std::unique_ptr<PtqSession> (*open_ptq_session)(const PtqJob& job);
 };
-inline constexpr int kTrainApiVersion = 1;
+inline constexpr int kTrainApiVersion = 2;
 inline constexpr const char* kTrainApiSymbol = "tpusim_train_api";
 
 }  // namespace tpusim::qat

@@ -16,4 +16,12 @@ namespace tpusim::qat {
 // Leaves q in eval mode with every quantizer in Quantize mode and BN frozen (folded).
 void calibrate_ptq(QuantNet& q, const ImageTensors& calib, const PtqOptions& opt);
 
+// The two halves of calibrate_ptq. The observers see FP32 activations (every quantizer is the
+// identity while observing), so what `observed` recorded serves any bit widths of the same
+// network: mixprec observes once and calibrates each assignment it tries from it.
+void observe_ptq(QuantNet& observed, const ImageTensors& calib, const PtqOptions& opt);
+// Chooses q's ranges from the observers of `observed` (same layers, any bits), matched by tensor
+// name; leaves q as calibrate_ptq does.
+void calibrate_ptq_from(QuantNet& q, const QuantNet& observed, const PtqOptions& opt);
+
 }  // namespace tpusim::qat

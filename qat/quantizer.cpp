@@ -152,15 +152,17 @@ torch::Tensor ActQuantizerImpl::forward(const torch::Tensor& x) {
                         spec_.qmin(), qmax);
 }
 
-void ActQuantizerImpl::calibrate(const CalibOptions& opt) {
-  if (observer_->count() == 0)
+void ActQuantizerImpl::calibrate(const CalibOptions& opt) { calibrate_from(*observer_, opt); }
+
+void ActQuantizerImpl::calibrate_from(const RangeObserver& observer, const CalibOptions& opt) {
+  if (observer.count() == 0)
     throw Error(
         fmt::format("quantizer '{}': calibrate() before any batch was observed (QuantMode::Observe)", name_));
   if (algo_ == Algo::Dorefa)
     throw Error(fmt::format("quantizer '{}': the dorefa grid is fixed and cannot be calibrated", name_));
   CalibOptions o = opt;
   if (algo_ != Algo::Fixed && symmetric()) o.symmetric = true;  // only Fixed holds any zero point
-  set_params(tpusim::calibrate(*observer_, spec_, o));
+  set_params(tpusim::calibrate(observer, spec_, o));
 }
 
 bool ActQuantizerImpl::symmetric() const {

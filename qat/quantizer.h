@@ -50,6 +50,9 @@ class ActQuantizerImpl : public torch::nn::Module {
   // nothing was observed); sets the parameters and marks the quantizer initialised. Only Fixed
   // takes opt.symmetric as given; the symmetric algorithms (Lsq, Pact, unsigned Ema) force it.
   void calibrate(const CalibOptions& opt);
+  // The same from another quantizer's observer of the same tensor (any bits: PTQ observes FP32
+  // values), so one observation pass serves several bit widths (qat/ptq.h).
+  void calibrate_from(const RangeObserver& observer, const CalibOptions& opt);
   const RangeObserver* observer() const { return observer_.get(); }
   // Set scale/zero point directly (PTQ result, or a QAT start from PTQ ranges); params() then
   // returns exactly p (Pact: alpha = scale * qmax, nudged so alpha / qmax == scale when such a

@@ -2,15 +2,14 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <sys/wait.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 
 #include "base/error.h"
 #include "base/file_io.h"
 #include "workflow/demo_steps.h"
+#include "workflow/python_script.h"
 
 namespace tpusim::workflow {
 
@@ -22,27 +21,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// scripts/demo_plots.py beside the build (build/tpusim -> ../scripts), else in the source tree.
-std::string plot_script() {
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  for (const fs::path& p : {exe.parent_path().parent_path() / "scripts/demo_plots.py",
-                            fs::path(TPUSIM_SOURCE_DIR) / "scripts/demo_plots.py"})
-    if (!ec && fs::exists(p)) return p.string();
-  return (fs::path(TPUSIM_SOURCE_DIR) / "scripts/demo_plots.py").string();
-}
-
 // Runs the plot script; a failure is a warning (the numbers are in the report already).
-bool make_plots(const std::string& report) {
-  const std::string cmd = fmt::format("'{}' '{}' '{}' >/dev/null", TPUSIM_PYTHON, plot_script(), report);
-  const int rc = std::system(cmd.c_str());
-  if (rc != 0) {
-    spdlog::warn("demo: plots not made ({} exited with {}); the report has every figure", plot_script(),
-                 WIFEXITED(rc) ? WEXITSTATUS(rc) : rc);
-    return false;
-  }
-  return true;
-}
+bool make_plots(const std::string& report) { return run_python_script("demo_plots.py", {report}, "demo"); }
 
 }  // namespace
 

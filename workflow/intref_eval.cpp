@@ -71,6 +71,8 @@ IntRefResult int_reference_eval(const std::string& onnx_path, const models::Imag
   r.images = n;
   const int64_t batch = in.shape[0];
   r.classes = compiler::num_elements(g.tensor(g.outputs[0]).shape) / batch;
+  r.output_scale = g.tensor(g.outputs[0]).scale;
+  r.output_zero_point = g.tensor(g.outputs[0]).zero_point;
   r.outputs.assign(static_cast<size_t>(n * r.classes), 0);
   Progress bar("int-ref", "images", progress);
   Shared s{g, set, n, batch, r.outputs, r.classes, {}, 0, bar};

@@ -16,6 +16,8 @@ struct IntRefResult {
   int64_t classes = 0;
   std::vector<int64_t> predictions;  // first max of the output integers per image
   std::vector<int32_t> outputs;      // the output integers, images x classes
+  float output_scale = 1.0f;         // real score = (output - output_zero_point) * output_scale
+  int32_t output_zero_point = 0;
 };
 
 // The first `limit` images of `set` (all when limit <= 0), pixels / 255 as the float input, in
