@@ -107,18 +107,14 @@ inline OutputTail offset_tail(const Requantizer& rq, const std::vector<int32_t>&
 // Stores tail(acc[i]) at element index + i of the plane, i < n.
 inline void store_row(uint8_t* base, uint64_t index, DType t, const int32_t* acc, uint64_t n,
                       const OutputTail& tail, ExecCounters& counters) {
+  if (t == DType::Int8 || t == DType::UInt8) {  // bytes straight from the requant
+    counters.acc_overflows += simd::requant_row_u8(acc, n, tail, base + index);
+    return;
+  }
   thread_local std::vector<int32_t> y;
   y.resize(n);
   counters.acc_overflows += simd::requant_row(acc, n, tail, y.data());
-  if (t == DType::Int8 || t == DType::UInt8) {
-    // Through local pointers: a byte store may alias the vector's own pointer, which would keep
-    // the compiler from vectorising the loop.
-    uint8_t* out = base + index;
-    const int32_t* from = y.data();
-    for (uint64_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(from[i]);
-  } else {
-    for (uint64_t i = 0; i < n; ++i) store_elem(base, index + i, t, y[i]);
-  }
+  for (uint64_t i = 0; i < n; ++i) store_elem(base, index + i, t, y[i]);
 }
 
 }  // namespace tpusim::sem

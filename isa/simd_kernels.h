@@ -27,6 +27,8 @@ struct RequantRow {
 };
 // out[i] for acc[i], i < n; returns how many sums saturated to int32.
 uint64_t requant_row(const int32_t* acc, size_t n, const RequantRow& r, int32_t* out);
+// The same for 8-bit outputs (lo, hi within int8 or uint8): the low byte of each result.
+uint64_t requant_row_u8(const int32_t* acc, size_t n, const RequantRow& r, uint8_t* out);
 
 // Rows that are concatenations of segments: row p is base[row[p] + seg[s] + i] for s < segs,
 // i < len (a channels-last conv: one segment of input channels per tap, no im2col copy).

@@ -13,6 +13,7 @@
 #include <hwy/highway.h>
 
 #include <algorithm>
+#include <type_traits>
 
 HWY_BEFORE_NAMESPACE();
 namespace tpusim::simd {
@@ -29,7 +30,9 @@ int32_t requant_one(int32_t acc, const RequantRow& r, uint64_t& overflows) {
   return static_cast<int32_t>(std::clamp<int64_t>(scaled + r.zp, r.lo, r.hi));
 }
 
-uint64_t RequantRowImpl(const int32_t* acc, size_t n, const RequantRow& row, int32_t* out) {
+// Out = int32_t, or uint8_t for 8-bit outputs (the low byte of each result, stored directly).
+template <typename Out>
+uint64_t RequantRowT(const int32_t* acc, size_t n, const RequantRow& row, Out* out) {
   const RequantRow r = row;  // a local copy: stores through `out` cannot change it, so it stays in registers
   uint64_t overflows = 0;
   size_t i = 0;
@@ -38,7 +41,7 @@ uint64_t RequantRowImpl(const int32_t* acc, size_t n, const RequantRow& row, int
   const hn::Rebind<int32_t, decltype(d64)> d32h;      // one int32 per int64 lane
   const hn::Repartition<int32_t, decltype(d64)> d32;  // the int64 lanes as int32 pairs
   const hn::Rebind<uint64_t, decltype(d64)> du64;
-  const hn::Rebind<uint32_t, decltype(d64)> du32h;
+  const hn::Rebind<std::make_unsigned_t<Out>, decltype(d64)> dout;
   const size_t step = hn::Lanes(d64);
   const auto corr = hn::Set(d32h, r.correction);
   const auto bias = hn::Set(d64, r.bias);
@@ -56,13 +59,20 @@ uint64_t RequantRowImpl(const int32_t* acc, size_t n, const RequantRow& row, int
     // round_shift as (x + 2^(s-1)) >> s: the same floor as (x >> s) + bit s-1 of x, and no overflow
     // (|x| < 2^62, so x + 2^62 < 2^63).
     if (r.shift > 0) scaled = hn::ShiftRightSame(hn::Add(x, half), r.shift);
-    // Clamped into int32: the low halves are the results.
+    // Clamped into [lo, hi]: the low int32 halves (or bytes, for 8-bit outputs) are the results.
     const auto y = hn::BitCast(du64, hn::Min(hn::Max(hn::Add(scaled, zp), lo), hi));
-    hn::StoreU(hn::TruncateTo(du32h, y), du32h, reinterpret_cast<uint32_t*>(out) + i);
+    hn::StoreU(hn::TruncateTo(dout, y), dout, reinterpret_cast<std::make_unsigned_t<Out>*>(out) + i);
   }
 #endif
-  for (; i < n; ++i) out[i] = requant_one(acc[i], r, overflows);
+  for (; i < n; ++i) out[i] = static_cast<Out>(requant_one(acc[i], r, overflows));
   return overflows;
+}
+
+uint64_t RequantRowImpl(const int32_t* acc, size_t n, const RequantRow& row, int32_t* out) {
+  return RequantRowT(acc, n, row, out);
+}
+uint64_t RequantRowU8Impl(const int32_t* acc, size_t n, const RequantRow& row, uint8_t* out) {
+  return RequantRowT(acc, n, row, out);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -73,6 +83,11 @@ HWY_AFTER_NAMESPACE();
 namespace tpusim::simd {
 
 HWY_EXPORT(RequantRowImpl);
+HWY_EXPORT(RequantRowU8Impl);
+
+uint64_t requant_row_u8(const int32_t* acc, size_t n, const RequantRow& r, uint8_t* out) {
+  return HWY_DYNAMIC_DISPATCH(RequantRowU8Impl)(acc, n, r, out);
+}
 
 uint64_t requant_row(const int32_t* acc, size_t n, const RequantRow& r, int32_t* out) {
   return HWY_DYNAMIC_DISPATCH(RequantRowImpl)(acc, n, r, out);
