@@ -54,21 +54,24 @@ TPUSIM_VNNI void block4(const QuadConv& a, const int8_t* wb, size_t q0, int32_t*
     for (size_t p = 0; p < P; ++p) _mm512_storeu_si512(out + j * a.ldc + q0 + 16 * p, s[j][p]);
 }
 
+// Every channel block at the P vectors from q0: the input those vectors read stays in L1 while
+// the weights of all channels pass over it (for short reductions both fit).
+template <size_t P>
+TPUSIM_VNNI void all_channels(const QuadConv& a, size_t q0) {
+  for (size_t o = 0; o < a.channels; o += 4) block4<P>(a, a.w + (o / 4) * a.k4 * 16, q0, a.acc + o * a.ldc);
+}
+
 TPUSIM_VNNI void conv_quads_vnni_impl(const QuadConv& a) {
   const size_t vectors = (a.positions + 15) / 16;
-  for (size_t o = 0; o < a.channels; o += 4) {
-    const int8_t* wb = a.w + (o / 4) * a.k4 * 16;
-    int32_t* out = a.acc + o * a.ldc;
-    size_t v = 0;
-    for (; v + 6 <= vectors; v += 6) block4<6>(a, wb, 16 * v, out);
-    switch (vectors - v) {
-      case 5: block4<5>(a, wb, 16 * v, out); break;
-      case 4: block4<4>(a, wb, 16 * v, out); break;
-      case 3: block4<3>(a, wb, 16 * v, out); break;
-      case 2: block4<2>(a, wb, 16 * v, out); break;
-      case 1: block4<1>(a, wb, 16 * v, out); break;
-      default: break;
-    }
+  size_t v = 0;
+  for (; v + 6 <= vectors; v += 6) all_channels<6>(a, 16 * v);
+  switch (vectors - v) {
+    case 5: all_channels<5>(a, 16 * v); break;
+    case 4: all_channels<4>(a, 16 * v); break;
+    case 3: all_channels<3>(a, 16 * v); break;
+    case 2: all_channels<2>(a, 16 * v); break;
+    case 1: all_channels<1>(a, 16 * v); break;
+    default: break;
   }
 }
 
