@@ -229,8 +229,16 @@ OpPlanInfo emit_concat(Emitter& e, const IntGraph& g, const IOp& op, const DdrMa
   const int64_t total = y.shape[ax];
   OpPlanInfo info;
   int64_t at = 0;
-  for (const std::string& in : op.inputs) {
+  const auto placed = ddr.concat_in_place.find(op.output);
+  const std::vector<bool> in_place =
+      placed == ddr.concat_in_place.end() ? std::vector<bool>{} : placed->second;
+  for (size_t k = 0; k < op.inputs.size(); ++k) {
+    const std::string& in = op.inputs[k];
     const int64_t ai = g.tensor(in).shape[ax];
+    if (!in_place.empty() && in_place[k]) {  // its producer stored it inside the output already
+      at += ai;
+      continue;
+    }
     int64_t ct = ai, ot = outer, it = inner;
     while (local_bytes(a, y.dtype, ot, ct, 1, it) > a.lane_bytes) {
       if (ct > 1)

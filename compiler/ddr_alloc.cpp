@@ -58,6 +58,7 @@ DdrMap allocate_ddr(const IntGraph& g, Program& p) {
     m.addr[name] = at;
     at = align_up(at + packed_bytes(t.dtype, static_cast<uint64_t>(num_elements(t.shape))), 64);
   }
+  place_concat_inputs(g, m);
   for (const IOp& op : g.ops) {
     OpConsts c;
     const int64_t channels =

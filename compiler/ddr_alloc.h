@@ -20,6 +20,9 @@ struct OpConsts {
 struct DdrMap {
   std::map<std::string, uint64_t> addr;  // storage tensor -> address
   std::vector<OpConsts> consts;          // per op, same order as IntGraph::ops
+  // Per concat (by its output): which of its inputs are stored in place inside its output (they
+  // need no copy).
+  std::map<std::string, std::vector<bool>> concat_in_place;
   uint64_t end = 0;
 
   uint64_t of(const IntGraph& g, const std::string& tensor) const { return addr.at(g.storage(tensor)); }
@@ -27,5 +30,8 @@ struct DdrMap {
 
 // Allocates and appends the constant DataBlocks to `p.data`.
 DdrMap allocate_ddr(const IntGraph& g, Program& p);
+// Moves concat inputs into their concat's output where its slices are contiguous (ddr_concat.cpp);
+// fills concat_in_place.
+void place_concat_inputs(const IntGraph& g, DdrMap& m);
 
 }  // namespace tpusim::compiler::be

@@ -58,7 +58,9 @@ TEST_CASE("back end: QDQ zoo bit-exact in timed mode", "[backend]") {
     double roof = 0;
     for (const ScheduleLayer& L : r.report.layers) {
       roof += L.roofline_cycles;
-      CHECK(L.sim_cycles > 0);
+      // A concat whose inputs were stored in place inside its output emits nothing.
+      const bool empty = L.gdma_begin == L.gdma_end && L.tiu_begin == L.tiu_end;
+      CHECK((L.sim_cycles > 0 || (empty && L.kind == "concat")));
     }
     WARN(ms[i].name << " on " << preset << ": " << r.stats.total_cycles << " cycles (roofline " << roof
                     << "), gdma busy " << r.stats.engine(Engine::Gdma).busy << ", tiu busy "
