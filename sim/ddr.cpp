@@ -1,5 +1,7 @@
 #include "sim/ddr.h"
 
+#include <algorithm>
+
 namespace tpusim::sim {
 
 Ddr::Ddr(sc_core::sc_module_name name) : sc_core::sc_module(name), target("target") {
@@ -20,14 +22,22 @@ void Ddr::end_run(std::vector<uint8_t>& storage) { storage.swap(mem_); }
 
 void Ddr::b_transport(int /*initiator*/, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
   const uint64_t addr = trans.get_address(), len = trans.get_data_length();
-  if (addr > capacity_ || len > capacity_ - addr) {
-    trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
-    return;
-  }
+  const BurstTrain* train = trans.get_extension<BurstTrain>();
+  const uint64_t step = train && train->burst_bytes > 0 ? train->burst_bytes : std::max<uint64_t>(len, 1);
   const uint64_t now = kernel_cycles() - t0_;
-  const uint64_t request = now + delay.value() + (trans.get_extension<FirstBurst>() ? latency_ : 0);
-  const uint64_t done = bus_.transfer(request, len);
-  delay = cycle_time(done - now);
+  uint64_t at = now + delay.value();  // when the next burst is requested
+  for (uint64_t off = 0; off < len; off += step) {
+    const uint64_t a = addr + off, n = std::min(step, len - off);
+    if (a > capacity_ || n > capacity_ - a) {
+      trans.set_address(a);
+      trans.set_data_length(static_cast<unsigned>(n));
+      trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+      delay = cycle_time(at - now);
+      return;
+    }
+    at = bus_.transfer(at + (off == 0 && trans.get_extension<FirstBurst>() ? latency_ : 0), n);
+  }
+  delay = cycle_time(at - now);
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 

@@ -12,14 +12,9 @@ void InstrFactsCache::begin_run(const Arch& a) {
   arch_ = &a, fingerprint_ = fp;
 }
 
-size_t InstrFactsCache::Hash::operator()(const Instr& in) const {
-  uint64_t h = 0x9E3779B97F4A7C15ull ^ static_cast<uint64_t>(in.op);
-  for (const int64_t v : in.f) h = (h ^ static_cast<uint64_t>(v)) * 0x100000001B3ull + (h >> 29);
-  return static_cast<size_t>(h);
-}
-
 const InstrFacts& InstrFactsCache::get(const Instr& in) {
-  if (const auto it = facts_.find(in); it != facts_.end()) return it->second;
+  Entry& e = facts_[&in];
+  if (e.valid && e.instr == in) return e.facts;
   const Arch& a = *arch_;
   InstrFacts f;
   f.lmem = lmem_accesses(in, geometry(a));
@@ -30,7 +25,8 @@ const InstrFacts& InstrFactsCache::get(const Instr& in) {
     f.tiu_cycles = tiu_duration(in, a);
     f.requant_stage = requant_stage_cycles(in, a);
   }
-  return facts_.emplace(in, std::move(f)).first->second;
+  e.valid = true, e.instr = in, e.facts = std::move(f);
+  return e.facts;
 }
 
 }  // namespace tpusim::sim

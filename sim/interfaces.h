@@ -42,6 +42,18 @@ struct FirstBurst : tlm::tlm_extension<FirstBurst> {
   tlm::tlm_extension_base* clone() const override { return new FirstBurst(*this); }
   void copy_from(const tlm::tlm_extension_base&) override {}
 };
+// A payload carrying BurstTrain stands for consecutive bursts of `burst_bytes` (the last one
+// shorter) over its address range, each requested when the previous one leaves the bus: what the
+// initiator would get from one b_transport per burst with the returned delay passed on, in one
+// call (the DDR is the hot path of timed mode). On an address error the payload's address and
+// length are those of the failing burst, and the delay that of the bursts before it.
+struct BurstTrain : tlm::tlm_extension<BurstTrain> {
+  uint64_t burst_bytes = 0;
+  tlm::tlm_extension_base* clone() const override { return new BurstTrain(*this); }
+  void copy_from(const tlm::tlm_extension_base& e) override {
+    burst_bytes = static_cast<const BurstTrain&>(e).burst_bytes;
+  }
+};
 
 class LmemIf : public virtual sc_core::sc_interface {
  public:
