@@ -89,6 +89,9 @@ Arch arch_from_yaml(const std::string& text, const std::string& source) {
   }
   arch.name = std::filesystem::path(source).stem().string();
   for (const auto& kv : root) {
+    if (!kv.first.IsScalar())  // `[name]: x` or `{a: b}: x`: yaml-cpp would throw its own exception
+      throw Error(fmt::format("{}:{}: a key must be a plain name, not a list or mapping", source,
+                              kv.first.Mark().line + 1));
     const std::string key = kv.first.as<std::string>();
     if (key == "base") continue;
     if (key == "name") {
