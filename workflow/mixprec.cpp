@@ -121,27 +121,29 @@ void run_mixprec(const MixprecOptions& o) {
 
   // Points: base, one per layer and lower choice (twice: sensitivity and greedy), the uniforms.
   int64_t expected = 1 + static_cast<int64_t>(s.candidates.size());
-  for (const MixLayer& l : s.space.layers) expected += 2 * static_cast<int64_t>(l.choices.size() - 1);
+  for (const MixLayer& l : s.space.layers) expected += 2 * static_cast<int64_t>(l.choices.size() - 1) + 2;
   Progress bar("mixprec", "points", o.progress);
+  const bool log_lines = ::isatty(STDERR_FILENO) == 0;
   MixEvalTimes times;
   int64_t done = 0;
   const auto t_search = std::chrono::steady_clock::now();
-  SearchResult r = search(s.space, s.candidates, [&](const Assignment& a) {
+  SearchResult r = search(s.space, s.candidates, o.max_drop / 100, [&](const Assignment& a) {
     MixPoint p = evaluate_assignment(es, a, s.search, times);
     ++done;
     bar.set_suffix(fmt::format("last: {:.2f}%, {} cycles", 100 * p.accuracy, p.cycles));
     bar.update(done, std::max(done, expected));
-    spdlog::debug("mixprec: point {}: {}: {:.2f}%, loss {:.4f}, {} cycles, {:.1f} nJ", done,
-                  assignment_text(s.space, a), 100 * p.accuracy, p.loss, p.cycles, p.energy_nj);
+    // A terminal has the bar; a log (CI, a batch job) gets a line per point, each taking seconds.
+    spdlog::log(o.progress && !log_lines ? spdlog::level::debug : spdlog::level::info,
+                "mixprec: point {}: {}: {:.2f}%, loss {:.4f}, {} cycles, {:.1f} nJ", done,
+                assignment_text(s.space, a), 100 * p.accuracy, p.loss, p.cycles, p.energy_nj);
     return p;
   });
   bar.finish();
   const double search_s = seconds_since(t_search);
 
   const std::vector<size_t> front = pareto_front(r.points);
-  const MixPoint& top = r.points[r.uniform.front()];
-  const double floor = top.accuracy - o.max_drop / 100 - 1e-12;  // 1e-12: hits/n against a decimal drop
-  const size_t chosen = *choose_point(r.points, floor);          // the top uniform point qualifies
+  const double floor = accuracy_floor(r, o.max_drop / 100);
+  const size_t chosen = r.chosen;
 
   // The reported accuracies: the chosen and uniform points on the report split, once each.
   const auto t_report = std::chrono::steady_clock::now();

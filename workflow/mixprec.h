@@ -18,8 +18,8 @@ struct MixprecOptions {
   std::string candidates = "w8a8,w4a8,w4a4";
   double max_drop = 0.5;                  // accuracy points below the most precise uniform point
   std::string dataset = "fashion-mnist";  // its test split is held out from training
-  int64_t search_images = 1000;           // the last N test images: sensitivity and search
-  int64_t report_images = 5000;           // the first N test images: the reported accuracies
+  int64_t search_images = 500;            // the last N test images: sensitivity and search
+  int64_t report_images = 1000;           // the first N test images: the reported accuracies
   std::string calib = "mse";              // PTQ calibrator, as `tpusim ptq`
   int64_t calib_images = 2048;            // the first N training images, as `tpusim ptq`
   int jobs = 0;                           // integer-reference and libtorch threads (0 = every CPU)

@@ -23,7 +23,7 @@ struct Points {
   }
 };
 
-// A greedy step: layer `layer` from choice-1 to `choice`, priced from step 2's measurements.
+// A greedy move: layer `layer` to `choice`, priced by step 2's measurement of it against base.
 struct Step {
   size_t layer;
   int choice;
@@ -32,7 +32,11 @@ struct Step {
 
 }  // namespace
 
-SearchResult search(const MixSpace& space, const std::vector<qat::LayerBits>& candidates,
+double accuracy_floor(const SearchResult& r, double max_drop) {
+  return r.points.at(r.uniform.at(0)).accuracy - max_drop - 1e-12;
+}
+
+SearchResult search(const MixSpace& space, const std::vector<qat::LayerBits>& candidates, double max_drop,
                     const Evaluator& evaluate) {
   const std::vector<MixLayer>& layers = space.layers;
   SearchResult r;
@@ -42,17 +46,13 @@ SearchResult search(const MixSpace& space, const std::vector<qat::LayerBits>& ca
 
   std::vector<Step> steps;
   for (size_t l = 0; l < layers.size(); ++l) {
-    double prev_loss = r.points[b].loss;
-    int64_t prev_cycles = r.points[b].cycles;
     for (int k = 1; k < static_cast<int>(layers[l].choices.size()); ++k) {
       Assignment a = base;
       a[l] = k;
       const size_t i = pts.get(a, "sensitivity");
       const MixPoint &p = r.points[i], &bp = r.points[b];
       r.sensitivity.push_back({l, k, p.loss - bp.loss, bp.accuracy - p.accuracy, bp.cycles - p.cycles, i});
-      steps.push_back({l, k, p.loss - prev_loss, static_cast<double>(prev_cycles - p.cycles)});
-      prev_loss = p.loss;
-      prev_cycles = p.cycles;
+      steps.push_back({l, k, p.loss - bp.loss, static_cast<double>(bp.cycles - p.cycles)});
     }
   }
 
@@ -64,20 +64,28 @@ SearchResult search(const MixSpace& space, const std::vector<qat::LayerBits>& ca
     const double px = price(x), py = price(y);
     return px != py ? px < py : x.loss < y.loss;
   });
+  // A move to a choice the layer is already at or below is skipped; a layer may jump several
+  // choices at once (its MACs may only get cheaper at the last one: int4 needs both operands).
+  // Every layer's least precise choice is a move, so the path ends with every layer there.
   Assignment cur = base;
   r.greedy_path.push_back(b);
-  std::vector<bool> taken(steps.size(), false);
-  for (size_t done = 0; done < steps.size(); ++done) {
-    // The cheapest step whose layer is at the choice just above it (a layer's steps go in order).
-    size_t s = 0;
-    while (taken[s] || cur[steps[s].layer] != steps[s].choice - 1) ++s;
-    taken[s] = true;
-    cur[steps[s].layer] = steps[s].choice;
+  for (const Step& s : steps) {
+    if (cur[s.layer] >= s.choice) continue;
+    cur[s.layer] = s.choice;
     r.greedy_path.push_back(pts.get(cur, "greedy"));
   }
 
   for (const qat::LayerBits& c : candidates)
     r.uniform.push_back(pts.get(uniform_assignment(space, c), "uniform"));
+
+  const Assignment knee = r.points[*choose_point(r.points, accuracy_floor(r, max_drop))].assignment;
+  for (size_t l = 0; l < layers.size(); ++l)
+    for (int d : {-1, 1}) {
+      Assignment a = knee;
+      a[l] += d;
+      if (a[l] >= 0 && a[l] < static_cast<int>(layers[l].choices.size())) pts.get(a, "refine");
+    }
+  r.chosen = *choose_point(r.points, accuracy_floor(r, max_drop));  // uniform[0] always qualifies
   return r;
 }
 

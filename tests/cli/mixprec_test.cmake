@@ -6,8 +6,8 @@
 include(${CMAKE_CURRENT_LIST_DIR}/../support/cli_common.cmake)
 
 run(0 out err train --model lenet5 --epochs 1 --limit 2000 --test-limit 100 --threads 2 -o fp32)
-set(mixprec mixprec --from fp32 --arch default --candidates w8a8,w4a8,w4a4 --max-drop 0.5 --search-images 150
-            --report-images 100 --calib-images 256 -j 2)
+set(mixprec mixprec --from fp32 --arch default --candidates w8a8,w4a8,w4a4 --max-drop 0.5 --search-images 100
+            --report-images 60 --calib-images 256 -j 2)
 run(0 out err ${mixprec} -o mp)
 require_contains("${out}" "mixprec lenet5 on default:" "mixprec prints its summary")
 python("
@@ -17,12 +17,12 @@ rows = list(csv.DictReader(open('mp/pareto.csv')))
 layers = ['conv1', 'conv2', 'fc1', 'fc2']
 assert r['layers'] == layers and r['candidates'] == ['w8a8', 'w4a8', 'w4a4'], r
 assert r['points'] == len(rows) >= 10, (r['points'], len(rows))
-assert r['search_split'] == {'split': 'test', 'first': 9850, 'images': 150}, r['search_split']
-assert r['report_split'] == {'split': 'test', 'first': 0, 'images': 100}, r['report_split']
+assert r['search_split'] == {'split': 'test', 'first': 9900, 'images': 100}, r['search_split']
+assert r['report_split'] == {'split': 'test', 'first': 0, 'images': 60}, r['report_split']
 acc = np.array([float(x['accuracy']) for x in rows]); cyc = np.array([int(x['cycles']) for x in rows])
-# Every assignment once; 150 images: accuracies are multiples of 1/150.
+# Every assignment once; 100 images: accuracies are multiples of 1/100.
 assert len({tuple(x[l] for l in layers) for x in rows}) == len(rows)
-assert np.allclose(acc * 150, np.round(acc * 150), atol=1e-4)
+assert np.allclose(acc * 100, np.round(acc * 100), atol=1e-4)
 # The Pareto front recomputed: not dominated (and not an exact repeat of an earlier point).
 front = [i for i in range(len(rows)) if not any(
     (acc[j] >= acc[i] and cyc[j] <= cyc[i] and (acc[j] > acc[i] or cyc[j] < cyc[i])) or
@@ -60,7 +60,7 @@ assert not [f for f in os.listdir('mp') if f.startswith('.mixprec_point')], os.l
 ")
 
 # The chosen model is the one `tpusim ptq --qtable` builds, and compiles to the reported cycles.
-run(0 out err ptq --from fp32 --qtable mp/qtable.yaml --calib-images 256 --test-limit 100 --ref-limit 0 -o ptqmix)
+run(0 out err ptq --from fp32 --qtable mp/qtable.yaml --calib-images 256 --test-limit 60 --ref-limit 0 -o ptqmix)
 file(SHA256 "${WORK}/mp/model.onnx" a)
 file(SHA256 "${WORK}/ptqmix/model.onnx" b)
 if(NOT a STREQUAL b)
@@ -80,7 +80,7 @@ for name, wa in r['chosen']['qtable'].items():
 ")
 
 # QAT fine-tunes the mixed model: its layers take the table's bits.
-run(0 out err qat --from fp32 --qtable mp/qtable.yaml --epochs 1 --limit 500 --test-limit 100 --ref-limit 0
+run(0 out err qat --from fp32 --qtable mp/qtable.yaml --epochs 1 --limit 300 --test-limit 60 --ref-limit 0
     --threads 2 -o qatmix)
 python("
 r = json.load(open('mp/report.json')); q = json.load(open('qatmix/report.json'))

@@ -138,7 +138,7 @@ TEST_CASE("mixprec: the search on a known cost model") {
   space.layers = {{"a", {{8, 8}, {4, 8}, {4, 4}}, 0, false},
                   {"b", {{8, 8}, {4, 8}, {4, 4}}, 1, false},
                   {"c", {{8, 8}, {4, 8}}, 2, true}};
-  const std::vector<std::vector<int64_t>> saved = {{0, 10, 30}, {0, 100, 150}, {0, 0}};
+  const std::vector<std::vector<int64_t>> saved = {{0, 10, 30}, {0, 100, 160}, {0, 0}};
   const std::vector<std::vector<double>> loss = {{0, 0.05, 0.5}, {0, 0.02, 0.03}, {0, 0.01}};
   std::map<Assignment, int> calls;
   const Evaluator eval = [&](const Assignment& a) {
@@ -153,7 +153,7 @@ TEST_CASE("mixprec: the search on a known cost model") {
     return p;
   };
   const auto cands = parse_candidates("w8a8,w4a8,w4a4");
-  const SearchResult r = search(space, cands, eval);
+  const SearchResult r = search(space, cands, 0.01, eval);
 
   for (const auto& [a, n] : calls) CHECK(n == 1);  // every assignment evaluated once
   CHECK(calls.size() == r.points.size());
@@ -166,11 +166,11 @@ TEST_CASE("mixprec: the search on a known cost model") {
   CHECK(r.sensitivity[1].loss_increase == Approx(0.5));
   CHECK(r.sensitivity[1].accuracy_drop == Approx(0.05));
 
-  // Step prices (loss per cycle saved): b1 0.02/100, b2 0.01/50 (taken after b1), a1 0.05/10,
-  // a2 0.45/20; c1 saves nothing: last.
+  // Move prices (loss per cycle saved, against base): b2 0.03/160, b1 0.02/100 (skipped: b is
+  // already lower), a1 0.05/10, a2 0.5/30; c1 saves nothing: last.
   std::vector<Assignment> path;
   for (size_t i : r.greedy_path) path.push_back(r.points[i].assignment);
-  CHECK(path == std::vector<Assignment>{{0, 0, 0}, {0, 1, 0}, {0, 2, 0}, {1, 2, 0}, {2, 2, 0}, {2, 2, 1}});
+  CHECK(path == std::vector<Assignment>{{0, 0, 0}, {0, 2, 0}, {1, 2, 0}, {2, 2, 0}, {2, 2, 1}});
   for (size_t k = 1; k < r.greedy_path.size(); ++k)
     CHECK((r.points[r.greedy_path[k]].origin == "greedy" ||
            r.points[r.greedy_path[k]].origin == "sensitivity"));
@@ -179,6 +179,13 @@ TEST_CASE("mixprec: the search on a known cost model") {
   CHECK(r.points[r.uniform[1]].assignment == Assignment{1, 1, 1});
   CHECK(r.points[r.uniform[1]].origin == "uniform");
   CHECK(r.points[r.uniform[2]].assignment == Assignment{2, 2, 1});
-  // 1 base + 5 sensitivity + 3 greedy steps (the first two are sensitivity points) + uniform w4a8.
-  CHECK(r.points.size() == 10);
+  // The choice: accuracy 0.9 - loss/10 >= 0.89 means loss <= 0.1; the fastest such point is
+  // {1, 2, 0} (830 cycles, loss 0.08). Refine evaluates its neighbours: {0,2,0} and {2,2,0} were
+  // evaluated already, {1,1,0} (890, 0.07) and {1,2,1} (830, 0.09: as fast, less accurate) are new.
+  CHECK(r.points[r.chosen].assignment == Assignment{1, 2, 0});
+  CHECK(r.points[r.points.size() - 2].assignment == Assignment{1, 1, 0});
+  CHECK(r.points.back().assignment == Assignment{1, 2, 1});
+  CHECK(r.points.back().origin == "refine");
+  // 1 base + 5 sensitivity + 3 greedy moves (the first is a sensitivity point) + uniform w4a8 + 2 refine.
+  CHECK(r.points.size() == 12);
 }
