@@ -126,6 +126,14 @@ inline void store_row(uint8_t* base, uint64_t index, DType t, const int32_t* acc
   thread_local std::vector<int32_t> y;
   y.resize(n);
   counters.acc_overflows += simd::requant_row(acc, n, tail, y.data());
+  if (t == DType::Int4 || t == DType::UInt4) {  // whole bytes of two codes, low nibble first
+    uint64_t i = 0, e = index;
+    if (e % 2 == 1 && i < n) store_elem(base, e++, t, y[i++]);
+    uint8_t* p = base + e / 2;
+    for (; i + 2 <= n; i += 2, ++p) *p = static_cast<uint8_t>((y[i] & 0xF) | ((y[i + 1] & 0xF) << 4));
+    if (i < n) store_elem(base, index + i, t, y[i]);
+    return;
+  }
   for (uint64_t i = 0; i < n; ++i) store_elem(base, index + i, t, y[i]);
 }
 
