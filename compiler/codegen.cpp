@@ -188,28 +188,25 @@ ops::DmaLoad dma_fields(DType dt, Dims d, int64_t src, DmaStrides ss, int64_t ds
   return m;
 }
 
+// dma.load, dma.store and dma.copy share one field list (TPUSIM_FIELDS_DMA): only the opcode differs.
+Instr dma_with(Opcode op, DType dt, Dims d, int64_t src, DmaStrides ss, int64_t dst, DmaStrides ds) {
+  Instr in = dma_fields(dt, d, src, ss, dst, ds).instr();
+  in.op = op;
+  return in;
+}
+
 }  // namespace
 
 Instr strided_load(DType dt, Dims d, int64_t src, DmaStrides ss, int64_t dst, DmaStrides ds) {
-  return dma_fields(dt, d, src, ss, dst, ds).instr();
+  return dma_with(Opcode::DmaLoad, dt, d, src, ss, dst, ds);
 }
 
 Instr strided_store(DType dt, Dims d, int64_t src, DmaStrides ss, int64_t dst, DmaStrides ds) {
-  const ops::DmaLoad m = dma_fields(dt, d, src, ss, dst, ds);
-  ops::DmaStore s;
-  s.dtype = m.dtype, s.n = m.n, s.c = m.c, s.h = m.h, s.w = m.w;
-  s.src = m.src, s.src_sn = m.src_sn, s.src_sc = m.src_sc, s.src_sh = m.src_sh, s.src_sw = m.src_sw;
-  s.dst = m.dst, s.dst_sn = m.dst_sn, s.dst_sc = m.dst_sc, s.dst_sh = m.dst_sh, s.dst_sw = m.dst_sw;
-  return s.instr();
+  return dma_with(Opcode::DmaStore, dt, d, src, ss, dst, ds);
 }
 
 Instr strided_copy(DType dt, Dims d, int64_t src, DmaStrides ss, int64_t dst, DmaStrides ds) {
-  const ops::DmaLoad m = dma_fields(dt, d, src, ss, dst, ds);
-  ops::DmaCopy c;
-  c.dtype = m.dtype, c.n = m.n, c.c = m.c, c.h = m.h, c.w = m.w;
-  c.src = m.src, c.src_sn = m.src_sn, c.src_sc = m.src_sc, c.src_sh = m.src_sh, c.src_sw = m.src_sw;
-  c.dst = m.dst, c.dst_sn = m.dst_sn, c.dst_sc = m.dst_sc, c.dst_sh = m.dst_sh, c.dst_sw = m.dst_sw;
-  return c.instr();
+  return dma_with(Opcode::DmaCopy, dt, d, src, ss, dst, ds);
 }
 
 }  // namespace tpusim::compiler::be

@@ -116,7 +116,7 @@ GroupPlan plan_group(const IntGraph& g, const std::vector<ChainOp>& chain, size_
       uint64_t per_set = 0;
       double tiu = 0, copy_cycles = 0,
              bytes = double(packed_bytes(last.out_dt, uint64_t(last.n * last.oc * last.oh * last.ow)));
-      bool even = true;
+      bool feasible = true;  // whole-byte 4-bit DDR blocks, addressable skip bands
       int skips = 0;
       for (size_t k = 0; k < ws.size(); ++k) {
         const WindowShape& s = ws[k];
@@ -131,23 +131,23 @@ GroupPlan plan_group(const IntGraph& g, const std::vector<ChainOp>& chain, size_
                    double(packed_bytes(s.in_dt, uint64_t(s.n * s.ic * (sl[k].t.hi - sl[k].t.lo) * s.iw)));
           if (skip) {
             const SkipView v = skip_view(ws, sl, k, chain[k].skip);
-            if (!v.ok) even = false;
+            if (!v.ok) feasible = false;
             if (v.copy)
               copy_cycles += a.gdma_startup + double(local_bytes(a, s.in_dt2, s.n, s.ic, sl[k].rows, s.iw)) *
                                                   double(a.lanes) / a.lmem_copy_bytes_per_cycle;
           }
           // 4-bit DDR blocks start on whole bytes: the first op's input, the last op's output.
-          if (k == 0 && is_4bit(s.in_dt) && (sl[k].t.lo * s.iw) % 2) even = false;
-          if (k + 1 == ws.size() && is_4bit(s.out_dt) && (sl[k].r0 * s.ow) % 2) even = false;
+          if (k == 0 && is_4bit(s.in_dt) && (sl[k].t.lo * s.iw) % 2) feasible = false;
+          if (k + 1 == ws.size() && is_4bit(s.out_dt) && (sl[k].r0 * s.ow) % 2) feasible = false;
           if (s.n_inputs > 1 && !skip && is_4bit(s.in_dt2) && !s.broadcast[1] && (sl[k].t.lo * s.iw) % 2)
-            even = false;
+            feasible = false;
         }
         const int inputs_in_lmem = k == 0 ? s.n_inputs : s.n_inputs - 1;
         for (int i = k == 0 ? 0 : 1; i < inputs_in_lmem + (k == 0 ? 0 : 1); ++i)
           per_set += local_bytes(a, i ? s.in_dt2 : s.in_dt, s.n, s.ic, in_rows, s.iw);
         per_set += local_bytes(a, s.out_dt, s.n, s.oc, out_rows, s.ow);
       }
-      if (!even || consts + uint64_t(sets) * per_set > a.lane_bytes) continue;
+      if (!feasible || consts + uint64_t(sets) * per_set > a.lane_bytes) continue;
       bytes += double(consts) * double(a.lanes);
       // Loads of a slice overlap the previous slice's compute; the first load and the last
       // store do not. Skip copies share the GDMA with the loads.

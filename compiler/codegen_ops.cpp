@@ -230,12 +230,11 @@ OpPlanInfo emit_concat(Emitter& e, const IntGraph& g, const IOp& op, const DdrMa
   OpPlanInfo info;
   int64_t at = 0;
   const auto placed = ddr.concat_in_place.find(op.output);
-  const std::vector<bool> in_place =
-      placed == ddr.concat_in_place.end() ? std::vector<bool>{} : placed->second;
+  const std::vector<bool>* in_place = placed == ddr.concat_in_place.end() ? nullptr : &placed->second;
   for (size_t k = 0; k < op.inputs.size(); ++k) {
     const std::string& in = op.inputs[k];
     const int64_t ai = g.tensor(in).shape[ax];
-    if (!in_place.empty() && in_place[k]) {  // its producer stored it inside the output already
+    if (in_place && (*in_place)[k]) {  // its producer stored it inside the output already
       at += ai;
       continue;
     }
