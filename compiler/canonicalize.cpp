@@ -38,10 +38,11 @@ std::string why_left(const Node& n) {
 CanonStats canonicalize(Graph& g) {
   CanonStats s;
   s.bypassed = bypass_identity(g);
+  s.fused = fuse_transformer(g);
   fold_constants(g, s);
   s.pads = fold_pad(g);
   s.shuffles = fuse_channel_shuffle(g);
-  s.fused = fuse_pointwise(g);
+  s.fused += fuse_pointwise(g);
   s.narrowed = narrow_storage(g);
   for (const Node& n : g.nodes)
     if (canonicalization_only(n.op)) g.fail(n, why_left(n));

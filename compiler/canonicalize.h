@@ -2,6 +2,7 @@
 // exporters write it (torch.onnx, onnxruntime's quantizer, tpusim's own) into the op set the
 // compiler lowers, and infer every shape. In order, one file each (docs/compiler.md):
 //   bypass_identity   Identity and inference-mode Dropout: consumers read their input
+//   fuse_transformer  the decomposed LayerNormalization and Erf GELU of torch.onnx -> one op each
 //   fold_constants    a walk in graph order: nodes computable now (const_eval.h) become constants,
 //                     Sub/Div by constants become Add/Mul, ReduceMean over H and W becomes
 //                     GlobalAveragePool, a channel Slice or Split becomes ChannelGather,
@@ -29,7 +30,7 @@ struct CanonStats {
   int folded = 0;     // nodes replaced by constants
   int rewritten = 0;  // Sub/Div/ReduceMean rewritten into other ops
   int pads = 0;       // Pad nodes folded or removed
-  int fused = 0;      // Mul(x, f(x)) fused into one pointwise op
+  int fused = 0;      // Mul(x, f(x)), decomposed LayerNorm/GELU fused into one op
   int shuffles = 0;   // channel shuffles fused into a ChannelGather
   int narrowed = 0;   // activations stored in 4 bits instead of 8
 };
@@ -39,6 +40,7 @@ CanonStats canonicalize(Graph& g);
 
 // The passes (canonicalize runs them in this order).
 int bypass_identity(Graph& g);
+int fuse_transformer(Graph& g);
 void fold_constants(Graph& g, CanonStats& stats);
 int fold_pad(Graph& g);
 int fuse_pointwise(Graph& g);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "compiler/const_eval_internal.h"
 #include "compiler/shape_infer.h"
 #include "quant/quantize.h"
 
@@ -34,100 +35,23 @@ bool evaluable(Op op) {
     case Op::Div:
     case Op::Neg:
     case Op::Sqrt:
+    case Op::Pow:
+    case Op::Equal:
+    case Op::Where:
+    case Op::Expand:
     case Op::QuantizeLinear: return true;  // of a constant float weight (PyTorch's fake-quant export)
     default: return false;
   }
 }
 
+}  // namespace
+
+namespace const_eval_detail {
+
 std::vector<int64_t> strides_of(const Shape& s) {
   std::vector<int64_t> st(s.size(), 1);
   for (size_t i = s.size(); i-- > 1;) st[i - 1] = st[i] * s[i];
   return st;
-}
-
-struct Eval {
-  const Graph& g;
-  const Node& n;
-
-  [[noreturn]] void fail(const std::string& m) const { g.fail(n, m); }
-  const Tensor& in(size_t i) const { return *g.constant(n.input(i)); }
-  bool has(size_t i) const { return i < n.inputs.size() && !n.input(i).empty(); }
-  const OnnxAttrs* attrs() const { return std::get_if<OnnxAttrs>(&n.attrs); }
-  // An int list from attribute `name` (older opsets) or from constant input i (newer ones).
-  std::optional<std::vector<int64_t>> ints(const char* name, size_t i) const {
-    if (const OnnxAttrs* a = attrs(); a && a->find_ints(name)) return *a->find_ints(name);
-    if (!has(i)) return std::nullopt;
-    const Tensor& t = in(i);
-    if (is_float(t.type)) fail(fmt::format("'{}' must be an integer tensor", n.input(i)));
-    return t.ints;
-  }
-  int64_t axis(int64_t a, size_t rank, bool inclusive = false) const {
-    const auto r = static_cast<int64_t>(rank) + (inclusive ? 1 : 0);
-    const int64_t v = a < 0 ? a + r : a;
-    if (v < 0 || v >= r) fail(fmt::format("axis {} is out of range for rank {}", a, rank));
-    return v;
-  }
-  // y takes x's type; copy[i] is the element of x that y element i holds.
-  Tensor gather(const Tensor& x, Shape shape, const std::vector<int64_t>& src) const {
-    Tensor y;
-    y.shape = std::move(shape);
-    y.type = x.type;
-    if (is_float(x.type)) {
-      y.f32.resize(src.size());
-      for (size_t i = 0; i < src.size(); ++i) y.f32[i] = x.f32[static_cast<size_t>(src[i])];
-    } else {
-      y.ints.resize(src.size());
-      for (size_t i = 0; i < src.size(); ++i) y.ints[i] = x.ints[static_cast<size_t>(src[i])];
-    }
-    return y;
-  }
-  Tensor view(const Tensor& x, Shape s) const {
-    Tensor y = x;
-    y.shape = std::move(s);
-    return y;
-  }
-
-  Tensor run() const;
-  Tensor binary() const;
-  Tensor slice() const;
-  Tensor transpose() const;
-  Tensor gather_op() const;
-  Tensor unsqueeze(bool squeeze) const;
-};
-
-Tensor Eval::binary() const {
-  const Tensor &a = in(0), &b = in(1);
-  if (a.type != b.type)
-    fail(fmt::format("inputs are {} and {}", elem_type_name(a.type), elem_type_name(b.type)));
-  const auto shape = broadcast_shapes(a.shape, b.shape);
-  if (!shape) fail(fmt::format("shapes {} and {} do not broadcast", shape_str(a.shape), shape_str(b.shape)));
-  const Shape& y = *shape;
-  const auto ys = strides_of(y);
-  auto index = [&](const Shape& s, int64_t i) {  // element of s that broadcast element i reads
-    int64_t off = 0, st = 1;
-    for (size_t d = s.size(); d-- > 0;) {
-      const size_t yd = d + y.size() - s.size();
-      if (s[d] != 1) off += (i / ys[yd] % y[yd]) * st;
-      st *= s[d];
-    }
-    return static_cast<size_t>(off);
-  };
-  Tensor r;
-  r.shape = y;
-  r.type = a.type;
-  const int64_t total = num_elements(y);
-  for (int64_t i = 0; i < total; ++i) {
-    const size_t ia = index(a.shape, i), ib = index(b.shape, i);
-    if (is_float(a.type)) {
-      const float x = a.f32[ia], z = b.f32[ib];
-      r.f32.push_back(n.op == Op::Add ? x + z : n.op == Op::Sub ? x - z : n.op == Op::Mul ? x * z : x / z);
-    } else {
-      const int64_t x = a.ints[ia], z = b.ints[ib];
-      if (n.op == Op::Div && z == 0) fail("integer division by zero");
-      r.ints.push_back(n.op == Op::Add ? x + z : n.op == Op::Sub ? x - z : n.op == Op::Mul ? x * z : x / z);
-    }
-  }
-  return r;
 }
 
 Tensor Eval::slice() const {
@@ -276,8 +200,10 @@ Tensor Eval::run() const {
     case Op::ConstantOfShape: {
       const Tensor& s = in(0);
       if (is_float(s.type) || s.shape.size() != 1) fail("the shape input must be a 1-D integer tensor");
+      int64_t total = 1;
       for (int64_t d : s.ints)
-        if (d < 0 || d > (int64_t{1} << 24)) fail(fmt::format("dimension {} is out of range", d));
+        if (d < 0 || d > (int64_t{1} << 24) || (total *= d) > (int64_t{1} << 28))
+          fail(fmt::format("dimension {} is out of range (or the constant too large)", d));
       Tensor v = make_f32("", {1}, {0.0f});
       if (a && a->tensors.count("value")) v = a->tensors.at("value");
       if (v.elements() != 1) fail("value must hold one element");
@@ -346,7 +272,11 @@ Tensor Eval::run() const {
     case Op::Add:
     case Op::Sub:
     case Op::Mul:
-    case Op::Div: return binary();
+    case Op::Div:
+    case Op::Pow:
+    case Op::Equal: return binary();
+    case Op::Where: return where();
+    case Op::Expand: return expand();
     case Op::Neg:
     case Op::Sqrt: {
       Tensor y = in(0);
@@ -382,7 +312,9 @@ Tensor Eval::run() const {
   }
 }
 
-}  // namespace
+}  // namespace const_eval_detail
+
+using const_eval_detail::Eval;
 
 bool can_const_eval(const Graph& g, const Node& n) {
   if (!evaluable(n.op)) return false;

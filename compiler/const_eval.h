@@ -2,7 +2,8 @@
 // for Shape, whose input has a static shape) so the node can be replaced by its value. It covers
 // what exporters emit around reshapes, flattens and channel shuffles: Shape, Gather, Unsqueeze,
 // Squeeze, Cast, ConstantOfShape, Range, Slice, Transpose, Concat, Reshape, Flatten, Identity and
-// the arithmetic Add, Sub, Mul, Div, Neg, Sqrt (numpy broadcasting), on float32 and integer data.
+// the arithmetic Add, Sub, Mul, Div, Neg, Sqrt, Pow, Equal, Where and Expand (numpy broadcasting;
+// const_eval_broadcast.cpp), on float32 and integer data (a boolean as int64 0/1).
 #pragma once
 #include "compiler/graph.h"
 

@@ -77,6 +77,26 @@ struct Run {
     }
   }
 
+  // Outputs 2 and 3 (mean, 1/std), when asked for, beside y.
+  void layer_norm(const Node& n, const Tensor& x, Tensor& y) {
+    Tensor stats[2];
+    for (size_t i = 0; i < 2; ++i)
+      if (n.outputs.size() > i + 1 && !n.outputs[i + 1].empty()) {
+        stats[i] = g.tensor(n.outputs[i + 1]);
+        stats[i].is_const = false;
+        stats[i].f32.assign(static_cast<size_t>(stats[i].elements()), 0.0f);
+      }
+    const bool has_scale = !n.input(1).empty(), has_bias = n.inputs.size() > 2 && !n.input(2).empty();
+    k::layer_norm(x.f32.data(), x.shape, n.attr<LayerNormAttrs>(), has_scale ? fp(n, 1) : nullptr,
+                  has_scale ? sh(n, 1) : Shape{}, has_bias ? fp(n, 2) : nullptr,
+                  has_bias ? sh(n, 2) : Shape{}, y.f32.data(),
+                  stats[0].f32.empty() ? nullptr : stats[0].f32.data(),
+                  stats[1].f32.empty() ? nullptr : stats[1].f32.data());
+    for (Tensor& s : stats)
+      if (!s.name.empty()) vals[s.name] = std::move(s);
+    vals[y.name] = std::move(y);
+  }
+
   void exec(const Node& n) {
     Tensor y = g.tensor(n.outputs[0]);  // shape and type from shape inference
     y.is_const = false;
@@ -124,6 +144,8 @@ struct Run {
       }
       case Op::ChannelAffine: k::channel_affine(x.f32.data(), x.shape, fp(n, 1), fp(n, 2), out); break;
       case Op::Concat: concat(n, y); break;
+      case Op::Softmax: k::softmax(x.f32.data(), x.shape, n.attr<SoftmaxAttrs>(), out); break;
+      case Op::LayerNormalization: layer_norm(n, x, y); return;
       case Op::QuantizeLinear:
       case Op::DequantizeLinear: quant(n, x, y); break;
       case Op::ChannelGather: {

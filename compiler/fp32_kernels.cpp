@@ -1,6 +1,7 @@
 #include "compiler/fp32_kernels.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace tpusim::compiler::kernels {
@@ -161,6 +162,49 @@ void channel_affine(const float* x, const Shape& xs, const float* s, const float
         const int64_t k = (n * C + c) * inner + i;
         y[k] = x[k] * s[c] + t[c];
       }
+}
+
+void softmax(const float* x, const Shape& xs, const SoftmaxAttrs& a, float* y) {
+  const auto ax = static_cast<size_t>(a.axis);
+  const int64_t outer = num_elements(Shape(xs.begin(), xs.begin() + static_cast<int64_t>(ax)));
+  const int64_t len = a.flatten ? num_elements(xs) / std::max<int64_t>(outer, 1) : xs[ax];
+  const int64_t inner = a.flatten ? 1 : num_elements(xs) / std::max<int64_t>(outer * len, 1);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      const int64_t base = o * len * inner + i;
+      float mx = -std::numeric_limits<float>::infinity();
+      for (int64_t k = 0; k < len; ++k) mx = std::max(mx, x[base + k * inner]);
+      double sum = 0.0;
+      for (int64_t k = 0; k < len; ++k) sum += std::exp(static_cast<double>(x[base + k * inner]) - mx);
+      for (int64_t k = 0; k < len; ++k)
+        y[base + k * inner] =
+            static_cast<float>(std::exp(static_cast<double>(x[base + k * inner]) - mx) / sum);
+    }
+}
+
+void layer_norm(const float* x, const Shape& xs, const LayerNormAttrs& a, const float* scale, const Shape& ss,
+                const float* bias, const Shape& bs, float* y, float* mean, float* inv_std) {
+  const Shape inner_shape(xs.begin() + a.axis, xs.end());
+  const int64_t D = num_elements(inner_shape), rows = num_elements(xs) / std::max<int64_t>(D, 1);
+  // scale and bias broadcast to the normalised shape once.
+  const std::vector<float> zeros(static_cast<size_t>(D), 0.0f);
+  std::vector<float> g(static_cast<size_t>(D), 1.0f), b(static_cast<size_t>(D), 0.0f);
+  if (scale) binary(Binary::Add, scale, ss, zeros.data(), inner_shape, g.data(), inner_shape);
+  if (bias) binary(Binary::Add, bias, bs, zeros.data(), inner_shape, b.data(), inner_shape);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * D;
+    double m = 0.0, v = 0.0;
+    for (int64_t i = 0; i < D; ++i) m += xr[i];
+    m /= static_cast<double>(D);
+    for (int64_t i = 0; i < D; ++i) v += (xr[i] - m) * (xr[i] - m);
+    v /= static_cast<double>(D);
+    const double inv = 1.0 / std::sqrt(v + static_cast<double>(a.epsilon));
+    for (int64_t i = 0; i < D; ++i)
+      y[r * D + i] =
+          static_cast<float>((xr[i] - m) * inv * g[static_cast<size_t>(i)] + b[static_cast<size_t>(i)]);
+    if (mean) mean[r] = static_cast<float>(m);
+    if (inv_std) inv_std[r] = static_cast<float>(inv);
+  }
 }
 
 }  // namespace tpusim::compiler::kernels

@@ -26,4 +26,11 @@ void binary(Binary op, const float* a, const Shape& as, const float* b, const Sh
 // y[n,c,...] = x[n,c,...] * s[c] + t[c]
 void channel_affine(const float* x, const Shape& xs, const float* s, const float* t, float* y);
 
+// Softmax over a.axis (or the axes from it on, a.flatten), axis normalised.
+void softmax(const float* x, const Shape& xs, const SoftmaxAttrs& a, float* y);
+// LayerNormalization over the axes from a.axis on; scale/bias broadcast to them (either may be
+// nullptr: 1 and 0); mean and inv_std (one per normalised row) may be nullptr.
+void layer_norm(const float* x, const Shape& xs, const LayerNormAttrs& a, const float* scale, const Shape& ss,
+                const float* bias, const Shape& bs, float* y, float* mean, float* inv_std);
+
 }  // namespace tpusim::compiler::kernels

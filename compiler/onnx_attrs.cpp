@@ -228,6 +228,10 @@ void parse_attrs(const onnx::NodeProto& p, Node& n, const Graph& g) {
       return;
     }
     case Op::HardSwish: n.attrs = PointwiseAttrs{1.0f / 6, 0.5f, false}; return;
+    case Op::Softmax:  // opsets 1-11: over the input coerced to 2-D at `axis` (default 1)
+      n.attrs = g.opset >= 13 ? SoftmaxAttrs{c.i("axis", -1), false} : SoftmaxAttrs{c.i("axis", 1), true};
+      return;
+    case Op::LayerNormalization: n.attrs = LayerNormAttrs{c.i("axis", -1), c.f("epsilon", 1e-5f), {}}; return;
     case Op::Sigmoid:
     case Op::Tanh:
     case Op::Exp:

@@ -41,7 +41,12 @@ Arity arity(Op op) {
     case Op::Dropout: return {1, 3};
     case Op::Gather:
     case Op::Sub:
-    case Op::Div: return {2, 2};
+    case Op::Div:
+    case Op::Pow:
+    case Op::Equal:
+    case Op::Expand: return {2, 2};
+    case Op::Where: return {3, 3};
+    case Op::LayerNormalization: return {2, 3};
     case Op::Unsqueeze:
     case Op::Squeeze:
     case Op::ReduceMean: return {1, 2};
@@ -139,7 +144,9 @@ void add_node(Graph& g, const onnx::NodeProto& p, size_t index) {
                           ar.max_in == ar.min_in ? ""
                           : ar.max_in == INT_MAX ? " or more"
                                                  : fmt::format("..{}", ar.max_in)));
-  if (n.outputs.size() != 1 && !(n.op == Op::Dropout && n.outputs.size() == 2) && n.op != Op::Split)
+  const bool more_ok = (n.op == Op::Dropout && n.outputs.size() == 2) || n.op == Op::Split ||
+                       (n.op == Op::LayerNormalization && n.outputs.size() <= 3);
+  if (n.outputs.size() != 1 && !more_ok)
     g.fail(n, fmt::format("has {} outputs, only one is supported", n.outputs.size()));
   for (size_t i = 0; i < n.inputs.size(); ++i)
     if (n.inputs[i].empty() && !(i >= 1 && (n.op == Op::Clip || n.op >= Op::Identity)) &&

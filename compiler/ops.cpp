@@ -10,7 +10,7 @@ struct OpInfo {
   const char* name;
   bool from_onnx;
 };
-constexpr std::array<OpInfo, 53> kOps{{
+constexpr std::array<OpInfo, 59> kOps{{
     {Op::Conv, "Conv", true},
     {Op::Gemm, "Gemm", true},
     {Op::MatMul, "MatMul", true},
@@ -41,6 +41,8 @@ constexpr std::array<OpInfo, 53> kOps{{
     {Op::Silu, "Silu", false},
     {Op::ChannelGather, "ChannelGather", false},
     {Op::Rearrange, "Rearrange", false},
+    {Op::Softmax, "Softmax", true},
+    {Op::LayerNormalization, "LayerNormalization", true},
     {Op::Identity, "Identity", true},
     {Op::Dropout, "Dropout", true},
     {Op::Shape, "Shape", true},
@@ -60,6 +62,10 @@ constexpr std::array<OpInfo, 53> kOps{{
     {Op::ReduceMean, "ReduceMean", true},
     {Op::Split, "Split", true},
     {Op::Resize, "Resize", true},
+    {Op::Pow, "Pow", true},
+    {Op::Equal, "Equal", true},
+    {Op::Where, "Where", true},
+    {Op::Expand, "Expand", true},
     {Op::QLinearConv, "QLinearConv", true},
     {Op::QLinearMatMul, "QLinearMatMul", true},
     {Op::ConvInteger, "ConvInteger", true},

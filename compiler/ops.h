@@ -60,6 +60,9 @@ enum class Op : uint8_t {
   // IR-only: y = a strided view of x (RearrangeAttrs, rearrange.h): a Transpose, a Slice or Split
   // along any axes, a nearest Resize by integer scales; GDMA copies once quantized.
   Rearrange,
+  // Normalisations over trailing axes (SoftmaxAttrs, LayerNormAttrs): FP32 kernels; transformers.
+  Softmax,
+  LayerNormalization,
   // Removed by canonicalization (canonicalize.h) before any pass that needs static shapes:
   // Identity/Dropout are bypassed, shape computations are folded into constants, Sub/Div by
   // constants become Add/Mul, ReduceMean over H and W becomes GlobalAveragePool, Pad is folded
@@ -83,6 +86,10 @@ enum class Op : uint8_t {
   ReduceMean,
   Split,   // along the channels: one ChannelGather per output; along other axes: Rearranges
   Resize,  // nearest, integer scales: a Rearrange
+  Pow,     // constants only, or the x^2 of a decomposed LayerNormalization (pass_fuse_layernorm.cpp)
+  Equal,   // constants only (torch.onnx's shape arithmetic around Expand)
+  Where,   // constants only
+  Expand,  // constants only (ViT's class token)
   // Quantized-operator forms (onnxruntime's QOperator format): QLinearConv/QLinearMatMul become
   // DequantizeLinear -> Conv/MatMul -> QuantizeLinear (pass_expand_qlinear.cpp); the integer-output
   // ops of dynamic quantization are refused with the reason.
@@ -175,6 +182,25 @@ struct GatherAttrs {
   std::vector<int64_t> channels;
 };
 
+// Softmax: y = exp(x - max) / sum(exp(x - max)) over axis `axis` (opset >= 13), or over all the
+// axes from `axis` on when `flatten` (opsets 1-11 coerce the input to 2-D at `axis`). axis is
+// normalised to [0, rank) by shape inference.
+struct SoftmaxAttrs {
+  int64_t axis = -1;
+  bool flatten = false;
+};
+
+// LayerNormalization: over the axes from `axis` to the last, y = (x - mean) / sqrt(var + epsilon)
+// * scale + bias (scale and bias broadcast to those axes; bias optional). Outputs 2 and 3, when
+// present, are the mean and 1/sqrt(var + epsilon), of shape x with the normalised axes set to 1.
+// A decomposed form fused by pass_fuse_layernorm.cpp carries the ReduceMean axes in `axes` until
+// shape inference checks they are the trailing ones and sets `axis`.
+struct LayerNormAttrs {
+  int64_t axis = -1;
+  float epsilon = 1e-5f;
+  std::vector<int64_t> axes;
+};
+
 // The ONNX op a Rearrange came from, every axis given (rearrange.h computes the strided view).
 struct RearrangeAttrs {
   enum class Kind : uint8_t { Transpose, Slice, Resize };
@@ -199,6 +225,6 @@ struct OnnxAttrs {
 
 using Attrs = std::variant<std::monostate, ConvAttrs, PoolAttrs, GemmAttrs, ClipAttrs, FlattenAttrs,
                            ReshapeAttrs, BatchNormAttrs, ConcatAttrs, QuantAttrs, PointwiseAttrs, GatherAttrs,
-                           RearrangeAttrs, OnnxAttrs>;
+                           RearrangeAttrs, SoftmaxAttrs, LayerNormAttrs, OnnxAttrs>;
 
 }  // namespace tpusim::compiler

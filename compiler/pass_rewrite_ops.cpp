@@ -162,7 +162,10 @@ std::optional<std::vector<int64_t>> split_sizes(Graph& g, const Node& n, size_t 
 
 std::vector<Node> rewrite_node(Graph& g, const Node& n) {
   switch (n.op) {
-    case Op::Gather: return gather_channels(g, n);
+    case Op::Gather: {
+      std::vector<Node> r = gather_channels(g, n);
+      return r.empty() ? rewrite_rearrange(g, n) : r;
+    }
     case Op::Slice: {
       std::vector<Node> r = slice_channels(g, n);
       return r.empty() ? rewrite_rearrange(g, n) : r;

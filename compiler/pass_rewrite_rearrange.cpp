@@ -4,6 +4,9 @@
 //                                                            still make a ChannelGather of it)
 //   Slice(x, constant starts/ends/axes, steps >= 1)       -> Rearrange
 //   Split(x, axis != 1)                                   -> one Rearrange per output
+//   Gather(x, constant scalar or evenly spaced increasing indices), where the channel form
+//   (ChannelGather) declined                              -> Rearrange [+ Reshape dropping the
+//                                                            axis of a scalar index: ViT's x[:, 0]]
 //   Resize(x, mode nearest) whose source index along every axis is i / s (integer upsampling) or
 //   a + s * i (subsampling)                               -> Rearrange
 #include <fmt/format.h>
@@ -85,6 +88,38 @@ std::vector<Node> slice(Graph& g, const Node& n) {
     if (a.sizes[ax] == 0) g.fail(n, fmt::format("selects no element along axis {}", ax));
   }
   return {rearrange(n, n.outputs[0], a, "")};
+}
+
+std::vector<Node> gather(Graph& g, const Node& n) {
+  const Shape& x = g.tensor(n.input(0)).shape;
+  const Tensor* idx = g.constant(n.input(1));
+  if (!idx || is_float(idx->type) || idx->shape.size() > 1 || idx->ints.empty())
+    g.fail(n,
+           "needs constant indices, a scalar or 1-D (a gather of an activation by computed indices is "
+           "not supported)");
+  const auto ax =
+      static_cast<size_t>(norm_axis(g, n, n.attr<OnnxAttrs>().i("axis", 0), static_cast<int64_t>(x.size())));
+  std::vector<int64_t> at;
+  for (int64_t v : idx->ints) {
+    const int64_t k = v < 0 ? v + x[ax] : v;
+    if (k < 0 || k >= x[ax]) g.fail(n, fmt::format("index {} is out of range for dimension {}", v, x[ax]));
+    at.push_back(k);
+  }
+  const int64_t step = at.size() > 1 ? at[1] - at[0] : 1;
+  for (size_t i = 1; i < at.size(); ++i)
+    if (step <= 0 || at[i] - at[i - 1] != step)
+      g.fail(n, "only evenly spaced increasing indices are supported (one strided copy)");
+  RearrangeAttrs a = whole(x);
+  a.starts[ax] = at[0];
+  a.steps[ax] = step;
+  a.sizes[ax] = static_cast<int64_t>(at.size());
+  if (!idx->shape.empty()) return {rearrange(n, n.outputs[0], a, "")};
+  const std::string mid = n.outputs[0] + "_slice";  // a scalar index drops the axis
+  g.tensors[mid].name = mid;
+  ReshapeAttrs ra;
+  ra.target = x;
+  ra.target.erase(ra.target.begin() + static_cast<int64_t>(ax));
+  return {rearrange(n, mid, a, "slice"), make_node(n, Op::Reshape, {mid}, n.outputs[0], ra, "")};
 }
 
 std::vector<Node> split(Graph& g, const Node& n) {
@@ -212,6 +247,7 @@ std::vector<Node> rewrite_rearrange(Graph& g, const Node& n) {
     case Op::Transpose: return transpose(g, n);
     case Op::Slice: return slice(g, n);
     case Op::Split: return split(g, n);
+    case Op::Gather: return gather(g, n);
     case Op::Resize: return resize(g, n);
     default: return {};
   }

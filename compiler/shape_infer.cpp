@@ -338,6 +338,8 @@ void infer_node(Graph& g, Node& n) {
     case Op::QuantizeLinear:
     case Op::DequantizeLinear: return quant(c, n);
     case Op::Pad: return pad(c, n);
+    case Op::Softmax: return infer_softmax(g, n);
+    case Op::LayerNormalization: return infer_layer_norm(g, n);
     case Op::Rearrange: {
       Shape o;
       try {

@@ -257,3 +257,49 @@ TEST_CASE("Split along the channels becomes one ChannelGather per output, along 
   CHECK(out.at("a").f32 == std::vector<float>{1, 2});
   CHECK(out.at("b").f32 == std::vector<float>{3, 4, 5, 6});
 }
+
+TEST_CASE("a transformer's decomposed LayerNorm and GELU become one op each; its class token is folded",
+          "[compiler][canon]") {
+  for (int64_t opset : {13, 17}) {
+    INFO("opset " << opset);
+    const Graph g = import_model(transformer_forms(2, opset).bytes, 2);
+    std::map<std::string, int> ops;
+    for (const Node& n : g.nodes) ++ops[op_name(n.op)];
+    CHECK(ops["LayerNormalization"] == 3);
+    CHECK(ops["Gelu"] == 1);
+    CHECK(ops["Softmax"] == 1);
+    CHECK(ops["MatMul"] == 6);  // qkv, q.k, p.v, proj, fc1, fc2
+    for (const char* gone : {"ReduceMean", "Pow", "Sqrt", "Erf", "Div", "Sub", "Expand", "Where", "Equal"})
+      CHECK(ops.count(gone) == 0);
+    const Node& ln = *std::find_if(g.nodes.begin(), g.nodes.end(),
+                                   [](const Node& n) { return n.op == Op::LayerNormalization; });
+    CHECK(ln.attr<LayerNormAttrs>().axis == 2);
+    CHECK(ln.attr<LayerNormAttrs>().epsilon == Approx(1e-6f));
+    CHECK(ln.outputs[0] == "ln1");
+    CHECK(!ln.input(1).empty());
+    CHECK(!ln.input(2).empty());
+    CHECK(g.tensor("cls_n").shape == Shape{2, 1, 16});  // the expanded class token, a constant now
+    CHECK(g.tensor("cls_out").shape == Shape{2, 16});   // x[:, 0]: a strided copy and a Reshape
+  }
+}
+
+TEST_CASE("LayerNorm and Softmax compute what ONNX defines", "[compiler][canon]") {
+  // Hand-computed: one row [1, 2, 3, 6] -> mean 3, var (4 + 1 + 0 + 9) / 4 = 3.5.
+  ModelBuilder b(17);
+  b.input("x", {2, 4}).output("y").output("p");
+  auto& ln = b.node(
+      "LayerNormalization",
+      {"x", b.f32("g", {4}, {1.0f, 2.0f, 1.0f, 0.5f}), b.f32("b", {4}, {0.0f, 0.0f, 1.0f, 0.0f})}, "y");
+  attr(ln, "epsilon", 0.5f);
+  attr(b.node("Softmax", {"x"}, "p"), "axis", int64_t{0});
+  const Graph g = import_model(b.bytes());
+  const Tensor x = make_f32("x", {2, 4}, {1, 2, 3, 6, 0, 0, 0, 0});
+  const TensorMap out = run_fp32(g, {{"x", x}});
+  const double s = 1.0 / std::sqrt(3.5 + 0.5);
+  const std::vector<double> want{-2 * s, -1 * s * 2, 0 * s + 1, 3 * s * 0.5, 0, 0, 1, 0};
+  for (size_t i = 0; i < want.size(); ++i) CHECK(out.at("y").f32[i] == Approx(want[i]).margin(1e-6));
+  // Softmax along axis 0 (opset 13: that axis alone): column 3 is softmax([6, 0]).
+  CHECK(out.at("p").f32[3] == Approx(std::exp(6.0) / (std::exp(6.0) + 1.0)));
+  CHECK(out.at("p").f32[7] == Approx(1.0 / (std::exp(6.0) + 1.0)));
+  CHECK(out.at("p").f32[0] + out.at("p").f32[4] == Approx(1.0));
+}

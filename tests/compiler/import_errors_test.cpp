@@ -40,9 +40,9 @@ ModelBuilder conv_model(int64_t cin, bool with_weight = true) {
 TEST_CASE("unsupported ops name the node and op type", "[compiler][errors]") {
   ModelBuilder b;
   b.input("x", {1, 10}).output("y");
-  b.node("Softmax", {"x"}, "y", "sm");
+  b.node("LogSoftmax", {"x"}, "y", "sm");
   CHECK(import_error(b.bytes()) ==
-        "m.onnx: node 'sm' (Softmax): unsupported op at opset 13 (supported ops: docs/compiler.md, "
+        "m.onnx: node 'sm' (LogSoftmax): unsupported op at opset 13 (supported ops: docs/compiler.md, "
         "\"Operators\")");
   ModelBuilder d;
   d.input("x", {1, 10}).output("y");

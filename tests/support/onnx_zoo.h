@@ -46,4 +46,12 @@ TestModel qdq_depthwise(int64_t batch);
 // by constants, ReduceMean over H, W (keepdims=0), a Shape/Gather/Unsqueeze/Concat -> Reshape.
 TestModel exporter_forms(int64_t batch);
 
+// A one-block ViT as torch.onnx writes torchvision's vit_b_16 (onnx_zoo_transformer.cpp), FP32,
+// fixed input [batch, 3, 8, 8]: a patch Conv, Reshape + Transpose into tokens, the class token
+// through ConstantOfShape/Equal/Where/Expand and Concat, a position Add, LayerNorm (decomposed
+// ReduceMean/Sub/Pow/Sqrt/Div/Mul/Add at opset 13, LayerNormalization at 17), attention (Slices of
+// one QKV MatMul, heads by Reshape + Transpose, MatMul of two activations, Softmax), the Erf GELU
+// MLP, residual Adds, x[:, 0] as a Gather and a Gemm head.
+TestModel transformer_forms(int64_t batch, int64_t opset);
+
 }  // namespace tpusim::testing
