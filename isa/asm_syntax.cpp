@@ -153,7 +153,7 @@ std::string enum_choices(FieldKind k) {
 }
 
 bool is_address_field(std::string_view n) {
-  for (std::string_view a : {"dst", "src", "weight", "bias", "rq", "table", "a", "b"})
+  for (std::string_view a : {"dst", "src", "weight", "bias", "rq", "table", "params", "a", "b"})
     if (n == a) return true;
   return false;
 }

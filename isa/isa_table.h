@@ -164,6 +164,36 @@
   F(in_dtype, 3, D, "input element type (indexes the table)")                             \
   F(out_dtype, 3, D, "output element type (of the table and dst)")
 
+// softmax and layernorm reduce over the channels c at each position (n, h, w): a transformer's
+// [rows, features] tensor lies as [rows, features, 1, 1], features across the lanes. Integer-only
+// (docs/numerics.md, "Softmax and LayerNorm"); the requant tail is per tensor (rq_per_channel 0).
+// softmax: m = max_c src; e_c = min(max(table[m - src_c], 0), 2^24); S = sum_c e_c;
+//   acc_c = floor((e_c * 2^16 + floor(S / 2)) / S) (0 when S = 0): the probability in 16 fraction bits.
+// layernorm: D = c; s1 = sum_c src_c, s2 = sum_c src_c^2; sigma = max(1, isqrt(D*s2 - s1^2 + eps));
+//   acc_c = sat32(round_div((D*src_c - s1) * g_c, sigma) + b_c), round_div(a, q) = floor((2a + q) / 2q).
+#define TPUSIM_FIELDS_SOFTMAX(F)                                                                       \
+  F(dst, 24, U, "LMEM offset of the output [n, c, h, w]")                                              \
+  F(src, 24, U, "LMEM offset of the input [n, c, h, w] (reduced over c)")                              \
+  F(table, 24, U, "LMEM offset of the int32 exp table, 2^bits(in_dtype) entries (max - src) per lane") \
+  F(n, 16, U, "batch")                                                                                 \
+  F(c, 16, U, "channels: the axis reduced")                                                            \
+  F(h, 16, U, "height")                                                                                \
+  F(w, 16, U, "width")                                                                                 \
+  F(in_dtype, 3, D, "input element type (8 or 4 bits)")                                                \
+  TPUSIM_FIELDS_REQUANT(F)
+
+#define TPUSIM_FIELDS_LAYERNORM(F)                                               \
+  F(dst, 24, U, "LMEM offset of the output [n, c, h, w]")                        \
+  F(src, 24, U, "LMEM offset of the input [n, c, h, w] (normalised over c)")     \
+  F(params, 24, U, "LMEM offset of the per-channel table of int32 pairs (g, b)") \
+  F(n, 16, U, "batch")                                                           \
+  F(c, 16, U, "channels: the axis normalised")                                   \
+  F(h, 16, U, "height")                                                          \
+  F(w, 16, U, "width")                                                           \
+  F(in_dtype, 3, D, "input element type (8 or 4 bits)")                          \
+  F(eps, 32, U, "added to D*s2 - s1^2 (epsilon * D^2 / input scale^2, rounded)") \
+  TPUSIM_FIELDS_REQUANT(F)
+
 // ---- opcodes: X(id, Name, "mnemonic", engine, FIELDS, "semantics") --------------------------
 // engine: Gdma and Tiu instructions live in that engine's stream; Sys ones in either.
 
@@ -184,4 +214,9 @@
     "dst = requant(op(rescale(a - a_zp), rescale(b - b_zp)))")                                           \
   X(0x24, Requant, "requant", Tiu, TPUSIM_FIELDS_REQUANT_OP,                                             \
     "dst = requant(src - in_zp): requantize or cast")                                                    \
-  X(0x25, Lut, "lut", Tiu, TPUSIM_FIELDS_LUT, "dst = table[src - qmin(in_dtype)]: look-up table, no requant")
+  X(0x25, Lut, "lut", Tiu, TPUSIM_FIELDS_LUT,                                                            \
+    "dst = table[src - qmin(in_dtype)]: look-up table, no requant")                                      \
+  X(0x26, Softmax, "softmax", Tiu, TPUSIM_FIELDS_SOFTMAX,                                                \
+    "dst = requant(2^16 * table[max - src] / sum(table[max - src])) over c: integer softmax")            \
+  X(0x27, Layernorm, "layernorm", Tiu, TPUSIM_FIELDS_LAYERNORM,                                          \
+    "dst = requant((D*src - sum(src)) * g / isqrt(D*sum(src^2) - sum(src)^2 + eps) + b) over c")

@@ -145,6 +145,26 @@ struct Semantics<Opcode::Lut> {
                                      .in_place = true};
 };
 
+// The output at each position reads every channel's input: never in place.
+template <>
+struct Semantics<Opcode::Softmax> {
+  static constexpr OpSemantics value{.op = Opcode::Softmax,
+                                     .operands = operands_softmax,
+                                     .check = check_softmax,
+                                     .reference = exec_softmax,
+                                     .fast = exec_softmax,
+                                     .in_place = false};
+};
+template <>
+struct Semantics<Opcode::Layernorm> {
+  static constexpr OpSemantics value{.op = Opcode::Layernorm,
+                                     .operands = operands_layernorm,
+                                     .check = check_layernorm,
+                                     .reference = exec_layernorm,
+                                     .fast = exec_layernorm,
+                                     .in_place = false};
+};
+
 inline constexpr auto kSemantics = make_op_table<Semantics>();
 
 // Rows agree with the ISA table: instructions of an engine stream have every piece, end and sync

@@ -193,6 +193,22 @@ std::string check_lut(const Instr& in, const char* mn) {
   return require_narrow_input(mn, "out_dtype", l.out_dtype);
 }
 
+// softmax and layernorm: 8/4-bit input, a per-tensor requant tail.
+template <class Op>
+std::string check_reduction(const Op& r, const char* mn) {
+  std::string e = require_positive(mn, {{"n", r.n}, {"c", r.c}, {"h", r.h}, {"w", r.w}});
+  if (!e.empty()) return e;
+  if (!(e = require_narrow_input(mn, "in_dtype", r.in_dtype)).empty()) return e;
+  if (r.rq_per_channel) return fail(mn, "rq_per_channel must be 0 (one multiplier for the tensor)");
+  return check_requant_tail(mn, sem::requant_fields(r));
+}
+std::string check_softmax(const Instr& in, const char* mn) {
+  return check_reduction(ops::Softmax::from(in), mn);
+}
+std::string check_layernorm(const Instr& in, const char* mn) {
+  return check_reduction(ops::Layernorm::from(in), mn);
+}
+
 }  // namespace sem
 
 namespace {

@@ -53,6 +53,12 @@ Operands operands_requant(const Instr& in, uint32_t lanes);
 Operands operands_lut(const Instr& in, uint32_t lanes);
 // Entries of a lut table for 8- and 4-bit input types: 2^bits(in).
 uint64_t lut_entries(DType in);
+// softmax: src, table (2^bits(in_dtype) int32 entries in each of min(c, lanes) lanes), [rq], dst;
+// layernorm: src, params (int32 pairs (g, b) per channel), [rq], dst (semantics_norm.cpp).
+Operands operands_softmax(const Instr& in, uint32_t lanes);
+Operands operands_layernorm(const Instr& in, uint32_t lanes);
+// floor(sqrt(v)) of layernorm, exact; 0 for v <= 0.
+int64_t isqrt(int64_t v);
 
 // Field rules of check() per opcode (semantics_check.cpp), run before the footprint rules:
 // "" or "<mnemonic>: <reason>".
@@ -63,6 +69,8 @@ std::string check_pool(const Instr& in, const char* mnemonic);
 std::string check_eltwise(const Instr& in, const char* mnemonic);
 std::string check_requant(const Instr& in, const char* mnemonic);
 std::string check_lut(const Instr& in, const char* mnemonic);
+std::string check_softmax(const Instr& in, const char* mnemonic);
+std::string check_layernorm(const Instr& in, const char* mnemonic);
 
 // Bounding footprint of a tensor, exact in 128 bits.
 struct Footprint {
@@ -124,6 +132,8 @@ void exec_pool(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_eltwise(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_requant(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_lut(const Instr& in, const MemView& m, ExecCounters& counters);
+void exec_softmax(const Instr& in, const MemView& m, ExecCounters& counters);
+void exec_layernorm(const Instr& in, const MemView& m, ExecCounters& counters);
 
 // Optimised twins (semantics_fast.cpp, semantics_fast_pool_lut.cpp, semantics_dma.cpp), on the SIMD
 // kernels of isa/simd_kernels.h. conv2d and matmul run the reference kernel themselves when the

@@ -136,6 +136,30 @@ uint64_t lut_cycles(const Instr& in, const Arch& a) {
   return nchw_cycles<ops::Lut>(in, a) + ceil_div(entries, a.macs_per_lane);
 }
 
+// softmax and layernorm: the vector unit streams the tensor once per pass (softmax: max, then
+// exp-sum, then divide; layernorm: the two sums, then normalise), each reduction closing with a
+// cross-lane adder/max tree of ceil(log2(lanes used)) stages; softmax first loads its exp table as
+// lut does, layernorm waits for an integer square root per position (kSqrtCycles, pipelined).
+constexpr uint64_t kSqrtCycles = 16;
+uint64_t ceil_log2(uint64_t v) {
+  uint64_t k = 0;
+  while ((uint64_t{1} << k) < v) ++k;
+  return k;
+}
+uint64_t softmax_cycles(const Instr& in, const Arch& a) {
+  const auto s = ops::Softmax::from(in);
+  const OutShape o = nchw_output<ops::Softmax>(in);
+  const uint64_t stream = ceil_div(o.c, a.lanes) * ceil_div(o.nhw, a.macs_per_lane);
+  const uint64_t entries = uint64_t{1} << std::min(bits(dt(s.in_dtype)), 8);
+  return a.tiu_startup + 3 * stream + 2 * ceil_log2(std::min<uint64_t>(o.c, a.lanes)) +
+         ceil_div(entries, a.macs_per_lane);
+}
+uint64_t layernorm_cycles(const Instr& in, const Arch& a) {
+  const OutShape o = nchw_output<ops::Layernorm>(in);
+  const uint64_t stream = ceil_div(o.c, a.lanes) * ceil_div(o.nhw, a.macs_per_lane);
+  return a.tiu_startup + 2 * stream + 2 * ceil_log2(std::min<uint64_t>(o.c, a.lanes)) + kSqrtCycles;
+}
+
 template <Opcode op>
 struct Timing {
   static_assert(kMissingTraits<op>,
@@ -195,6 +219,17 @@ template <>
 struct Timing<Opcode::Lut> {
   static constexpr OpTiming value{Opcode::Lut, TiuUnit::VectorUnit,   nullptr,
                                   lut_cycles,  nchw_output<ops::Lut>, nullptr};
+};
+
+template <>
+struct Timing<Opcode::Softmax> {
+  static constexpr OpTiming value{Opcode::Softmax, TiuUnit::VectorUnit,       nullptr,
+                                  softmax_cycles,  nchw_output<ops::Softmax>, nullptr};
+};
+template <>
+struct Timing<Opcode::Layernorm> {
+  static constexpr OpTiming value{Opcode::Layernorm, TiuUnit::VectorUnit,         nullptr,
+                                  layernorm_cycles,  nchw_output<ops::Layernorm>, nullptr};
 };
 
 constexpr auto kTiming = make_op_table<Timing>();

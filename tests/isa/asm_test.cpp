@@ -254,3 +254,18 @@ TEST_CASE("asm: docs/isa.md carries the current generated reference and notes on
       CHECK(generated.find(std::string("| `") + s.fields[i].name + "` |") != std::string::npos);
   }
 }
+
+TEST_CASE("asm: softmax and layernorm print and parse back, table and params addresses in hex", "[asm]") {
+  const Instr s = parse_instr(
+      "softmax table=0x100 src=0 dst=0x200 n=197 c=197 h=1 w=1 in_dtype=int8 out_dtype=uint8 m0=1073741824 "
+      "shift=38 clamp_hi=255",
+      "x.s");
+  CHECK(ops::Softmax::from(s).table == 0x100);
+  CHECK(format_instr(s).rfind("softmax", 0) == 0);
+  CHECK(format_instr(s).find(" table=0x100 ") != std::string::npos);
+  CHECK(parse_instr(format_instr(s), "x.s") == s);
+  const Instr l = parse_instr("layernorm params=0x40 src=0 dst=0x300 n=4 c=768 h=1 w=1 eps=1234", "x.s");
+  CHECK(ops::Layernorm::from(l).eps == 1234);
+  CHECK(format_instr(l).find(" params=0x40 ") != std::string::npos);
+  CHECK(parse_instr(format_instr(l), "x.s") == l);
+}

@@ -163,3 +163,29 @@ TEST_CASE("spec lookups", "[isa]") {
   REQUIRE(spec(Opcode::Conv2d).field_index("shift") >= 0);
   static_assert(kOpSpecs[5].field_index("kh") == 9, "conv2d: kh follows dst src weight bias n ic ih iw oc");
 }
+
+TEST_CASE("softmax and layernorm: sizes and the fields after the shape in table order", "[isa]") {
+  // softmax: 8 + 3*24 + 4*16 + 3 + the requant tail (3+16+1+24+31+6+32+32 = 145) = 292 bits -> 5 words;
+  // layernorm: 32 more (eps) = 324 bits -> 6 words.
+  REQUIRE(spec(Opcode::Softmax).bytes() == 40);
+  REQUIRE(spec(Opcode::Layernorm).bytes() == 48);
+  ops::Layernorm l{.dst = 1, .src = 2, .params = 0xABCDEF, .n = 197, .c = 768, .h = 1, .w = 1};
+  l.in_dtype = static_cast<int64_t>(DType::UInt8), l.eps = 0xFEDCBA98, l.out_dtype = 2;
+  const std::vector<uint8_t> b = encode(l.instr());
+  auto bits_at = [&](int pos, int width) {
+    uint64_t v = 0;
+    for (int i = 0; i < width; ++i) v |= uint64_t{(b[(pos + i) / 8] >> ((pos + i) % 8)) & 1u} << i;
+    return v;
+  };
+  CHECK(b[0] == 0x27);
+  CHECK(bits_at(56, 24) == 0xABCDEF);     // params
+  CHECK(bits_at(80, 16) == 197);          // n
+  CHECK(bits_at(96, 16) == 768);          // c
+  CHECK(bits_at(144, 3) == 1);            // in_dtype uint8
+  CHECK(bits_at(147, 32) == 0xFEDCBA98);  // eps
+  CHECK(bits_at(179, 3) == 2);            // out_dtype int4
+  const auto back = decode(b, nullptr, nullptr);
+  REQUIRE(back.has_value());
+  CHECK(*back == l.instr());
+  CHECK(encode(ops::Softmax{.n = 1, .c = 1, .h = 1, .w = 1}.instr())[0] == 0x26);
+}

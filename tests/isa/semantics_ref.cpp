@@ -204,6 +204,63 @@ T4 lut(const T4& x, DType in, const std::vector<int64_t>& table) {
   return y;
 }
 
+namespace {
+// floor(sqrt(v)) bit by bit from the top (the machine uses Newton's iteration).
+int64_t sqrt_floor(int64_t v) {
+  if (v <= 0) return 0;
+  int64_t r = 0;
+  for (int b = 31; b >= 0; --b) {
+    const int64_t t = r + (int64_t{1} << b);
+    if (t <= v / t) r = t;
+  }
+  return r;
+}
+// a / q rounded half up, for q > 0, through long double-free integer steps: floor(a / q) and the
+// remainder compared with q / 2.
+int64_t round_half_up(int64_t a, int64_t q) {
+  int64_t f = a / q, r = a % q;
+  if (r < 0) --f, r += q;  // floor division
+  return 2 * r >= q ? f + 1 : f;
+}
+}  // namespace
+
+T4 softmax(const T4& x, const std::vector<int64_t>& table, const Rq& rq, int64_t& overflows) {
+  T4 y(x.n, x.c, x.h, x.w);
+  for (int64_t n = 0; n < x.n; ++n)
+    for (int64_t h = 0; h < x.h; ++h)
+      for (int64_t w = 0; w < x.w; ++w) {
+        int64_t mx = INT64_MIN, sum = 0;
+        for (int64_t c = 0; c < x.c; ++c) mx = std::max(mx, x.at(n, c, h, w));
+        std::vector<int64_t> e;
+        for (int64_t c = 0; c < x.c; ++c) {
+          e.push_back(std::clamp<int64_t>(table.at(static_cast<size_t>(mx - x.at(n, c, h, w))), 0, 1 << 24));
+          sum += e.back();
+        }
+        for (int64_t c = 0; c < x.c; ++c)
+          y.at(n, c, h, w) = rq.apply(
+              sat32(sum > 0 ? round_half_up(e[static_cast<size_t>(c)] * 65536, sum) : 0, overflows), c);
+      }
+  return y;
+}
+
+T4 layernorm(const T4& x, const std::vector<int64_t>& g, const std::vector<int64_t>& b, int64_t eps,
+             const Rq& rq, int64_t& overflows) {
+  T4 y(x.n, x.c, x.h, x.w);
+  for (int64_t n = 0; n < x.n; ++n)
+    for (int64_t h = 0; h < x.h; ++h)
+      for (int64_t w = 0; w < x.w; ++w) {
+        int64_t s1 = 0, s2 = 0;
+        for (int64_t c = 0; c < x.c; ++c) s1 += x.at(n, c, h, w), s2 += x.at(n, c, h, w) * x.at(n, c, h, w);
+        const int64_t sigma = std::max<int64_t>(1, sqrt_floor(x.c * s2 - s1 * s1 + eps));
+        for (int64_t c = 0; c < x.c; ++c) {
+          const int64_t d = x.c * x.at(n, c, h, w) - s1;
+          const int64_t acc = round_half_up(d * g[static_cast<size_t>(c)], sigma) + b[static_cast<size_t>(c)];
+          y.at(n, c, h, w) = rq.apply(sat32(acc, overflows), c);
+        }
+      }
+  return y;
+}
+
 // ---- random fixtures ----------------------------------------------------------------------------
 
 namespace {

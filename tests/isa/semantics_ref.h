@@ -96,6 +96,14 @@ T4 requant_op(const T4& x, int64_t in_zp, const Rq& rq, int64_t& overflows);
 // y = table[x - qmin(in)], table.size() = 2^bits(in).
 T4 lut(const T4& x, DType in, const std::vector<int64_t>& table);
 
+// Integer softmax over c at each (n, h, w): e = clamp(table[max - x], 0, 2^24),
+// acc = round(e * 2^16 / sum e) (half up; 0 when the sum is 0), then rq (per tensor).
+T4 softmax(const T4& x, const std::vector<int64_t>& table, const Rq& rq, int64_t& overflows);
+// Integer layernorm over c: sigma = max(1, floor(sqrt(C*sum x^2 - (sum x)^2 + eps))),
+// acc = sat32(round((C*x - sum x) * g[c] / sigma, half up) + b[c]), then rq (per tensor).
+T4 layernorm(const T4& x, const std::vector<int64_t>& g, const std::vector<int64_t>& b, int64_t eps,
+             const Rq& rq, int64_t& overflows);
+
 // ---- random fixtures (fixed seeds in the tests) -------------------------------------------------
 
 struct Rng {

@@ -165,6 +165,59 @@ TEST_CASE("lut cycles: startup + ceil(2^bits(in)/macs_per_lane) + ceil(c/lanes) 
   CHECK(sim::cycles(l.instr(), arch_preset("default")) == 34);
 }
 
+TEST_CASE("softmax and layernorm cycles: passes over the tensor, adder trees across the lanes, table or sqrt",
+          "[sim][timing]") {
+  for (const Arch& a : {arch_preset("default"), arch_preset("server")}) {
+    const uint64_t bank = sim::bank_bytes(a);
+    struct Sh {
+      int64_t n, c, h, w;
+      DType in;
+    };
+    for (const Sh& s : {Sh{197, 1, 1, 1, DType::Int8}, Sh{4, 40, 1, 1, DType::UInt8},
+                        Sh{2, 17, 3, 5, DType::Int4}, Sh{1, 1, 1, 1, DType::UInt4}}) {
+      INFO(a.name << " " << s.n << "x" << s.c << "x" << s.h << "x" << s.w);
+      const uint64_t stream = ceil_div(s.c, a.lanes) * ceil_div(s.n * s.h * s.w, a.macs_per_lane);
+      uint64_t tree = 0;  // ceil(log2(lanes used))
+      while ((uint64_t{1} << tree) < std::min<uint64_t>(s.c, a.lanes)) ++tree;
+      ops::Softmax m{.dst = int64_t(2 * bank),
+                     .src = 0,
+                     .table = int64_t(bank),
+                     .n = s.n,
+                     .c = s.c,
+                     .h = s.h,
+                     .w = s.w,
+                     .in_dtype = int64_t(s.in)};
+      set_requant(m, DType::UInt8, 38);
+      ops::Layernorm l{.dst = int64_t(2 * bank),
+                       .src = 0,
+                       .params = int64_t(bank),
+                       .n = s.n,
+                       .c = s.c,
+                       .h = s.h,
+                       .w = s.w,
+                       .in_dtype = int64_t(s.in)};
+      set_requant(l, DType::Int8, 30);
+      REQUIRE(check(m.instr(), sim::geometry(a)) == "");
+      REQUIRE(check(l.instr(), sim::geometry(a)) == "");
+      const uint64_t sm =
+          a.tiu_startup + 3 * stream + 2 * tree + ceil_div(uint64_t{1} << bits(s.in), a.macs_per_lane);
+      const uint64_t ln = a.tiu_startup + 2 * stream + 2 * tree + 16;
+      CHECK(sim::cycles(m.instr(), a) == sm);
+      CHECK(run_alone(a, m.instr()) == sm);
+      CHECK(sim::cycles(l.instr(), a) == ln);
+      CHECK(run_alone(a, l.instr()) == ln);
+    }
+    CHECK(sim::tiu_unit(Opcode::Softmax) == sim::TiuUnit::VectorUnit);
+    CHECK(sim::tiu_unit(Opcode::Layernorm) == sim::TiuUnit::VectorUnit);
+  }
+  // docs/timing.md's example: default, int8 attention scores [197, 197, 1, 1]:
+  // 10 + 3 * 13 * 13 + 2 * 4 + 16 = 541 cycles; layernorm [197, 768, 1, 1]: 10 + 2 * 48 * 13 + 8 + 16.
+  ops::Softmax m{.dst = 0x8000, .src = 0, .table = 0x4000, .n = 197, .c = 197, .h = 1, .w = 1};
+  CHECK(sim::cycles(m.instr(), arch_preset("default")) == 541);
+  ops::Layernorm l{.dst = 0x8000, .src = 0, .params = 0x4000, .n = 197, .c = 768, .h = 1, .w = 1};
+  CHECK(sim::cycles(l.instr(), arch_preset("default")) == 10 + 2 * 48 * 13 + 8 + 16);
+}
+
 TEST_CASE("dma cycles: startup + latency + ceil(bytes/ddr_bpc), copy: startup + ceil(bytes/copy_bpc)",
           "[sim][timing]") {
   for (const Arch& a : arch_presets()) {

@@ -39,7 +39,7 @@ class Generator {
   }
 
   void step() {
-    switch (pick(0, 8)) {
+    switch (pick(0, 9)) {
       case 0: load_activation(); break;
       case 1: conv_op(); break;
       case 2: matmul_op(); break;
@@ -48,6 +48,7 @@ class Generator {
       case 5: requant_op(); break;
       case 6: copy_op(); break;
       case 7: lut_op(); break;
+      case 8: norm_op(); break;
       default: store_op(); break;
     }
   }
@@ -260,6 +261,32 @@ class Generator {
     const int os = pick(0, 1) && bits(out) == bits(x.t) ? s : os2;
     l.dst = int64_t(slot_off(os));
     if (emit(l.instr())) set_slot(os, out, x.n, x.c, x.h, x.w);
+  }
+
+  // softmax or layernorm over a live slot's channels; the exp table / (g, b) pairs are whatever
+  // another slot holds (every bit pattern is valid: table entries are clamped, sums saturate).
+  void norm_op() {
+    const int s = live_slot();
+    if (s < 0) return;
+    const Local x = slots_[s];
+    const auto [ts, os, unused] = free_slots(s);
+    (void)unused;
+    const DType out = narrow();
+    if (pick(0, 1)) {
+      ops::Softmax m;
+      m.n = x.n, m.c = x.c, m.h = x.h, m.w = x.w, m.in_dtype = int64_t(x.t);
+      m.src = int64_t(slot_off(s)), m.table = int64_t(slot_off(ts)), m.dst = int64_t(slot_off(os));
+      random_requant(m, out);
+      m.rq_per_channel = 0, m.rq = 0;
+      if (emit(m.instr())) set_slot(os, out, x.n, x.c, x.h, x.w);
+    } else {
+      ops::Layernorm l;
+      l.n = x.n, l.c = x.c, l.h = x.h, l.w = x.w, l.in_dtype = int64_t(x.t), l.eps = pick(0, 1000);
+      l.src = int64_t(slot_off(s)), l.params = int64_t(slot_off(ts)), l.dst = int64_t(slot_off(os));
+      random_requant(l, out);
+      l.rq_per_channel = 0, l.rq = 0;
+      if (emit(l.instr())) set_slot(os, out, x.n, x.c, x.h, x.w);
+    }
   }
 
   void copy_op() {
