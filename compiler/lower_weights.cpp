@@ -78,6 +78,9 @@ ConstValues constant_values(const Graph& g, const Node& user, const std::string&
                          name, elem_type_name(t->type)));
     cv.shape = t->shape;
     cv.real.assign(t->f32.begin(), t->f32.end());
+    for (double v : cv.real)  // a bias or affine constant of NaN/inf has no integer form
+      if (!std::isfinite(v))
+        g.fail(user, fmt::format("constant '{}' holds {}: expected finite values", name, v));
     return cv;
   }
   const Node* dq = g.producer(name);

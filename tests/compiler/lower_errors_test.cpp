@@ -1,5 +1,6 @@
 // Quantized lowering errors: each is one line naming the node and its op type.
 #include <catch2/catch.hpp>
+#include <cmath>
 
 #include "base/error.h"
 #include "compiler/lower.h"
@@ -37,6 +38,13 @@ std::string int8_weight(ModelBuilder& b, std::vector<int64_t> zp = {}) {
 
 TEST_CASE("lowering errors name the node and op type", "[compiler][lower][errors]") {
   const std::string prefix = "m.onnx: node 'conv' (Conv): ";
+  {  // found by fuzz_onnx (fuzz/corpus/fuzz_onnx/regress-nan-bias.onnx): a NaN float bias
+    ModelBuilder b = quantized_input();
+    b.node("Conv", {"xq", int8_weight(b), b.f32("bias", {3}, {0.5f, std::nanf(""), 1.0f})}, "c", "conv");
+    add_qdq(b, "c", "y", 0.1f, 0, kInt8);
+    CHECK(lower_error(b.bytes()).rfind(prefix + "constant 'bias' holds ", 0) == 0);
+    CHECK(lower_error(b.bytes()).find("nan: expected finite values") != std::string::npos);
+  }
   {
     ModelBuilder b = quantized_input();
     b.node("Conv", {"xq", int8_weight(b, {0, -126, 0})}, "c", "conv");
