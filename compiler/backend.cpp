@@ -39,6 +39,12 @@ TensorDesc tensor_desc(const IntGraph& g, const CompileReport& r, const std::str
 }
 
 Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* report, int opt) {
+  for (const IOp& op : g.ops)
+    if (op.as<ILayerNorm>() || op.as<ISoftmax>())
+      throw Error(
+          fmt::format("{}: op '{}' ({}): no code generation yet (the integer reference runs it: tpusim "
+                      "infer --engine int)",
+                      g.source, op.output, kind_name(op)));
   Program p;
   p.arch = ArchRef::of(arch);
   const be::DdrMap ddr = be::allocate_ddr(g, p);

@@ -59,6 +59,8 @@ std::vector<std::string> quant_points(const Graph& g) {
       case Op::GlobalAveragePool:
       case Op::Concat:
       case Op::ChannelAffine:
+      case Op::LayerNormalization:
+      case Op::Softmax:
       case Op::Relu:
       case Op::Clip: point = true; break;
       default: point = is_pointwise(n.op); break;

@@ -20,6 +20,8 @@ const char* kind_name(const IOp& op) {
     const char* operator()(const IEltwise&) const { return "eltwise"; }
     const char* operator()(const IRequant&) const { return "requant"; }
     const char* operator()(const ILut&) const { return "lut"; }
+    const char* operator()(const ILayerNorm&) const { return "layernorm"; }
+    const char* operator()(const ISoftmax&) const { return "softmax"; }
     const char* operator()(const IConcat&) const { return "concat"; }
     const char* operator()(const IGather&) const { return "gather"; }
     const char* operator()(const IRearrange&) const { return "rearrange"; }

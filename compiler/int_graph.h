@@ -150,7 +150,23 @@ struct IRearrange {
   StridedView view;
 };
 
-using IOpKind = std::variant<IConv, IMatmul, IPool, IEltwise, IRequant, ILut, IConcat, IGather, IRearrange>;
+// The reductions over the last axis of [..., D] (the `layernorm` / `softmax` instructions on the
+// tensor viewed as [rows, D, 1, 1]; quant/transformer_params.h makes the integers). With q the
+// input codes of one row (the zero point cancels), per-tensor rq:
+//   ILayerNorm: sigma = max(1, isqrt(D*sum q^2 - (sum q)^2 + eps)),
+//               acc = sat32(round_half_up((D*q_c - sum q) * g[c] / sigma) + b[c]);
+//   ISoftmax:   e_c = clamp(table[max q - q_c], 0, 2^24), acc = round_half_up(e_c * 2^16 / sum e).
+// No code generation yet: the back end refuses them (the integer reference runs them).
+struct ILayerNorm {
+  std::vector<int32_t> g, b;  // per channel of the last axis
+  uint32_t eps = 0;
+};
+struct ISoftmax {
+  std::vector<int32_t> table;  // 2^bits(input) entries
+};
+
+using IOpKind = std::variant<IConv, IMatmul, IPool, IEltwise, IRequant, ILut, IConcat, IGather, IRearrange,
+                             ILayerNorm, ISoftmax>;
 
 struct IOp {
   std::string name;                  // the float-graph node it was anchored on

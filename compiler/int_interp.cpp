@@ -62,6 +62,10 @@ uint64_t run_int_op(const IntGraph& g, const IOp& op, IntValues& values) {
     k::gather(*gt, *in[0], y);
   else if (const IRearrange* ra = op.as<IRearrange>())
     k::rearrange(*ra, *in[0], y);
+  else if (const ILayerNorm* ln = op.as<ILayerNorm>())
+    overflows = k::layer_norm(*ln, op.rq, *in[0], y);
+  else if (const ISoftmax* sm = op.as<ISoftmax>())
+    overflows = k::softmax(*sm, op.rq, *in[0], y);
   else
     k::concat(std::get<IConcat>(op.kind), in, y);
   values[op.output] = std::move(y);

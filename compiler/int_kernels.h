@@ -22,5 +22,8 @@ void concat(const IConcat& c, const std::vector<const IntValue*>& xs, IntValue& 
 // type, scale or zero point differ from the input's.
 void gather(const IGather& gt, const IntValue& x, IntValue& y);
 void rearrange(const IRearrange& ra, const IntValue& x, IntValue& y);
+// Over the last axis (int_kernels_norm.cpp). Throw tpusim::Error for tables of the wrong size.
+uint64_t layer_norm(const ILayerNorm& l, const RequantSpec& rq, const IntValue& x, IntValue& y);
+uint64_t softmax(const ISoftmax& s, const RequantSpec& rq, const IntValue& x, IntValue& y);
 
 }  // namespace tpusim::compiler::int_kernels

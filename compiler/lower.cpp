@@ -74,6 +74,8 @@ IntGraph Lowerer::run() {
         if (!fold_scale(n)) channel_affine(n);
         break;
       case Op::ChannelAffine: channel_affine(n); break;
+      case Op::LayerNormalization: layer_norm(n); break;
+      case Op::Softmax: softmax(n); break;
       case Op::ChannelGather:
       case Op::Rearrange: gather(n); break;
       default:

@@ -96,6 +96,9 @@ class Lowerer {
   void pool(const Node& n);
   void eltwise(const Node& n);
   void concat(const Node& n);
+  // lower_norm.cpp: LayerNormalization and Softmax over the last axis.
+  void layer_norm(const Node& n);
+  void softmax(const Node& n);
   // lower_lut.cpp: a pointwise function as a table, built at finalise.
   void lut(const Node& n);
   void finalise_lut(Pending p, const std::string& name, const QParams& q, const std::string& float_name);

@@ -6,7 +6,8 @@ small configurations of the same torchvision classes (the test `real_models_tran
 --full torchvision's vit_b_16 and convnext_tiny at 224x224. Opset 13 exercises the decomposed
 LayerNorm and Erf GELU (fused by canonicalization), opset 17 the LayerNormalization op.
 
-Prints one row per model and opset (max |diff|, max |reference|, cosine, wall seconds); exits
+Writes into WORK each model's ONNX files, its input <model>_x.npy and four calibration images
+<model>_calib.npy (for quantized runs by hand). Prints one row per model and opset (max |diff|, max |reference|, cosine, wall seconds); exits
 non-zero when an output differs by more than 1e-4 * max |reference| or the cosine is below 0.99999.
 
 usage: transformer_check.py TPUSIM WORK [--full] [--opsets 13,17]
@@ -62,6 +63,9 @@ def main():
             ref = m(x).numpy()
         xin = os.path.join(a.work, f"{name}_x.npy")
         np.save(xin, x.numpy())
+        # Calibration images for quantized runs (`tpusim infer --engine int --calib`), not used here.
+        np.save(os.path.join(a.work, f"{name}_calib.npy"),
+                np.random.RandomState(7).randn(4, 3, size, size).astype(np.float32))
         for opset in [int(o) for o in a.opsets.split(",")]:
             onnx_path = os.path.join(a.work, f"{name}_opset{opset}.onnx")
             with warnings.catch_warnings():
