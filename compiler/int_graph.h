@@ -5,7 +5,8 @@
 // whole tensors: the back end splits an op into tiles (rows, channels, batch) but never changes
 // its arithmetic, so the interpreter here is the golden for the simulator, bit for bit.
 //   IConv    -> conv2d   IMatmul -> matmul   IPool -> pool   IEltwise -> eltwise
-//   IRequant -> requant  ILut    -> lut
+//   IRequant -> requant  ILut    -> lut    ILayerNorm -> layernorm  ISoftmax -> softmax (no
+//   code generation yet: the back end refuses them)
 //   IConcat  -> GDMA copies into slices of the output (no arithmetic)
 //   IGather  -> GDMA copies of input channels into output channels (no arithmetic)
 //   IRearrange -> GDMA strided copies (no arithmetic)
