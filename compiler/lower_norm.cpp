@@ -45,12 +45,11 @@ void Lowerer::layer_norm(const Node& n) {
                                        : per_channel(g, n, constant_values(g, n, n.input(2)), D, "the bias");
   LayerNormInts p;
   try {
-    p = layernorm_ints(gamma, beta, a.epsilon, x.scale, 1.0f);  // g, b, eps do not depend on s_out
+    p = layernorm_ints(gamma, beta, a.epsilon, x.scale);
   } catch (const Error& e) {
     g.fail(n, e.what());
   }
-  // With s_out = 1 the multiplier is the real value of one accumulator unit.
-  values[n.outputs[0]] = start(n, ILayerNorm{p.g, p.b, p.eps}, {x.name}, {p.multiplier}, rank - 1);
+  values[n.outputs[0]] = start(n, ILayerNorm{p.g, p.b, p.eps}, {x.name}, {p.unit}, rank - 1);
 }
 
 void Lowerer::softmax(const Node& n) {
@@ -66,8 +65,7 @@ void Lowerer::softmax(const Node& n) {
   } catch (const Error& e) {
     g.fail(n, e.what());
   }
-  values[n.outputs[0]] =
-      start(n, ISoftmax{std::move(table)}, {x.name}, {std::ldexp(1.0, -kSoftmaxProbBits)}, rank - 1);
+  values[n.outputs[0]] = start(n, ISoftmax{std::move(table)}, {x.name}, {softmax_acc_unit()}, rank - 1);
 }
 
 }  // namespace tpusim::compiler::lowering

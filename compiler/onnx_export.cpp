@@ -121,6 +121,7 @@ class Exporter {
   void channel_gather(const Node& n);
   void rearrange(const Node& n);
   void gelu(const Node& n);
+  void layer_norm(const Node& n);
 };
 
 void Exporter::emit(const Node& n) {
@@ -225,8 +226,37 @@ void Exporter::emit(const Node& n) {
       return;
     }
     case Op::Gelu: gelu(n); return;
+    case Op::Softmax: {
+      const auto& a = n.attr<SoftmaxAttrs>();
+      if (a.flatten && a.axis + 1 != static_cast<int64_t>(g_.tensor(n.input(0)).shape.size()))
+        g_.fail(n, "a Softmax over several flattened axes (opset < 13) has no opset-13 form");
+      attr(same(n), "axis", a.axis);
+      return;
+    }
+    case Op::LayerNormalization: layer_norm(n); return;
     default: g_.fail(n, "cannot be exported to ONNX (not an op of a canonicalized graph)");
   }
+}
+
+// LayerNormalization exists from opset 17 (export_onnx picks 17 when the graph has one). A fused
+// decomposed form may lack the scale: ones. The Mean/InvStdDev outputs are not written.
+void Exporter::layer_norm(const Node& n) {
+  if (opset_ < 17) g_.fail(n, fmt::format("LayerNormalization needs opset 17 (asked for {})", opset_));
+  for (size_t i = 1; i < n.outputs.size(); ++i)
+    if (!n.outputs[i].empty()) g_.fail(n, "the Mean and InvStdDev outputs are not exported");
+  const auto& a = n.attr<LayerNormAttrs>();
+  std::vector<std::string> in = n.inputs;
+  in.resize(3);
+  if (in[1].empty()) {
+    const Shape& x = g_.tensor(in[0]).shape;
+    const Shape inner(x.begin() + a.axis, x.end());
+    in[1] = f32(n.outputs[0] + "_scale", inner,
+                std::vector<float>(static_cast<size_t>(num_elements(inner)), 1.0f));
+  }
+  if (in[2].empty()) in.pop_back();
+  auto& p = node("LayerNormalization", n.name, in, n.outputs[0]);
+  attr(p, "axis", a.axis);
+  attr(p, "epsilon", a.epsilon);
 }
 
 void Exporter::quant(const Node& n) {
@@ -380,10 +410,12 @@ void Exporter::gelu(const Node& n) {
 
 std::string export_onnx(const Graph& g, int64_t opset) {
   const bool four = uses_4bit(g);
-  // 13 by default; 20 for a Gelu node (its decomposed form would not lower again); 21 for 4-bit types.
-  const bool gelu =
-      std::any_of(g.nodes.begin(), g.nodes.end(), [](const Node& n) { return n.op == Op::Gelu; });
-  if (opset == 0) opset = four ? 21 : gelu ? 20 : 13;
+  // 13 by default; 17 for a LayerNormalization node, 20 for a Gelu node (their decomposed forms
+  // would not lower again); 21 for 4-bit types.
+  auto has = [&](Op op) {
+    return std::any_of(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.op == op; });
+  };
+  if (opset == 0) opset = four ? 21 : has(Op::Gelu) ? 20 : has(Op::LayerNormalization) ? 17 : 13;
   if (opset < 13) g.fail(fmt::format("ONNX export writes opset 13 or later, not {}", opset));
   if (four && opset < 21)
     g.fail(

@@ -31,6 +31,21 @@ int64_t rounding_div(int64_t num, int64_t den) {
   return q;
 }
 
+int64_t div_round_half_up(int64_t num, int64_t den) {
+  const int64_t n = 2 * num + den, d = 2 * den;
+  return n / d - ((n % d != 0) && (n < 0));  // floor division
+}
+
+int64_t isqrt(int64_t v) {  // Newton's iteration from above, on integers
+  if (v < 2) return v < 0 ? 0 : v;
+  auto x = static_cast<uint64_t>(v), y = (x + 1) / 2;
+  while (y < x) {
+    x = y;
+    y = (x + static_cast<uint64_t>(v) / x) / 2;
+  }
+  return static_cast<int64_t>(x);
+}
+
 int32_t load_elem(const uint8_t* base, uint64_t index, DType t) {
   switch (t) {
     case DType::Int8: return static_cast<int8_t>(base[index]);

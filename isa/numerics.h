@@ -39,6 +39,11 @@ int32_t requant(int32_t acc, int32_t m0, int shift, int32_t zp, int32_t lo, int3
 
 // num / den rounded to nearest, ties away from zero (den > 0). Used by average pooling.
 int64_t rounding_div(int64_t num, int64_t den);
+// num / den rounded half up, toward +inf, like the requant's round_shift: floor((2 num + den) /
+// 2 den) (den > 0, |num| < 2^61). Used by softmax and layernorm.
+int64_t div_round_half_up(int64_t num, int64_t den);
+// floor(sqrt(v)), exact; 0 for v <= 0. Used by layernorm.
+int64_t isqrt(int64_t v);
 
 // Packed element access in a byte array: element `index` of type t stored at base + index*bits/8;
 // 4-bit elements pack two per byte, low nibble first; signed types sign-extend on load, and

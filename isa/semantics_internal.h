@@ -57,8 +57,6 @@ uint64_t lut_entries(DType in);
 // layernorm: src, params (int32 pairs (g, b) per channel), [rq], dst (semantics_norm.cpp).
 Operands operands_softmax(const Instr& in, uint32_t lanes);
 Operands operands_layernorm(const Instr& in, uint32_t lanes);
-// floor(sqrt(v)) of layernorm, exact; 0 for v <= 0.
-int64_t isqrt(int64_t v);
 
 // Field rules of check() per opcode (semantics_check.cpp), run before the footprint rules:
 // "" or "<mnemonic>: <reason>".

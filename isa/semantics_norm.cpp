@@ -16,9 +16,6 @@ DType dt(int64_t v) { return static_cast<DType>(v); }
 constexpr int64_t kExpCap = int64_t{1} << 24;  // table entries are clamped to [0, 2^24]
 constexpr int kProbBits = 16;                  // softmax's accumulator: probability * 2^16
 
-// floor(a / b) for b > 0.
-int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && (a < 0)); }
-
 // The positions (n, h, w) of a compact tensor, each with the element index offset of its channel 0
 // in every lane group (element (n, c, h, w) at plane(t, n, c).index + h * w_ + w).
 template <class F>
@@ -28,17 +25,6 @@ void for_each_position(const Tensor& t, F&& f) {
 }
 
 }  // namespace
-
-// floor(sqrt(v)) for v >= 0, exact (Newton's iteration from above on integers).
-int64_t isqrt(int64_t v) {
-  if (v < 2) return std::max<int64_t>(v, 0);
-  auto x = static_cast<uint64_t>(v), y = (x + 1) / 2;
-  while (y < x) {
-    x = y;
-    y = (x + static_cast<uint64_t>(v) / x) / 2;
-  }
-  return static_cast<int64_t>(x);
-}
 
 Operands operands_softmax(const Instr& in, uint32_t lanes) {
   const auto s = ops::Softmax::from(in);
@@ -82,7 +68,7 @@ void exec_softmax(const Instr& in, const MemView& m, ExecCounters& counters) {
       sum += e[c];
     }
     for (uint64_t c = 0; c < C; ++c) {
-      const int64_t p = sum > 0 ? ((e[c] << kProbBits) + sum / 2) / sum : 0;
+      const int64_t p = sum > 0 ? div_round_half_up(e[c] << kProbBits, sum) : 0;
       const Plane out = plane(dst, m, n, c);
       store_elem(out.base, out.index + i, dst.dtype, rq.apply(saturate_acc(p, counters), c));
     }
@@ -113,7 +99,7 @@ void exec_layernorm(const Instr& in, const MemView& m, ExecCounters& counters) {
     const int64_t sigma = std::max<int64_t>(1, isqrt(D * s2 - s1 * s1 + l.eps));
     for (uint64_t c = 0; c < C; ++c) {
       const int64_t a = (D * x[c] - s1) * g[c];  // |D*x - s1| < 2^25, |g| <= 2^31: fits
-      const int64_t acc = floor_div(2 * a + sigma, 2 * sigma) + b[c];
+      const int64_t acc = div_round_half_up(a, sigma) + b[c];
       const Plane out = plane(dst, m, n, c);
       store_elem(out.base, out.index + i, dst.dtype, rq.apply(saturate_acc(acc, counters), c));
     }

@@ -30,15 +30,11 @@ std::vector<int32_t> softmax_exp_table(float s_in, DType in) {
   return t;
 }
 
-double softmax_output_scale(float s_out) {
-  want_scale(s_out, "softmax output scale");
-  return std::ldexp(1.0, -kSoftmaxProbBits) / s_out;
-}
+double softmax_acc_unit() { return std::ldexp(1.0, -kSoftmaxProbBits); }
 
 LayerNormInts layernorm_ints(const std::vector<double>& gamma, const std::vector<double>& beta,
-                             double epsilon, float s_in, float s_out) {
+                             double epsilon, float s_in) {
   want_scale(s_in, "layernorm input scale");
-  want_scale(s_out, "layernorm output scale");
   if (!beta.empty() && beta.size() != gamma.size())
     throw Error(fmt::format("layernorm: {} betas for {} gammas", beta.size(), gamma.size()));
   double top = 0;
@@ -51,11 +47,10 @@ LayerNormInts layernorm_ints(const std::vector<double>& gamma, const std::vector
   if (!std::isfinite(epsilon) || epsilon < 0)
     throw Error(fmt::format("layernorm: epsilon {} is invalid", epsilon));
   LayerNormInts r;
-  r.multiplier = top / (static_cast<double>(s_out) * 32768.0);
-  const double unit = static_cast<double>(s_out) * r.multiplier;  // the real value of one acc unit
+  r.unit = std::ldexp(top, -15);
   for (size_t c = 0; c < gamma.size(); ++c) {
-    r.g.push_back(round_sat32(gamma[c] / unit));
-    r.b.push_back(round_sat32(beta.empty() ? 0.0 : beta[c] / unit));
+    r.g.push_back(round_sat32(gamma[c] / r.unit));
+    r.b.push_back(round_sat32(beta.empty() ? 0.0 : beta[c] / r.unit));
   }
   const auto D = static_cast<double>(gamma.size());
   const double e = std::nearbyint(epsilon * D * D / (static_cast<double>(s_in) * s_in));

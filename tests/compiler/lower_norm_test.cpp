@@ -13,6 +13,7 @@
 #include "compiler/fp32_interp.h"
 #include "compiler/int_interp.h"
 #include "compiler/lower.h"
+#include "compiler/onnx_export.h"
 #include "isa/arch.h"
 #include "isa/semantics.h"
 #include "tests/support/onnx_builders.h"
@@ -143,6 +144,10 @@ TEST_CASE("LayerNorm and Softmax lower; the integer reference tracks FP32 and eq
       const double cos = cosine(y, want.at("y").f32);
       WARN("opset " << opset << " " << bits << ": output cosine vs FP32 " << cos);
       CHECK(cos >= 0.99);
+      // The calibrated model saved as ONNX (opset 17: LayerNormalization) reads back to the same
+      // integer results (`compile --save-qdq`; ONNX Runtime runs such a file, docs/performance.md).
+      const Graph back = import_model(export_onnx(q.graph), 2);
+      CHECK(run_int(lower_qdq(back), in).values.at(ig.outputs[0]).data == run.values.at(ig.outputs[0]).data);
       // Each op's integers equal its instruction's on the same input.
       for (const IOp& op : ig.ops) {
         if (!op.as<ILayerNorm>() && !op.as<ISoftmax>()) continue;

@@ -253,3 +253,26 @@ TEST_CASE("packed element layout: random stores match the byte model, neighbours
     }
   REQUIRE_NO_FAILURES(f);
 }
+
+TEST_CASE("div_round_half_up and isqrt against exact references", "[numerics]") {
+  std::mt19937_64 rng(37);
+  Failures f;
+  for (int i = 0; i < kCases; ++i) {
+    // |num| < 2^61, den > 0: floor((2 num + den) / 2 den) in 128 bits.
+    const int64_t num =
+        static_cast<int64_t>(rng() >> 4) * (rng() & 1 ? 1 : -1) >> (rng() % 60);  // |num| < 2^60
+    const int64_t den = 1 + static_cast<int64_t>(rng() >> (3 + rng() % 58));
+    const i128 ref = floor_div(2 * i128{num} + den, 2 * i128{den});
+    if (div_round_half_up(num, den) != ref) f.add("{} / {}: got {}", num, den, div_round_half_up(num, den));
+    const int64_t v = static_cast<int64_t>(rng() >> (1 + rng() % 62));
+    const int64_t r = isqrt(v);
+    if (i128{r} * r > v || i128{r + 1} * (r + 1) <= v) f.add("isqrt({}) = {}", v, r);
+  }
+  CHECK(div_round_half_up(5, 2) == 3);  // ties toward +inf, as round_shift
+  CHECK(div_round_half_up(-5, 2) == -2);
+  CHECK(div_round_half_up(-7, 2) == -3);
+  CHECK(isqrt(0) == 0);
+  CHECK(isqrt(-4) == 0);
+  CHECK(isqrt(INT64_MAX) == 3037000499);
+  REQUIRE_NO_FAILURES(f);
+}

@@ -25,8 +25,9 @@ int64_t isqrt_ref(int64_t v) {
 int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && (a < 0)); }
 
 // The layernorm instruction on one row of int8 codes, then the requant tail with M.
-std::vector<int32_t> layernorm_row(const std::vector<int64_t>& q, const LayerNormInts& p, int32_t zp) {
-  const QuantMultiplier m = quantize_multiplier(p.multiplier);
+std::vector<int32_t> layernorm_row(const std::vector<int64_t>& q, const LayerNormInts& p, float s_out,
+                                   int32_t zp) {
+  const QuantMultiplier m = quantize_multiplier(p.unit / s_out);
   const auto D = static_cast<int64_t>(q.size());
   int64_t s1 = 0, s2 = 0;
   for (int64_t x : q) s1 += x, s2 += x * x;
@@ -48,9 +49,8 @@ TEST_CASE("softmax's exp table and output scale", "[quant][transformer]") {
   CHECK(t[1] == std::lround(32768 * std::exp(-0.05)));
   for (size_t d = 1; d < t.size(); ++d) CHECK(t[d] <= t[d - 1]);
   CHECK(softmax_exp_table(0.5f, DType::UInt4).size() == 16);
-  CHECK(softmax_output_scale(1.0f / 256) == 1.0 / 256);
+  CHECK(softmax_acc_unit() / (1.0f / 256) == 1.0 / 256);  // the requant onto PyTorch's 1/256 grid
   CHECK_THROWS_AS(softmax_exp_table(0.0f, DType::Int8), Error);
-  CHECK_THROWS_AS(softmax_output_scale(std::nanf("")), Error);
 }
 
 TEST_CASE("layernorm's integers reproduce the float LayerNorm on the output grid", "[quant][transformer]") {
@@ -65,11 +65,11 @@ TEST_CASE("layernorm's integers reproduce the float LayerNorm on the output grid
     std::vector<double> gamma, beta;
     for (int64_t c = 0; c < D; ++c) gamma.push_back(1.0 + 0.5 * u(rng)), beta.push_back(0.3 * u(rng));
     const double eps = 1e-5;
-    const LayerNormInts p = layernorm_ints(gamma, beta, eps, s_in, s_out);
+    const LayerNormInts p = layernorm_ints(gamma, beta, eps, s_in);
     CHECK(*std::max_element(p.g.begin(), p.g.end()) == 32768);
     std::vector<int64_t> q;
     for (int64_t c = 0; c < D; ++c) q.push_back(std::uniform_int_distribution<int64_t>(-100, 100)(rng));
-    const std::vector<int32_t> got = layernorm_row(q, p, zp);
+    const std::vector<int32_t> got = layernorm_row(q, p, s_out, zp);
     double mean = 0, var = 0;
     for (int64_t x : q) mean += s_in * x;
     mean /= D;
@@ -89,14 +89,14 @@ TEST_CASE("layernorm's integers reproduce the float LayerNorm on the output grid
 }
 
 TEST_CASE("layernorm_ints refuses what has no integer form", "[quant][transformer]") {
-  CHECK_THROWS_AS(layernorm_ints({0.0, 0.0}, {}, 1e-5, 0.1f, 0.1f), Error);
-  CHECK_THROWS_AS(layernorm_ints({1.0, std::nan("")}, {}, 1e-5, 0.1f, 0.1f), Error);
-  CHECK_THROWS_AS(layernorm_ints({1.0}, {0.0, 0.0}, 1e-5, 0.1f, 0.1f), Error);
-  CHECK_THROWS_AS(layernorm_ints({1.0}, {}, 1e-5, 0.0f, 0.1f), Error);
-  const LayerNormInts p = layernorm_ints({2.0, -1.0}, {0.5, 0.0}, 1e-5, 0.1f, 0.05f);
+  CHECK_THROWS_AS(layernorm_ints({0.0, 0.0}, {}, 1e-5, 0.1f), Error);
+  CHECK_THROWS_AS(layernorm_ints({1.0, std::nan("")}, {}, 1e-5, 0.1f), Error);
+  CHECK_THROWS_AS(layernorm_ints({1.0}, {0.0, 0.0}, 1e-5, 0.1f), Error);
+  CHECK_THROWS_AS(layernorm_ints({1.0}, {}, 1e-5, 0.0f), Error);
+  const LayerNormInts p = layernorm_ints({2.0, -1.0}, {0.5, 0.0}, 1e-5, 0.1f);
   CHECK(p.g == std::vector<int32_t>{32768, -16384});
   CHECK(p.b == std::vector<int32_t>{8192, 0});
-  CHECK(p.eps == 0);  // 1e-5 * 4 / 0.01 = 0.004 rounds to 0
-  CHECK(p.multiplier == Approx(2.0 / (0.05 * 32768)));
-  CHECK(layernorm_ints({1.0}, {}, 1e9, 1e-3f, 0.1f).eps == 4294967295u);  // saturated
+  CHECK(p.eps == 0);                                                // 1e-5 * 4 / 0.01 = 0.004 rounds to 0
+  CHECK(p.unit / 0.05 == Approx(2.0 / (0.05 * 32768)));             // the requant onto s_out 0.05
+  CHECK(layernorm_ints({1.0}, {}, 1e9, 1e-3f).eps == 4294967295u);  // saturated
 }
