@@ -64,7 +64,7 @@ std::vector<float> LayerEmulation::run(const std::vector<std::vector<float>>& in
     IOp op = m.op;
     ITensor out = m.out;
     if (m.tail) {  // the accumulator: an identity requant into int32
-      out = ITensor{"__attribution_acc", out.shape, DType::Int32, 1.0f, 0, "", ""};
+      out = ITensor{"__attribution_acc", out.shape, DType::Int32, 1.0f, 0, "", "", {}};
       op.output = out.name;
       op.rq = RequantSpec{
           {Multiplier{}}, 0, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()};

@@ -19,7 +19,7 @@ uint64_t op_macs(const IntGraph& g, const IOp& op) {
     const int64_t icpg = g.tensor(op.inputs[0]).shape[1] / c->groups;
     return static_cast<uint64_t>(num_elements(y.shape) * icpg * c->kernel[0] * c->kernel[1]);
   }
-  if (op.as<IMatmul>())
+  if (op.as<IMatmul>() || op.as<IActMatmul>())
     return static_cast<uint64_t>(num_elements(y.shape) * g.tensor(op.inputs[0]).shape.back());
   return 0;
 }
@@ -39,12 +39,6 @@ TensorDesc tensor_desc(const IntGraph& g, const CompileReport& r, const std::str
 }
 
 Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* report, int opt) {
-  for (const IOp& op : g.ops)
-    if (op.as<ILayerNorm>() || op.as<ISoftmax>())
-      throw Error(
-          fmt::format("{}: op '{}' ({}): no code generation yet (the integer reference runs it: tpusim "
-                      "infer --engine int)",
-                      g.source, op.output, kind_name(op)));
   Program p;
   p.arch = ArchRef::of(arch);
   const be::DdrMap ddr = be::allocate_ddr(g, p);

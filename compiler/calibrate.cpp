@@ -12,15 +12,17 @@
 #include <span>
 
 #include "base/error.h"
+#include "compiler/calibrate_internal.h"
 #include "compiler/fold_batchnorm.h"
 #include "compiler/fp32_interp.h"
 #include "compiler/pointwise.h"
+#include "quant/quantize.h"
 
 namespace tpusim::compiler {
 
-namespace {
-
 bool is_matmul_like(Op op) { return op == Op::Conv || op == Op::Gemm || op == Op::MatMul; }
+
+namespace {
 
 bool is_output(const Graph& g, const std::string& t) {
   return std::find(g.outputs.begin(), g.outputs.end(), t) != g.outputs.end();
@@ -70,25 +72,6 @@ std::vector<std::string> quant_points(const Graph& g) {
     if (point) pts.push_back(fused_tail(g, out, is_matmul_like(n.op), covered));
   }
   return pts;
-}
-
-ElemType elem_of(const QuantSpec& s) {
-  switch (s.storage()) {
-    case DType::Int4: return ElemType::I4;
-    case DType::UInt4: return ElemType::U4;
-    case DType::Int8: return ElemType::I8;
-    default: return ElemType::U8;
-  }
-}
-
-Node qdq_node(Op op, const std::string& in, const std::string& out, QuantAttrs a) {
-  Node n;
-  n.name = out;
-  n.op = op;
-  n.inputs = {in};
-  n.outputs = {out};
-  n.attrs = std::move(a);
-  return n;
 }
 
 // Rewrites input 1 of node `n` (a constant float weight) into DequantizeLinear(int constant).
@@ -143,6 +126,25 @@ void quantize_weight(Graph& g, Node& n, int bits, std::map<std::string, std::str
 }
 
 }  // namespace
+
+ElemType elem_of(const QuantSpec& s) {
+  switch (s.storage()) {
+    case DType::Int4: return ElemType::I4;
+    case DType::UInt4: return ElemType::U4;
+    case DType::Int8: return ElemType::I8;
+    default: return ElemType::U8;
+  }
+}
+
+Node qdq_node(Op op, const std::string& in, const std::string& out, QuantAttrs a) {
+  Node n;
+  n.name = out;
+  n.op = op;
+  n.inputs = {in};
+  n.outputs = {out};
+  n.attrs = std::move(a);
+  return n;
+}
 
 void parse_bits(std::string_view spec, CalibConfig& c) {
   int w = 0, a = 0;
@@ -218,12 +220,15 @@ CalibResult quantize_fp32(Graph fp32, const NpyArray& calib, const CalibConfig& 
 
   std::map<std::string, std::string> done;
   for (size_t i = 0; i < g.nodes.size(); ++i)
-    if (is_matmul_like(g.nodes[i].op)) quantize_weight(g, g.nodes[i], c.weight_bits, done);
+    if (is_matmul_like(g.nodes[i].op) && g.constant(g.nodes[i].input(1)))
+      quantize_weight(g, g.nodes[i], c.weight_bits, done);
+  const std::set<std::string> sym = symmetric_points(g);
+  quantize_constant_activations(g, c.act_bits, r);
   for (size_t i = 0; i < pts.size(); ++i) {
     const std::string& t = pts[i];
-    const bool unsig = obs[i].min() >= 0;
+    const bool unsig = obs[i].min() >= 0 && !sym.count(t);
     const QuantSpec spec{c.act_bits, !unsig};
-    const QuantParams p = calibrate(obs[i], spec, {c.method, unsig, c.percentile});
+    const QuantParams p = calibrate(obs[i], spec, {c.method, unsig || sym.count(t), c.percentile});
     r.params[t] = p;
     const QuantAttrs a{elem_of(spec), -1, {p.scale}, {p.zero_point}};
     const Tensor src = g.tensor(t);

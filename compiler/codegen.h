@@ -212,5 +212,10 @@ OpPlanInfo emit_conv_ksplit(Emitter& e, const IntGraph& g, const IOp& op, const 
 OpPlanInfo emit_gather(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a);
 // IRearrange (codegen_rearrange.cpp).
 OpPlanInfo emit_rearrange(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a);
+// IActMatmul (codegen_act_matmul.cpp).
+OpPlanInfo emit_act_matmul(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a);
+// ILayerNorm and ISoftmax (codegen_norm.cpp).
+OpPlanInfo emit_norm(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const OpConsts& c,
+                     const Arch& a);
 
 }  // namespace tpusim::compiler::be

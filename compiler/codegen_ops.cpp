@@ -275,6 +275,8 @@ OpPlanInfo emit_op(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& d
   if (op.as<IConcat>()) return emit_concat(e, g, op, ddr, a);
   if (op.as<IGather>()) return emit_gather(e, g, op, ddr, a);
   if (op.as<IRearrange>()) return emit_rearrange(e, g, op, ddr, a);
+  if (op.as<ILayerNorm>() || op.as<ISoftmax>()) return emit_norm(e, g, op, ddr, c, a);
+  if (op.as<IActMatmul>()) return emit_act_matmul(e, g, op, ddr, a);
   return emit_window(e, g, op, ddr, c, a);
 }
 

@@ -58,6 +58,12 @@ DdrMap allocate_ddr(const IntGraph& g, Program& p) {
     m.addr[name] = at;
     at = align_up(at + packed_bytes(t.dtype, static_cast<uint64_t>(num_elements(t.shape))), 64);
   }
+  for (const auto& [name, t] : g.tensors)
+    if (!t.data.empty()) {  // a constant activation: its codes are data at its own address
+      std::vector<int8_t> codes;
+      for (int32_t v : t.data) codes.push_back(static_cast<int8_t>(v));  // uint8 codes wrap to their byte
+      p.data.push_back({m.addr.at(name), pack_weights(codes, t.dtype)});
+    }
   place_concat_inputs(g, m);
   for (const IOp& op : g.ops) {
     OpConsts c;
@@ -73,6 +79,14 @@ DdrMap allocate_ddr(const IntGraph& g, Program& p) {
       std::vector<int8_t> codes;  // every entry fits the output type (int_kernels::lut checks)
       for (int32_t v : lut->table) codes.push_back(static_cast<int8_t>(v));
       c.table = place(p, at, pack_weights(codes, g.tensor(op.output).dtype));
+    } else if (const ISoftmax* sm = op.as<ISoftmax>()) {
+      std::vector<uint8_t> b;
+      for (int32_t v : sm->table) put_i32(b, v);
+      c.table = place(p, at, std::move(b));
+    } else if (const ILayerNorm* ln = op.as<ILayerNorm>()) {
+      std::vector<uint8_t> b;  // (g, b) per feature
+      for (size_t k = 0; k < ln->g.size(); ++k) put_i32(b, ln->g[k]), put_i32(b, ln->b[k]);
+      c.table = place(p, at, std::move(b));
     } else if (!op.as<IConcat>() && !op.as<IGather>() && !op.as<IRearrange>()) {
       const Shape& s = g.tensor(op.output).shape;
       add_tables(p, at, op, {}, s.size() >= 2 ? s[1] : 1, c);

@@ -1,7 +1,7 @@
 // Back end, DDR allocation: every non-view tensor gets compact NCHW storage (packed per dtype);
 // constants (weights [oc][ic/groups*kh*kw] or [n][k] packed per dtype, int32 bias, int32 (M0, shift)
-// pairs, lut tables packed per output dtype) become DataBlocks. Every region starts 64-byte aligned (int32
-// needs 4).
+// pairs, lut tables packed per output dtype, softmax exp tables and layernorm (g, b) pairs as
+// int32) become DataBlocks. Every region starts 64-byte aligned (int32 needs 4).
 #pragma once
 #include <cstdint>
 #include <map>

@@ -22,6 +22,7 @@ const char* kind_name(const IOp& op) {
     const char* operator()(const ILut&) const { return "lut"; }
     const char* operator()(const ILayerNorm&) const { return "layernorm"; }
     const char* operator()(const ISoftmax&) const { return "softmax"; }
+    const char* operator()(const IActMatmul&) const { return "act_matmul"; }
     const char* operator()(const IConcat&) const { return "concat"; }
     const char* operator()(const IGather&) const { return "gather"; }
     const char* operator()(const IRearrange&) const { return "rearrange"; }

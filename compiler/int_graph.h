@@ -5,8 +5,8 @@
 // whole tensors: the back end splits an op into tiles (rows, channels, batch) but never changes
 // its arithmetic, so the interpreter here is the golden for the simulator, bit for bit.
 //   IConv    -> conv2d   IMatmul -> matmul   IPool -> pool   IEltwise -> eltwise
-//   IRequant -> requant  ILut    -> lut    ILayerNorm -> layernorm  ISoftmax -> softmax (no
-//   code generation yet: the back end refuses them)
+//   IRequant -> requant  ILut    -> lut    ILayerNorm -> layernorm  ISoftmax -> softmax
+//   IActMatmul -> matmul, its second operand loaded transposed as the weights
 //   IConcat  -> GDMA copies into slices of the output (no arithmetic)
 //   IGather  -> GDMA copies of input channels into output channels (no arithmetic)
 //   IRearrange -> GDMA strided copies (no arithmetic)
@@ -47,6 +47,9 @@ struct ITensor {
   // The float-graph tensor whose values this tensor quantizes (the QuantizeLinear's input, or the
   // float output it materialises), for FP32-vs-integer comparisons; may be empty.
   std::string float_name;
+  // Non-empty: a constant activation (ViT's class token, its position embedding): these codes,
+  // row-major, stored with the program like weights; no op writes it.
+  std::vector<int32_t> data;
 };
 
 // A real scale s represented as M0 * 2^-shift, with |M0 * 2^-shift - s| / s = rel_error. The
@@ -157,7 +160,7 @@ struct IRearrange {
 //   ILayerNorm: sigma = max(1, isqrt(D*sum q^2 - (sum q)^2 + eps)),
 //               acc = sat32(round_half_up((D*q_c - sum q) * g[c] / sigma) + b[c]);
 //   ISoftmax:   e_c = clamp(table[max q - q_c], 0, 2^24), acc = round_half_up(e_c * 2^16 / sum e).
-// No code generation yet: the back end refuses them (the integer reference runs them).
+// The back end runs them on bands of whole rows (codegen_norm.cpp).
 struct ILayerNorm {
   std::vector<int32_t> g, b;  // per channel of the last axis
   uint32_t eps = 0;
@@ -165,9 +168,16 @@ struct ILayerNorm {
 struct ISoftmax {
   std::vector<int32_t> table;  // 2^bits(input) entries
 };
+// A MatMul of two activations (attention's Q·K^T and P·V): inputs A [..., M, K] (zero point
+// a_zp) and B [..., K, N], signed 8- or 4-bit with zero point 0 (the calibrator quantizes it
+// symmetric) so the MAC array reads B^T as weights; B's batch dims equal A's or are all 1.
+// Per-tensor rq. acc[b, i, j] = sum_k (A[b, i, k] - a_zp) * B[b, k, j] (codegen_act_matmul.cpp).
+struct IActMatmul {
+  int32_t a_zp = 0;
+};
 
 using IOpKind = std::variant<IConv, IMatmul, IPool, IEltwise, IRequant, ILut, IConcat, IGather, IRearrange,
-                             ILayerNorm, ISoftmax>;
+                             ILayerNorm, ISoftmax, IActMatmul>;
 
 struct IOp {
   std::string name;                  // the float-graph node it was anchored on

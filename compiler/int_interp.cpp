@@ -66,6 +66,8 @@ uint64_t run_int_op(const IntGraph& g, const IOp& op, IntValues& values) {
     overflows = k::layer_norm(*ln, op.rq, *in[0], y);
   else if (const ISoftmax* sm = op.as<ISoftmax>())
     overflows = k::softmax(*sm, op.rq, *in[0], y);
+  else if (const IActMatmul* am = op.as<IActMatmul>())
+    overflows = k::act_matmul(*am, op.rq, *in[0], *in[1], y);
   else
     k::concat(std::get<IConcat>(op.kind), in, y);
   values[op.output] = std::move(y);
@@ -89,6 +91,12 @@ IntRun run_int(const IntGraph& g, const IntValues& inputs) {
             fmt::format("{}: input '{}' holds {}, outside {}", g.source, name, q, tpusim::name(t.dtype)));
     run.values[name] = std::move(v);
   }
+  for (const auto& [name, t] : g.tensors)
+    if (!t.data.empty()) {
+      IntValue v = empty_value(t);
+      v.data = t.data;
+      run.values[name] = std::move(v);
+    }
   for (const IOp& op : g.ops)
     if (const uint64_t n = run_int_op(g, op, run.values)) run.acc_overflows[op.output] += n;
   for (const auto& [name, t] : g.tensors)

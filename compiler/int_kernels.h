@@ -25,5 +25,9 @@ void rearrange(const IRearrange& ra, const IntValue& x, IntValue& y);
 // Over the last axis (int_kernels_norm.cpp). Throw tpusim::Error for tables of the wrong size.
 uint64_t layer_norm(const ILayerNorm& l, const RequantSpec& rq, const IntValue& x, IntValue& y);
 uint64_t softmax(const ISoftmax& s, const RequantSpec& rq, const IntValue& x, IntValue& y);
+// Batched, B's batch dims equal A's or all 1 (int_kernels_norm.cpp). Throws tpusim::Error on shapes
+// that do not match.
+uint64_t act_matmul(const IActMatmul& m, const RequantSpec& rq, const IntValue& a, const IntValue& b,
+                    IntValue& y);
 
 }  // namespace tpusim::compiler::int_kernels

@@ -1,5 +1,6 @@
-// The integer reference of the reductions over the last axis (ILayerNorm, ISoftmax): written from
-// the formulas of int_graph.h, independently of isa/ (whose kernels reduce over LMEM channels).
+// The integer reference of the transformer ops — the reductions over the last axis (ILayerNorm,
+// ISoftmax) and the MatMul of two activations (IActMatmul): written from the formulas of
+// int_graph.h, independently of isa/ (whose kernels reduce over LMEM channels).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -76,6 +77,32 @@ uint64_t softmax(const ISoftmax& s, const RequantSpec& rq, const IntValue& x, In
       const int64_t p = sum > 0 ? div_half_up(e[static_cast<size_t>(c)] << 16, sum) : 0;
       y.data[static_cast<size_t>(r * L + c)] = finish(rq, p, overflows);
     }
+  }
+  return overflows;
+}
+
+uint64_t act_matmul(const IActMatmul& m, const RequantSpec& rq, const IntValue& a, const IntValue& b,
+                    IntValue& y) {
+  const size_t ra = a.shape.size(), rb = b.shape.size();
+  if (ra < 2 || rb < 2 || a.shape[ra - 1] != b.shape[rb - 2])
+    throw Error(
+        fmt::format("act_matmul: shapes {} and {} do not multiply", shape_str(a.shape), shape_str(b.shape)));
+  const int64_t M = a.shape[ra - 2], K = a.shape[ra - 1], N = b.shape[rb - 1];
+  const int64_t batches = M * K != 0 ? num_elements(a.shape) / (M * K) : 0;
+  const int64_t b_batches = K * N != 0 ? num_elements(b.shape) / (K * N) : 0;
+  if (b_batches != 1 && b_batches != batches)
+    throw Error(fmt::format("act_matmul: {} batches against {}", batches, b_batches));
+  y.data.assign(static_cast<size_t>(batches * M * N), 0);
+  uint64_t overflows = 0;
+  for (int64_t t = 0; t < batches; ++t) {
+    const int32_t* A = a.data.data() + t * M * K;
+    const int32_t* B = b.data.data() + (b_batches == 1 ? 0 : t) * K * N;
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) {
+        int64_t acc = 0;
+        for (int64_t k = 0; k < K; ++k) acc += (int64_t{A[i * K + k]} - m.a_zp) * B[k * N + j];
+        y.data[static_cast<size_t>((t * M + i) * N + j)] = finish(rq, acc, overflows);
+      }
   }
   return overflows;
 }

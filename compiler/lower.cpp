@@ -18,9 +18,6 @@ IntGraph lower_qdq(const Graph& g) { return lowering::Lowerer(g).run(); }
 
 namespace lowering {
 
-namespace {
-
-// The per-tensor parameters of a QuantizeLinear/DequantizeLinear on an activation.
 QParams act_params(const Graph& g, const Node& n) {
   const auto& a = n.attr<QuantAttrs>();
   if (!a.per_tensor())
@@ -32,6 +29,8 @@ QParams act_params(const Graph& g, const Node& n) {
                           elem_type_name(a.qtype)));
   return {*dt, a.scale[0], static_cast<int32_t>(a.zero_point[0])};
 }
+
+namespace {
 
 // Whether clamping the dequantized values of grid q at v is the same as clamping their integers
 // at Q(v): v is a grid value, or outside the grid's range.
@@ -103,7 +102,7 @@ void Lowerer::check_int32_readers() const {
 ITensor& Lowerer::add_tensor(const std::string& name, const Shape& shape, const QParams& p,
                              const std::string& float_name) {
   ITensor& t = out.tensors[name];
-  t = ITensor{name, shape, p.dtype, p.scale, p.zero_point, "", float_name};
+  t = ITensor{name, shape, p.dtype, p.scale, p.zero_point, "", float_name, {}};
   return t;
 }
 
@@ -147,6 +146,7 @@ void Lowerer::float_reaches(const Pending& p, const std::string& name, const Nod
 
 const Deq& Lowerer::need_deq(const std::string& name, const Node* user) {
   auto it = values.find(name);
+  if (it == values.end() && user && constant_activation(*user, name)) it = values.find(name);
   if (it == values.end()) {
     if (user) not_quantized(*user, name);
     g.fail(fmt::format(

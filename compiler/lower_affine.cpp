@@ -3,7 +3,9 @@
 // BatchNormalization with nothing to fold into, as DenseNet's pre-activation blocks have) as a 1x1 depthwise
 // IConv. Each channel's weight is the int8 code +-127 (or 0) at scale |s[c]| / 127, which represents s[c]
 // exactly up to float rounding; t[c] becomes the int32 bias. So the only roundings are the bias's and the
-// output requant's, as for any convolution.
+// output requant's, as for any convolution. A Mul by a positive scalar of a tensor that is not 4-D
+// (attention's q / sqrt(d)) is a requant whose accumulator scale carries the scalar; a quantized
+// constant that varies along more than the channels is left to eltwise (a constant activation).
 #include <fmt/format.h>
 
 #include <cmath>
@@ -38,11 +40,39 @@ void Lowerer::channel_affine(const Node& n) {
   affine_conv(n, deq_input(n, 0), s, t);
 }
 
+namespace {
+
+// Whether a constant of shape c, broadcast to the output y, is one value per channel of a 4-D
+// activation (or a scalar).
+bool channel_operand(const Shape& c, const Shape& y) {
+  if (num_elements(c) == 1) return true;
+  if (y.size() != 4 || c.size() > 4) return false;
+  for (size_t d = 0; d < c.size(); ++d)
+    if (c[d] != 1 && (y.size() - c.size() + d != 1 || c[d] != y[1])) return false;
+  return true;
+}
+
+}  // namespace
+
 bool Lowerer::constant_affine(const Node& n) {
   const bool c0 = is_constant(n.input(0)), c1 = is_constant(n.input(1));
   if (c0 == c1) return false;
   const size_t xi = c0 ? 1 : 0;
   const Shape& ys = g.tensor(n.outputs[0]).shape;
+  // A quantized constant that is not one value per channel is an activation (ViT's position
+  // embedding): an eltwise with a constant tensor.
+  const std::string& k_name = n.input(1 - xi);
+  if (!g.constant(k_name) && !channel_operand(g.tensor(k_name).shape, ys)) return false;
+  if (ys.size() != 4 && n.op == Op::Mul && g.tensor(n.input(xi)).shape == ys) {
+    // x times a positive scalar at any rank (attention's q / sqrt(d)): a requant, exact in the
+    // integers (the scalar goes into the accumulator scale).
+    const ConstValues k = constant_values(g, n, k_name);
+    if (k.real.size() == 1 && std::isfinite(k.real[0]) && k.real[0] > 0) {
+      const ITensor& x = deq_input(n, xi);
+      values[n.outputs[0]] = start(n, IRequant{x.zero_point}, {x.name}, {x.scale * k.real[0]}, 1);
+      return true;
+    }
+  }
   if (ys.size() != 4 || g.tensor(n.input(xi)).shape != ys)
     g.fail(n,
            fmt::format("a constant operand is supported per channel (or scalar) on a 4-D activation; output "

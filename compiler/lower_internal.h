@@ -93,10 +93,11 @@ class Lowerer {
   void conv(const Node& n);
   void gemm(const Node& n);
   void matmul(const Node& n);
+  void act_matmul(const Node& n);  // MatMul of two activations (lower_transformer.cpp)
   void pool(const Node& n);
   void eltwise(const Node& n);
   void concat(const Node& n);
-  // lower_norm.cpp: LayerNormalization and Softmax over the last axis.
+  // lower_transformer.cpp: LayerNormalization and Softmax over the last axis.
   void layer_norm(const Node& n);
   void softmax(const Node& n);
   // lower_lut.cpp: a pointwise function as a table, built at finalise.
@@ -128,6 +129,11 @@ class Lowerer {
   // A Deq for tensor `name` (materialising a Pending without a QuantizeLinear when that is exact);
   // `user` is the node that needs it.
   const Deq& need_deq(const std::string& name, const Node* user);
+  // DequantizeLinear(integer constant) read by `user` as an activation: adds the constant ITensor
+  // `name` (lower_transformer.cpp); false when `name` is not that.
+  bool constant_activation(const Node& user, const std::string& name);
+  // A constant ITensor's codes broadcast (numpy rules) to `shape`, as a new constant tensor.
+  const ITensor& broadcast_constant(const Node& user, const ITensor& c, const Shape& shape);
   // Whether p's result is exactly on its input's grid (a max pool, a concat of equal grids, a
   // clamp at grid values), so it needs no QuantizeLinear.
   bool exact_on_input_grid(const Pending& p) const;
@@ -138,6 +144,9 @@ class Lowerer {
 // lower_weights.cpp
 // The weight `name` of node `user`: must be DequantizeLinear(constant int8/int4, or uint8/uint4
 // at the mid zero point), per tensor or per channel along `out_axis` of `channels` channels.
+// The per-tensor parameters of a QuantizeLinear/DequantizeLinear on an activation (fails naming
+// the node for per-axis ones or an unsupported type).
+QParams act_params(const Graph& g, const Node& n);
 QuantWeight quantized_weight(const Graph& g, const Node& user, const std::string& name, int64_t out_axis,
                              int64_t channels);
 // A constant operand of `user` (float, or DequantizeLinear of an integer constant).

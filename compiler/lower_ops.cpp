@@ -105,6 +105,7 @@ void Lowerer::gemm(const Node& n) {
 }
 
 void Lowerer::matmul(const Node& n) {
+  if (!is_constant(n.input(1))) return act_matmul(n);
   const ITensor& x = deq_input(n, 0);
   const Shape& bs = g.tensor(n.input(1)).shape;
   if (bs.size() != 2) g.fail(n, fmt::format("weight '{}' must be 2-D, is {}", n.input(1), shape_str(bs)));
@@ -192,7 +193,11 @@ void Lowerer::avg_pool_as_conv(Pending& p, const QParams& q) const {
 }
 
 void Lowerer::eltwise(const Node& n) {
-  const ITensor &a = deq_input(n, 0), &b = deq_input(n, 1);
+  const ITensor &a0 = deq_input(n, 0), &b0 = deq_input(n, 1);
+  // A constant operand (ViT's position embedding, [1, L, D] against a batch) is broadcast here.
+  const Shape& ys = g.tensor(n.outputs[0]).shape;
+  const ITensor& a = a0.data.empty() || a0.shape == ys ? a0 : broadcast_constant(n, a0, ys);
+  const ITensor& b = b0.data.empty() || b0.shape == ys ? b0 : broadcast_constant(n, b0, ys);
   // One operand may be [N, C, 1, 1] against [N, C, H, W] (squeeze-and-excite): the GDMA
   // replicates it (zero strides), the eltwise unit sees equal shapes.
   auto se = [](const Shape& big, const Shape& small) {

@@ -1,16 +1,27 @@
 #!/usr/bin/python3
-"""Transformers through tpusim's FP32 front end: torchvision's VisionTransformer and ConvNeXt,
-exported by Debian's python3-torch exactly as torch.onnx writes them (random weights, nothing
-downloaded), run by `tpusim infer --engine fp32` and compared with PyTorch's own output. By default
+"""Transformers through tpusim: torchvision's VisionTransformer and ConvNeXt, exported by Debian's
+python3-torch exactly as torch.onnx writes them (random weights, nothing downloaded). By default
 small configurations of the same torchvision classes (the test `real_models_transformers`); with
 --full torchvision's vit_b_16 and convnext_tiny at 224x224. Opset 13 exercises the decomposed
 LayerNorm and Erf GELU (fused by canonicalization), opset 17 the LayerNormalization op.
 
-Writes into WORK each model's ONNX files, its input <model>_x.npy and four calibration images
-<model>_calib.npy (for quantized runs by hand). Prints one row per model and opset (max |diff|, max |reference|, cosine, wall seconds); exits
-non-zero when an output differs by more than 1e-4 * max |reference| or the cosine is below 0.99999.
+Per model and opset, two checks:
+- FP32: `tpusim infer --engine fp32` against PyTorch's own output (max |diff| <= 1e-4 * max |ref|,
+  cosine >= 0.99999).
+- W8A8: `tpusim compile --calib` (mse, four other random images, --save-qdq), then the QDQ model
+  through the integer reference (`infer --engine int`) and the simulator on the default and
+  server presets (`infer --engine sim`): the simulator's outputs must equal the integer
+  reference's exactly, and the output's cosine against PyTorch must be >= 0.98 (--full; the small
+  configurations, 10 logits of a 32x32 image, >= 0.95: their small random head amplifies the
+  features' error, e.g. ConvNeXt's 0.998 features give 0.975 logits).
 
-usage: transformer_check.py TPUSIM WORK [--full] [--opsets 13,17]
+torchvision zero-initialises ViT's class token and its head; both get random values here (the
+token N(0, 1), as large as a patch token, as in a trained model), or the output would not depend
+on them. Writes into WORK each model's ONNX files, its input <model>_x.npy, the calibration images
+<model>_calib.npy and the outputs. Prints one row per model and opset; exits non-zero on a failed
+check.
+
+usage: transformer_check.py TPUSIM WORK [--full] [--opsets 13,17] [--only NAME] [--fp32-only]
 """
 import argparse
 import os
@@ -42,8 +53,45 @@ def models(full):
         cnx = ConvNeXt([CNBlockConfig(32, 64, 1), CNBlockConfig(64, None, 2)], num_classes=10)
         size = 32
     torch.nn.init.normal_(vit.heads.head.weight, std=0.02)
+    torch.nn.init.normal_(vit.class_token, std=1.0)
     return [("vit_b_16" if full else "vit_small", vit.eval(), size),
             ("convnext_tiny" if full else "convnext_small", cnx.eval(), size)]
+
+
+def run(cmd):
+    """Runs a tpusim command; returns (seconds, stderr or None on success)."""
+    t0 = time.time()
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    return time.time() - t0, (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[-1] if p.returncode else None
+
+
+def output(path, shape):
+    z = np.load(path)
+    return z[z.files[0]].reshape(shape)
+
+
+def cosine(y, ref):
+    return float((y * ref).sum() / (np.linalg.norm(y) * np.linalg.norm(ref)))
+
+
+def w8a8(a, name, onnx_path, xin, calib, ref):
+    """The W8A8 check of one export: (cosine, sim == int on every preset, seconds) or an error."""
+    base = onnx_path[:-len(".onnx")]
+    qdq = base + "_w8a8.onnx"
+    secs, err = run([a.tpusim, "compile", onnx_path, "--calib", calib, "-o", base + ".tpu", "--save-qdq", qdq])
+    if err:
+        return f"compile: {err}"
+    outs = {}
+    for engine, arch in [("int", None), ("sim", "default"), ("sim", "server")]:
+        out = f"{base}_{engine}{'_' + arch if arch else ''}.npz"
+        t, err = run([a.tpusim, "infer", qdq, "--engine", engine, "--input", xin, "-o", out] +
+                     (["--arch", arch] if arch else []))
+        if err:
+            return f"{engine} {arch or ''}: {err}"
+        secs += t
+        outs[arch or "int"] = output(out, ref.shape)
+    exact = all(np.array_equal(outs[k], outs["int"]) for k in ("default", "server"))
+    return cosine(outs["int"], ref), exact, secs
 
 
 def main():
@@ -52,41 +100,52 @@ def main():
     ap.add_argument("work")
     ap.add_argument("--full", action="store_true")
     ap.add_argument("--opsets", default="13,17")
+    ap.add_argument("--only", help="run only this model (vit_small, convnext_small, vit_b_16, convnext_tiny)")
+    ap.add_argument("--fp32-only", action="store_true", help="skip the W8A8 check")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     torch.manual_seed(0)
     failed = False
-    print("| model | opset | max abs diff | max abs ref | cosine | infer s |\n|---|---|---|---|---|---|")
+    print("| model | opset | FP32 max abs diff | max abs ref | FP32 cosine | W8A8 cosine | sim == int | s |\n"
+          "|---|---|---|---|---|---|---|---|")
     for name, m, size in models(a.full):
+        if a.only and name != a.only:
+            continue
         x = torch.from_numpy(np.random.RandomState(1).randn(1, 3, size, size).astype(np.float32))
         with torch.no_grad():
             ref = m(x).numpy()
         xin = os.path.join(a.work, f"{name}_x.npy")
         np.save(xin, x.numpy())
-        # Calibration images for quantized runs (`tpusim infer --engine int --calib`), not used here.
-        np.save(os.path.join(a.work, f"{name}_calib.npy"),
-                np.random.RandomState(7).randn(4, 3, size, size).astype(np.float32))
+        calib = os.path.join(a.work, f"{name}_calib.npy")
+        np.save(calib, np.random.RandomState(7).randn(4, 3, size, size).astype(np.float32))
         for opset in [int(o) for o in a.opsets.split(",")]:
             onnx_path = os.path.join(a.work, f"{name}_opset{opset}.onnx")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 torch.onnx.export(m, x, onnx_path, opset_version=opset, do_constant_folding=True)
             out = os.path.join(a.work, f"{name}_opset{opset}_out.npz")
-            t0 = time.time()
-            p = subprocess.run([a.tpusim, "infer", onnx_path, "--engine", "fp32", "--input", xin, "-o", out],
-                               capture_output=True, text=True)
-            secs = time.time() - t0
-            if p.returncode != 0:
-                print(f"| {name} | {opset} | failed: {p.stderr.strip()} | | | |")
+            secs, err = run([a.tpusim, "infer", onnx_path, "--engine", "fp32", "--input", xin, "-o", out])
+            if err:
+                print(f"| {name} | {opset} | failed: {err} | | | | | |")
                 failed = True
                 continue
-            z = np.load(out)
-            y = z[z.files[0]].reshape(ref.shape)
+            y = output(out, ref.shape)
             diff, top = float(np.abs(y - ref).max()), float(np.abs(ref).max())
-            cos = float((y * ref).sum() / (np.linalg.norm(y) * np.linalg.norm(ref)))
+            cos = cosine(y, ref)
             ok = diff <= 1e-4 * top and cos >= 0.99999
+            q = ("", "", 0.0) if a.fp32_only else w8a8(a, name, onnx_path, xin, calib, ref)
+            if isinstance(q, str):
+                print(f"| {name} | {opset} | {diff:.2e} | {top:.3f} | {cos:.7f} | failed: {q} | | |")
+                failed = True
+                continue
+            qcos, exact, qsecs = q
+            if not a.fp32_only:
+                ok = ok and exact and qcos >= (0.98 if a.full else 0.95)
             failed |= not ok
-            print(f"| {name} | {opset} | {diff:.2e} | {top:.3f} | {cos:.7f} | {secs:.1f} |" + ("" if ok else " FAIL"))
+            qcol = "" if a.fp32_only else f"{qcos:.5f}"
+            ecol = "" if a.fp32_only else ("yes" if exact else "NO")
+            print(f"| {name} | {opset} | {diff:.2e} | {top:.3f} | {cos:.7f} | {qcol} | {ecol} | {secs + qsecs:.1f} |" +
+                  ("" if ok else " FAIL"), flush=True)
     sys.exit(1 if failed else 0)
 
 

@@ -22,7 +22,7 @@ using Ints = std::vector<int32_t>;
 namespace {
 
 ITensor tensor(const std::string& name, Shape shape, DType t, int32_t zp = 0, float scale = 1.0f) {
-  return {name, std::move(shape), t, scale, zp, "", ""};
+  return {name, std::move(shape), t, scale, zp, "", "", {}};
 }
 
 RequantSpec rq(double scale, int32_t zp, DType t) {

@@ -1,0 +1,148 @@
+// The back end on the transformer ops. layernorm and softmax (codegen_norm.cpp): random single ops
+// over the last axis of [rows, D] and [N, S, D] tensors, 8- and 4-bit in and out, odd D, exp tables
+// from real scales and random ones (negative and over-range entries the instruction clamps), (g, b)
+// near their limits, tiled into bands of rows on edge. MatMuls of two activations
+// (codegen_act_matmul.cpp): batched and shared second operands, int8 and int4, odd sizes, tiled on
+// edge; and constant activations (codes stored with the program) read by eltwise and concat. All
+// bit-exact against the integer reference on every preset, both schedules.
+#include <catch2/catch.hpp>
+
+#include "base/error.h"
+#include "quant/transformer_params.h"
+#include "tests/compiler/backend_helpers.h"
+
+using namespace betest;
+
+namespace {
+
+ISoftmax random_softmax(Rng& r, DType in) {
+  if (pick(r, 0, 2)) return {softmax_exp_table(std::uniform_real_distribution<float>(0.01f, 0.5f)(r), in)};
+  ISoftmax s;  // arbitrary entries: the clamp to [0, 2^24] and sums far from the real table's
+  for (int64_t d = 0; d < (int64_t{1} << bits(in)); ++d)
+    s.table.push_back(static_cast<int32_t>(pick(r, -1000, (int64_t{1} << 25))));
+  return s;
+}
+
+ILayerNorm random_layernorm(Rng& r, int64_t d) {
+  ILayerNorm l;
+  for (int64_t c = 0; c < d; ++c) {
+    l.g.push_back(static_cast<int32_t>(pick(r, -(int64_t{1} << 15), int64_t{1} << 15)));
+    l.b.push_back(static_cast<int32_t>(pick(r, -(int64_t{1} << 20), int64_t{1} << 20)));
+  }
+  l.eps = static_cast<uint32_t>(pick(r, 0, 2) ? pick(r, 0, 100) : pick(r, 0, int64_t{1} << 31));
+  return l;
+}
+
+// One op; `big`: enough rows that edge (8 KiB per lane) needs several bands.
+IntGraph random_norm(Rng& r, bool softmax, bool big, int64_t* tiles_expected) {
+  const DType in = act_type(r), out = act_type(r);
+  const int64_t d = big ? pick(r, 100, 300) : pick(r, 1, 70);
+  const Shape s = pick(r, 0, 1) ? Shape{big ? pick(r, 200, 600) : pick(r, 1, 40), d}
+                                : Shape{pick(r, 1, 3), big ? pick(r, 100, 200) : pick(r, 1, 20), d};
+  const ITensor x = tensor("x", s, in, r), y = tensor("y", s, out, r);
+  const double span = double(traits(out).qmax - traits(out).qmin);
+  *tiles_expected = big ? 2 : 1;
+  if (softmax) return one_op({x}, y, random_softmax(r, in), requant(r, 1, span / 65536.0, y));
+  return one_op({x}, y, random_layernorm(r, d), requant(r, 1, span / (8.0 * 32768.0), y));
+}
+
+}  // namespace
+
+TEST_CASE("back end: layernorm and softmax bit-exact on every preset, in bands of rows on edge",
+          "[backend][transformer]") {
+  Rng r(1717);
+  for (const Arch& a : arch_presets())
+    for (int i = 0; i < 24; ++i) {
+      const bool softmax = i % 2, big = i % 6 < 2;
+      int64_t min_tiles = 1;
+      const IntGraph g = random_norm(r, softmax, big, &min_tiles);
+      const ITensor& x = g.tensor("x");
+      INFO(a.name << " case " << i << " " << (softmax ? "softmax " : "layernorm ") << name(x.dtype) << " -> "
+                  << name(g.tensor("y").dtype) << " " << shape_str(x.shape));
+      const BitexactResult res = check_bitexact(g, a, i % 4 == 0, 500 + static_cast<uint32_t>(i));
+      CHECK(res.report.layers[0].kind == (softmax ? "softmax" : "layernorm"));
+      if (a.name == "edge") CHECK(res.report.layers[0].tiles >= min_tiles);
+    }
+}
+
+TEST_CASE("back end: a row too wide for LMEM is refused in one line naming the op",
+          "[backend][transformer]") {
+  Rng r(3);
+  Arch a = arch_preset("edge");
+  a.lane_bytes = 1024;  // one row of 4,000 int8 features needs 500 bytes in and out per lane + (g, b)
+  const ITensor x = tensor("x", {2, 4000}, DType::Int8, r), y = tensor("y", {2, 4000}, DType::Int8, r);
+  const IntGraph g = one_op({x}, y, random_layernorm(r, 4000), requant(r, 1, 1e-4, y));
+  try {
+    compile_int_graph(g, a, nullptr, 0);
+    FAIL("compiled");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("layer: one row of 4000 features does not fit LMEM") !=
+          std::string::npos);
+  }
+}
+
+namespace {
+
+// A [batch, M, K] x B [batch or 1, K, N] -> [batch, M, N].
+IntGraph random_act_matmul(Rng& r, bool big) {
+  const int64_t batch = pick(r, 1, 3), m = big ? pick(r, 60, 200) : pick(r, 1, 20);
+  int64_t k = big ? pick(r, 64, 200) : pick(r, 1, 40), n = big ? pick(r, 60, 200) : pick(r, 1, 20);
+  const DType in = act_type(r), w = pick(r, 0, 3) ? DType::Int8 : DType::Int4, out = act_type(r);
+  if (is_4bit(w) || is_4bit(in) || is_4bit(out)) k += k % 2, n += n % 2;  // 4-bit blocks start on bytes
+  const bool shared = pick(r, 0, 2) == 0;
+  ITensor a = tensor("a", {batch, m, k}, in, r), b = tensor("b", {shared ? 1 : batch, k, n}, w, r);
+  b.zero_point = 0;
+  const ITensor y = tensor("y", {batch, m, n}, out, r);
+  const double span = double(traits(out).qmax - traits(out).qmin);
+  const double wmax = is_4bit(w) ? 7.0 : 127.0;
+  return one_op({a, b}, y, IActMatmul{a.zero_point}, requant(r, 1, span / (double(k) * wmax * 60.0), y));
+}
+
+}  // namespace
+
+TEST_CASE("back end: MatMuls of two activations bit-exact on every preset, tiled on edge",
+          "[backend][transformer]") {
+  Rng r(4242);
+  for (const Arch& a : arch_presets())
+    for (int i = 0; i < 20; ++i) {
+      const bool big = i % 5 == 0;
+      const IntGraph g = random_act_matmul(r, big);
+      INFO(a.name << " case " << i << " " << shape_str(g.tensor("a").shape) << " x "
+                  << shape_str(g.tensor("b").shape) << " " << name(g.tensor("b").dtype));
+      const BitexactResult res = check_bitexact(g, a, i % 4 == 0, 700 + static_cast<uint32_t>(i));
+      CHECK(res.report.layers[0].kind == "act_matmul");
+      if (big && a.name == "edge") CHECK(res.report.layers[0].tiles > 1);
+    }
+}
+
+TEST_CASE("back end: constant activations read by eltwise and concat bit-exact on every preset",
+          "[backend][transformer]") {
+  Rng r(99);
+  for (const Arch& a : arch_presets())
+    for (int i = 0; i < 8; ++i) {
+      const DType dt = i % 4 == 3 ? DType::Int4 : act_type(r);
+      const int64_t s = pick(r, 2, 40) * 2, d = pick(r, 1, 70) * 2;
+      ITensor x = tensor("x", {1, s, d}, dt, r), k = tensor("k", {1, s, d}, dt, r);
+      for (int64_t e = 0; e < s * d; ++e)
+        k.data.push_back(static_cast<int32_t>(pick(r, traits(dt).qmin, traits(dt).qmax)));
+      IntGraph g;
+      if (i % 2) {  // y = x + k (ViT's position embedding)
+        const ITensor y = tensor("y", {1, s, d}, dt, r);
+        IEltwise e;
+        e.op = EltOp::Add, e.a_zp = x.zero_point, e.b_zp = k.zero_point;
+        e.a_rescale = make_multiplier(0.5), e.b_rescale = make_multiplier(0.25);
+        g = one_op({x, k}, y, e, requant(r, 1, 1.0, y));
+      } else {  // y = concat(k, x) along the tokens (ViT's class token)
+        const ITensor y = tensor("y", {1, 2 * s, d}, dt, r);
+        g = one_op({k, x}, y, IConcat{1}, RequantSpec{});
+        g.tensors["y"].zero_point = x.zero_point, g.tensors["x"].zero_point = k.zero_point;
+      }
+      // k is no input: its codes come with the program.
+      const size_t at =
+          static_cast<size_t>(std::find(g.inputs.begin(), g.inputs.end(), "k") - g.inputs.begin());
+      g.inputs.erase(g.inputs.begin() + static_cast<std::ptrdiff_t>(at));
+      g.float_inputs.erase(g.float_inputs.begin() + static_cast<std::ptrdiff_t>(at));
+      INFO(a.name << " case " << i << " " << name(dt) << " " << shape_str(x.shape));
+      check_bitexact(g, a, i % 3 == 0, 800 + static_cast<uint32_t>(i));
+    }
+}
