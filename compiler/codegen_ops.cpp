@@ -207,13 +207,17 @@ OpPlanInfo emit_matmul(Emitter& e, const IntGraph& g, const IOp& op, const DdrMa
   const std::optional<MatmulPlan> fit = try_plan_matmul(s, a);
   if (!fit) return emit_matmul_ksplit(e, g, op, s, ddr, c, a);
   const MatmulPlan& plan = *fit;
+  const int sets = plan.double_buffer ? 2 : 1;
   auto make = [&](int64_t k, uint64_t base) {
     Bufs b;
     b.in[0] = base + plan.in_off, b.w = base + plan.w_off, b.b = base + plan.b_off;
     b.rq = base + plan.rq_off, b.out = base + plan.out_off;
-    return matmul_code(g, op, s, plan.tiles[static_cast<size_t>(k)], b, ddr, c, a);
+    // The buffer set of tile k - sets already holds this column block's weights: keep them.
+    const MatmulTile& t = plan.tiles[static_cast<size_t>(k)];
+    b.load_consts = !(k >= sets && plan.tiles[static_cast<size_t>(k - sets)].j0 == t.j0 &&
+                      plan.tiles[static_cast<size_t>(k - sets)].jt == t.jt);
+    return matmul_code(g, op, s, t, b, ddr, c, a);
   };
-  const int sets = plan.double_buffer ? 2 : 1;
   schedule(e, static_cast<int64_t>(plan.tiles.size()), sets, plan.set_bytes, make);
   return {static_cast<int64_t>(plan.tiles.size()), plan.double_buffer, plan.set_bytes * sets};
 }

@@ -191,9 +191,25 @@ std::optional<MatmulPlan> try_plan_matmul(const MatmulShape& s, const Arch& a) {
         p.mt = mt, p.jt = jt;
         p.set_bytes =
             lay(mt, jt, best_align(a, sets, [&](uint64_t al) { return lay(mt, jt, al, nullptr); }), &p);
-        for (int64_t m0 = 0; m0 < s.m; m0 += mt)
+        // Loop order by DDR bytes: rows outer reloads the weights once per row block, columns
+        // outer reloads the input once per column block (a tile keeps the block its buffer set
+        // already holds: codegen).
+        const double w_bytes = double(packed_bytes(s.w_dt, uint64_t(s.n * s.k))) + (s.bias ? 4.0 * s.n : 0) +
+                               (s.rq_table ? 8.0 * s.n : 0);
+        const double in_bytes = double(packed_bytes(s.in_dt, uint64_t(s.m * s.k)));
+        const int64_t row_blocks = ceil_div(s.m, mt), col_blocks = ceil_div(s.n, jt);
+        const bool rows_outer =
+            row_blocks == 1 || col_blocks == 1 ||
+            double(row_blocks) * w_bytes + in_bytes <= double(col_blocks) * in_bytes + w_bytes;
+        if (rows_outer) {
+          for (int64_t m0 = 0; m0 < s.m; m0 += mt)
+            for (int64_t j0 = 0; j0 < s.n; j0 += jt)
+              p.tiles.push_back({m0, std::min(mt, s.m - m0), j0, std::min(jt, s.n - j0)});
+        } else {
           for (int64_t j0 = 0; j0 < s.n; j0 += jt)
-            p.tiles.push_back({m0, std::min(mt, s.m - m0), j0, std::min(jt, s.n - j0)});
+            for (int64_t m0 = 0; m0 < s.m; m0 += mt)
+              p.tiles.push_back({m0, std::min(mt, s.m - m0), j0, std::min(jt, s.n - j0)});
+        }
         p.double_buffer = sets == 2 && p.tiles.size() > 1;
         return p;
       }
