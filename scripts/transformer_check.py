@@ -14,6 +14,9 @@ Per model and opset, two checks:
   reference's exactly, and the output's cosine against PyTorch must be >= 0.98 (--full; the small
   configurations, 10 logits of a 32x32 image, >= 0.95: their small random head amplifies the
   features' error, e.g. ConvNeXt's 0.998 features give 0.975 logits).
+- With --ort DIR (where scripts/setup_ort.sh installed onnxruntime-node): ONNX Runtime runs the
+  saved QDQ model, and its output must equal `tpusim infer --engine fp32` of the same file within
+  1e-5 * max |output| (the same float QDQ arithmetic; ORT is an independent reference).
 
 torchvision zero-initialises ViT's class token and its head; both get random values here (the
 token N(0, 1), as large as a patch token, as in a trained model), or the output would not depend
@@ -21,7 +24,7 @@ on them. Writes into WORK each model's ONNX files, its input <model>_x.npy, the 
 <model>_calib.npy and the outputs. Prints one row per model and opset; exits non-zero on a failed
 check.
 
-usage: transformer_check.py TPUSIM WORK [--full] [--opsets 13,17] [--only NAME] [--fp32-only]
+usage: transformer_check.py TPUSIM WORK [--full] [--opsets 13,17] [--only NAME] [--fp32-only] [--ort DIR]
 """
 import argparse
 import os
@@ -29,6 +32,8 @@ import subprocess
 import sys
 import time
 import warnings
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np
 
@@ -91,6 +96,21 @@ def w8a8(a, name, onnx_path, xin, calib, ref):
         secs += t
         outs[arch or "int"] = output(out, ref.shape)
     exact = all(np.array_equal(outs[k], outs["int"]) for k in ("default", "server"))
+    if a.ort:
+        # ONNX Runtime on the saved QDQ model against tpusim's float interpretation of it.
+        fp = base + "_w8a8_fp32.npz"
+        t, err = run([a.tpusim, "infer", qdq, "--engine", "fp32", "--input", xin, "-o", fp])
+        if err:
+            return f"fp32 of the QDQ model: {err}"
+        ort_out = base + "_ort"
+        p = subprocess.run(["node", os.path.join(ROOT, "tests", "support", "ort", "run_ort.js"), "--ort-dir", a.ort,
+                            qdq, ort_out, f"x={xin}"], capture_output=True, text=True)
+        if p.returncode != 0:
+            return f"onnxruntime: {(p.stderr.strip().splitlines() or ['exit %d' % p.returncode])[-1]}"
+        got = np.load(os.path.join(ort_out, os.listdir(ort_out)[0])).reshape(ref.shape)
+        want = output(fp, ref.shape)
+        if np.abs(got - want).max() > 1e-5 * np.abs(want).max():
+            return f"onnxruntime differs from tpusim fp32 on the QDQ model by {np.abs(got - want).max():.3g}"
     return cosine(outs["int"], ref), exact, secs
 
 
@@ -102,6 +122,7 @@ def main():
     ap.add_argument("--opsets", default="13,17")
     ap.add_argument("--only", help="run only this model (vit_small, convnext_small, vit_b_16, convnext_tiny)")
     ap.add_argument("--fp32-only", action="store_true", help="skip the W8A8 check")
+    ap.add_argument("--ort", help="onnxruntime-node's folder: also run the saved QDQ models in ONNX Runtime")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     torch.manual_seed(0)
@@ -122,7 +143,7 @@ def main():
             onnx_path = os.path.join(a.work, f"{name}_opset{opset}.onnx")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                torch.onnx.export(m, x, onnx_path, opset_version=opset, do_constant_folding=True)
+                torch.onnx.export(m, x, onnx_path, opset_version=opset, do_constant_folding=True, input_names=["x"])
             out = os.path.join(a.work, f"{name}_opset{opset}_out.npz")
             secs, err = run([a.tpusim, "infer", onnx_path, "--engine", "fp32", "--input", xin, "-o", out])
             if err:
