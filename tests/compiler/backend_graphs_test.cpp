@@ -1,6 +1,7 @@
 // The back end on random multi-op graphs: chains of conv (dense, grouped, depthwise, int4 weights),
-// pools, residual eltwise adds, channel concats, lut and requant ops, a flatten view and fully
-// connected layers at the end, with 8- and 4-bit activations and odd sizes. Both schedules
+// pools, residual eltwise adds, channel concats, lut and requant ops, ending in a flatten view and
+// fully connected layers or in attention's integer ops (layernorm, a constant tensor, a MatMul of
+// two activations, softmax), with 8- and 4-bit activations and odd sizes. Both schedules
 // (--opt 0 and the resident schedule) on every preset, functional and timed, equal run_int bit for
 // bit on every tensor they write to DDR and on every output.
 #include <catch2/catch.hpp>
@@ -15,6 +16,7 @@ namespace {
 // What the resident schedule did over all graphs: each path must have been taken.
 struct Coverage {
   int graphs = 0, resident = 0, tiled = 0, kept = 0, prefetched = 0, lmem_only = 0, grouped = 0, skips = 0;
+  int attention = 0;  // graphs ending in the transformer ops
 };
 
 void check_graphs(int count, uint32_t seed) {
@@ -22,6 +24,7 @@ void check_graphs(int count, uint32_t seed) {
   Coverage cov;
   for (int i = 0; i < count; ++i) {
     const IntGraph g = random_graph(r, i % 6 == 5);
+    for (const IOp& op : g.ops) cov.attention += op.as<IActMatmul>() != nullptr;
     for (const Arch& a : arch_presets()) {
       INFO("graph " << i << " (seed " << seed << ") on " << a.name << ": " << g.ops.size() << " ops, input "
                     << shape_str(g.tensors.at(g.inputs[0]).shape));
@@ -38,7 +41,8 @@ void check_graphs(int count, uint32_t seed) {
   }
   INFO("resident " << cov.resident << ", tiled " << cov.tiled << ", input kept " << cov.kept
                    << ", prefetched " << cov.prefetched << ", output in LMEM only " << cov.lmem_only
-                   << ", in layer groups " << cov.grouped << ", skips from LMEM " << cov.skips);
+                   << ", in layer groups " << cov.grouped << ", skips from LMEM " << cov.skips
+                   << ", attention tails " << cov.attention);
   CHECK(cov.graphs == count);
   CHECK(cov.resident > 4 * count);
   CHECK(cov.tiled > count / 10);
@@ -47,6 +51,7 @@ void check_graphs(int count, uint32_t seed) {
   CHECK(cov.lmem_only > count);
   CHECK(cov.grouped > count / 10);
   CHECK(cov.skips > 0);
+  CHECK(cov.attention > count / 20);
 }
 
 }  // namespace

@@ -1,8 +1,11 @@
-// Random integer graphs for the back end (tests/support/random_graph.h): the generator that was
-// tests/compiler/backend_graphs_test.cpp's, unchanged, so the same seeds give the same graphs.
+// Random integer graphs for the back end (tests/support/random_graph.h): convolution chains with
+// pools, skips, concats, luts and requants, ending in a flatten and FC layers or in attention's
+// integer ops (layernorm, a constant tensor, a MatMul of two activations, softmax).
 #include "tests/support/random_graph.h"
 
 #include <algorithm>
+
+#include "quant/transformer_params.h"
 
 namespace betest {
 
@@ -72,6 +75,63 @@ class GraphMaker {
     std::string in = v.name;
     for (int k = pick(r_, 1, 2); k > 0; --k) in = fc(in);
     acts_.push_back(in);
+  }
+
+  // Attention's integer ops on the activation viewed as [n, c, h*w] (features on the last axis):
+  // layernorm, + a constant tensor (a position embedding), a MatMul with the activation itself as
+  // the second operand (requantized to int8 at zero point 0, viewed as [n, h*w, c]), softmax.
+  void attention() {
+    const ITensor x = last();
+    const int64_t n = x.shape[0], c = x.shape[1], f = x.shape[2] * x.shape[3];
+    if (f > 1024) return;
+    // 4-bit blocks must start on whole bytes; odd sizes take 8-bit types.
+    const bool odd = (c * f) % 2 || c % 2 || f % 2;
+    auto ty = [&] { return odd ? (pick(r_, 0, 1) ? DType::Int8 : DType::UInt8) : type(); };
+    ITensor v = x;
+    v.name = "tok" + std::to_string(next_++), v.view_of = g.storage(x.name), v.shape = {n, c, f};
+    g.tensors[v.name] = v;
+    // layernorm
+    ILayerNorm ln;
+    for (int64_t k = 0; k < f; ++k) {
+      ln.g.push_back(static_cast<int32_t>(pick(r_, -(int64_t{1} << 15), int64_t{1} << 15)));
+      ln.b.push_back(static_cast<int32_t>(pick(r_, -20000, 20000)));
+    }
+    ln.eps = static_cast<uint32_t>(pick(r_, 0, 1000));
+    const std::string y1 = add({n, c, f}, ty());
+    const ITensor& y1t = g.tensors.at(y1);
+    op({v.name}, y1, ln,
+       requant(r_, 1, double(traits(y1t.dtype).qmax - traits(y1t.dtype).qmin) / 262144.0, y1t));
+    // + a constant
+    ITensor k = tensor("const" + std::to_string(next_++), {n, c, f}, ty(), r_);
+    for (int64_t e = 0; e < n * c * f; ++e)
+      k.data.push_back(static_cast<int32_t>(pick(r_, traits(k.dtype).qmin, traits(k.dtype).qmax)));
+    g.tensors[k.name] = k;
+    IEltwise e;
+    e.op = EltOp::Add, e.a_zp = y1t.zero_point, e.b_zp = k.zero_point;
+    e.a_rescale = make_multiplier(0.5 / 64), e.b_rescale = make_multiplier(0.3 / 64);
+    const std::string y2 = add({n, c, f}, ty());
+    op({y1, k.name}, y2, e, requant(r_, 1, 1.0, g.tensors.at(y2)));
+    // B: the tokens requantized to int8 at zero point 0, viewed as [n, f, c]
+    IRequant q;
+    q.in_zp = x.zero_point;
+    const std::string b = add({n, c, f}, DType::Int8);
+    g.tensors.at(b).zero_point = 0;
+    op({v.name}, b, q, requant(r_, 1, 0.7, g.tensors.at(b)));
+    ITensor bv = g.tensors.at(b);
+    bv.name = "kt" + std::to_string(next_++), bv.view_of = b, bv.shape = {n, f, c};
+    g.tensors[bv.name] = bv;
+    const ITensor& a = g.tensors.at(y2);
+    const std::string y3 = add({n, c, c}, ty());
+    const ITensor& y3t = g.tensors.at(y3);
+    op({y2, bv.name}, y3, IActMatmul{a.zero_point},
+       requant(r_, 1, double(traits(y3t.dtype).qmax - traits(y3t.dtype).qmin) / (double(f) * 127.0 * 60.0),
+               y3t));
+    // softmax over the last axis
+    const std::string y4 = add({n, c, c}, ty());
+    op({y3}, y4, ISoftmax{softmax_exp_table(0.03f + 0.2f * float(pick(r_, 0, 9)) / 9.0f, y3t.dtype)},
+       requant(r_, 1,
+               double(traits(g.tensors.at(y4).dtype).qmax - traits(g.tensors.at(y4).dtype).qmin) / 65536.0,
+               g.tensors.at(y4)));
   }
 
   void finish() {
@@ -237,7 +297,9 @@ class GraphMaker {
 IntGraph random_graph(Rng& r, bool big) {
   GraphMaker m(r, pick(r, 0, 2) == 0, big);
   for (int64_t k = pick(r, 2, 7); k > 0; --k) m.step();
-  if (pick(r, 0, 2) != 0) m.head();
+  const int64_t tail = pick(r, 0, 5);
+  if (tail >= 2) m.head();
+  if (tail == 0) m.attention();
   m.finish();
   return std::move(m.g);
 }
