@@ -7,13 +7,13 @@
 #include <onnx/onnx_pb.h>
 
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <span>
 
 #include "base/error.h"
 #include "base/file_io.h"
 #include "isa/numerics.h"
+#include "qat/onnx_graph_writer.h"
 
 namespace tpusim::qat {
 
@@ -24,38 +24,9 @@ using models::kImage;
 using models::Layer;
 using models::LayerKind;
 
-// ONNX TensorProto.DataType ids (libonnx 1.12 predates INT4/UINT4, so they are spelled here).
-constexpr int32_t kOnnxFloat = 1, kOnnxUInt8 = 2, kOnnxInt8 = 3, kOnnxInt32 = 6, kOnnxUInt4 = 21,
-                  kOnnxInt4 = 22;
-
-int32_t onnx_type(DType t) {
-  switch (t) {
-    case DType::Int8: return kOnnxInt8;
-    case DType::UInt8: return kOnnxUInt8;
-    case DType::Int4: return kOnnxInt4;
-    case DType::UInt4: return kOnnxUInt4;
-    case DType::Int32: return kOnnxInt32;
-  }
-  return 0;
-}
-
 std::string grid_name(const QuantSpec& s) {
   return fmt::format("{}-bit {}{} grid [{}, {}]", s.bits, s.is_signed ? "signed" : "unsigned",
                      s.narrow ? " narrow" : "", s.qmin(), s.qmax());
-}
-
-// The type a grid's integers are written in: its storage type, or the 8-bit type of the same
-// signedness (the compiler's narrow_storage pass reads them back into 4 bits).
-DType container(const QuantSpec& s, bool four_bit_types) {
-  if (four_bit_types || s.bits > 4) return s.storage();
-  return s.is_signed ? DType::Int8 : DType::UInt8;
-}
-
-// Whether the grid leaves part of its container unused (2-bit in int4, 4-bit in uint8, narrow):
-// then QuantizeLinear alone would saturate at the container's limits, so a Clip restores the grid's.
-bool narrower_than(const QuantSpec& s, DType container) {
-  const DTypeTraits& t = traits(container);
-  return s.qmin() > t.qmin || s.qmax() < t.qmax;
 }
 
 bool same_grid(const QuantParams& a, const QuantParams& b) {
@@ -63,9 +34,9 @@ bool same_grid(const QuantParams& a, const QuantParams& b) {
          a.spec.is_signed == b.spec.is_signed && a.spec.narrow == b.spec.narrow;
 }
 
-class Exporter {
+class Exporter : GraphWriter {
  public:
-  Exporter(const DeployModel& m, const ExportOptions& opt) : m_(m), opt_(opt), g_(model_.mutable_graph()) {}
+  Exporter(const DeployModel& m, const ExportOptions& opt) : GraphWriter(opt.four_bit_types), m_(m) {}
 
   std::string run() {
     validate();
@@ -73,20 +44,17 @@ class Exporter {
     std::string image = "image";
     if (m_.quantized) image = quant_dequant(clip_to(image, "image", m_.input), "image", "image_dq", m_.input);
     for (size_t i = 0; i < m_.spec.layers.size(); ++i) emit(i, image);
-    auto* out = g_->add_output();
+    auto* out = g->add_output();
     out->set_name("scores");
     auto* tt = out->mutable_type()->mutable_tensor_type();
     tt->set_elem_type(kOnnxFloat);
     tt->mutable_shape()->add_dim()->set_dim_param("N");
     tt->mutable_shape()->add_dim()->set_dim_value(m_.spec.classes);
-    return model_.SerializeAsString();
+    return model.SerializeAsString();
   }
 
  private:
   const DeployModel& m_;
-  const ExportOptions opt_;
-  onnx::ModelProto model_;
-  onnx::GraphProto* g_;
   std::vector<std::string> values_;  // per layer: the float tensor its consumers read
   std::vector<QuantParams> grids_;   // per layer: its output grid (quantized models)
 
@@ -173,7 +141,7 @@ class Exporter {
   }
 
   void header() {
-    const bool typed = opt_.four_bit_types;
+    const bool typed = four_bit_types;
     bool four = m_.quantized && is_4bit(container(m_.input.spec, typed));
     for (size_t i = 0; m_.quantized && i < m_.layers.size(); ++i) {
       const Layer& l = m_.spec.layers[i];
@@ -183,13 +151,13 @@ class Exporter {
     }
     // int4/uint4 tensors need opset 21 (ir_version 10); everything else is opset 13, which more
     // tools read.
-    model_.set_ir_version(four ? 10 : 8);
-    model_.set_producer_name("tpusim-qat");
-    auto* op = model_.add_opset_import();
+    model.set_ir_version(four ? 10 : 8);
+    model.set_producer_name("tpusim-qat");
+    auto* op = model.add_opset_import();
     op->set_domain("");
     op->set_version(four ? 21 : 13);
-    g_->set_name(m_.spec.name);
-    auto* in = g_->add_input();
+    g->set_name(m_.spec.name);
+    auto* in = g->add_input();
     in->set_name("image");
     auto* tt = in->mutable_type()->mutable_tensor_type();
     tt->set_elem_type(kOnnxFloat);
@@ -198,89 +166,12 @@ class Exporter {
     for (int64_t d : {m_.spec.in_ch, m_.spec.height, m_.spec.width}) sh->add_dim()->set_dim_value(d);
   }
 
-  // --- building blocks ---------------------------------------------------------------------------
-
-  onnx::TensorProto* init(const std::string& name, const std::vector<int64_t>& dims, int32_t type) {
-    auto* t = g_->add_initializer();
-    t->set_name(name);
-    t->set_data_type(type);
-    for (int64_t d : dims) t->add_dims(d);
-    return t;
-  }
-
-  std::string floats(const std::string& name, const std::vector<int64_t>& dims, std::span<const float> v) {
-    std::string raw(v.size() * 4, '\0');
-    for (size_t i = 0; i < v.size(); ++i) {
-      uint32_t bits;
-      std::memcpy(&bits, &v[i], 4);
-      for (int b = 0; b < 4; ++b) raw[i * 4 + b] = static_cast<char>(bits >> (8 * b));  // little-endian
-    }
-    init(name, dims, kOnnxFloat)->set_raw_data(raw);
-    return name;
-  }
-
-  // Integers in raw_data: 4-bit two per byte (low nibble first), int32 little-endian.
-  std::string ints(const std::string& name, const std::vector<int64_t>& dims, DType t,
-                   const std::vector<int32_t>& v) {
-    std::string raw(packed_bytes(t, v.size()), '\0');
-    for (size_t i = 0; i < v.size(); ++i) store_elem(reinterpret_cast<uint8_t*>(raw.data()), i, t, v[i]);
-    init(name, dims, onnx_type(t))->set_raw_data(raw);
-    return name;
-  }
-
-  onnx::NodeProto& node(const std::string& op, const std::vector<std::string>& inputs,
-                        const std::string& out) {
-    auto* n = g_->add_node();
-    n->set_op_type(op);
-    n->set_name(out);
-    for (const auto& i : inputs) n->add_input(i);
-    n->add_output(out);
-    return *n;
-  }
-
-  static void attr(onnx::NodeProto& n, const std::string& name, int64_t v) {
-    auto* a = n.add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(v);
-  }
-  static void attr(onnx::NodeProto& n, const std::string& name, const std::vector<int64_t>& v) {
-    auto* a = n.add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (int64_t x : v) a->add_ints(x);
-  }
-
-  // x -> QuantizeLinear -> "<prefix>_q" -> DequantizeLinear -> out, with "<prefix>_scale" and
-  // "<prefix>_zero_point" as parameters.
-  std::string quant_dequant(const std::string& x, const std::string& prefix, const std::string& out,
-                            const QuantParams& p) {
-    const std::string s = floats(prefix + "_scale", {}, std::span(&p.scale, 1));
-    const std::string z =
-        ints(prefix + "_zero_point", {}, container(p.spec, opt_.four_bit_types), {p.zero_point});
-    node("QuantizeLinear", {x, s, z}, prefix + "_q");
-    node("DequantizeLinear", {prefix + "_q", s, z}, out);
-    return out;
-  }
-
-  // x -> Clip("<prefix>_clip") to the grid's range, where the grid is narrower than its container.
-  std::string clip_to(const std::string& x, const std::string& prefix, const QuantParams& p) {
-    if (!narrower_than(p.spec, container(p.spec, opt_.four_bit_types))) return x;
-    const float lo = static_cast<float>(p.spec.qmin() - p.zero_point) * p.scale;
-    const float hi = static_cast<float>(p.spec.qmax() - p.zero_point) * p.scale;
-    return node("Clip",
-                {x, floats(prefix + "_clip_min", {}, std::span(&lo, 1)),
-                 floats(prefix + "_clip_max", {}, std::span(&hi, 1))},
-                prefix + "_clip")
-        .output(0);
-  }
-
   // The weight as DequantizeLinear of its integers (per output channel, zero point 0), or float.
   std::string weight(size_t i, const std::vector<int64_t>& dims) {
     const Layer& l = m_.spec.layers[i];
     const DeployLayer& d = m_.layers[i];
     if (!m_.quantized) return floats(l.name + ".weight", dims, d.weight);
-    const DType t = container(d.w_spec, opt_.four_bit_types);
+    const DType t = container(d.w_spec, four_bit_types);
     const size_t per = d.weight.size() / static_cast<size_t>(l.out_ch);
     std::vector<int32_t> q(d.weight.size());
     for (size_t k = 0; k < q.size(); ++k)
@@ -326,7 +217,7 @@ class Exporter {
     if (grid) {
       y = quant_dequant(y, l.name, final, *grid);
     } else if (final == "scores" || y == l.name) {
-      auto* last = g_->mutable_node(g_->node_size() - 1);
+      auto* last = g->mutable_node(g->node_size() - 1);
       last->set_output(0, final);
       last->set_name(final);
       y = final;
