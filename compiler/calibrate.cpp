@@ -69,7 +69,10 @@ std::vector<std::string> quant_points(const Graph& g) {
       case Op::Add:
       case Op::Mul: point = !g.constant(n.input(0)) || !g.constant(n.input(1)); break;  // not a bias: covered
     }
-    if (point) pts.push_back(fused_tail(g, out, is_matmul_like(n.op), covered));
+    // A bias folds into Conv/Gemm/MatMul with constant weights; after a MatMul of two activations
+    // (Swin's relative position bias on the attention scores) the Add is an eltwise.
+    const bool weights = is_matmul_like(n.op) && g.constant(n.input(1));
+    if (point) pts.push_back(fused_tail(g, out, weights, covered));
   }
   return pts;
 }

@@ -30,7 +30,9 @@ bool constant_activation(const Graph& g, const Node& n, size_t i) {
   if ((n.op != Op::Add && n.op != Op::Mul) || n.inputs.size() != 2 || g.constant(n.input(1 - i)))
     return false;
   const Node* p = g.producer(n.input(1 - i));
-  if (n.op == Op::Add && p && is_matmul_like(p->op) && g.consumers(p->outputs[0]).size() == 1) return false;
+  if (n.op == Op::Add && p && is_matmul_like(p->op) && g.constant(p->input(1)) &&
+      g.consumers(p->outputs[0]).size() == 1)
+    return false;  // a bias, folded into the accumulator
   const Shape& y = g.tensor(n.outputs[0]).shape;
   if (y.size() != 4 || c->shape.size() > 4) return c->elements() > 1;
   for (size_t d = 0; d < c->shape.size(); ++d)

@@ -39,6 +39,9 @@ bool evaluable(Op op) {
     case Op::Equal:
     case Op::Where:
     case Op::Expand:
+    case Op::Mod:
+    case Op::ScatterND:
+    case Op::Not:
     case Op::QuantizeLinear: return true;  // of a constant float weight (PyTorch's fake-quant export)
     default: return false;
   }
@@ -182,15 +185,19 @@ Tensor Eval::run() const {
     case Op::Squeeze: return unsqueeze(true);
     case Op::Cast: {
       const Tensor& x = in(0);
-      const auto to = elem_type_from_onnx(static_cast<int32_t>(a ? a->i("to", 0) : 0));
+      const auto onnx_to = static_cast<int32_t>(a ? a->i("to", 0) : 0);
+      const bool boolean = onnx_to == 9;  // to bool: 0/1 in int64, as imported bool constants are
+      const auto to = boolean ? std::optional(ElemType::I64) : elem_type_from_onnx(onnx_to);
       if (!to || (*to != ElemType::F32 && *to != ElemType::I64 && *to != ElemType::I32))
-        fail("Cast of constants is supported to float32, int32 and int64");
+        fail("Cast of constants is supported to float32, int32, int64 and bool");
       Tensor y;
       y.shape = x.shape;
       y.type = *to;
       for (int64_t i = 0; i < x.elements(); ++i) {
         if (is_float(*to))
           y.f32.push_back(x.at(i));
+        else if (boolean)
+          y.ints.push_back(x.at(i) != 0.0f ? 1 : 0);
         else
           y.ints.push_back(is_float(x.type) ? static_cast<int64_t>(std::trunc(x.f32[static_cast<size_t>(i)]))
                                             : x.ints[static_cast<size_t>(i)]);
@@ -274,9 +281,17 @@ Tensor Eval::run() const {
     case Op::Mul:
     case Op::Div:
     case Op::Pow:
+    case Op::Mod:
     case Op::Equal: return binary();
     case Op::Where: return where();
     case Op::Expand: return expand();
+    case Op::ScatterND: return scatter_nd();
+    case Op::Not: {
+      Tensor y = in(0);
+      if (is_float(y.type)) fail("Not of floats");
+      for (size_t i = 0; i < y.ints.size(); ++i) y.ints.set(i, y.ints[i] == 0 ? 1 : 0);
+      return y;
+    }
     case Op::Neg:
     case Op::Sqrt: {
       Tensor y = in(0);

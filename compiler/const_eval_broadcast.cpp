@@ -1,4 +1,4 @@
-// The constant evaluator's broadcasting ops (numpy rules): Add, Sub, Mul, Div, Pow, Equal, Where
+// The constant evaluator's broadcasting ops (numpy rules): Add, Sub, Mul, Div, Pow, Mod, Equal, Where
 // and Expand.
 #include <cmath>
 
@@ -42,6 +42,18 @@ Tensor Eval::binary() const {
     const size_t ia = broadcast_index(a.shape, y, ys, i), ib = broadcast_index(b.shape, y, ys, i);
     if (n.op == Op::Equal) {
       r.ints.push_back(value(a, ia) == value(b, ib) ? 1 : 0);
+    } else if (n.op == Op::Mod) {
+      const bool fmod = n.attr<OnnxAttrs>().i("fmod", 0) != 0;
+      if (is_float(a.type)) {
+        if (!fmod) fail("Mod of floats needs fmod = 1");
+        r.f32.push_back(std::fmod(a.f32[ia], b.f32[ib]));
+      } else {
+        const int64_t x = a.ints[ia], z = b.ints[ib];
+        if (z == 0) fail("integer modulo by zero");
+        int64_t m = x % z;                                    // the sign of x: ONNX fmod = 1
+        if (!fmod && m != 0 && ((m < 0) != (z < 0))) m += z;  // fmod = 0: the sign of the divisor
+        r.ints.push_back(m);
+      }
     } else if (n.op == Op::Pow) {
       const double p = std::pow(value(a, ia), value(b, ib));
       if (is_float(a.type))
@@ -102,6 +114,39 @@ Tensor Eval::expand() const {
   for (size_t i = 0; i < src.size(); ++i)
     src[i] = static_cast<int64_t>(broadcast_index(x.shape, *shape, ys, static_cast<int64_t>(i)));
   return gather(x, *shape, src);
+}
+
+// ONNX ScatterND (reduction none): a copy of data with the slices named by indices [..., k]
+// replaced by updates [..., data.shape[k:]].
+Tensor Eval::scatter_nd() const {
+  const Tensor &d = in(0), &idx = in(1), &up = in(2);
+  if (n.attr<OnnxAttrs>().s("reduction", "none") != "none") fail("only reduction 'none' is supported");
+  if (is_float(idx.type) || idx.shape.empty()) fail("indices must be an integer tensor of rank >= 1");
+  if (up.type != d.type) fail("updates and data have different types");
+  const auto k = static_cast<size_t>(idx.shape.back());
+  if (k < 1 || k > d.shape.size()) fail(fmt::format("index depth {} for data of rank {}", k, d.shape.size()));
+  const int64_t slice = num_elements(Shape(d.shape.begin() + static_cast<std::ptrdiff_t>(k), d.shape.end()));
+  const int64_t count = num_elements(idx.shape) / static_cast<int64_t>(k);
+  if (num_elements(up.shape) != count * slice) fail("updates do not match indices and data");
+  const auto ds = strides_of(d.shape);
+  Tensor r = d;
+  for (int64_t j = 0; j < count; ++j) {
+    int64_t at = 0;
+    for (size_t a = 0; a < k; ++a) {
+      int64_t v = idx.ints[static_cast<size_t>(j * static_cast<int64_t>(k)) + a];
+      if (v < 0) v += d.shape[a];
+      if (v < 0 || v >= d.shape[a]) fail(fmt::format("index {} is out of range for dimension {}", v, a));
+      at += v * ds[a];
+    }
+    for (int64_t e = 0; e < slice; ++e) {
+      const auto dst = static_cast<size_t>(at + e), src = static_cast<size_t>(j * slice + e);
+      if (is_float(d.type))
+        r.f32[dst] = up.f32[src];
+      else
+        r.ints.set(dst, up.ints[src]);
+    }
+  }
+  return r;
 }
 
 }  // namespace tpusim::compiler::const_eval_detail

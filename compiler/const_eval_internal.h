@@ -59,6 +59,7 @@ struct Eval {
   Tensor binary() const;  // Add, Sub, Mul, Div, Pow, Equal (const_eval_broadcast.cpp)
   Tensor where() const;
   Tensor expand() const;
+  Tensor scatter_nd() const;  // reduction none
   Tensor slice() const;
   Tensor transpose() const;
   Tensor gather_op() const;

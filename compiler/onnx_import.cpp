@@ -44,8 +44,10 @@ Arity arity(Op op) {
     case Op::Div:
     case Op::Pow:
     case Op::Equal:
+    case Op::Mod:
     case Op::Expand: return {2, 2};
-    case Op::Where: return {3, 3};
+    case Op::Where:
+    case Op::ScatterND: return {3, 3};
     case Op::LayerNormalization: return {2, 3};
     case Op::Unsqueeze:
     case Op::Squeeze:

@@ -95,7 +95,11 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& name, co
   if (p.data_location() == onnx::TensorProto_DataLocation_EXTERNAL || p.external_data_size() > 0)
     throw Error(fmt::format(
         "{}: external data is not supported (save the model with its weights inside the .onnx file)", where));
-  const auto type = elem_type_from_onnx(p.data_type());
+  // A boolean constant (a mask that shape arithmetic or Where reads) holds 0/1 as int64, as the
+  // constant evaluator's Equal writes them: there is no bool type, and no op takes one as an
+  // activation.
+  const bool boolean = p.data_type() == onnx::TensorProto_DataType_BOOL;
+  const auto type = boolean ? std::optional(ElemType::U8) : elem_type_from_onnx(p.data_type());
   if (!type)
     throw Error(
         fmt::format("{}: unsupported element type {} (supported: float32, uint8, int8, int32, int64, "
@@ -116,6 +120,10 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& name, co
     decode_raw(p.raw_data(), t, n, where);
   else
     decode_typed(p, t, n, where);
+  if (boolean) {
+    for (size_t i = 0; i < t.ints.size(); ++i) t.ints.set(i, t.ints[i] != 0);
+    t.type = ElemType::I64;
+  }
   return t;
 }
 

@@ -10,7 +10,7 @@ struct OpInfo {
   const char* name;
   bool from_onnx;
 };
-constexpr std::array<OpInfo, 59> kOps{{
+constexpr std::array<OpInfo, 62> kOps{{
     {Op::Conv, "Conv", true},
     {Op::Gemm, "Gemm", true},
     {Op::MatMul, "MatMul", true},
@@ -66,6 +66,9 @@ constexpr std::array<OpInfo, 59> kOps{{
     {Op::Equal, "Equal", true},
     {Op::Where, "Where", true},
     {Op::Expand, "Expand", true},
+    {Op::Mod, "Mod", true},
+    {Op::ScatterND, "ScatterND", true},
+    {Op::Not, "Not", true},
     {Op::QLinearConv, "QLinearConv", true},
     {Op::QLinearMatMul, "QLinearMatMul", true},
     {Op::ConvInteger, "ConvInteger", true},

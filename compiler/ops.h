@@ -84,12 +84,15 @@ enum class Op : uint8_t {
   Sqrt,
   Pad,
   ReduceMean,
-  Split,   // along the channels: one ChannelGather per output; along other axes: Rearranges
-  Resize,  // nearest, integer scales: a Rearrange
-  Pow,     // constants only, or the x^2 of a decomposed LayerNormalization (pass_fuse_layernorm.cpp)
-  Equal,   // constants only (torch.onnx's shape arithmetic around Expand)
-  Where,   // constants only
-  Expand,  // constants only (ViT's class token)
+  Split,      // along the channels: one ChannelGather per output; along other axes: Rearranges
+  Resize,     // nearest, integer scales: a Rearrange
+  Pow,        // constants only, or the x^2 of a decomposed LayerNormalization (pass_fuse_layernorm.cpp)
+  Equal,      // constants only (torch.onnx's shape arithmetic around Expand)
+  Where,      // constants only
+  Expand,     // constants only (ViT's class token)
+  Mod,        // constants only (torch.onnx's shape arithmetic: Swin's window padding)
+  ScatterND,  // constants only (Swin's shifted-window attention mask)
+  Not,        // constants only (a boolean mask, 0/1)
   // Quantized-operator forms (onnxruntime's QOperator format): QLinearConv/QLinearMatMul become
   // DequantizeLinear -> Conv/MatMul -> QuantizeLinear (pass_expand_qlinear.cpp); the integer-output
   // ops of dynamic quantization are refused with the reason.

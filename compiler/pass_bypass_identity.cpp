@@ -23,9 +23,13 @@ int bypass_identity(Graph& g) {
       if (n.outputs.size() > 1 && (!g.consumers(n.outputs[1]).empty() || is_output(n.outputs[1])))
         g.fail(n, "its mask output is used (training-mode Dropout is not supported)");
       if (n.inputs.size() > 2) {
+        // Training mode drops nothing at ratio 0 (Swin's attention dropout exports as training
+        // mode with a constant ratio 0).
         const Tensor* t = g.constant(n.input(2));
-        if (!t || t->elements() != 1 || t->at(0) != 0.0f)
-          g.fail(n, "training_mode must be a constant false (inference only)");
+        const Tensor* ratio = n.input(1).empty() ? nullptr : g.constant(n.input(1));
+        const bool zero_ratio = ratio && ratio->elements() == 1 && ratio->at(0) == 0.0f;
+        if (!t || t->elements() != 1 || (t->at(0) != 0.0f && !zero_ratio))
+          g.fail(n, "training_mode must be a constant false, or the ratio a constant 0 (inference only)");
       }
     }
     const std::string &x = n.input(0), &y = n.outputs[0];

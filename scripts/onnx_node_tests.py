@@ -45,7 +45,7 @@ SUPPORTED = set("""Conv Gemm MatMul Relu Clip MaxPool AveragePool GlobalAverageP
     Sub Div BatchNormalization Sigmoid HardSigmoid HardSwish Tanh LeakyRelu Elu Exp Erf Softplus Gelu
     Concat Flatten Reshape QuantizeLinear DequantizeLinear Pad Identity Dropout Constant Shape Gather
     Unsqueeze Squeeze Cast ConstantOfShape Range Slice Transpose Neg Sqrt Split Resize QLinearConv QLinearMatMul
-    ConvInteger MatMulInteger Softmax LayerNormalization Pow Equal Where Expand""".split())
+    ConvInteger MatMulInteger Softmax LayerNormalization Pow Equal Where Expand Mod ScatterND Not""".split())
 QDQ = {"QuantizeLinear", "DequantizeLinear"}
 RTOL, ATOL, INT_TOL = 1e-3, 1e-5, 1
 TIMEOUT = 120  # seconds per tpusim run

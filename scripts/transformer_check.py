@@ -1,9 +1,12 @@
 #!/usr/bin/python3
-"""Transformers through tpusim: torchvision's VisionTransformer and ConvNeXt, exported by Debian's
-python3-torch exactly as torch.onnx writes them (random weights, nothing downloaded). By default
-small configurations of the same torchvision classes (the test `real_models_transformers`); with
---full torchvision's vit_b_16 and convnext_tiny at 224x224. Opset 13 exercises the decomposed
-LayerNorm and Erf GELU (fused by canonicalization), opset 17 the LayerNormalization op.
+"""Transformers through tpusim: torchvision's VisionTransformer, ConvNeXt and SwinTransformer, exported
+by Debian's python3-torch exactly as torch.onnx writes them (random weights, nothing downloaded).
+By default small configurations of the same torchvision classes (the test
+`real_models_transformers`); with --full torchvision's vit_b_16, convnext_tiny and swin_t at
+224x224. Opset 13 exercises the decomposed LayerNorm and Erf GELU (fused by canonicalization),
+opset 17 the LayerNormalization op. Swin adds the shifted-window attention mask (built from
+constants by Mod, ScatterND, Not and bool Casts, all folded) and the relative position bias, a
+constant added to the attention scores.
 
 Per model and opset, two checks:
 - FP32: `tpusim infer --engine fp32` against PyTorch's own output (max |diff| <= 1e-4 * max |ref|,
@@ -44,6 +47,7 @@ try:
     import torch
     import torchvision
     from torchvision.models.convnext import CNBlockConfig, ConvNeXt
+    from torchvision.models.swin_transformer import SwinTransformer
     from torchvision.models.vision_transformer import VisionTransformer
 except ImportError as e:
     sys.exit(f"transformer_check.py: {e.name} is missing (apt-get install python3-torch python3-torchvision)")
@@ -54,16 +58,20 @@ def models(full):
     if full:
         vit = torchvision.models.vit_b_16(weights=None)
         cnx = torchvision.models.convnext_tiny(weights=None)
+        swin = torchvision.models.swin_t(weights=None)
         size = 224
     else:
         vit = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=128,
                                 num_classes=10)
         cnx = ConvNeXt([CNBlockConfig(32, 64, 1), CNBlockConfig(64, None, 2)], num_classes=10)
+        swin = SwinTransformer(patch_size=[4, 4], embed_dim=32, depths=[2, 2], num_heads=[2, 4], window_size=[4, 4],
+                               num_classes=10)
         size = 32
     torch.nn.init.normal_(vit.heads.head.weight, std=0.02)
     torch.nn.init.normal_(vit.class_token, std=1.0)
     return [("vit_b_16" if full else "vit_small", vit.eval(), size),
-            ("convnext_tiny" if full else "convnext_small", cnx.eval(), size)]
+            ("convnext_tiny" if full else "convnext_small", cnx.eval(), size),
+            ("swin_t" if full else "swin_small", swin.eval(), size)]
 
 
 def run(cmd):
@@ -124,7 +132,7 @@ def main():
     ap.add_argument("work")
     ap.add_argument("--full", action="store_true")
     ap.add_argument("--opsets", default="13,17")
-    ap.add_argument("--only", help="run only this model (vit_small, convnext_small, vit_b_16, convnext_tiny)")
+    ap.add_argument("--only", help="run only this model (vit_small, convnext_small, swin_small, vit_b_16, convnext_tiny, swin_t)")
     ap.add_argument("--fp32-only", action="store_true", help="skip the W8A8 check")
     ap.add_argument("--ort", help="onnxruntime-node's folder: also run the saved QDQ models in ONNX Runtime")
     a = ap.parse_args()
