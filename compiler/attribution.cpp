@@ -161,10 +161,10 @@ LayerEmulation::LayerEmulation(const IntGraph& g, const IOp& op, const Graph& fp
   if (m.fout.empty() || !fp32.has(m.fout)) m.fail("the output has no FP32 tensor");
   if (fp32.tensor(m.fout).elements() != num_elements(m.out.shape))
     m.fail(fmt::format("FP32 tensor '{}' has another element count", m.fout));
-  if (op.as<ILayerNorm>() || op.as<ISoftmax>())  // their integer algorithm is not a rounding of the float op
+  // layernorm and softmax: their integer algorithm is not a rounding of the float op (a MatMul of two
+  // activations is: both inputs are rounded like any input)
+  if (op.as<ILayerNorm>() || op.as<ISoftmax>())
     m.fail("the error attribution of layernorm and softmax is not supported yet");
-  if (op.as<IActMatmul>())  // two quantized inputs: the emulation knows one input and weights
-    m.fail("the error attribution of a MatMul of two activations is not supported yet");
   m.lut = op.as<ILut>() != nullptr;
   m.tail = !m.lut && !op.as<IConcat>() && !op.as<IGather>() && !op.as<IRearrange>();
   // A max pool (or requant) onto its input's own grid with multiplier exactly 1 and no clamp

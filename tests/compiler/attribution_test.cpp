@@ -267,3 +267,39 @@ TEST_CASE("attribution: the shares of each layer's error energy add up to 1", "[
   CHECK(compare_csv(r).find(",attr_weight_rounding,") != std::string::npos);
   CHECK(compare_json(r)["layers"][1].contains("attribution"));
 }
+
+TEST_CASE("attribution: a MatMul of two activations (attention's Q·K^T and P·V)",
+          "[attribution][transformer]") {
+  const TestModel m = transformer_forms(1, 17);
+  CompareInputs ci;
+  ci.model = save("fp32_transformer_forms.onnx", m.bytes);
+  std::vector<int64_t> shape = m.input_shape;
+  shape[0] = 8;
+  ci.calib = images(shape, 7);
+  shape[0] = 1;  // the model's batch is fixed (its class token is expanded to it)
+  ci.input = images(shape, 8);
+  const CompareRun run = run_compare(ci);
+  REQUIRE(run.runs == 1);
+  const IntGraph& g = run.graph;
+  int matmuls = 0;
+  for (const IOp& op : g.ops) {
+    if (!op.as<IActMatmul>()) continue;
+    INFO(op.output);
+    ++matmuls;
+    const LayerEmulation em(g, op, run.fp32_graph);
+    const std::vector<std::vector<float>> in = fp32_inputs(em, run);
+    CHECK(em.run(in, Sources::none()) == run.fp32.at(em.float_output()).f32);
+    IntValues v;
+    for (size_t i = 0; i < op.inputs.size(); ++i) {
+      const ITensor& t = g.tensor(op.inputs[i]);
+      IntValue& q = v[op.inputs[i]] = IntValue{t.shape, t.dtype, t.scale, t.zero_point, {}};
+      for (float x : in[i]) q.data.push_back(quantize_linear(x, t.scale, t.zero_point, t.dtype));
+    }
+    run_int_op(g, op, v);
+    CHECK(em.run(in, Sources::all()) == dequantize(v.at(op.output)));
+    // Both inputs are activations: rounding them alone moves the result, the weight sources do not.
+    CHECK(em.run(in, Sources::only(Source::InputRounding)) != run.fp32.at(em.float_output()).f32);
+    CHECK(em.run(in, Sources::only(Source::WeightRounding)) == run.fp32.at(em.float_output()).f32);
+  }
+  CHECK(matmuls == 2);
+}
