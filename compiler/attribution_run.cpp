@@ -109,9 +109,15 @@ std::map<std::string, Attribution> attribute_layers(const IntGraph& g, const Gra
     try {  // an FP32 node the emulation cannot run: the op is left out, with the reason
       for (int64_t k = 0; k < runs; ++k) {
         std::vector<std::vector<float>> in;
+        // Run k's FP32 values of a tensor; a constant (a class token, a position embedding, a
+        // requant of one) is the same in every run.
+        auto value = [&](const std::string& name, const Shape& shape) {
+          if (const Tensor* c = fp32_graph.constant(name); c && is_float(c->type)) return c->f32;
+          return slice_rows(stacked(name), k, shape).f32;
+        };
         for (const std::string& name : em->float_inputs())
-          in.push_back(slice_rows(stacked(name), k, fp32_graph.tensor(name).shape).f32);
-        const std::vector<float> y = slice_rows(stacked(em->float_output()), k, ys).f32;
+          in.push_back(value(name, fp32_graph.tensor(name).shape));
+        const std::vector<float> y = value(em->float_output(), ys);
         const std::vector<float> q =
             dequantize(slice_rows(quantized.at(op.output), k, g.tensor(op.output).shape));
         a.total += sse(y, q);

@@ -3,6 +3,8 @@
 // DequantizeLinear of integer constants.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "compiler/calibrate_internal.h"
 #include "quant/quantize.h"
 
@@ -69,7 +71,13 @@ void quantize_constant_activations(Graph& g, int bits, CalibResult& r) {
       while (g.has(name)) name += "_";
       Tensor qt = make_ints(name, c.shape, type, std::move(q));
       qt.is_const = true;
-      Tensor dq = make_f32(name + "_dq", c.shape, {});
+      // The DequantizeLinear's output takes the constant's own name when nothing else reads the
+      // float constant, so the FP32 model and the quantized one name it alike (`compare
+      // --attribute` then finds its FP32 values and counts its rounding as input rounding).
+      const bool sole = g.consumers(c.name).size() == 1 &&
+                        std::find(g.outputs.begin(), g.outputs.end(), c.name) == g.outputs.end();
+      if (sole) g.tensors.erase(c.name);
+      Tensor dq = make_f32(sole ? c.name : name + "_dq", c.shape, {});
       dq.is_const = false;
       g.nodes[k].inputs[i] = dq.name;
       r.params[dq.name] = p;

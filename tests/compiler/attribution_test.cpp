@@ -302,4 +302,22 @@ TEST_CASE("attribution: a MatMul of two activations (attention's Q·K^T and P·V
     CHECK(em.run(in, Sources::only(Source::WeightRounding)) == run.fp32.at(em.float_output()).f32);
   }
   CHECK(matmuls == 2);
+  // As `compare --attribute` runs it: the constant-reading ops (the class token's Concat, the
+  // position embedding's Add) find their constants' FP32 values; only layernorm and softmax stay
+  // unattributed.
+  std::map<std::string, std::string> skipped;
+  const auto layers = attribute_layers(g, run.fp32_graph, run.fp32, run.ref.values, run.runs, &skipped);
+  for (const auto& [name, why] : skipped) {
+    INFO(name << ": " << why);
+    CHECK(why.find("layernorm and softmax") != std::string::npos);
+  }
+  int constant_readers = 0;
+  for (const IOp& op : g.ops) {
+    bool reads_constant = false;
+    for (const std::string& in : op.inputs) reads_constant = reads_constant || !g.tensor(in).data.empty();
+    if (!reads_constant) continue;
+    ++constant_readers;
+    CHECK(layers.count(op.output) == 1);
+  }
+  CHECK(constant_readers >= 2);
 }
