@@ -1,6 +1,8 @@
 #!/usr/bin/python3
-"""Transformers through tpusim: torchvision's VisionTransformer, ConvNeXt and SwinTransformer, exported
-by Debian's python3-torch exactly as torch.onnx writes them (random weights, nothing downloaded).
+"""Transformers through tpusim: torchvision's ViT, ConvNeXt and Swin, FP32 and W8A8, checked.
+
+torchvision's VisionTransformer, ConvNeXt and SwinTransformer classes, exported by Debian's
+python3-torch exactly as torch.onnx writes them (random weights, nothing downloaded).
 By default small configurations of the same torchvision classes (the test
 `real_models_transformers`); with --full torchvision's vit_b_16, convnext_tiny and swin_t at
 224x224. Opset 13 exercises the decomposed LayerNorm and Erf GELU (fused by canonicalization),
