@@ -161,11 +161,12 @@ LayerEmulation::LayerEmulation(const IntGraph& g, const IOp& op, const Graph& fp
   if (m.fout.empty() || !fp32.has(m.fout)) m.fail("the output has no FP32 tensor");
   if (fp32.tensor(m.fout).elements() != num_elements(m.out.shape))
     m.fail(fmt::format("FP32 tensor '{}' has another element count", m.fout));
-  // layernorm and softmax: their integer algorithm is not a rounding of the float op (a MatMul of two
-  // activations is: both inputs are rounded like any input)
-  if (op.as<ILayerNorm>() || op.as<ISoftmax>())
-    m.fail("the error attribution of layernorm and softmax is not supported yet");
-  m.lut = op.as<ILut>() != nullptr;
+  // A lut, layernorm or softmax maps its input codes to output codes with no accumulator the
+  // sources could split: with the inputs and requant on it is the integer op itself, otherwise the
+  // float op on the switched inputs with the output rounding and clipping switched. What the
+  // integer algorithm adds beyond that (softmax's exp table and division, layernorm's integer
+  // square root and (g, b), their requant multiplier) shows as interaction.
+  m.lut = op.as<ILut>() || op.as<ILayerNorm>() || op.as<ISoftmax>();
   m.tail = !m.lut && !op.as<IConcat>() && !op.as<IGather>() && !op.as<IRearrange>();
   // A max pool (or requant) onto its input's own grid with multiplier exactly 1 and no clamp
   // inside the type: the integer result is already on the grid, its tail rounds and clips nothing.

@@ -268,7 +268,7 @@ TEST_CASE("attribution: the shares of each layer's error energy add up to 1", "[
   CHECK(compare_json(r)["layers"][1].contains("attribution"));
 }
 
-TEST_CASE("attribution: a MatMul of two activations (attention's Q·K^T and P·V)",
+TEST_CASE("attribution: a ViT block's MatMuls of two activations, layernorms, softmax and constants",
           "[attribution][transformer]") {
   const TestModel m = transformer_forms(1, 17);
   CompareInputs ci;
@@ -281,11 +281,11 @@ TEST_CASE("attribution: a MatMul of two activations (attention's Q·K^T and P·V
   const CompareRun run = run_compare(ci);
   REQUIRE(run.runs == 1);
   const IntGraph& g = run.graph;
-  int matmuls = 0;
+  std::map<std::string, int> kinds;
   for (const IOp& op : g.ops) {
-    if (!op.as<IActMatmul>()) continue;
-    INFO(op.output);
-    ++matmuls;
+    if (!op.as<IActMatmul>() && !op.as<ILayerNorm>() && !op.as<ISoftmax>()) continue;
+    INFO(op.output << " (" << kind_name(op) << ")");
+    ++kinds[kind_name(op)];
     const LayerEmulation em(g, op, run.fp32_graph);
     const std::vector<std::vector<float>> in = fp32_inputs(em, run);
     CHECK(em.run(in, Sources::none()) == run.fp32.at(em.float_output()).f32);
@@ -297,26 +297,24 @@ TEST_CASE("attribution: a MatMul of two activations (attention's Q·K^T and P·V
     }
     run_int_op(g, op, v);
     CHECK(em.run(in, Sources::all()) == dequantize(v.at(op.output)));
-    // Both inputs are activations: rounding them alone moves the result, the weight sources do not.
+    // Their inputs are activations: rounding them alone moves the result; no weight source does.
     CHECK(em.run(in, Sources::only(Source::InputRounding)) != run.fp32.at(em.float_output()).f32);
     CHECK(em.run(in, Sources::only(Source::WeightRounding)) == run.fp32.at(em.float_output()).f32);
   }
-  CHECK(matmuls == 2);
-  // As `compare --attribute` runs it: the constant-reading ops (the class token's Concat, the
-  // position embedding's Add) find their constants' FP32 values; only layernorm and softmax stay
-  // unattributed.
+  CHECK(kinds["act_matmul"] == 2);  // Q·K^T and P·V
+  CHECK(kinds["layernorm"] == 3);
+  CHECK(kinds["softmax"] == 1);
+  // As `compare --attribute` runs it: every layer is attributed, the constant-reading ops (the
+  // class token's Concat and requant, the position embedding's Add) with their constants' FP32
+  // values.
   std::map<std::string, std::string> skipped;
   const auto layers = attribute_layers(g, run.fp32_graph, run.fp32, run.ref.values, run.runs, &skipped);
-  for (const auto& [name, why] : skipped) {
-    INFO(name << ": " << why);
-    CHECK(why.find("layernorm and softmax") != std::string::npos);
-  }
+  for (const auto& [name, why] : skipped) FAIL_CHECK(name << ": " << why);
   int constant_readers = 0;
   for (const IOp& op : g.ops) {
     bool reads_constant = false;
     for (const std::string& in : op.inputs) reads_constant = reads_constant || !g.tensor(in).data.empty();
-    if (!reads_constant) continue;
-    ++constant_readers;
+    constant_readers += reads_constant;
     CHECK(layers.count(op.output) == 1);
   }
   CHECK(constant_readers >= 2);
