@@ -73,6 +73,18 @@ std::vector<std::vector<float>> fp32_inputs(const LayerEmulation& em, const Comp
   return in;
 }
 
+// The integer op on real inputs quantized as the host quantizes an input, dequantized.
+std::vector<float> int_op_on(const IntGraph& g, const IOp& op, const std::vector<std::vector<float>>& in) {
+  IntValues v;
+  for (size_t i = 0; i < op.inputs.size(); ++i) {
+    const ITensor& t = g.tensor(op.inputs[i]);
+    IntValue& q = v[op.inputs[i]] = IntValue{t.shape, t.dtype, t.scale, t.zero_point, {}};
+    for (float x : in[i]) q.data.push_back(quantize_linear(x, t.scale, t.zero_point, t.dtype));
+  }
+  run_int_op(g, op, v);
+  return dequantize(v.at(op.output));
+}
+
 }  // namespace
 
 TEST_CASE("attribution: each source alone on a Gemm computed by hand", "[attribution]") {
@@ -191,14 +203,7 @@ TEST_CASE("attribution: every source off is FP32, every source on the integer re
       const std::vector<std::vector<float>> in = fp32_inputs(em, run);
       CHECK(em.run(in, Sources::none()) == run.fp32.at(em.float_output()).f32);
       // On the FP32 inputs quantized as the host quantizes an input: run_int_op, bit for bit.
-      IntValues v;
-      for (size_t i = 0; i < op.inputs.size(); ++i) {
-        const ITensor& t = g.tensor(op.inputs[i]);
-        IntValue& q = v[op.inputs[i]] = IntValue{t.shape, t.dtype, t.scale, t.zero_point, {}};
-        for (float x : in[i]) q.data.push_back(quantize_linear(x, t.scale, t.zero_point, t.dtype));
-      }
-      run_int_op(g, op, v);
-      CHECK(em.run(in, Sources::all()) == dequantize(v.at(op.output)));
+      CHECK(em.run(in, Sources::all()) == int_op_on(g, op, in));
       std::vector<std::vector<float>> prev;
       for (const std::string& name : op.inputs) prev.push_back(chained.at(g.storage(name)));
       chained[op.output] = em.run(prev, Sources::all());
@@ -289,14 +294,7 @@ TEST_CASE("attribution: a ViT block's MatMuls of two activations, layernorms, so
     const LayerEmulation em(g, op, run.fp32_graph);
     const std::vector<std::vector<float>> in = fp32_inputs(em, run);
     CHECK(em.run(in, Sources::none()) == run.fp32.at(em.float_output()).f32);
-    IntValues v;
-    for (size_t i = 0; i < op.inputs.size(); ++i) {
-      const ITensor& t = g.tensor(op.inputs[i]);
-      IntValue& q = v[op.inputs[i]] = IntValue{t.shape, t.dtype, t.scale, t.zero_point, {}};
-      for (float x : in[i]) q.data.push_back(quantize_linear(x, t.scale, t.zero_point, t.dtype));
-    }
-    run_int_op(g, op, v);
-    CHECK(em.run(in, Sources::all()) == dequantize(v.at(op.output)));
+    CHECK(em.run(in, Sources::all()) == int_op_on(g, op, in));
     // Their inputs are activations: rounding them alone moves the result; no weight source does.
     CHECK(em.run(in, Sources::only(Source::InputRounding)) != run.fp32.at(em.float_output()).f32);
     CHECK(em.run(in, Sources::only(Source::WeightRounding)) == run.fp32.at(em.float_output()).f32);
