@@ -19,8 +19,6 @@ namespace tpusim::compiler {
 
 namespace {
 
-constexpr float kInf = std::numeric_limits<float>::infinity();
-
 // A constant operand of the FP32 graph as float: an initializer, or DequantizeLinear of one.
 std::vector<float> constant_floats(const Graph& f, const std::string& name) {
   if (const Tensor* t = f.constant(name); t && is_float(t->type)) return t->f32;
