@@ -229,9 +229,10 @@ CalibResult quantize_fp32(Graph fp32, const NpyArray& calib, const CalibConfig& 
   quantize_constant_activations(g, c.act_bits, r);
   for (size_t i = 0; i < pts.size(); ++i) {
     const std::string& t = pts[i];
-    const bool unsig = obs[i].min() >= 0 && !sym.count(t);
+    const bool symmetric_signed = sym.count(t) > 0;  // attention's K, V
+    const bool unsig = obs[i].min() >= 0 && !symmetric_signed;
     const QuantSpec spec{c.act_bits, !unsig};
-    const QuantParams p = calibrate(obs[i], spec, {c.method, unsig || sym.count(t), c.percentile});
+    const QuantParams p = calibrate(obs[i], spec, {c.method, unsig || symmetric_signed, c.percentile});
     r.params[t] = p;
     const QuantAttrs a{elem_of(spec), -1, {p.scale}, {p.zero_point}};
     const Tensor src = g.tensor(t);

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "compiler/calibrate_internal.h"
+#include "compiler/shape_infer.h"
 #include "quant/quantize.h"
 
 namespace tpusim::compiler {
@@ -35,11 +36,7 @@ bool constant_activation(const Graph& g, const Node& n, size_t i) {
   if (n.op == Op::Add && p && is_matmul_like(p->op) && g.constant(p->input(1)) &&
       g.consumers(p->outputs[0]).size() == 1)
     return false;  // a bias, folded into the accumulator
-  const Shape& y = g.tensor(n.outputs[0]).shape;
-  if (y.size() != 4 || c->shape.size() > 4) return c->elements() > 1;
-  for (size_t d = 0; d < c->shape.size(); ++d)
-    if (c->shape[d] != 1 && (y.size() - c->shape.size() + d != 1 || c->shape[d] != y[1])) return true;
-  return false;
+  return !channel_operand(c->shape, g.tensor(n.outputs[0]).shape);
 }
 
 }  // namespace

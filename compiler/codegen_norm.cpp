@@ -15,7 +15,6 @@ namespace tpusim::compiler::be {
 
 namespace {
 
-constexpr int64_t kMaxDim = 65535;   // the 16-bit n and c fields
 constexpr int64_t kTargetTiles = 8;  // enough bands for loads, compute and stores to overlap
 
 struct NormPlan {

@@ -19,7 +19,6 @@ namespace tpusim::compiler::be {
 
 namespace {
 
-constexpr int64_t kMaxDim = 65535;  // the 16-bit shape fields of the DMA instructions
 constexpr int64_t kMaxStride = std::numeric_limits<uint32_t>::max();
 
 struct View4 {

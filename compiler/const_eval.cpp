@@ -51,12 +51,6 @@ bool evaluable(Op op) {
 
 namespace const_eval_detail {
 
-std::vector<int64_t> strides_of(const Shape& s) {
-  std::vector<int64_t> st(s.size(), 1);
-  for (size_t i = s.size(); i-- > 1;) st[i - 1] = st[i] * s[i];
-  return st;
-}
-
 Tensor Eval::slice() const {
   const Tensor& x = in(0);
   const auto starts = ints("starts", 1), ends = ints("ends", 2);

@@ -9,17 +9,6 @@ namespace tpusim::compiler::const_eval_detail {
 
 namespace {
 
-// The element of a tensor of shape s that element i of the broadcast shape y reads.
-size_t broadcast_index(const Shape& s, const Shape& y, const std::vector<int64_t>& ys, int64_t i) {
-  int64_t off = 0, st = 1;
-  for (size_t d = s.size(); d-- > 0;) {
-    const size_t yd = d + y.size() - s.size();
-    if (s[d] != 1) off += (i / ys[yd] % y[yd]) * st;
-    st *= s[d];
-  }
-  return static_cast<size_t>(off);
-}
-
 double value(const Tensor& t, size_t i) {
   return is_float(t.type) ? t.f32[i] : static_cast<double>(t.ints[i]);
 }

@@ -11,8 +11,6 @@
 
 namespace tpusim::compiler::const_eval_detail {
 
-std::vector<int64_t> strides_of(const Shape& s);
-
 struct Eval {
   const Graph& g;
   const Node& n;

@@ -58,13 +58,13 @@ DdrMap allocate_ddr(const IntGraph& g, Program& p) {
     m.addr[name] = at;
     at = align_up(at + packed_bytes(t.dtype, static_cast<uint64_t>(num_elements(t.shape))), 64);
   }
+  place_concat_inputs(g, m);
   for (const auto& [name, t] : g.tensors)
-    if (!t.data.empty()) {  // a constant activation: its codes are data at its own address
+    if (!t.data.empty()) {  // a constant activation: its codes are data at its (final) address
       std::vector<int8_t> codes;
       for (int32_t v : t.data) codes.push_back(static_cast<int8_t>(v));  // uint8 codes wrap to their byte
       p.data.push_back({m.addr.at(name), pack_weights(codes, t.dtype)});
     }
-  place_concat_inputs(g, m);
   for (const IOp& op : g.ops) {
     OpConsts c;
     const int64_t channels =

@@ -12,6 +12,7 @@
 
 #include "compiler/fold_batchnorm.h"
 #include "compiler/lower_internal.h"
+#include "compiler/shape_infer.h"
 
 namespace tpusim::compiler::lowering {
 
@@ -39,20 +40,6 @@ void Lowerer::channel_affine(const Node& n) {
     if (static_cast<int64_t>(v->real.size()) != C) g.fail(n, fmt::format("expects {} per-channel values", C));
   affine_conv(n, deq_input(n, 0), s, t);
 }
-
-namespace {
-
-// Whether a constant of shape c, broadcast to the output y, is one value per channel of a 4-D
-// activation (or a scalar).
-bool channel_operand(const Shape& c, const Shape& y) {
-  if (num_elements(c) == 1) return true;
-  if (y.size() != 4 || c.size() > 4) return false;
-  for (size_t d = 0; d < c.size(); ++d)
-    if (c[d] != 1 && (y.size() - c.size() + d != 1 || c[d] != y[1])) return false;
-  return true;
-}
-
-}  // namespace
 
 bool Lowerer::constant_affine(const Node& n) {
   const bool c0 = is_constant(n.input(0)), c1 = is_constant(n.input(1));

@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "compiler/lower_internal.h"
+#include "compiler/shape_infer.h"
 #include "isa/numerics.h"
 #include "quant/transformer_params.h"
 
@@ -115,30 +116,15 @@ bool Lowerer::constant_activation(const Node& user, const std::string& name) {
 }
 
 const ITensor& Lowerer::broadcast_constant(const Node& user, const ITensor& c, const Shape& shape) {
-  const size_t r = shape.size();
-  if (c.shape.size() > r)
+  if (broadcast_shapes(c.shape, shape) != shape)
     g.fail(user, fmt::format("constant '{}' {} does not broadcast to {}", c.name, shape_str(c.shape),
                              shape_str(shape)));
-  std::vector<int64_t> stride(r, 0);  // element strides of c along the output's dims (0: repeated)
-  int64_t s = 1;
-  for (size_t d = c.shape.size(); d-- > 0;) {
-    const size_t od = r - c.shape.size() + d;
-    if (c.shape[d] != 1 && c.shape[d] != shape[od])
-      g.fail(user, fmt::format("constant '{}' {} does not broadcast to {}", c.name, shape_str(c.shape),
-                               shape_str(shape)));
-    stride[od] = c.shape[d] == 1 ? 0 : s;
-    s *= c.shape[d];
-  }
   std::string name = c.name + "_broadcast";
   while (out.tensors.count(name) || g.has(name)) name += "_";
   ITensor& t = add_tensor(name, shape, params(c), "");  // no FP32 tensor of this shape
-  const int64_t total = num_elements(shape);
-  t.data.resize(static_cast<size_t>(total));
-  for (int64_t i = 0; i < total; ++i) {
-    int64_t rest = i, at = 0;
-    for (size_t d = r; d-- > 0;) at += rest % shape[d] * stride[d], rest /= shape[d];
-    t.data[static_cast<size_t>(i)] = c.data[static_cast<size_t>(at)];
-  }
+  const std::vector<int64_t> ys = strides_of(shape);
+  for (int64_t i = 0; i < num_elements(shape); ++i)
+    t.data.push_back(c.data[broadcast_index(c.shape, shape, ys, i)]);
   return t;
 }
 

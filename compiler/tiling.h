@@ -85,7 +85,8 @@ struct MatmulPlan {
   uint64_t set_bytes = 0, in_off = 0, w_off = 0, b_off = 0, rq_off = 0, out_off = 0;
   std::vector<MatmulTile> tiles;
 };
-inline constexpr int64_t kMaxMatmulK = 65535;  // matmul's k and dma's c fields: 16 bits
+inline constexpr int64_t kMaxDim = 65535;  // the 16-bit shape fields (n, c, h, w, matmul's k)
+inline constexpr int64_t kMaxMatmulK = kMaxDim;
 // The largest tiles that fit, or nothing (also when k > kMaxMatmulK) (k is never split here:
 // codegen_ksplit.cpp does that).
 std::optional<MatmulPlan> try_plan_matmul(const MatmulShape& s, const Arch& a);
