@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "base/error.h"
+#include "models/model_builder.h"
 
 namespace tpusim::models {
 
@@ -15,51 +16,18 @@ const char* name(LayerKind k) {
     case LayerKind::GlobalAvgPool: return "GlobalAvgPool";
     case LayerKind::Add: return "Add";
     case LayerKind::Flatten: return "Flatten";
+    case LayerKind::Tokens: return "Tokens";
+    case LayerKind::ClassToken: return "ClassToken";
+    case LayerKind::PosEmbed: return "PosEmbed";
+    case LayerKind::LayerNorm: return "LayerNorm";
+    case LayerKind::Gelu: return "Gelu";
+    case LayerKind::Attention: return "Attention";
+    case LayerKind::ClassSelect: return "ClassSelect";
   }
   return "?";
 }
 
 namespace {
-
-// Builds a layer list; each helper returns the new layer's index.
-class Builder {
- public:
-  explicit Builder(ModelSpec& m) : m_(m) {}
-  int conv(const std::string& name, int in, int64_t in_ch, int64_t out_ch, int64_t k, int64_t stride,
-           bool relu, int64_t groups = 1) {
-    Layer l = base(name, LayerKind::Conv, {in});
-    l.in_ch = in_ch, l.out_ch = out_ch, l.kernel = k, l.stride = stride, l.pad = k / 2, l.groups = groups;
-    l.batchnorm = true;
-    l.act = relu ? Activation::Relu : Activation::None;
-    return push(l);
-  }
-  int linear(const std::string& name, int in, int64_t in_f, int64_t out_f, bool bn_relu) {
-    Layer l = base(name, LayerKind::Linear, {in});
-    l.in_ch = in_f, l.out_ch = out_f, l.batchnorm = bn_relu;
-    l.act = bn_relu ? Activation::Relu : Activation::None;
-    return push(l);
-  }
-  int maxpool(const std::string& name, int in) { return push(base(name, LayerKind::MaxPool, {in})); }
-  int gap(const std::string& name, int in) { return push(base(name, LayerKind::GlobalAvgPool, {in})); }
-  int flatten(const std::string& name, int in) { return push(base(name, LayerKind::Flatten, {in})); }
-  int add_relu(const std::string& name, int a, int b) {
-    Layer l = base(name, LayerKind::Add, {a, b});
-    l.act = Activation::Relu;
-    return push(l);
-  }
-
- private:
-  static Layer base(const std::string& name, LayerKind k, std::vector<int> in) {
-    Layer l;
-    l.name = name, l.kind = k, l.inputs = std::move(in);
-    return l;
-  }
-  int push(Layer l) {
-    m_.layers.push_back(std::move(l));
-    return static_cast<int>(m_.layers.size()) - 1;
-  }
-  ModelSpec& m_;
-};
 
 // LeNet-5's shape (two conv + pool stages, two FC layers) with BatchNorm and ReLU, widened to
 // 32/64 channels of 3x3 (LeNet's 6/16 of 5x5 tops out near 91% on Fashion-MNIST; 16/32 of 5x5
@@ -121,8 +89,11 @@ struct ZooEntry {
   void (*build)(ModelSpec&, Builder&);
   int64_t min_size;  // smallest H and W the layers accept
 };
-constexpr ZooEntry kZoo[] = {
-    {"lenet5", lenet5, 4}, {"resnet8", resnet8, 4}, {"mobilenet", mobilenet, 4}, {"mlp", mlp, 1}};
+constexpr ZooEntry kZoo[] = {{"lenet5", lenet5, 4},
+                             {"resnet8", resnet8, 4},
+                             {"mobilenet", mobilenet, 4},
+                             {"mlp", mlp, 1},
+                             {"vit_tiny", vit_tiny, 4}};
 
 }  // namespace
 
@@ -157,7 +128,7 @@ std::vector<ModelSpec::Shape> ModelSpec::shapes() const {
   };
   for (size_t i = 0; i < layers.size(); ++i) {
     const Layer& l = layers[i];
-    const size_t want = l.kind == LayerKind::Add ? 2 : 1;
+    const size_t want = l.kind == LayerKind::Add ? 2 : l.kind == LayerKind::Attention ? 3 : 1;
     if (l.inputs.size() != want) fail(l, fmt::format("has {} inputs, expected {}", l.inputs.size(), want));
     std::vector<Shape> in;
     for (int j : l.inputs) {
@@ -180,10 +151,10 @@ std::vector<ModelSpec::Shape> ModelSpec::shapes() const {
           fail(l, "kernel larger than the padded input");
         break;
       }
-      case LayerKind::Linear:
-        if (x.h != 1 || x.w != 1) fail(l, "input is not flat (put a Flatten before it)");
+      case LayerKind::Linear:  // on a flat input, or per token on a sequence
+        if (!x.seq && (x.h != 1 || x.w != 1)) fail(l, "input is not flat (put a Flatten before it)");
         if (x.c != l.in_ch) fail(l, fmt::format("expects {} input features, gets {}", l.in_ch, x.c));
-        y = {l.out_ch, 1, 1};
+        y.c = l.out_ch;
         break;
       case LayerKind::MaxPool:
         if (l.pool < 1 || x.h < l.pool || x.w < l.pool) fail(l, "window larger than the input");
@@ -191,9 +162,33 @@ std::vector<ModelSpec::Shape> ModelSpec::shapes() const {
         break;
       case LayerKind::GlobalAvgPool: y.h = y.w = 1; break;
       case LayerKind::Add:
-        if (in[1].c != x.c || in[1].h != x.h || in[1].w != x.w) fail(l, "inputs have different shapes");
+        if (in[1].c != x.c || in[1].h != x.h || in[1].w != x.w || in[1].seq != x.seq)
+          fail(l, "inputs have different shapes");
         break;
-      case LayerKind::Flatten: y = {x.c * x.h * x.w, 1, 1}; break;
+      case LayerKind::Flatten:
+        if (x.seq) fail(l, "input is a token sequence");
+        y = {x.c * x.h * x.w, 1, 1};
+        break;
+      case LayerKind::Tokens:
+        if (x.seq) fail(l, "input is already a token sequence");
+        y = {x.c, x.h * x.w, 1, true};
+        break;
+      case LayerKind::ClassToken:
+      case LayerKind::PosEmbed:
+      case LayerKind::ClassSelect:
+      case LayerKind::Attention:
+        if (!x.seq) fail(l, "input is not a token sequence (put Tokens before it)");
+        if (l.kind == LayerKind::ClassToken) y.h = x.h + 1;
+        if (l.kind == LayerKind::ClassSelect) y = {x.c, 1, 1};
+        if (l.kind == LayerKind::Attention) {
+          for (const Shape& o : in)
+            if (o.c != x.c || o.h != x.h || !o.seq) fail(l, "q, k and v have different shapes");
+          if (l.heads < 1 || x.c % l.heads)
+            fail(l, fmt::format("{} heads do not divide {} features", l.heads, x.c));
+        }
+        break;
+      case LayerKind::LayerNorm:
+      case LayerKind::Gelu: break;
     }
     out.push_back(y);
   }
@@ -220,9 +215,16 @@ int64_t ModelSpec::macs() const {
     const Layer& l = layers[i];
     if (l.kind == LayerKind::Conv)
       total += s[i].c * s[i].h * s[i].w * (l.in_ch / l.groups) * l.kernel * l.kernel;
-    if (l.kind == LayerKind::Linear) total += l.in_ch * l.out_ch;
+    if (l.kind == LayerKind::Linear) total += s[i].h * l.in_ch * l.out_ch;      // h tokens (1 if flat)
+    if (l.kind == LayerKind::Attention) total += 2 * s[i].h * s[i].h * s[i].c;  // Q*K^T and P*V
   }
   return total;
+}
+
+bool ModelSpec::transformer() const {
+  for (const Layer& l : layers)
+    if (l.kind == LayerKind::LayerNorm || l.kind == LayerKind::Attention) return true;
+  return false;
 }
 
 }  // namespace tpusim::models

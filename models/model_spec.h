@@ -16,10 +16,21 @@ enum class LayerKind {
   GlobalAvgPool,  // mean over H x W, keeps [N, C, 1, 1]
   Add,            // elementwise sum of two inputs, act
   Flatten,        // [N, C, H, W] -> [N, C*H*W]
+  // Transformer layers (vit_tiny). A token sequence [N, T, D] has Shape{D, T, 1, seq = true}.
+  Tokens,       // [N, C, H, W] -> [N, H*W, C] (the patch grid as a sequence)
+  ClassToken,   // prepends a learned token [D]: T -> T + 1
+  PosEmbed,     // adds a learned position embedding [T, D]
+  LayerNorm,    // over the last axis (features), learned gamma and beta
+  Gelu,         // the exact (erf) GELU, elementwise
+  Attention,    // inputs q, k, v [N, T, D]: softmax(q_h k_h^T) v_h per head, heads merged again
+  ClassSelect,  // [N, T, D] -> [N, D]: the class token's row (token 0)
 };
 const char* name(LayerKind k);
 
 enum class Activation { None, Relu };
+
+// LayerNorm's epsilon (training, fake quant and export).
+inline constexpr double kLayerNormEps = 1e-5;
 
 // Index of the model input in Layer::inputs.
 inline constexpr int kImage = -1;
@@ -35,6 +46,11 @@ struct Layer {
   Activation act = Activation::None;
   // MaxPool: square window and stride.
   int64_t pool = 2;
+  // Attention: number of heads (divides D). Linear: a constant factor on weight and bias, the
+  // attention's 1/sqrt(head_dim) folded into the query projection (the integer graph then needs
+  // no extra rescale before Q*K^T).
+  int64_t heads = 1;
+  double out_scale = 1.0;
 };
 
 struct ModelSpec {
@@ -45,15 +61,18 @@ struct ModelSpec {
   // Output shape [C, H, W] (H = W = 1 after Linear/Flatten: then C holds the features) of a layer.
   struct Shape {
     int64_t c = 0, h = 0, w = 0;
+    bool seq = false;  // a token sequence: c features, h tokens, w = 1
   };
   std::vector<Shape> shapes() const;  // one per layer; also validates the spec (throws Error)
   // Indices of the layers that quantize weights (Conv/Linear), in order; the first and last of
   // them take the first/last-layer bit-width overrides.
   std::vector<int> weight_layers() const;
-  int64_t macs() const;  // multiply-accumulates per image
+  int64_t macs() const;      // multiply-accumulates per image
+  bool transformer() const;  // has transformer layers (exported at opset 17 for LayerNormalization)
 };
 
-// lenet5 (LeNet-style, BN), resnet8 (residual Adds), mobilenet (depthwise separable), mlp.
+// lenet5 (LeNet-style, BN), resnet8 (residual Adds), mobilenet (depthwise separable), mlp,
+// vit_tiny (a small vision transformer).
 std::vector<std::string> model_names();
 // The named model for images of in_ch x height x width and `classes` outputs. Throws Error
 // naming the model (and listing the known ones) for an unknown name or a too-small input.

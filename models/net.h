@@ -14,11 +14,15 @@ namespace tpusim::models {
 
 class LayerParamsImpl : public torch::nn::Module {
  public:
-  LayerParamsImpl(const Layer& l, int64_t fan_in);
-  torch::Tensor weight, bias;  // bias undefined when the layer has BN
-  // BatchNorm (undefined without): gamma, beta, running mean and variance.
+  // `out`: the layer's output shape; `transformer`: a transformer's initialisation (Linear weights
+  // N(0, 1/fan_in) instead of He's 2/fan_in for ReLU networks).
+  LayerParamsImpl(const Layer& l, int64_t fan_in, const ModelSpec::Shape& out, bool transformer);
+  // Conv/Linear: the weight, bias undefined when the layer has BN. ClassToken: the token [1, 1, D];
+  // PosEmbed: the embedding [1, T, D] (weight only).
+  torch::Tensor weight, bias;
+  // BatchNorm (undefined without): gamma, beta, running mean and variance. LayerNorm: gamma, beta.
   torch::Tensor gamma, beta, running_mean, running_var;
-  static constexpr double kBnEps = 1e-5, kBnMomentum = 0.1;
+  static constexpr double kBnEps = 1e-5, kBnMomentum = 0.1, kLnEps = kLayerNormEps;
 };
 TORCH_MODULE(LayerParams);
 
@@ -45,8 +49,15 @@ class NetImpl : public torch::nn::Module {
   // shared geometry of the FP32 and fake-quant forwards). Conv/Linear only: no BN, no activation.
   torch::Tensor linear_op(size_t i, const torch::Tensor& x, const torch::Tensor& w,
                           const torch::Tensor& b) const;
-  // MaxPool, GlobalAvgPool, Add, Flatten (no activation).
+  // Every other layer's float op (no activation): MaxPool, GlobalAvgPool, Add, Flatten and the
+  // transformer layers (ClassToken/PosEmbed with their own parameter, LayerNorm, softmax attention).
   torch::Tensor shape_op(size_t i, const std::vector<torch::Tensor>& in) const;
+  // ClassToken / PosEmbed of layer i with the given constant (the parameter, or it quantized).
+  torch::Tensor embed_op(size_t i, const torch::Tensor& x, const torch::Tensor& constant) const;
+  torch::Tensor layer_norm(size_t i, const torch::Tensor& x) const;
+  // [N, T, D] <-> [N, heads, T, D / heads].
+  static torch::Tensor split_heads(const torch::Tensor& x, int64_t heads);
+  static torch::Tensor merge_heads(const torch::Tensor& x);
 
  private:
   ModelSpec spec_;

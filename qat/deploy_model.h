@@ -25,6 +25,12 @@ struct DeployLayer {
   // MaxPool and Flatten keep their input's parameters and leave this unset.
   bool has_out = false;
   QuantParams out;
+  // ClassToken / PosEmbed: `weight` holds the constant ([1, 1, D] / [1, T, D]); quantized models
+  // put it on this per-tensor grid. LayerNorm: gamma and beta [D]. Attention (quantized): the
+  // grids of Q*K^T and of the softmax, in that order.
+  QuantParams constant;
+  std::vector<float> gamma, beta;
+  std::vector<QuantParams> inner;
 };
 
 struct DeployModel {

@@ -74,6 +74,20 @@ onnx::NodeProto& GraphWriter::node(const std::string& op, const std::vector<std:
   return *n;
 }
 
+std::string GraphWriter::int64s(const std::string& name, const std::vector<int64_t>& dims,
+                                const std::vector<int64_t>& v) {
+  onnx::TensorProto* t = init(name, dims, kOnnxInt64);
+  for (int64_t x : v) t->add_int64_data(x);
+  return name;
+}
+
+void GraphWriter::attr(onnx::NodeProto& n, const std::string& name, float v) {
+  auto* a = n.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::FLOAT);
+  a->set_f(v);
+}
+
 void GraphWriter::attr(onnx::NodeProto& n, const std::string& name, int64_t v) {
   auto* a = n.add_attribute();
   a->set_name(name);

@@ -14,8 +14,8 @@
 namespace tpusim::qat {
 
 // ONNX TensorProto.DataType ids (libonnx 1.12 predates INT4/UINT4, so they are spelled here).
-constexpr int32_t kOnnxFloat = 1, kOnnxUInt8 = 2, kOnnxInt8 = 3, kOnnxInt32 = 6, kOnnxUInt4 = 21,
-                  kOnnxInt4 = 22;
+constexpr int32_t kOnnxFloat = 1, kOnnxUInt8 = 2, kOnnxInt8 = 3, kOnnxInt32 = 6, kOnnxInt64 = 7,
+                  kOnnxUInt4 = 21, kOnnxInt4 = 22;
 int32_t onnx_type(DType t);
 // The type a grid's integers are written in: its storage type, or the 8-bit type of the same
 // signedness (the compiler's narrow_storage pass reads them back into 4 bits).
@@ -37,11 +37,15 @@ class GraphWriter {
   // Integers in raw_data: 4-bit two per byte (low nibble first), int32 little-endian.
   std::string ints(const std::string& name, const std::vector<int64_t>& dims, DType t,
                    const std::vector<int32_t>& v);
+  // int64 values (shapes, indices) in int64_data.
+  std::string int64s(const std::string& name, const std::vector<int64_t>& dims,
+                     const std::vector<int64_t>& v);
   // A node named after its single output.
   onnx::NodeProto& node(const std::string& op, const std::vector<std::string>& inputs,
                         const std::string& out);
   static void attr(onnx::NodeProto& n, const std::string& name, int64_t v);
   static void attr(onnx::NodeProto& n, const std::string& name, const std::vector<int64_t>& v);
+  static void attr(onnx::NodeProto& n, const std::string& name, float v);
   // x -> QuantizeLinear -> "<prefix>_q" -> DequantizeLinear -> out, with "<prefix>_scale" and
   // "<prefix>_zero_point" as parameters.
   std::string quant_dequant(const std::string& x, const std::string& prefix, const std::string& out,

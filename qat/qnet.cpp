@@ -18,8 +18,14 @@ namespace {
 constexpr double kMinBnScale = 1e-4;
 
 bool has_weights(const Layer& l) { return l.kind == LayerKind::Conv || l.kind == LayerKind::Linear; }
+bool is_transformer_op(const Layer& l) {
+  return l.kind == LayerKind::ClassToken || l.kind == LayerKind::PosEmbed || l.kind == LayerKind::LayerNorm ||
+         l.kind == LayerKind::Attention;
+}
 bool requantizes(const Layer& l) {
-  return has_weights(l) || l.kind == LayerKind::Add || l.kind == LayerKind::GlobalAvgPool;
+  return has_weights(l) || l.kind == LayerKind::Add || l.kind == LayerKind::GlobalAvgPool ||
+         l.kind == LayerKind::LayerNorm || l.kind == LayerKind::Gelu || l.kind == LayerKind::Attention ||
+         l.kind == LayerKind::ClassToken || l.kind == LayerKind::PosEmbed;
 }
 
 std::vector<float> to_vector(const torch::Tensor& t) {
@@ -70,15 +76,21 @@ QuantNetImpl::QuantNetImpl(models::Net net, const QuantConfig& config)
     act_bits[i] = bits.act;
   }
   act_bits[n - 1] = config.output_bits;
+  // Attention's K and V are read by the MAC array as weights: symmetric grids.
+  std::vector<bool> symmetric(n);
+  for (const Layer& l : spec.layers)
+    if (l.kind == LayerKind::Attention)
+      for (size_t k = 1; k < 3; ++k)
+        if (l.inputs[k] >= 0 && source_[l.inputs[k]] >= 0) symmetric[source_[l.inputs[k]]] = true;
 
   aq_.assign(n, nullptr);
   wq_.assign(n, nullptr);
   for (size_t i = 0; i < n; ++i) {
     const Layer& l = spec.layers[i];
     if (requantizes(l))
-      aq_[i] = register_module(
-          l.name + "_aq",
-          ActQuantizer(l.name, config.algo, QuantSpec{act_bits[i], !nonneg[i], false}, config.observer));
+      aq_[i] = register_module(l.name + "_aq",
+                               ActQuantizer(l.name, config.algo, QuantSpec{act_bits[i], !nonneg[i], false},
+                                            config.observer, symmetric[i]));
     if (has_weights(l)) {
       // DoReFa's tanh normalisation drops the weight's scale, which only a following BN restores.
       const Algo a = config.algo == Algo::Dorefa && !l.batchnorm ? Algo::Ema : config.algo;
@@ -87,12 +99,16 @@ QuantNetImpl::QuantNetImpl(models::Net net, const QuantConfig& config)
                                                QuantSpec{w_bits[i], true, config.narrow_weights}, l.out_ch));
     }
   }
+  add_transformer_quantizers(act_bits);
 }
 
 void QuantNetImpl::set_mode(QuantMode m) {
   image_q_->set_mode(m == QuantMode::Observe ? QuantMode::Off : m);
   for (auto& q : aq_)
     if (q) q->set_mode(m);
+  for (auto* v : {&scores_q_, &probs_q_})
+    for (auto& q : *v)
+      if (q) q->set_mode(m);
   for (auto& q : wq_)
     if (q) q->set_mode(m == QuantMode::Observe ? QuantMode::Off : m);
 }
@@ -104,8 +120,9 @@ ActQuantizer QuantNetImpl::out_quantizer(int layer) const {
 
 std::vector<ActQuantizer> QuantNetImpl::act_quantizers() const {
   std::vector<ActQuantizer> v{image_q_};
-  for (const auto& q : aq_)
-    if (q) v.push_back(q);
+  for (size_t i = 0; i < aq_.size(); ++i)
+    for (const ActQuantizer& q : {scores_q_[i], probs_q_[i], aq_[i]})
+      if (q) v.push_back(q);
   return v;
 }
 
@@ -190,6 +207,9 @@ torch::Tensor QuantNetImpl::forward(const torch::Tensor& image) {
         y = y / (y.dim() == 4 ? sf.view({1, -1, 1, 1}) : sf.view({1, -1}));
         y = net_->batchnorm(i, y, true);
       }
+    } else if (is_transformer_op(l)) {
+      out.push_back(transformer_op(i, in));  // quantized onto its output grid
+      continue;
     } else {
       y = net_->shape_op(i, in);
     }
@@ -221,6 +241,7 @@ DeployModel QuantNetImpl::deploy() {
       dl.has_out = true;
       dl.out = aq_[i]->params();
     }
+    deploy_transformer(i, dl);
   }
   return d;
 }
@@ -232,6 +253,12 @@ DeployModel deploy_fp32(models::Net& net) {
   d.layers.resize(d.spec.layers.size());
   for (size_t i = 0; i < d.spec.layers.size(); ++i) {
     const Layer& l = d.spec.layers[i];
+    if (l.kind == LayerKind::LayerNorm) {
+      d.layers[i].gamma = to_vector(net->params(i)->gamma);
+      d.layers[i].beta = to_vector(net->params(i)->beta);
+    }
+    if (l.kind == LayerKind::ClassToken || l.kind == LayerKind::PosEmbed)
+      d.layers[i].weight = to_vector(net->params(i)->weight);
     if (l.kind != LayerKind::Conv && l.kind != LayerKind::Linear) continue;
     const auto [w, b] = net->folded(i);
     d.layers[i].weight = to_vector(w);

@@ -3,9 +3,14 @@
 // int32 bias at s_in*s_w, requant after each conv/FC/add/average pool, ReLU folded into the clamp,
 // max pool and flatten keep their input's grid, the image on the exact uint8 pixel grid 1/255). So
 // fake-quant accuracy predicts what the integer reference and the simulator compute.
+// Transformer layers (qnet_transformer.cpp): LayerNorm and the attention's softmax compute the
+// machine's integer algorithm in the forward (qat/fake_quant_transformer.h); Q*K^T, the softmax
+// and P*V each have their own grid; K and V are symmetric (the MAC array reads them as weights);
+// the class token and position embedding are per-tensor constants on their own range.
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -50,8 +55,19 @@ class QuantNetImpl : public torch::nn::Module {
   std::pair<torch::Tensor, std::vector<float>> quantized_weight(size_t i, bool fold, bool grad);
   bool dorefa_then_fold(size_t i) const;
   torch::Tensor channel_view(size_t i, const torch::Tensor& v) const;
+  // Transformer layers: ClassToken/PosEmbed (their constant quantized), LayerNorm, Attention.
+  torch::Tensor transformer_op(size_t i, const std::vector<torch::Tensor>& in);
+  // The class token / position embedding of layer i on its per-tensor grid (min/max of its own
+  // values, as the compiler's calibrator quantizes such constants), straight-through gradient.
+  std::pair<torch::Tensor, QuantParams> quantized_constant(size_t i) const;
+  // y = the fake-quantized float op's value replaced by the integer op's when both grids are set.
+  torch::Tensor integer_value(const torch::Tensor& fq, const std::function<torch::Tensor()>& int_op) const;
+  void add_transformer_quantizers(const std::vector<int>& act_bits);
+  void deploy_transformer(size_t i, DeployLayer& d);
   models::Net net_;
   QuantConfig config_;
+  std::vector<int> act_bits_;                     // per layer
+  std::vector<ActQuantizer> scores_q_, probs_q_;  // per Attention layer: Q*K^T and softmax grids
   bool bn_frozen_ = false;
   ActQuantizer image_q_{nullptr};
   std::vector<ActQuantizer> aq_;     // per layer; null for max pool / flatten

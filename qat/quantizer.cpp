@@ -51,11 +51,12 @@ float pact_alpha_for_scale(float scale, int32_t qmax) {
 // ---- ActQuantizer ----
 
 ActQuantizerImpl::ActQuantizerImpl(std::string tensor_name, Algo algo, QuantSpec spec,
-                                   ObserverOptions observer)
+                                   ObserverOptions observer, bool symmetric)
     : name_(std::move(tensor_name)),
       algo_(effective_act_algo(algo, spec)),
       spec_(checked_spec(name_, spec)),
-      obs_opt_(observer) {
+      obs_opt_(observer),
+      force_symmetric_(symmetric) {
   if (!(obs_opt_.ema_decay >= 0 && obs_opt_.ema_decay <= 1))
     throw Error(fmt::format("quantizer '{}': EMA decay {} must lie in [0, 1]", name_, obs_opt_.ema_decay));
   observer_ = std::make_unique<RangeObserver>(name_, obs_opt_);
@@ -161,12 +162,13 @@ void ActQuantizerImpl::calibrate_from(const RangeObserver& observer, const Calib
   if (algo_ == Algo::Dorefa)
     throw Error(fmt::format("quantizer '{}': the dorefa grid is fixed and cannot be calibrated", name_));
   CalibOptions o = opt;
-  if (algo_ != Algo::Fixed && symmetric()) o.symmetric = true;  // only Fixed holds any zero point
+  if ((algo_ != Algo::Fixed || force_symmetric_) && symmetric())
+    o.symmetric = true;  // only Fixed holds any zero point
   set_params(tpusim::calibrate(observer, spec_, o));
 }
 
 bool ActQuantizerImpl::symmetric() const {
-  return !spec_.is_signed || algo_ == Algo::Lsq || algo_ == Algo::Pact;
+  return force_symmetric_ || !spec_.is_signed || algo_ == Algo::Lsq || algo_ == Algo::Pact;
 }
 
 void ActQuantizerImpl::set_params(const QuantParams& p) {
@@ -181,7 +183,7 @@ void ActQuantizerImpl::set_params(const QuantParams& p) {
                             spec_.qmin(), spec_.qmax()));
   if (algo_ == Algo::Dorefa)
     throw Error(fmt::format("quantizer '{}': the dorefa grid is fixed (scale 1/{})", name_, spec_.qmax()));
-  if (algo_ != Algo::Fixed && symmetric() && p.zero_point != 0)
+  if ((algo_ != Algo::Fixed || force_symmetric_) && symmetric() && p.zero_point != 0)
     throw Error(fmt::format("quantizer '{}': a {} quantizer on this grid is symmetric, got zero point {}",
                             name_, qat::name(algo_), p.zero_point));
   const double s = p.scale, zp = p.zero_point;
@@ -189,7 +191,7 @@ void ActQuantizerImpl::set_params(const QuantParams& p) {
     fill(step_, s);
   } else if (algo_ == Algo::Pact) {
     fill(step_, pact_alpha_for_scale(p.scale, spec_.qmax()));
-  } else if (algo_ == Algo::Ema && symmetric()) {  // unsigned: [0, qmax * s]
+  } else if ((algo_ == Algo::Ema || force_symmetric_) && symmetric()) {  // [0, qmax * s]
     fill(lo_, 0);
     fill(hi_, spec_.qmax() * s);
   } else {  // the grid's own range: exact in double, so params_from_range gives back (scale, zp)
@@ -214,7 +216,7 @@ QuantParams ActQuantizerImpl::params() const {
     case Algo::Ema:
     case Algo::Fixed:
       return params_from_range(lo_.item<double>(), hi_.item<double>(), spec_,
-                               algo_ == Algo::Ema && symmetric());
+                               (algo_ == Algo::Ema || force_symmetric_) && symmetric());
   }
   if (!std::isfinite(p.scale) || p.scale <= 0)
     throw Error(fmt::format("quantizer '{}': learned {} went to {} (scale must stay positive)", name_,

@@ -41,7 +41,10 @@ enum class QuantMode {
 // Dorefa: none. The observer and the mode are not saved.
 class ActQuantizerImpl : public torch::nn::Module {
  public:
-  ActQuantizerImpl(std::string tensor_name, Algo algo, QuantSpec spec, ObserverOptions observer = {});
+  // `symmetric`: zero point 0 whatever the algorithm (attention's K and V, which the MAC array
+  // reads as weights).
+  ActQuantizerImpl(std::string tensor_name, Algo algo, QuantSpec spec, ObserverOptions observer = {},
+                   bool symmetric = false);
   torch::Tensor forward(const torch::Tensor& x);
 
   void set_mode(QuantMode m);
@@ -83,6 +86,7 @@ class ActQuantizerImpl : public torch::nn::Module {
   QuantSpec spec_;
   ObserverOptions obs_opt_;
   QuantMode mode_ = QuantMode::Off;
+  bool force_symmetric_ = false;
   std::unique_ptr<RangeObserver> observer_;
   torch::Tensor lo_, hi_, init_;  // buffers: EMA/fixed range [lo, hi]; init_ = 1 once set
   torch::Tensor step_;            // parameter: LSQ step or PACT alpha (one element)

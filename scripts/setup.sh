@@ -12,6 +12,7 @@ PACKAGES=(
   libsystemc-dev libfmt-dev libspdlog-dev catch2 libtorch-dev
   libonnx-dev libprotobuf-dev protobuf-compiler libyaml-cpp-dev nlohmann-json3-dev
   libcli11-dev zlib1g-dev libbenchmark-dev libhwy-dev dataset-fashion-mnist
+  libopenblas0-openmp  # libtorch's BLAS: Debian's default reference BLAS trains vit_tiny 5x slower
   python3-numpy python3-matplotlib python3-torch python3-torchvision python3-onnx libonnx-testdata
   clang libclang-rt-14-dev  # the sanitized CI build and the libFuzzer targets (scripts/fuzz.sh)
 )
