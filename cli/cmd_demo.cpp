@@ -17,7 +17,7 @@ Command add_demo(CLI::App& root) {
   c->add_option("-o,--out", o->out,
                 "Output folder (reused: finished steps with unchanged options are skipped)")
       ->capture_default_str();
-  c->add_option("--model", o->model, "lenet5, resnet8, mobilenet or mlp")->capture_default_str();
+  c->add_option("--model", o->model, "lenet5, resnet8, mobilenet, mlp or vit_tiny")->capture_default_str();
   c->add_option("--dataset", o->dataset, "fashion-mnist, fashion-mnist:DIR, mnist:DIR or cifar10:DIR")
       ->capture_default_str();
   c->add_option("--arch", o->arch, "Architecture: preset name or YAML file")->capture_default_str();
@@ -38,7 +38,9 @@ Command add_demo(CLI::App& root) {
   c->add_option("--compare-images", o->compare_images, "Test images of the per-layer comparison")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  c->add_option("--variants", o->variants, "Subset of ptq_w8a8, qat_w8a8, ptq_w4a4, qat_w4a4 (default: all)")
+  c->add_option("--variants", o->variants,
+                "Subset of ptq_w8a8, qat_w8a8, ptq_w4a4, qat_w4a4, ptq_w4a8, qat_w4a8 (default: the first "
+                "four; vit_tiny: ptq_w8a8, qat_w8a8, qat_w4a8)")
       ->delimiter(',');
   c->add_flag("--plots,!--no-plots", o->plots, "Make the PNG plots (scripts/demo_plots.py, matplotlib)")
       ->capture_default_str();

@@ -51,6 +51,12 @@ void add_train_options(CLI::App* c, qat::TrainOptions& t) {
   c->add_flag("--resume", t.resume, "Continue from OUT/checkpoint.pt (at most one epoch is lost)");
 }
 
+// Whether the user chose any part of the optimizer recipe (then a transformer keeps SGD's defaults
+// for the rest rather than a mix).
+bool recipe_given(const CLI::App* c) {
+  return c->count("--optimizer") + c->count("--lr") + c->count("--weight-decay") > 0;
+}
+
 void add_quant_options(CLI::App* c, std::string& bits, qat::QuantConfig& q,
                        std::vector<std::string>& layer_bits, std::string& qtable) {
   c->add_option("--bits", bits, "Weight and activation bits: w8a8, w4a4, w4a8, w2a2, ... (2..8)")
@@ -95,13 +101,16 @@ Command add_train(CLI::App& root) {
   o->job = workflow::default_train_job();
   CLI::App* c =
       root.add_subcommand("train", "Train an FP32 model (writes OUT/model.onnx, report.json, model.pt)");
-  c->add_option("--model", o->job.model, "lenet5, resnet8, mobilenet or mlp")->capture_default_str();
+  c->add_option("--model", o->job.model, "lenet5, resnet8, mobilenet, mlp or vit_tiny")
+      ->capture_default_str();
   c->add_option("-o,--out", o->job.out, "Output folder")->required();
   add_data_options(c, o->job.data);
   add_train_options(c, o->job.train);
   c->add_option("--threads", o->threads, "libtorch threads (0 = all cores)");
-  return {c, [o] {
+  return {c, [o, c] {
             workflow::set_training_threads(o->threads);
+            if (workflow::is_transformer(o->job.model) && !recipe_given(c))
+              workflow::use_transformer_recipe(o->job.train, false, {});
             o->job.train.progress = show_progress();
             workflow::run_train(o->job);
           }};
@@ -168,9 +177,11 @@ Command add_qat(CLI::App& root) {
   add_train_options(c, o->job.train);
   c->get_option("--lr")->description("Initial learning rate (0 = 0.0001 at w8a8, else 0.01)");
   c->add_option("--threads", o->threads, "libtorch threads (0 = all cores)");
-  return {c, [o] {
+  return {c, [o, c] {
             workflow::set_training_threads(o->threads);
             apply_bits(o->job.bits, o->layer_bits, o->qtable, o->job.from, o->job.quant);
+            if (workflow::is_transformer(workflow::trained_model_name(o->job.from)) && !recipe_given(c))
+              workflow::use_transformer_recipe(o->job.train, true, o->job.quant.bits);
             const auto a = qat::algo_from_name(o->algo);
             if (!a || *a == qat::Algo::Fixed)
               throw Error(fmt::format("--algo '{}': expected ema, lsq, pact or dorefa", o->algo));

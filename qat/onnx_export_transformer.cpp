@@ -154,8 +154,10 @@ void Exporter::emit_transformer(size_t i, const std::vector<std::string>& in, co
         heads[k] = t + "_heads";
       }
       // Each MatMul / Softmax output on its grid (or named alike in the FP32 export).
+      // The layer's own grid (after P*V) takes the layer's name as its prefix, as finish() names it.
       auto point = [&](const std::string& y, const std::string& name, const QuantParams* grid) {
-        if (grid) return quant_dequant(clip_to(y, name, *grid), name, name, *grid);
+        const std::string prefix = grid == own ? n : name;
+        if (grid) return quant_dequant(clip_to(y, prefix, *grid), prefix, name, *grid);
         auto* last = g->mutable_node(g->node_size() - 1);  // FP32: the op's output takes the name
         last->set_output(0, name);
         last->set_name(name);

@@ -35,6 +35,15 @@ Grid grid_of(const ActQuantizer& q) {
 void QuantNetImpl::add_transformer_quantizers(const std::vector<int>& act_bits) {
   const models::ModelSpec& spec = net_->spec();
   act_bits_ = act_bits;
+  // A grid narrower than its 4-bit container needs a Clip before its QuantizeLinear, which the
+  // compiler does not take after a Concat or inside the attention; 8- and 4-bit only.
+  if (spec.transformer())
+    for (size_t i = 0; i < spec.layers.size(); ++i)
+      if (aq_[i] && act_bits[i] != 8 && act_bits[i] != 4)
+        throw Error(
+            fmt::format("model '{}': {}-bit activations at layer '{}': a transformer's activations "
+                        "are 8- or 4-bit (its softmax, LayerNorm and class-token grids)",
+                        spec.name, act_bits[i], spec.layers[i].name));
   scores_q_.assign(spec.layers.size(), nullptr);
   probs_q_.assign(spec.layers.size(), nullptr);
   for (size_t i = 0; i < spec.layers.size(); ++i) {

@@ -10,6 +10,7 @@
 #include "base/file_io.h"
 #include "workflow/demo_steps.h"
 #include "workflow/python_script.h"
+#include "workflow/qat_jobs.h"
 
 namespace tpusim::workflow {
 
@@ -29,7 +30,9 @@ bool make_plots(const std::string& report) { return run_python_script("demo_plot
 void run_demo(const DemoOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const Arch arch = resolve_arch(o.arch);
-  const std::vector<std::string>& names = o.variants.empty() ? demo_variant_names() : o.variants;
+  const std::vector<std::string>& names =
+      o.variants.empty() ? demo_variant_names(o.from.empty() ? o.model : trained_model_name(o.from))
+                         : o.variants;
   std::vector<const VariantSpec*> specs;
   for (const std::string& n : names) specs.push_back(&variant_spec(n));  // unknown names fail before training
   fs::create_directories(o.out);

@@ -19,13 +19,14 @@ struct DemoOptions {
   int qat8_epochs = 1, qat4_epochs = 2;
   int64_t train_limit = 0, test_limit = 0;  // 0 = the whole split
   int64_t compare_images = 100;             // test images of the per-layer comparison
-  std::vector<std::string> variants;        // empty = all of demo_variant_names()
+  std::vector<std::string> variants;        // empty = all of demo_variant_names(model)
   bool plots = true;
   int threads = 0;  // 0 = every core
   bool progress = true;
 };
 
-const std::vector<std::string>& demo_variant_names();
+// The CNNs: PTQ and QAT at W8A8 and W4A4; transformers: PTQ W8A8, QAT W8A8 and QAT W4A8.
+const std::vector<std::string>& demo_variant_names(const std::string& model);
 void run_demo(const DemoOptions& o);
 
 }  // namespace tpusim::workflow

@@ -26,6 +26,9 @@ const VariantSpec& variant_spec(const std::string& name) {
       {"qat_w8a8", "QAT W8A8 (ema)", "qat", "w8a8", "ema", 1},
       {"ptq_w4a4", "PTQ W4A4 (mse)", "ptq", "w4a4", "mse", 0},
       {"qat_w4a4", "QAT W4A4 (lsq)", "qat", "w4a4", "lsq", 2},
+      // Transformers: 4-bit weights, 8-bit activations (softmax and LayerNorm outputs keep 8 bits).
+      {"ptq_w4a8", "PTQ W4A8 (mse)", "ptq", "w4a8", "mse", 0},
+      {"qat_w4a8", "QAT W4A8 (ema)", "qat", "w4a8", "ema", 2},
   };
   for (const VariantSpec& s : specs)
     if (s.name == name) return s;
@@ -34,9 +37,10 @@ const VariantSpec& variant_spec(const std::string& name) {
   throw Error(fmt::format("unknown demo variant '{}' (expected {})", name, names));
 }
 
-const std::vector<std::string>& demo_variant_names() {
-  static const std::vector<std::string> names = {"ptq_w8a8", "qat_w8a8", "ptq_w4a4", "qat_w4a4"};
-  return names;
+const std::vector<std::string>& demo_variant_names(const std::string& model) {
+  static const std::vector<std::string> cnn = {"ptq_w8a8", "qat_w8a8", "ptq_w4a4", "qat_w4a4"};
+  static const std::vector<std::string> transformer = {"ptq_w8a8", "qat_w8a8", "qat_w4a8"};
+  return is_transformer(model) ? transformer : cnn;
 }
 
 namespace {
@@ -82,6 +86,7 @@ std::string demo_fp32(const DemoOptions& o) {
   job.out = dir;
   job.data = data_options(o);
   job.train.epochs = o.epochs;
+  if (is_transformer(o.model)) use_transformer_recipe(job.train, false, {});
   job.train.progress = o.progress;
   spdlog::info("demo: training {} FP32 for {} epochs -> {}", o.model, o.epochs, dir);
   mark_started(dir);
@@ -95,7 +100,12 @@ nlohmann::json demo_quantize(const DemoOptions& o, const VariantSpec& v, const s
   // The FP32 report changes whenever the FP32 model does (accuracy, timings), so it keys the variant.
   const size_t fp32_hash = std::hash<std::string>{}(read_file_text(fp32_dir + "/report.json"));
   const int epochs = v.kind == "qat" ? (v.bits == "w8a8" ? o.qat8_epochs : o.qat4_epochs) : 0;
-  const double lr = v.kind == "qat" ? qat_learning_rate(qat::parse_bits(v.bits)) : 0.0;
+  qat::TrainOptions recipe;
+  const bool transformer = is_transformer(trained_model_name(fp32_dir));
+  if (transformer) use_transformer_recipe(recipe, true, qat::parse_bits(v.bits));
+  const double lr = v.kind != "qat" ? 0.0
+                    : transformer   ? recipe.lr
+                                    : qat_learning_rate(qat::parse_bits(v.bits));
   const std::string key = fmt::format(
       "{} {} bits={} method={} epochs={} lr={} from={} fp32={:x} limit={} test_limit={}\n", kCacheVersion,
       v.kind, v.bits, v.method, epochs, lr, fp32_dir, fp32_hash, o.train_limit, o.test_limit);
@@ -123,6 +133,7 @@ nlohmann::json demo_quantize(const DemoOptions& o, const VariantSpec& v, const s
     qat::QatJob job = default_qat_job();
     start(job);
     job.quant.algo = *qat::algo_from_name(v.method);
+    if (transformer) use_transformer_recipe(job.train, true, job.quant.bits);
     job.train.epochs = epochs;
     job.freeze_bn_epoch = epochs;  // the last epoch trains exactly the exported (folded) form
     job.train.lr = lr;

@@ -2,7 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
+#include "base/error.h"
+#include "base/file_io.h"
 #include "models/dataset.h"
+#include "models/model_spec.h"
 #include "workflow/intref_eval.h"
 #include "workflow/train_loader.h"
 
@@ -55,6 +60,29 @@ qat::QatJob default_qat_job() {
 
 double qat_learning_rate(const qat::LayerBits& bits) {
   return bits.weight >= 8 && bits.act >= 8 ? 0.0001 : 0.01;
+}
+
+bool is_transformer(const std::string& model) {
+  try {
+    return models::model_spec(model).transformer();
+  } catch (const Error&) {
+    return false;  // the job names the unknown model itself
+  }
+}
+
+void use_transformer_recipe(qat::TrainOptions& t, bool qat, const qat::LayerBits& bits) {
+  t.optimizer = "adam";
+  t.lr = !qat ? 1e-3 : bits.weight >= 8 && bits.act >= 8 ? 1e-5 : 1e-4;
+  t.weight_decay = qat ? 0.0 : 1e-4;
+}
+
+std::string trained_model_name(const std::string& dir) {
+  try {
+    const auto r = nlohmann::json::parse(read_file_text(dir + "/report.json"));
+    return r.at("model").get<std::string>();
+  } catch (const std::exception&) {
+    return "";  // the job reports the folder's problem in its own words
+  }
 }
 
 void set_training_threads(int threads) { train_api().set_threads(threads); }

@@ -3,6 +3,7 @@
 // and for quantized models the integer reference's check of the exported ONNX (docs/qat.md).
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "qat/jobs.h"
 
@@ -16,6 +17,14 @@ qat::QatJob default_qat_job();
 // the optimum (measured at w8a8: lr 0.01 lost 0.9 points, 0.001 0.2, 0.0001 nothing). Below 8
 // bits the grid moves the weights far enough that 0.01 is needed.
 double qat_learning_rate(const qat::LayerBits& bits);
+
+// Transformers train with Adam: SGD's recipe (tuned on the CNNs) barely moves a ViT. FP32: lr 1e-3,
+// weight decay 1e-4; QAT: lr 1e-5 at w8a8 and 1e-4 below, no decay. Applied when the user chose
+// none of --optimizer, --lr, --weight-decay.
+bool is_transformer(const std::string& model);
+void use_transformer_recipe(qat::TrainOptions& t, bool qat, const qat::LayerBits& bits);
+// The model a `tpusim train` folder holds (its report.json), or "" when it cannot be read.
+std::string trained_model_name(const std::string& dir);
 
 // libtorch's thread count for the jobs below (<= 0: every core).
 void set_training_threads(int threads);

@@ -11,8 +11,8 @@
 using namespace tpusim;
 using namespace tpusim::models;
 
-TEST_CASE("the zoo has four models with valid specs") {
-  REQUIRE(model_names() == std::vector<std::string>{"lenet5", "resnet8", "mobilenet", "mlp"});
+TEST_CASE("the zoo's models have valid specs") {
+  REQUIRE(model_names() == std::vector<std::string>{"lenet5", "resnet8", "mobilenet", "mlp", "vit_tiny"});
   for (const std::string& n : model_names()) {
     const ModelSpec m = model_spec(n);
     CHECK(m.layers.back().kind == LayerKind::Linear);
@@ -54,7 +54,8 @@ TEST_CASE("resnet8 has three residual adds and mobilenet depthwise convs") {
 }
 
 TEST_CASE("spec errors are one line naming the model and layer") {
-  CHECK_THROWS_WITH(model_spec("vgg"), "unknown model 'vgg' (known: lenet5, resnet8, mobilenet, mlp)");
+  CHECK_THROWS_WITH(model_spec("vgg"),
+                    "unknown model 'vgg' (known: lenet5, resnet8, mobilenet, mlp, vit_tiny)");
   CHECK_THROWS_WITH(model_spec("lenet5", 1, 2, 2), Catch::Contains("model 'lenet5': input 1x2x2"));
   ModelSpec m = model_spec("lenet5");
   m.layers[2].in_ch = 8;
@@ -113,4 +114,54 @@ TEST_CASE("BN folding equals the BN formula applied by hand") {
   const auto [w2, b2] = net->folded(6);
   CHECK(torch::equal(w2, net->params(6)->weight));
   CHECK(torch::equal(b2, net->params(6)->bias));
+}
+
+TEST_CASE("vit_tiny: token shapes, MACs, and the forward against a head-by-head formulation") {
+  const ModelSpec m = model_spec("vit_tiny");
+  const auto s = m.shapes();
+  CHECK((s[0].c == 64 && s[0].h == 7 && !s[0].seq));  // 4x4 patches
+  CHECK((s[1].c == 64 && s[1].h == 49 && s[1].seq));
+  CHECK(s[2].h == 50);  // the class token
+  CHECK((s[s.size() - 2].c == 64 && s[s.size() - 2].h == 1 && !s[s.size() - 2].seq));
+  CHECK(m.transformer());
+  // patch 64*49*16; per block q/k/v/proj 4*50*64*64, MLP 2*50*64*128, attention 2*50*50*64; head 64*10
+  CHECK(m.macs() == 50176 + 4 * (819200 + 819200 + 320000) + 640);
+  ModelSpec bad = m;
+  bad.layers[8].heads = 3;  // b1_attn
+  CHECK_THROWS_WITH(bad.shapes(), Catch::Contains("layer 'b1_attn' (Attention): 3 heads do not divide 64"));
+
+  torch::set_num_threads(1);
+  torch::manual_seed(11);
+  Net net(m);
+  net->eval();
+  torch::NoGradGuard no_grad;
+  for (auto& p : net->parameters()) p.add_(torch::randn(p.sizes()) * 0.05);  // LN gamma/beta off 1/0
+  const torch::Tensor img = torch::rand({2, 1, 28, 28});
+  auto lin = [&](const std::string& n, const torch::Tensor& x, double scale = 1.0) {
+    const auto p = net->named_parameters();
+    return (torch::matmul(x, p[n + ".weight"].t()) + p[n + ".bias"]) * scale;
+  };
+  auto ln = [&](const std::string& n, const torch::Tensor& x) {
+    const auto p = net->named_parameters();
+    const torch::Tensor mu = x.mean(-1, true), var = (x - mu).pow(2).mean(-1, true);
+    return (x - mu) / torch::sqrt(var + 1e-5) * p[n + ".gamma"] + p[n + ".beta"];
+  };
+  const auto p = net->named_parameters();
+  torch::Tensor x = torch::conv2d(img, p["patch.weight"], p["patch.bias"], 4).flatten(2).transpose(1, 2);
+  x = torch::cat({p["cls.weight"].expand({2, 1, 64}), x}, 1) + p["pos.weight"];
+  for (int b = 1; b <= 4; ++b) {
+    const std::string k = "b" + std::to_string(b) + "_";
+    const torch::Tensor n1 = ln(k + "ln1", x);
+    const torch::Tensor q = lin(k + "q", n1, 0.25), kk = lin(k + "k", n1), v = lin(k + "v", n1);
+    std::vector<torch::Tensor> heads;
+    for (int h = 0; h < 4; ++h) {
+      auto cols = [&](const torch::Tensor& t) { return t.slice(2, h * 16, h * 16 + 16); };
+      heads.push_back(
+          torch::matmul(torch::softmax(torch::matmul(cols(q), cols(kk).transpose(1, 2)), -1), cols(v)));
+    }
+    x = x + lin(k + "proj", torch::cat(heads, 2));
+    x = x + lin(k + "fc2", torch::gelu(lin(k + "fc1", ln(k + "ln2", x))));
+  }
+  const torch::Tensor want = lin("head", ln("ln", x).select(1, 0));
+  CHECK(torch::allclose(net->forward(img), want, 1e-4, 1e-5));
 }

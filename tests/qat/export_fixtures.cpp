@@ -1,5 +1,6 @@
 #include "tests/qat/export_fixtures.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -14,6 +15,41 @@ namespace fs = std::filesystem;
 
 namespace export_test {
 
+namespace {
+
+// LayerNorm's gamma/beta, the class token / position embedding (on a per-tensor grid of `a_bits`,
+// 0 = FP32) and the attention's inner grids (Q*K^T signed, softmax unsigned on about [0, 1]).
+void add_transformer_params(const models::Layer& l, const models::ModelSpec::Shape& s, int a_bits,
+                            std::mt19937& rng, qat::DeployLayer& d) {
+  const auto D = static_cast<size_t>(s.c);
+  if (l.kind == LayerKind::LayerNorm) {
+    d.gamma = testing::uniform(rng, D, 0.5f, 1.5f);
+    d.beta = testing::uniform(rng, D, -0.2f, 0.2f);
+  } else if (l.kind == LayerKind::ClassToken || l.kind == LayerKind::PosEmbed) {
+    const size_t n = l.kind == LayerKind::ClassToken ? D : D * static_cast<size_t>(s.h);
+    d.weight = testing::uniform(rng, n, -0.5f, 0.5f);
+    if (a_bits == 0) return;
+    const QuantSpec spec{a_bits, true};
+    d.constant = {1.0f / static_cast<float>(spec.qmax()), spec.qmin() / 8, spec};
+    for (float& v : d.weight) {
+      const float q =
+          std::clamp(std::nearbyint(v / d.constant.scale) + static_cast<float>(d.constant.zero_point),
+                     static_cast<float>(spec.qmin()), static_cast<float>(spec.qmax()));
+      v = (q - static_cast<float>(d.constant.zero_point)) * d.constant.scale;
+    }
+  } else if (l.kind == LayerKind::Attention && a_bits > 0) {
+    const QuantSpec sg{a_bits, true}, us{a_bits, false};
+    d.inner = {{4.0f / static_cast<float>(sg.qmax() - sg.qmin()), 0, sg},
+               {1.0f / static_cast<float>(us.qmax()), 0, us}};
+  }
+}
+
+}  // namespace
+
+bool unsupported(const std::string& model, const Bits* bits) {
+  return bits && models::model_spec(model).transformer() && bits->a != 8 && bits->a != 4;
+}
+
 Case make_case(const std::string& model, const Bits* bits, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> u(0.0f, 1.0f);
@@ -27,6 +63,11 @@ Case make_case(const std::string& model, const Bits* bits, uint32_t seed) {
   for (size_t i = 0; i < m.spec.layers.size() && first_weighted == m.spec.layers.size(); ++i)
     if (m.spec.layers[i].kind == LayerKind::Conv || m.spec.layers[i].kind == LayerKind::Linear)
       first_weighted = i;
+  const std::vector<models::ModelSpec::Shape> shapes = m.spec.shapes();
+  std::vector<bool> symmetric(m.spec.layers.size());  // attention's K and V: zero point 0
+  for (const models::Layer& l : m.spec.layers)
+    if (l.kind == LayerKind::Attention)
+      symmetric[static_cast<size_t>(l.inputs[1])] = symmetric[static_cast<size_t>(l.inputs[2])] = true;
   for (size_t i = 0; i < m.spec.layers.size(); ++i) {
     const models::Layer& l = m.spec.layers[i];
     const bool eight = bits && bits->mixed && (i == first_weighted || i + 1 == m.spec.layers.size());
@@ -55,15 +96,18 @@ Case make_case(const std::string& model, const Bits* bits, uint32_t seed) {
       }
       d.bias = testing::uniform(rng, static_cast<size_t>(l.out_ch), -0.1f, 0.1f);
     }
-    const bool own = l.kind != LayerKind::MaxPool && l.kind != LayerKind::Flatten;
+    add_transformer_params(l, shapes[i], bits ? a_bits : 0, rng, d);
+    const bool own = l.kind != LayerKind::MaxPool && l.kind != LayerKind::Flatten &&
+                     l.kind != LayerKind::Tokens && l.kind != LayerKind::ClassSelect;
     nonneg.push_back(own && l.kind != LayerKind::GlobalAvgPool ? l.act == models::Activation::Relu
                                                                : in_nonneg);
     if (bits && own) {
       d.has_out = true;
       QuantSpec s{a_bits, !nonneg.back()};
       const float range = 1.5f + 1.5f * u(rng);
-      const int32_t zp =
-          s.is_signed ? std::uniform_int_distribution<int32_t>(s.qmin() / 4, s.qmax() / 4)(rng) : 0;
+      const int32_t zp = s.is_signed && !symmetric[i]
+                             ? std::uniform_int_distribution<int32_t>(s.qmin() / 4, s.qmax() / 4)(rng)
+                             : 0;
       d.out = {range / static_cast<float>(s.qmax() - s.qmin()) * (s.is_signed ? 2.0f : 1.0f), zp, s};
     }
     c.grid.push_back(d.has_out ? d.out : in_grid);

@@ -42,6 +42,8 @@ struct Case {
   std::vector<QuantParams> grid;             // layer -> output grid (MaxPool/Flatten: the input's)
 };
 
+// Transformers take 8- and 4-bit activations only (QuantNet refuses others): such cases are skipped.
+bool unsupported(const std::string& model, const Bits* bits);
 // `bits` null: an FP32 model.
 Case make_case(const std::string& model, const Bits* bits, uint32_t seed);
 std::string bytes_of(const Case& c);

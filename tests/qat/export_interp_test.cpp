@@ -55,6 +55,9 @@ TEST_CASE(
     "[qat][export]") {
   const int64_t batch = 6;
   for (const std::string& name : models::model_names()) {
+    // vit_tiny: export_transformer_test.cpp (its integer LayerNorm and softmax are not roundings of
+    // the float ops, so the one-step bound below does not apply).
+    if (models::model_spec(name).transformer()) continue;
     for (const Bits& b : kConfigs) {
       INFO(name << " " << b.name);
       const Case c = make_case(name, &b, 2);
@@ -193,6 +196,7 @@ TEST_CASE("export: the FP32 export runs in the compiler's FP32 interpreter as th
           "[qat][export]") {
   const int64_t batch = 3;
   for (const std::string& name : models::model_names()) {
+    if (models::model_spec(name).transformer()) continue;  // export_transformer_test.cpp
     INFO(name);
     const Case c = make_case(name, nullptr, 4);
     const std::string bytes = bytes_of(c);

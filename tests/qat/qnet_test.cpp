@@ -188,6 +188,11 @@ TEST_CASE("fake-quant forward == integer reference of the exported model") {
     for (const std::string bits : {"w8a8", "w4a4", "w2a2", "w4a4 lsq", "w4a4 pact", "w4a4 dorefa"}) {
       INFO(name << " " << bits);
       const std::string algo = bits.size() > 4 ? bits.substr(5) : "";
+      const bool transformer = models::model_spec(name).transformer();
+      if (transformer && bits == "w2a2") {
+        CHECK_THROWS_WITH(ptq(random_net(name, 21), bits), Catch::Contains("2-bit activations at layer"));
+        continue;
+      }
       QuantNet q = algo.empty() ? ptq(random_net(name, 21), bits)
                                 : qat_net(random_net(name, 21), bits.substr(0, 4), *algo_from_name(algo));
       const int64_t n = 16;
@@ -224,7 +229,8 @@ TEST_CASE("fake-quant forward == integer reference of the exported model") {
       }
       // Learned 4-bit grids on a random resnet8 (PACT) flip more early ties, and one 4-bit step
       // early is several output steps late: measured worst 6 steps, 45% exact (see docs/qat.md).
-      CHECK(worst <= (algo.empty() ? 3.0f : 8.0f));
+      // vit_tiny requantizes about 40 times on the way (3 on lenet5's): measured worst 4 at w8a8.
+      CHECK(worst <= (algo.empty() ? (transformer ? 6.0f : 3.0f) : 8.0f));
       CHECK(exact >= n * 10 * (algo.empty() ? 8 : 4) / 10);
       CHECK(top1_same >= n - 1);
     }
