@@ -6,8 +6,9 @@
 // is written (so in place, dst == a or b, reads every input first, as the reference does), then
 // one kernel call computes the rescales, the combine and the requant; 8-bit results are stored by
 // the kernel, others packed from an int32 row.
-// lut: each lane's table is decoded once into bytes (the low byte of every entry: all a 4- or 8-bit
-// store keeps); 8-bit planes are mapped in place in LMEM, 4-bit ones through byte rows.
+// lut: each lane's table is read as bytes (the low byte of every entry: all a 4- or 8-bit store
+// keeps), 8-bit ones in place in LMEM; 8-bit planes are mapped in place, 4-bit ones through byte
+// rows.
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -114,11 +115,21 @@ void exec_lut_fast(const Instr& in, const MemView& m, ExecCounters&) {
   const Operands ops = operands(in, m.geo.lanes);
   const Tensor &src = ops.get("src"), &table = ops.get("table"), &dst = ops.get("dst");
   const uint64_t entries = table.w, lanes_used = table.c;
-  std::vector<uint8_t> decoded(lanes_used * entries);
+  // Each lane's table as bytes: 8-bit entries read in place (no output overlaps the table), 4-bit
+  // ones unpacked (decoding every lane's table through load_elem cost more than the lookups).
+  thread_local std::vector<uint8_t> nibbles;
+  thread_local std::vector<const uint8_t*> tables;
+  tables.resize(lanes_used);
+  if (bits(table.dtype) == 4) nibbles.resize(lanes_used * entries);
   for (uint64_t l = 0; l < lanes_used; ++l) {
     const Plane tab = plane(table, m, 0, l);
-    for (uint64_t i = 0; i < entries; ++i)
-      decoded[l * entries + i] = static_cast<uint8_t>(load_elem(tab.base, tab.index + i, table.dtype));
+    if (bits(table.dtype) == 8) {
+      tables[l] = tab.base + tab.index;
+      continue;
+    }
+    for (uint64_t i = 0, e = tab.index; i < entries; ++i, ++e)
+      nibbles[l * entries + i] = static_cast<uint8_t>((tab.base[e / 2] >> (4 * (e % 2))) & 0xF);
+    tables[l] = nibbles.data() + l * entries;
   }
   const bool bytes_in = bits(src.dtype) == 8, bytes_out = bits(dst.dtype) == 8;
   // Code -> entry: code - qmin, as a xor on the code's byte (int8: ^0x80) or nibble (int4: ^8).
@@ -129,7 +140,7 @@ void exec_lut_fast(const Instr& in, const MemView& m, ExecCounters&) {
   for (uint64_t n = 0; n < dst.n; ++n)
     for (uint64_t c = 0; c < dst.c; ++c) {
       const Plane x = plane(src, m, n, c), out = plane(dst, m, n, c);
-      const uint8_t* t = decoded.data() + (c % m.geo.lanes) * entries;
+      const uint8_t* t = tables[c % m.geo.lanes];
       const uint8_t* codes = x.base + x.index;
       if (!bytes_in) {  // nibbles as bytes
         x8.resize(plane_elems);
