@@ -135,27 +135,47 @@ void exec_lut_fast(const Instr& in, const MemView& m, ExecCounters&) {
   // Code -> entry: code - qmin, as a xor on the code's byte (int8: ^0x80) or nibble (int4: ^8).
   const auto flip = static_cast<uint8_t>(-traits(src.dtype).qmin);
   const uint64_t plane_elems = dst.h * dst.w;
+  // 4-bit codes in and out: a byte holds two codes, so per lane a 256-entry table of code pairs maps
+  // whole bytes (where input and output planes start at the same nibble; worth it on larger planes).
+  const bool pairs = !bytes_in && !bytes_out && plane_elems >= 256;
+  thread_local std::vector<uint8_t> pair_tables;
+  if (pairs) pair_tables.resize(lanes_used * 256);
+  for (uint64_t l = 0; l < lanes_used && pairs; ++l)
+    for (unsigned b = 0; b < 256; ++b)
+      pair_tables[l * 256 + b] =
+          static_cast<uint8_t>(tables[l][(b & 0xF) ^ flip] | tables[l][(b >> 4) ^ flip] << 4);
   thread_local std::vector<uint8_t> x8, y8;
   thread_local std::vector<int32_t> y;
   for (uint64_t n = 0; n < dst.n; ++n)
     for (uint64_t c = 0; c < dst.c; ++c) {
       const Plane x = plane(src, m, n, c), out = plane(dst, m, n, c);
       const uint8_t* t = tables[c % m.geo.lanes];
+      const auto code = [&](uint64_t i) {  // input i's table index
+        const uint64_t e = x.index + i;
+        return static_cast<uint8_t>(((x.base[e / 2] >> (4 * (e % 2))) & 0xF) ^ flip);
+      };
+      if (pairs && x.index % 2 == out.index % 2) {  // first and last odd nibbles one by one
+        uint64_t i = x.index % 2;
+        if (i == 1) store_elem(out.base, out.index, dst.dtype, t[code(0)]);
+        const uint64_t bytes = (plane_elems - i) / 2;
+        simd::lut_u8(x.base + (x.index + i) / 2, bytes, 0, pair_tables.data() + (c % m.geo.lanes) * 256, 256,
+                     out.base + (out.index + i) / 2);
+        if ((i += 2 * bytes) < plane_elems) store_elem(out.base, out.index + i, dst.dtype, t[code(i)]);
+        continue;
+      }
       const uint8_t* codes = x.base + x.index;
-      if (!bytes_in) {  // nibbles as bytes
+      uint8_t xor_in = flip;
+      if (!bytes_in) {  // table indexes as bytes
         x8.resize(plane_elems);
-        for (uint64_t i = 0; i < plane_elems; ++i) {
-          const uint64_t e = x.index + i;
-          x8[i] = static_cast<uint8_t>((x.base[e / 2] >> (4 * (e % 2))) & 0xF);
-        }
-        codes = x8.data();
+        for (uint64_t i = 0; i < plane_elems; ++i) x8[i] = code(i);
+        codes = x8.data(), xor_in = 0;
       }
       if (bytes_out) {
-        simd::lut_u8(codes, plane_elems, flip, t, entries, out.base + out.index);
+        simd::lut_u8(codes, plane_elems, xor_in, t, entries, out.base + out.index);
         continue;
       }
       y8.resize(plane_elems), y.resize(plane_elems);
-      simd::lut_u8(codes, plane_elems, flip, t, entries, y8.data());
+      simd::lut_u8(codes, plane_elems, xor_in, t, entries, y8.data());
       std::copy(y8.begin(), y8.end(), y.begin());
       store_codes(out.base, out.index, dst.dtype, y.data(), plane_elems);
     }
