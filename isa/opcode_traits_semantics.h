@@ -122,7 +122,7 @@ struct Semantics<Opcode::Eltwise> {
                                      .operands = operands_eltwise,
                                      .check = check_eltwise,
                                      .reference = exec_eltwise,
-                                     .fast = exec_eltwise,
+                                     .fast = exec_eltwise_fast,
                                      .in_place = true};
 };
 template <>

@@ -90,8 +90,8 @@ struct ExecCounters {
 // Run one instruction. Throws Error with check()'s reason if the instruction is invalid, if a DDR
 // footprint runs past the end of mem.ddr, or if an rq table entry is invalid (then nothing is
 // written); sync and end have no memory effect here (the controller interprets them).
-// Kernels::Fast runs the optimised twins of conv2d, matmul (semantics_fast.cpp) and the DMAs;
-// Kernels::Reference the plain loops. Both have the same effect, bit for bit.
+// Kernels::Fast runs the optimised twins of conv2d, matmul, pool, eltwise, lut (semantics_fast*.cpp)
+// and the DMAs; Kernels::Reference the plain loops. Both have the same effect, bit for bit.
 enum class Kernels : uint8_t { Fast, Reference };
 void execute(const Instr& in, const MemView& mem, ExecCounters& counters, Kernels kernels = Kernels::Fast);
 

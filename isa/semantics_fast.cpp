@@ -1,6 +1,7 @@
-// Optimised twins of the MAC-heavy kernels (conv2d, matmul); pool and lut are in
-// semantics_fast_pool_lut.cpp. Same effect as the plain loops in semantics_tiu.cpp, which stay the
-// reference; tests/isa/semantics_fast_test.cpp and semantics_fast_random_test.cpp compare the two.
+// Optimised twins of the MAC-heavy kernels (conv2d, matmul); pool, eltwise and lut are in
+// semantics_fast_pool.cpp and semantics_fast_eltwise_lut.cpp. Same effect as the plain loops in
+// semantics_tiu.cpp, which stay the reference; tests/isa/semantics_fast_test.cpp and
+// semantics_fast_random_test.cpp compare the two.
 //
 // Two paths, both on the Highway kernels of isa/simd_kernels.h (runtime dispatch AVX-512 VNNI /
 // AVX-512 / AVX2 / SSE4):

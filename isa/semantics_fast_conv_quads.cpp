@@ -1,8 +1,8 @@
-// try_conv2d_quads (semantics_fast_util.h): conv2d as a direct convolution on AVX-512 VNNI
-// (simd::conv_quads_u8s8), output positions along the vector. Why: the gemm paths reduce each
-// output in a vector and sum it horizontally, and re-lay the weights every instruction; here the
-// accumulators are already one output channel's row, and the weights come packed from a cache
-// (conv_weight_cache.h).
+// try_conv2d_quads (semantics_fast_util.h): conv2d as a direct convolution on every SIMD target
+// (simd::conv_quads_u8s8: AVX-512 VNNI, or int16 multiply-adds), output positions along the
+// vector. Why: the gemm paths reduce each output in a vector and sum it horizontally, and re-lay
+// the weights every instruction; here the accumulators are already one output channel's row, and
+// the weights come packed from a cache (conv_weight_cache.h).
 //
 // Positions: the padded input is split into stride phases (plane (py, px) holds the padded
 // elements (y, x) with y % sh = py, x % sw = px, at (y / sh, x / sw), rows pw2 = ceil(pw / sw)
@@ -177,7 +177,7 @@ void build_row_quads(const QuadShape& s, const Tensor& src, const MemView& m, ui
 }  // namespace
 
 bool try_conv2d_quads(const Instr& in, const MemView& m, ExecCounters& counters) {
-  if (!simd::conv_quads_vnni()) return false;
+  if (!simd::conv_quads_simd()) return false;
   const auto c = ops::Conv2d::from(in);
   const int64_t icg = c.ic / c.groups, ocg = c.oc / c.groups;
   if (icg * c.kh * c.kw > kMaxExactTerms) return false;

@@ -21,8 +21,9 @@ struct ConvShape {
 // Reductions up to this many terms are exact in int32 (|x + off| <= 255, |w| <= 128).
 constexpr int64_t kMaxExactTerms = (int64_t{1} << 31) / (int64_t{1} << 15) - 1;
 
-// The direct VNNI path (semantics_fast_conv_quads.cpp): false, with nothing written, where it does
-// not apply (no AVX-512 VNNI, reductions too long, outputs too few for 16-wide position vectors).
+// The direct conv path (semantics_fast_conv_quads.cpp): false, with nothing written, where it does
+// not apply (Highway's scalar target, reductions too long, outputs too few for 16-wide position
+// vectors).
 bool try_conv2d_quads(const Instr& in, const MemView& m, ExecCounters& counters);
 
 // The gemm of one conv group by channels-last segments (semantics_fast_conv_nhwc.cpp; stride-1

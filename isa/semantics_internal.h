@@ -133,12 +133,13 @@ void exec_lut(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_softmax(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_layernorm(const Instr& in, const MemView& m, ExecCounters& counters);
 
-// Optimised twins (semantics_fast.cpp, semantics_fast_pool_lut.cpp, semantics_dma.cpp), on the SIMD
-// kernels of isa/simd_kernels.h. conv2d and matmul run the reference kernel themselves when the
-// shape is outside their int32-exact range.
+// Optimised twins (semantics_fast.cpp, semantics_fast_pool.cpp, semantics_fast_eltwise_lut.cpp,
+// semantics_dma.cpp), on the SIMD kernels of isa/simd_kernels.h and isa/simd_eltwise_lut.h. conv2d and matmul
+// run the reference kernel themselves when the shape is outside their int32-exact range.
 void exec_conv2d_fast(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_matmul_fast(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_dma_fast(const Instr& in, const MemView& m, ExecCounters& counters);
+void exec_eltwise_fast(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_lut_fast(const Instr& in, const MemView& m, ExecCounters& counters);
 void exec_pool_fast(const Instr& in, const MemView& m, ExecCounters& counters);
 

@@ -24,11 +24,12 @@ struct QuadConv {
   size_t ldc;          // >= positions rounded up to 16
 };
 
-// AVX-512 VNNI where the CPU has it, otherwise conv_quads_u8s8_reference.
+// The best Highway target of this CPU: vpdpbusd on AVX-512 VNNI, int16 multiply-adds on the other
+// SIMD targets (AVX-512, AVX2, SSE4, SSSE3), conv_quads_u8s8_reference on the scalar one.
 void conv_quads_u8s8(const QuadConv& a);
-// The plain loops: the reference twin (and the fallback).
+// The plain loops: the reference twin (and the scalar target's kernel).
 void conv_quads_u8s8_reference(const QuadConv& a);
-// Whether conv_quads_u8s8 runs the VNNI kernel (the fast conv2d path uses it only then).
-bool conv_quads_vnni();
+// Whether conv_quads_u8s8 runs a SIMD kernel (the fast conv2d path uses it only then).
+bool conv_quads_simd();
 
 }  // namespace tpusim::simd

@@ -1,10 +1,10 @@
-// The direct VNNI conv path (isa/semantics_fast_conv_quads.cpp, on CPUs with AVX-512 VNNI; elsewhere
-// these cases exercise the other fast paths) against the reference kernel: random convs with planes
-// large enough for 16-wide position vectors — dense, grouped and depthwise, 1 to 20 input channels
-// per group (channel quads and, for 1-2 channels, row quads), strides, dilations, pads, int8/uint8/
-// int4/uint4 inputs, int8/int4 weights, int32 outputs, saturating biases — and the packed-weight
-// cache (isa/conv_weight_cache.h): the same instruction again after its weights changed in LMEM
-// must see the new weights. Also the micro-kernel against its plain twin.
+// The direct conv path (isa/semantics_fast_conv_quads.cpp: AVX-512 VNNI, or int16 multiply-adds on
+// the other SIMD targets, each also forced in turn through hwy::SetSupportedTargetsForTest) against
+// the reference kernel: random convs with planes large enough for 16-wide position vectors — dense, grouped
+// and depthwise, 1 to 20 input channels per group (channel quads and, for 1-2 channels, row quads), strides,
+// dilations, pads, int8/uint8/ int4/uint4 inputs, int8/int4 weights, int32 outputs, saturating biases — and
+// the packed-weight cache (isa/conv_weight_cache.h): the same instruction again after its weights changed in
+// LMEM must see the new weights. Also the micro-kernel against its plain twin on every Highway target.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <random>
@@ -12,6 +12,7 @@
 
 #include "isa/semantics.h"
 #include "isa/simd_conv_quads.h"
+#include "tests/isa/hwy_targets.h"
 
 using namespace tpusim;
 
@@ -93,7 +94,7 @@ ops::Conv2d random_conv(Rng& r) {
 
 }  // namespace
 
-TEST_CASE("fast conv2d on planes of 16+ outputs equals the reference (direct VNNI path)", "[fast]") {
+TEST_CASE("fast conv2d on planes of 16+ outputs equals the reference (direct path)", "[fast]") {
   Rng r{std::mt19937_64(1515)};
   int run = 0, rows = 0, int32_out = 0;
   for (int iter = 0; iter < 1000 && run < 250; ++iter) {
@@ -142,25 +143,52 @@ TEST_CASE("fast conv2d sees weights changed in LMEM between runs of the same ins
   REQUIRE(run == 40);
 }
 
-TEST_CASE("the quad micro-kernel equals its plain twin", "[fast]") {
-  Rng r{std::mt19937_64(3)};
-  for (int iter = 0; iter < 60; ++iter) {
-    const auto k4 = static_cast<size_t>(r(1, 40)), channels = static_cast<size_t>(4 * r(1, 6));
-    const auto positions = static_cast<size_t>(r(1, 200)), ldc = (positions + 15) / 16 * 16 + 16 * r(0, 1);
-    std::vector<uint8_t> x(static_cast<size_t>(k4 * 64 + 4 * ldc + 64));
-    for (auto& b : x) b = static_cast<uint8_t>(r(0, 255));
-    std::vector<size_t> koff(k4);
-    for (auto& k : koff) k = static_cast<size_t>(r(0, static_cast<int64_t>(k4 * 64)));
-    std::vector<int8_t> w(channels * k4 * 4);
-    for (auto& b : w) b = static_cast<int8_t>(r(-128, 127));
-    std::vector<int32_t> fast(channels * ldc, 7), plain(channels * ldc, 7);
-    simd::QuadConv a{x.data(), koff.data(), k4, w.data(), channels, positions, fast.data(), ldc};
-    simd::conv_quads_u8s8(a);
-    a.acc = plain.data();
-    simd::conv_quads_u8s8_reference(a);
-    INFO("iteration " << iter);
-    REQUIRE(fast == plain);
-  }
+TEST_CASE("fast conv2d's direct path equals the reference on every Highway target", "[fast]") {
+  int simd_runs = 0;
+  const int targets = testing::for_each_hwy_target([&](const std::string& target) {
+    Rng r{std::mt19937_64(1516)};
+    int run = 0, rows = 0;
+    for (int iter = 0; iter < 400 && run < 60; ++iter) {
+      const ops::Conv2d c = random_conv(r);
+      const Instr in = c.instr();
+      const auto lanes = static_cast<uint32_t>(r(1, 16));
+      if (check(in, Geometry{lanes, kLaneBytes, 4096}) != "") continue;
+      INFO("target " << target << ", iteration " << iter);
+      Memory m = random_memory(lanes, static_cast<uint64_t>(c.oc), r);
+      require_same(in, m);
+      ++run;
+      rows += c.ic / c.groups <= 2 && c.stride_w == 1 && c.dil_w == 1;
+    }
+    REQUIRE(run == 60);
+    REQUIRE(rows > 8);
+    simd_runs += simd::conv_quads_simd() ? run : 0;
+  });
+  REQUIRE(targets >= 2);
+  REQUIRE(simd_runs >= 60 * (targets - 1));  // the direct path on every target but the scalar one
+}
+
+TEST_CASE("the quad micro-kernel equals its plain twin on every Highway target", "[fast]") {
+  testing::for_each_hwy_target([&](const std::string& target) {
+    Rng r{std::mt19937_64(3)};
+    for (int iter = 0; iter < 60; ++iter) {
+      const auto k4 = static_cast<size_t>(r(1, 40)), channels = static_cast<size_t>(4 * r(1, 6));
+      const auto positions = static_cast<size_t>(r(1, 200)), ldc = (positions + 15) / 16 * 16 + 16 * r(0, 1);
+      std::vector<uint8_t> x(static_cast<size_t>(k4 * 64 + 4 * ldc + 64));
+      for (auto& b : x) b = static_cast<uint8_t>(r(0, 255));
+      if (iter % 4 == 0) std::fill(x.begin(), x.end(), uint8_t{255});  // the largest products
+      std::vector<size_t> koff(k4);
+      for (auto& k : koff) k = static_cast<size_t>(r(0, static_cast<int64_t>(k4 * 64)));
+      std::vector<int8_t> w(channels * k4 * 4);
+      for (auto& b : w) b = static_cast<int8_t>(iter % 4 == 0 ? r(0, 1) * 255 - 128 : r(-128, 127));
+      std::vector<int32_t> fast(channels * ldc, 7), plain(channels * ldc, 7);
+      simd::QuadConv a{x.data(), koff.data(), k4, w.data(), channels, positions, fast.data(), ldc};
+      simd::conv_quads_u8s8(a);
+      a.acc = plain.data();
+      simd::conv_quads_u8s8_reference(a);
+      INFO("target " << target << ", iteration " << iter);
+      REQUIRE(fast == plain);
+    }
+  });
 }
 
 TEST_CASE("fast max pool on larger planes equals the reference (padded int16 rows)", "[fast]") {

@@ -1,8 +1,9 @@
-// The fast twins of pool and lut. Pool (max and average): each (n, c) plane is unpacked once into centred
-// int16 values (x - in_zp, SIMD widening for 8-bit codes) and the windows are reduced from there, with the
-// output tail inlined (semantics_fast_util.h); max pools in int16 with padded rows (max_pool_plane). Same
-// arithmetic as exec_pool in semantics_tiu.cpp: windows clipped to the input, rounding_div for the average,
-// then saturate_acc and the requant.
+// The fast twin of pool (eltwise and lut: semantics_fast_eltwise_lut.cpp), max and average: each
+// (n, c) plane is unpacked once into centred int16 values (x - in_zp, SIMD widening for 8-bit
+// codes) and the windows are reduced from there, with the output tail inlined
+// (semantics_fast_util.h); max pools in int16 with padded rows (max_pool_plane). Same arithmetic as
+// exec_pool in semantics_tiu.cpp: windows clipped to the input, rounding_div for the average, then
+// saturate_acc and the requant.
 #include <algorithm>
 #include <vector>
 
@@ -123,39 +124,6 @@ void exec_pool_fast(const Instr& in, const MemView& m, ExecCounters& counters) {
           q[static_cast<size_t>(oy * ow + ox)] = static_cast<int32_t>(is_max ? v : rounding_div(v, count));
         }
       store_row(out.base, out.index, dst.dtype, q.data(), q.size(), OutputTail(rq, no_bias, c), counters);
-    }
-}
-
-// lut: each lane's table is decoded once into int32 entries, and whole (n, c) planes of bytes
-// (8-bit input) are mapped through it; 4-bit planes go element by element.
-void exec_lut_fast(const Instr& in, const MemView& m, ExecCounters&) {
-  const Operands ops = operands(in, m.geo.lanes);
-  const Tensor &src = ops.get("src"), &table = ops.get("table"), &dst = ops.get("dst");
-  const uint64_t entries = table.w, lanes_used = table.c;
-  std::vector<int32_t> decoded(lanes_used * entries);
-  for (uint64_t l = 0; l < lanes_used; ++l) {
-    const Plane tab = plane(table, m, 0, l);
-    for (uint64_t i = 0; i < entries; ++i)
-      decoded[l * entries + i] = load_elem(tab.base, tab.index + i, table.dtype);
-  }
-  const bool bytes_in = bits(src.dtype) == 8, bytes_out = bits(dst.dtype) == 8;
-  const uint32_t bias = static_cast<uint32_t>(-traits(src.dtype).qmin);  // input code -> entry
-  const uint64_t plane_elems = dst.h * dst.w;
-  for (uint64_t n = 0; n < dst.n; ++n)
-    for (uint64_t c = 0; c < dst.c; ++c) {
-      const Plane x = plane(src, m, n, c), out = plane(dst, m, n, c);
-      const int32_t* t = decoded.data() + (c % m.geo.lanes) * entries;
-      if (bytes_in && bytes_out) {
-        const uint8_t* xp = x.base + x.index;
-        uint8_t* op = out.base + out.index;
-        for (uint64_t i = 0; i < plane_elems; ++i)
-          op[i] = static_cast<uint8_t>(t[static_cast<uint8_t>(xp[i] + bias)]);
-        continue;
-      }
-      for (uint64_t i = 0; i < plane_elems; ++i) {
-        const auto entry = static_cast<uint32_t>(load_elem(x.base, x.index + i, src.dtype)) + bias;
-        store_elem(out.base, out.index + i, dst.dtype, t[entry & (entries - 1)]);
-      }
     }
 }
 
