@@ -57,6 +57,13 @@ bool recipe_given(const CLI::App* c) {
   return c->count("--optimizer") + c->count("--lr") + c->count("--weight-decay") > 0;
 }
 
+// The transformer recipe, keeping an --augment / --no-augment the user gave.
+void use_recipe(const CLI::App* c, qat::TrainOptions& t, bool qat, const qat::LayerBits& bits) {
+  const bool augment = t.augment;
+  workflow::use_transformer_recipe(t, qat, bits);
+  if (c->count("--augment") > 0) t.augment = augment;
+}
+
 void add_quant_options(CLI::App* c, std::string& bits, qat::QuantConfig& q,
                        std::vector<std::string>& layer_bits, std::string& qtable) {
   c->add_option("--bits", bits, "Weight and activation bits: w8a8, w4a4, w4a8, w2a2, ... (2..8)")
@@ -110,7 +117,7 @@ Command add_train(CLI::App& root) {
   return {c, [o, c] {
             workflow::set_training_threads(o->threads);
             if (workflow::is_transformer(o->job.model) && !recipe_given(c))
-              workflow::use_transformer_recipe(o->job.train, false, {});
+              use_recipe(c, o->job.train, false, {});
             o->job.train.progress = show_progress();
             workflow::run_train(o->job);
           }};
@@ -181,7 +188,7 @@ Command add_qat(CLI::App& root) {
             workflow::set_training_threads(o->threads);
             apply_bits(o->job.bits, o->layer_bits, o->qtable, o->job.from, o->job.quant);
             if (workflow::is_transformer(workflow::trained_model_name(o->job.from)) && !recipe_given(c))
-              workflow::use_transformer_recipe(o->job.train, true, o->job.quant.bits);
+              use_recipe(c, o->job.train, true, o->job.quant.bits);
             const auto a = qat::algo_from_name(o->algo);
             if (!a || *a == qat::Algo::Fixed)
               throw Error(fmt::format("--algo '{}': expected ema, lsq, pact or dorefa", o->algo));

@@ -53,9 +53,13 @@ void QuantNetImpl::add_transformer_quantizers(const std::vector<int>& act_bits) 
     scores_q_[i] = register_module(
         l.name + "_scores_aq",
         ActQuantizer(l.name + "_scores", config_.algo, QuantSpec{bits, true, false}, config_.observer));
+    // PACT's learned clip and DoReFa's [0, 1] grid are for ReLU outputs; the softmax's range is
+    // known, so its grid follows the range (EMA) with those two.
+    const Algo probs_algo =
+        config_.algo == Algo::Pact || config_.algo == Algo::Dorefa ? Algo::Ema : config_.algo;
     probs_q_[i] = register_module(
         l.name + "_probs_aq",
-        ActQuantizer(l.name + "_probs", config_.algo, QuantSpec{bits, false, false}, config_.observer));
+        ActQuantizer(l.name + "_probs", probs_algo, QuantSpec{bits, false, false}, config_.observer));
   }
 }
 

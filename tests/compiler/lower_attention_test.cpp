@@ -24,17 +24,6 @@ using namespace tpusim;
 using namespace tpusim::compiler;
 using namespace tpusim::testing;
 
-namespace {
-
-double cosine(const std::vector<float>& a, const std::vector<float>& b) {
-  double ab = 0, aa = 0, bb = 0;
-  for (size_t i = 0; i < a.size(); ++i)
-    ab += double(a[i]) * b[i], aa += double(a[i]) * a[i], bb += double(b[i]) * b[i];
-  return ab / std::sqrt(aa * bb);
-}
-
-}  // namespace
-
 TEST_CASE("A ViT block with constant activations and attention MatMuls compiles bit-exactly",
           "[compiler][lower][transformer]") {
   for (int64_t batch : {1, 2})

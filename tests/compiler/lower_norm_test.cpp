@@ -56,12 +56,6 @@ NpyArray samples(int64_t n, uint32_t seed) {
   return make_npy_f32({n * 2, kRows, kD}, sample_values(n, seed));
 }
 
-double cosine(const std::vector<float>& a, const std::vector<float>& b) {
-  double ab = 0, aa = 0, bb = 0;
-  for (size_t i = 0; i < a.size(); ++i) ab += a[i] * b[i], aa += a[i] * a[i], bb += b[i] * b[i];
-  return ab / std::sqrt(aa * bb);
-}
-
 // One instruction on the op's input placed in DDR, loaded as [rows, D, 1, 1], with its table.
 std::vector<int32_t> run_instruction(const IOp& op, const IntGraph& g, const IntValue& x) {
   const uint32_t lanes = 16;

@@ -117,13 +117,6 @@ std::vector<double> vit_forward(const qat::DeployModel& m, const float* image) {
   return out.back()[0];
 }
 
-double cosine(const std::vector<float>& a, const std::vector<float>& b) {
-  double ab = 0, aa = 0, bb = 0;
-  for (size_t i = 0; i < a.size(); ++i)
-    ab += double(a[i]) * b[i], aa += double(a[i]) * a[i], bb += double(b[i]) * b[i];
-  return ab / std::sqrt(aa * bb);
-}
-
 }  // namespace
 
 TEST_CASE("export: vit_tiny's FP32 export runs in the FP32 interpreter as a plain ViT does",
@@ -173,7 +166,7 @@ TEST_CASE("export: vit_tiny's QDQ exports lower to the machine's transformer ops
     const std::vector<float> want = run_fp32(g, in).at("scores").f32;
     const IntRun run = run_int(ig, quantize_inputs(ig, in));
     CHECK(run.acc_overflows.empty());
-    const double cos = cosine(dequantize(run.values.at(ig.outputs[0])), want);
+    const double cos = testing::cosine(dequantize(run.values.at(ig.outputs[0])), want);
     WARN(b->name << ": integer reference vs FP32 interpretation of the QDQ model, cosine " << cos);
     // At 4-bit activations one step of the softmax is 1/15 of its range: the integer softmax and
     // LayerNorm then depart from the float ops by more than rounding, compounding over 4 blocks

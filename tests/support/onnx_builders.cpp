@@ -184,4 +184,11 @@ std::string add_dq_const(ModelBuilder& b, const std::string& name, const std::ve
   return name;
 }
 
+double cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    ab += double(a[i]) * b[i], aa += double(a[i]) * a[i], bb += double(b[i]) * b[i];
+  return ab / std::sqrt(aa * bb);
+}
+
 }  // namespace tpusim::testing

@@ -62,6 +62,8 @@ void attr(onnx::NodeProto& n, const std::string& name, const std::string& v);
 
 // Deterministic random data.
 std::vector<float> uniform(std::mt19937& rng, size_t n, float lo, float hi);
+// Cosine similarity of two outputs (double sums).
+double cosine(const std::vector<float>& a, const std::vector<float>& b);
 std::vector<int64_t> uniform_ints(std::mt19937& rng, size_t n, int64_t lo, int64_t hi);
 
 // Small QDQ building blocks for hand-made models (quantized lowering tests).
