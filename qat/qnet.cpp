@@ -28,12 +28,12 @@ bool requantizes(const Layer& l) {
          l.kind == LayerKind::ClassToken || l.kind == LayerKind::PosEmbed;
 }
 
+}  // namespace
+
 std::vector<float> to_vector(const torch::Tensor& t) {
   torch::Tensor c = t.detach().to(torch::kFloat32).contiguous().flatten();
   return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
 }
-
-}  // namespace
 
 QuantNetImpl::QuantNetImpl(models::Net net, const QuantConfig& config)
     : net_(std::move(net)), config_(config) {

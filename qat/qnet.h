@@ -79,4 +79,7 @@ TORCH_MODULE(QuantNet);
 // The FP32 network (BN folded with its running statistics) for FP32 export.
 DeployModel deploy_fp32(models::Net& net);
 
+// A tensor's values, flattened to float (DeployModel's vectors).
+std::vector<float> to_vector(const torch::Tensor& t);
+
 }  // namespace tpusim::qat

@@ -14,11 +14,6 @@ using models::LayerKind;
 
 namespace {
 
-std::vector<float> to_vector(const torch::Tensor& t) {
-  torch::Tensor c = t.detach().to(torch::kFloat32).contiguous().flatten();
-  return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
-}
-
 // The integer ops take 8- and 4-bit grids; narrower ones stay float (then only the fake-quant).
 bool integer_grid(const ActQuantizer& q) {
   return q && q->mode() == QuantMode::Quantize && q->initialized() &&

@@ -162,8 +162,7 @@ void ActQuantizerImpl::calibrate_from(const RangeObserver& observer, const Calib
   if (algo_ == Algo::Dorefa)
     throw Error(fmt::format("quantizer '{}': the dorefa grid is fixed and cannot be calibrated", name_));
   CalibOptions o = opt;
-  if ((algo_ != Algo::Fixed || force_symmetric_) && symmetric())
-    o.symmetric = true;  // only Fixed holds any zero point
+  if (zero_point_pinned()) o.symmetric = true;  // only Fixed holds any zero point
   set_params(tpusim::calibrate(observer, spec_, o));
 }
 
@@ -183,7 +182,7 @@ void ActQuantizerImpl::set_params(const QuantParams& p) {
                             spec_.qmin(), spec_.qmax()));
   if (algo_ == Algo::Dorefa)
     throw Error(fmt::format("quantizer '{}': the dorefa grid is fixed (scale 1/{})", name_, spec_.qmax()));
-  if ((algo_ != Algo::Fixed || force_symmetric_) && symmetric() && p.zero_point != 0)
+  if (zero_point_pinned() && p.zero_point != 0)
     throw Error(fmt::format("quantizer '{}': a {} quantizer on this grid is symmetric, got zero point {}",
                             name_, qat::name(algo_), p.zero_point));
   const double s = p.scale, zp = p.zero_point;
@@ -191,7 +190,7 @@ void ActQuantizerImpl::set_params(const QuantParams& p) {
     fill(step_, s);
   } else if (algo_ == Algo::Pact) {
     fill(step_, pact_alpha_for_scale(p.scale, spec_.qmax()));
-  } else if ((algo_ == Algo::Ema || force_symmetric_) && symmetric()) {  // [0, qmax * s]
+  } else if (range_from_zero()) {  // [0, qmax * s]
     fill(lo_, 0);
     fill(hi_, spec_.qmax() * s);
   } else {  // the grid's own range: exact in double, so params_from_range gives back (scale, zp)
@@ -215,8 +214,7 @@ QuantParams ActQuantizerImpl::params() const {
     case Algo::Pact: p.scale = step_.item<float>() / qmax; break;
     case Algo::Ema:
     case Algo::Fixed:
-      return params_from_range(lo_.item<double>(), hi_.item<double>(), spec_,
-                               (algo_ == Algo::Ema || force_symmetric_) && symmetric());
+      return params_from_range(lo_.item<double>(), hi_.item<double>(), spec_, range_from_zero());
   }
   if (!std::isfinite(p.scale) || p.scale <= 0)
     throw Error(fmt::format("quantizer '{}': learned {} went to {} (scale must stay positive)", name_,

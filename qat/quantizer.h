@@ -75,6 +75,10 @@ class ActQuantizerImpl : public torch::nn::Module {
 
  private:
   bool symmetric() const;  // zero point always 0
+  // Zero point held at 0 (only Fixed keeps the zero point it is given on a symmetric grid).
+  bool zero_point_pinned() const { return force_symmetric_ || (algo_ != Algo::Fixed && symmetric()); }
+  // The tracked range is [0, qmax * s] rather than the grid's own [lo, hi].
+  bool range_from_zero() const { return force_symmetric_ || (algo_ == Algo::Ema && symmetric()); }
   double lsq_grad_scale(const torch::Tensor& x) const;
   static int64_t features_per_example(const torch::Tensor& x);
   std::pair<double, double> batch_range(const torch::Tensor& x) const;  // finite min, max

@@ -8,19 +8,13 @@
 
 #include "isa/semantics.h"
 #include "isa/simd_eltwise_lut.h"
+#include "tests/isa/fast_twin_fixture.h"
 #include "tests/isa/hwy_targets.h"
 
 using namespace tpusim;
+using namespace tpusim::fast_twin;
 
 namespace {
-
-constexpr uint32_t kLaneBytes = 0x10000;
-constexpr uint64_t kRq = 0xF000;
-
-struct Rng {
-  std::mt19937_64 g;
-  int64_t operator()(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(g); }
-};
 
 int64_t zp_for(int64_t dtype, Rng& r) {
   const int64_t lo[] = {-128, 0, -8, 0, -32768}, hi[] = {127, 255, 7, 15, 32767};
@@ -51,40 +45,12 @@ void random_tail(Op& op, Rng& r) {
   random_scale(r, op.m0, op.shift);
 }
 
-struct Memory {
-  Geometry geo;
-  std::vector<uint8_t> lmem, ddr;
-};
-
 Memory random_memory(uint32_t lanes, uint64_t channels, Rng& r) {
-  Memory m{Geometry{lanes, kLaneBytes, 4096}, std::vector<uint8_t>(uint64_t{lanes} * kLaneBytes),
-           std::vector<uint8_t>(4096)};
-  for (size_t i = 0; i < m.lmem.size(); i += 8) {  // 8 random bytes per draw
-    const uint64_t v = r.g();
-    for (size_t j = 0; j < 8 && i + j < m.lmem.size(); ++j)
-      m.lmem[i + j] = static_cast<uint8_t>(v >> (8 * j));
-  }
-  for (uint64_t o = 0; o < channels; ++o) {  // a valid rq table: M0, shift per channel
+  return fast_twin::random_memory(lanes, channels, r, [](Rng& g) {
     int64_t m0 = 0, shift = 0;
-    random_scale(r, m0, shift);
-    for (int e = 0; e < 2; ++e) {
-      const auto v = static_cast<uint32_t>(e == 0 ? m0 : shift);
-      uint8_t* p = m.lmem.data() + (o % lanes) * kLaneBytes + kRq + ((o / lanes) * 2 + e) * 4;
-      for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-    }
-  }
-  return m;
-}
-
-// Fast on `m` itself, Reference on a copy: identical memory and counters. Returns the overflows.
-uint64_t require_same(const Instr& in, Memory& m) {
-  Memory ref = m;
-  ExecCounters ca, cb;
-  execute(in, MemView{m.geo, m.ddr, m.lmem}, ca, Kernels::Fast);
-  execute(in, MemView{ref.geo, ref.ddr, ref.lmem}, cb, Kernels::Reference);
-  REQUIRE(m.lmem == ref.lmem);
-  REQUIRE(ca.acc_overflows == cb.acc_overflows);
-  return ca.acc_overflows;
+    random_scale(g, m0, shift);
+    return std::pair{m0, shift};
+  });
 }
 
 ops::Eltwise random_eltwise(Rng& r, bool long_planes) {

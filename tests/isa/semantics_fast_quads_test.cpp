@@ -12,19 +12,13 @@
 
 #include "isa/semantics.h"
 #include "isa/simd_conv_quads.h"
+#include "tests/isa/fast_twin_fixture.h"
 #include "tests/isa/hwy_targets.h"
 
 using namespace tpusim;
+using namespace tpusim::fast_twin;
 
 namespace {
-
-constexpr uint32_t kLaneBytes = 0x10000;
-constexpr uint64_t kRq = 0xF000;
-
-struct Rng {
-  std::mt19937_64 g;
-  int64_t operator()(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(g); }
-};
 
 int64_t zp_for(int64_t dtype, Rng& r) {
   const int64_t lo[] = {-128, 0, -8, 0}, hi[] = {127, 255, 7, 15};
@@ -45,33 +39,10 @@ void random_tail(ops::Conv2d& c, Rng& r) {
   c.rq_per_channel = r(0, 1), c.m0 = r(1, INT32_MAX), c.shift = r(0, 63);
 }
 
-struct Memory {
-  Geometry geo;
-  std::vector<uint8_t> lmem, ddr;
-};
-
 Memory random_memory(uint32_t lanes, uint64_t channels, Rng& r) {
-  Memory m{Geometry{lanes, kLaneBytes, 4096}, std::vector<uint8_t>(uint64_t{lanes} * kLaneBytes),
-           std::vector<uint8_t>(4096)};
-  for (auto& b : m.lmem) b = static_cast<uint8_t>(r(0, 255));
-  for (uint64_t o = 0; o < channels; ++o)  // a valid rq table: M0, shift per channel
-    for (int e = 0; e < 2; ++e) {
-      const auto v = static_cast<uint32_t>(e == 0 ? r(1, INT32_MAX) : r(0, 63));
-      uint8_t* p = m.lmem.data() + (o % lanes) * kLaneBytes + kRq + ((o / lanes) * 2 + e) * 4;
-      for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-    }
-  return m;
-}
-
-// Fast on `m` itself, Reference on a copy: identical memory and counters.
-void require_same(const Instr& in, Memory& m) {
-  Memory ref = m;
-  ExecCounters ca, cb;
-  execute(in, MemView{m.geo, m.ddr, m.lmem}, ca, Kernels::Fast);
-  execute(in, MemView{ref.geo, ref.ddr, ref.lmem}, cb, Kernels::Reference);
-  REQUIRE(m.lmem == ref.lmem);
-  REQUIRE(ca.macs == cb.macs);
-  REQUIRE(ca.acc_overflows == cb.acc_overflows);
+  return fast_twin::random_memory(lanes, channels, r, [](Rng& g) {
+    return std::pair{g(1, INT32_MAX), g(0, 63)};
+  });
 }
 
 // A random conv whose output plane is at least 4x4.
