@@ -33,12 +33,14 @@ inline IntGraph one_op(const std::vector<ITensor>& ins, const ITensor& y, IOpKin
 // Compiles g with schedule `opt`, runs it on random inputs and checks every tensor the program
 // writes to DDR (with opt 0 every intermediate; with the resident schedule those kept only in LMEM
 // are skipped) and every output against the integer reference (run_bitexact,
-// tests/support/random_graph.h).
+// tests/support/random_graph.h). Timed: the compiler's cycle model (compiler/cycle_model.h) must
+// give the simulated cycles exactly.
 inline BitexactResult check_bitexact_opt(const IntGraph& g, const Arch& a, bool timed, uint32_t seed,
                                          int opt) {
   BitexactResult res = run_bitexact(g, a, timed, seed, opt);
   INFO(res.mismatch);
   REQUIRE(res.mismatch.empty());
+  if (timed) REQUIRE(res.replay_cycles == res.stats.total_cycles);  // the cost model is the timed model
   return res;
 }
 

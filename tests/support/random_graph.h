@@ -36,7 +36,8 @@ struct BitexactResult {
   sim::Stats stats;
   CompileReport report;
   int64_t tensors_compared = 0;
-  std::string mismatch;  // "" when every compared tensor is equal; else the first difference
+  std::string mismatch;        // "" when every compared tensor is equal; else the first difference
+  uint64_t replay_cycles = 0;  // timed runs: the compiler's cycle model of the program (cycle_model.h)
 };
 
 // Compiles g with schedule `opt`, runs it on random inputs (from `seed`) and compares every tensor

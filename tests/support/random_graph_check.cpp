@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "compiler/cycle_model.h"
 #include "tests/support/random_graph.h"
 
 namespace betest {
@@ -47,7 +48,10 @@ BitexactResult run_bitexact(const IntGraph& g, const Arch& a, bool timed, uint32
   ro.keep_events = timed;
   const sim::RunResult run = sim::run(p, a, mem, ro);
   res.stats = run.stats;
-  if (timed) fill_cycles(res.report, run.events);
+  if (timed) {
+    fill_cycles(res.report, run.events);
+    res.replay_cycles = compiler::replay_cycles(p.tiu, p.gdma, a).total;
+  }
   const IntRun golden = run_int(g, inputs);
   std::set<std::string> lmem_only;
   for (size_t i = 0; i < g.ops.size(); ++i)
