@@ -1,4 +1,4 @@
-// Integer reference kernels: the definition of each integer op, one output element at a time.
+// Integer reference kernels: the definition of each integer op in plain loops (no SIMD of its own).
 // Shapes are NCHW for conv and pool; matmul treats every leading dimension as rows; eltwise and
 // requant are elementwise with channel = dimension 1 (for per-channel requant tables); an eltwise
 // input of shape [N, C, 1, 1] (or [N, C]) is broadcast over the h and w of a 4-D output.
@@ -7,6 +7,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "base/error.h"
 #include "isa/numerics.h"
@@ -42,31 +46,65 @@ struct ChannelOf {
 
 }  // namespace
 
+// Each output plane accumulates exactly in int64 (the order of an exact sum does not matter),
+// tap by tap over the rows and columns whose window reads a real pixel: the same sums as one
+// output element at a time, with contiguous inner loops. One input channel's taps are summed in
+// int32 first when that cannot overflow (8- and 4-bit operands: |x - zp| < 512, |w| <= 128).
 uint64_t conv(const IConv& c, const RequantSpec& rq, const IntValue& x, IntValue& y) {
   const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
   const int64_t OC = y.shape[1], OH = y.shape[2], OW = y.shape[3], KH = c.kernel[0], KW = c.kernel[1];
   const int64_t icg = C / c.groups, ocg = OC / c.groups;
   y.data.assign(idx(num_elements(y.shape)), 0);
+  // Output columns [lo, hi) whose tap kx reads a real column (padding holds in_zp: contributes 0).
+  std::vector<std::pair<int64_t, int64_t>> cols(idx(KW));
+  for (int64_t kx = 0; kx < KW; ++kx) {
+    const int64_t off = kx * c.dilation[1] - c.pads[1];  // ix = ox * stride + off
+    int64_t lo = 0, hi = OW;
+    while (lo < OW && lo * c.stride[1] + off < 0) ++lo;
+    while (hi > lo && (hi - 1) * c.stride[1] + off >= W) --hi;
+    cols[idx(kx)] = {lo, hi};
+  }
+  int32_t x_lo = INT32_MAX, x_hi = INT32_MIN;
+  for (const int32_t v : x.data) x_lo = std::min(x_lo, v), x_hi = std::max(x_hi, v);
+  const int64_t max_dx = std::max(std::abs(int64_t{x_lo} - c.in_zp), std::abs(int64_t{x_hi} - c.in_zp));
+  const bool int32_taps = max_dx * 128 * KH * KW <= INT32_MAX;
+  std::vector<int64_t> acc(idx(OH * OW));
+  std::vector<int32_t> part(idx(OH * OW));
+  // Adds input channel ci's taps (plane: its H x W values) into `out`.
+  auto taps = [&](auto* out, const int32_t* plane, int64_t o, int64_t ci) {
+    using Acc = std::remove_pointer_t<decltype(out)>;
+    const auto zp = static_cast<Acc>(c.in_zp);
+    for (int64_t ky = 0; ky < KH; ++ky)
+      for (int64_t kx = 0; kx < KW; ++kx) {
+        const Acc wv = c.weight[idx(((o * icg + ci) * KH + ky) * KW + kx)];
+        const auto [lo, hi] = cols[idx(kx)];
+        const int64_t off = kx * c.dilation[1] - c.pads[1];
+        for (int64_t oy = 0; oy < OH; ++oy) {
+          const int64_t iy = oy * c.stride[0] - c.pads[0] + ky * c.dilation[0];
+          if (iy < 0 || iy >= H) continue;
+          const int32_t* row = plane + iy * W;
+          auto* dst = out + oy * OW;
+          for (int64_t ox = lo; ox < hi; ++ox) dst[ox] += (Acc{row[ox * c.stride[1] + off]} - zp) * wv;
+        }
+      }
+  };
   uint64_t overflows = 0;
   for (int64_t n = 0; n < N; ++n)
     for (int64_t o = 0; o < OC; ++o) {
       const int64_t first_ic = (o / ocg) * icg;
-      for (int64_t oy = 0; oy < OH; ++oy)
-        for (int64_t ox = 0; ox < OW; ++ox) {
-          int64_t acc = c.bias.empty() ? 0 : c.bias[idx(o)];
-          for (int64_t ci = 0; ci < icg; ++ci)
-            for (int64_t ky = 0; ky < KH; ++ky)
-              for (int64_t kx = 0; kx < KW; ++kx) {
-                const int64_t iy = oy * c.stride[0] - c.pads[0] + ky * c.dilation[0];
-                const int64_t ix = ox * c.stride[1] - c.pads[1] + kx * c.dilation[1];
-                // Padding holds in_zp, which contributes (in_zp - in_zp) * w = 0.
-                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-                const int64_t xv = x.data[idx(((n * C + first_ic + ci) * H + iy) * W + ix)];
-                const int64_t wv = c.weight[idx(((o * icg + ci) * KH + ky) * KW + kx)];
-                acc += (xv - c.in_zp) * wv;
-              }
-          y.data[idx(((n * OC + o) * OH + oy) * OW + ox)] = apply(rq, saturate_counted(acc, overflows), o);
+      std::fill(acc.begin(), acc.end(), c.bias.empty() ? 0 : c.bias[idx(o)]);
+      for (int64_t ci = 0; ci < icg; ++ci) {
+        const int32_t* plane = x.data.data() + idx((n * C + first_ic + ci) * H * W);
+        if (!int32_taps) {
+          taps(acc.data(), plane, o, ci);
+          continue;
         }
+        std::fill(part.begin(), part.end(), 0);
+        taps(part.data(), plane, o, ci);
+        for (size_t i = 0; i < part.size(); ++i) acc[i] += part[i];
+      }
+      int32_t* out = y.data.data() + idx((n * OC + o) * OH * OW);
+      for (int64_t i = 0; i < OH * OW; ++i) out[i] = apply(rq, saturate_counted(acc[idx(i)], overflows), o);
     }
   return overflows;
 }

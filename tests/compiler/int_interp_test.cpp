@@ -6,9 +6,11 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
+#include <random>
 
 #include "base/error.h"
 #include "base/npz.h"
+#include "compiler/int_kernels.h"
 #include "compiler/lower.h"
 #include "compiler/onnx_import.h"
 #include "quant/quantize.h"
@@ -284,4 +286,55 @@ TEST_CASE("integer inputs are checked", "[compiler][int_interp]") {
   in["xq_q"].data.assign(100, 200);
   CHECK_THROWS_WITH(run_int(ig, in), "m.onnx: input 'xq_q' holds 200, outside int8");
   CHECK_THROWS_WITH(run_int(ig, {}), "m.onnx: integer input 'xq_q' was not given");
+}
+
+// The conv kernel sums plane by plane and tap by tap (int32 per input channel when that cannot
+// overflow); the definition is one output element at a time, written here. Random shapes with
+// strides, dilations, asymmetric pads and groups; 8-bit inputs, and inputs far outside any 8-bit
+// range (the int64-only path); an int32 output grid (identity requant) so every sum is compared.
+TEST_CASE("conv2d kernel equals the one-output-at-a-time definition", "[compiler][int_interp]") {
+  std::mt19937 rng(31);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  for (int iter = 0; iter < 200; ++iter) {
+    IConv c;
+    c.groups = pick(1, 3);
+    const int64_t icg = pick(1, 4), ocg = pick(1, 3), N = pick(1, 2), H = pick(1, 9), W = pick(1, 9);
+    c.kernel[0] = pick(1, 4), c.kernel[1] = pick(1, 4), c.stride[0] = pick(1, 3), c.stride[1] = pick(1, 3);
+    c.dilation[0] = pick(1, 2), c.dilation[1] = pick(1, 2);
+    for (int64_t& p : c.pads) p = pick(0, 3);
+    const int64_t C = icg * c.groups, OC = ocg * c.groups;
+    const int64_t OH = (H + c.pads[0] + c.pads[2] - c.dilation[0] * (c.kernel[0] - 1) - 1) / c.stride[0] + 1;
+    const int64_t OW = (W + c.pads[1] + c.pads[3] - c.dilation[1] * (c.kernel[1] - 1) - 1) / c.stride[1] + 1;
+    if (OH < 1 || OW < 1) continue;
+    const bool wide = iter % 4 == 3;
+    c.in_zp = static_cast<int32_t>(wide ? pick(-1000000, 1000000) : pick(-128, 127));
+    for (int64_t i = 0; i < OC * icg * c.kernel[0] * c.kernel[1]; ++i)
+      c.weight.push_back(int8_t(pick(-128, 127)));
+    for (int64_t o = 0; o < OC; ++o) c.bias.push_back(static_cast<int32_t>(pick(-5000, 5000)));
+    IntValue x{{N, C, H, W}, DType::Int8, 1.0f, c.in_zp, {}};
+    for (int64_t i = 0; i < N * C * H * W; ++i)
+      x.data.push_back(static_cast<int32_t>(wide ? pick(-3000000, 3000000) : pick(-128, 127)));
+    IntValue y{{N, OC, OH, OW}, DType::Int32, 1.0f, 0, {}};
+    const RequantSpec id{{Multiplier{1 << 30, 30}}, 0, INT32_MIN, INT32_MAX};
+    int_kernels::conv(c, id, x, y);
+    INFO("iteration " << iter);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t o = 0; o < OC; ++o)
+        for (int64_t oy = 0; oy < OH; ++oy)
+          for (int64_t ox = 0; ox < OW; ++ox) {
+            int64_t acc = c.bias[size_t(o)];
+            for (int64_t ci = 0; ci < icg; ++ci)
+              for (int64_t ky = 0; ky < c.kernel[0]; ++ky)
+                for (int64_t kx = 0; kx < c.kernel[1]; ++kx) {
+                  const int64_t iy = oy * c.stride[0] - c.pads[0] + ky * c.dilation[0];
+                  const int64_t ix = ox * c.stride[1] - c.pads[1] + kx * c.dilation[1];
+                  if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                  const int64_t xv = x.data[size_t(((n * C + (o / ocg) * icg + ci) * H + iy) * W + ix)];
+                  acc += (xv - c.in_zp) *
+                         c.weight[size_t(((o * icg + ci) * c.kernel[0] + ky) * c.kernel[1] + kx)];
+                }
+            const int64_t want = std::clamp<int64_t>(acc, INT32_MIN, INT32_MAX);
+            REQUIRE(y.data[size_t(((n * OC + o) * OH + oy) * OW + ox)] == want);
+          }
+  }
 }
