@@ -42,9 +42,16 @@ struct ScheduleLayer {
   double efficiency = 0;  // roofline_cycles / sim_cycles
 };
 
+// Schedules (docs/compiler.md, "Schedules"): 0 = every op tiled on its own, its input loaded from
+// and its output stored to DDR; 1 = runs of ops that fit LMEM whole keep activations there and
+// prefetch the next ops' constants, layer groups chosen greedily by an estimate; 2 = 1 with the
+// layer groups chosen by a search over cut points costed by the cycle model (cycle_model.h).
+inline constexpr int kMaxOpt = 2;
+inline constexpr int kDefaultOpt = 2;
+
 struct CompileReport {
   std::string arch;
-  int opt = 1;
+  int opt = kDefaultOpt;
   std::vector<ScheduleLayer> layers;
   // DDR address of every non-view tensor (intermediates included), for dumps and tests.
   std::map<std::string, uint64_t> tensor_addr;
@@ -76,11 +83,6 @@ struct InstrTime {
 // neither multiplies nor moves DDR bytes); the report's sim_cycles = the whole run.
 void fill_sim_cycles(CompileReport& r, const std::vector<InstrTime>& times);
 
-// Schedules (docs/compiler.md, "Schedules"): 0 = every op tiled on its own, its input loaded from
-// and its output stored to DDR; 1 = runs of ops that fit LMEM whole keep activations there and
-// prefetch the next ops' constants.
-inline constexpr int kMaxOpt = 1;
-inline constexpr int kDefaultOpt = 1;
 // Throws tpusim::Error naming the op when it cannot be compiled (e.g. no tiling fits LMEM).
 Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* report = nullptr,
                           int opt = kDefaultOpt);

@@ -184,19 +184,36 @@ std::map<std::string, int> tensor_uses(const IntGraph& g);
 struct GroupPlan {
   size_t first = 0, last = 0;
   std::vector<ChainOp> chain;
-  int64_t rows = 0;  // 0: no plan beats running the ops one by one
+  int64_t rows = 0;  // 0: no feasible slicing (LMEM, whole-byte 4-bit rows, skip bands)
   int sets = 1;
   double cost = 0, alone = 0;  // estimated cycles, grouped and one by one
   uint64_t lmem_bytes = 0;     // per lane
   int skips = 0;               // skip connections read from LMEM
 };
+// The slicing of least estimated cost (cost < alone when it beats running the ops one by one).
 GroupPlan plan_group(const IntGraph& g, const std::vector<ChainOp>& chain, size_t first, const Arch& a);
+// The `most` slicings (rows, buffer sets) of least estimated cost, cheapest first.
+std::vector<GroupPlan> plan_group_options(const IntGraph& g, const std::vector<ChainOp>& chain, size_t first,
+                                          const Arch& a, size_t most);
 void emit_group(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a, const GroupPlan& plan,
                 std::vector<OpEmitted>& out);
-// The layer groups of the resident schedule: from every window op that does not fit LMEM whole
-// (fits_whole[i] false), in program order, the chain of up to 8 window ops whose estimate gains
-// most. The ops of a group get fits_whole false.
+// The last op of the longest run of window ops from `first`, each reading the previous one's
+// output, at most kMaxChain ops (make_chain then checks the run is a chain).
+inline constexpr size_t kMaxChain = 8;
+bool window_op(const IOp& op);  // conv, pool, eltwise, lut, requant: what a chain is made of
+size_t chain_end(const IntGraph& g, size_t first);
+// The layer groups of the resident schedule (--opt 1): from every window op that does not fit
+// LMEM whole (fits_whole[i] false), in program order, the chain of up to 8 window ops whose
+// estimate gains most. The ops of a group get fits_whole false.
 std::vector<GroupPlan> form_groups(const IntGraph& g, const Arch& a, std::vector<bool>& fits_whole);
+// --opt 2 (codegen_group_search.cpp): the groups chosen by dynamic programming over cut points,
+// each candidate group and each op alone costed by replaying its emitted code (cycle_model.h);
+// kept only when `program_cycles` (the whole resident schedule, replayed) is below the greedy
+// choice's. `fits_whole`: before any grouping.
+std::vector<GroupPlan> search_groups(
+    const IntGraph& g, const DdrMap& ddr, const Arch& a, const std::vector<bool>& fits_whole,
+    std::vector<GroupPlan> greedy,
+    const std::function<uint64_t(const std::vector<GroupPlan>&)>& program_cycles);
 // Every op of the graph in order. opt 0: each op tiled on its own (emit_op); opt 1: the resident
 // schedule of codegen_resident.cpp.
 std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a, int opt);

@@ -91,8 +91,9 @@ SkipView skip_view(const std::vector<WindowShape>& ws, const std::vector<Band>& 
 
 }  // namespace
 
-GroupPlan plan_group(const IntGraph& g, const std::vector<ChainOp>& chain, size_t first, const Arch& a) {
-  GroupPlan best;
+std::vector<GroupPlan> plan_group_options(const IntGraph& g, const std::vector<ChainOp>& chain, size_t first,
+                                          const Arch& a, size_t most) {
+  std::vector<GroupPlan> plans;  // every feasible slicing, without the chain (added to the kept ones)
   std::vector<WindowShape> ws;
   for (const ChainOp& c : chain) ws.push_back(window_shape(g, c.op()));
   const double bw = a.ddr_bytes_per_cycle;
@@ -153,14 +154,22 @@ GroupPlan plan_group(const IntGraph& g, const std::vector<ChainOp>& chain, size_
       // store do not. Skip copies share the GDMA with the loads.
       const double cost = std::max(tiu, bytes / bw + double(slices.size()) * a.gdma_startup + copy_cycles) +
                           a.gdma_startup + 3.0 * a.ddr_latency;
-      if (cost < alone && (best.rows == 0 || cost < best.cost)) {
-        best.first = first, best.last = first + chain.size() - 1, best.rows = rows, best.sets = sets;
-        best.cost = cost, best.alone = alone, best.lmem_bytes = consts + uint64_t(sets) * per_set;
-        best.skips = skips;
-      }
+      GroupPlan p;
+      p.first = first, p.last = first + chain.size() - 1, p.rows = rows, p.sets = sets;
+      p.cost = cost, p.alone = alone, p.lmem_bytes = consts + uint64_t(sets) * per_set, p.skips = skips;
+      plans.push_back(std::move(p));
     }
-  if (best.rows) best.chain = chain;
-  return best;
+  // Cheapest first; among equals the order above (two sets, then more rows per slice).
+  std::stable_sort(plans.begin(), plans.end(),
+                   [](const GroupPlan& x, const GroupPlan& y) { return x.cost < y.cost; });
+  if (plans.size() > most) plans.resize(most);
+  for (GroupPlan& p : plans) p.chain = chain;
+  return plans;
+}
+
+GroupPlan plan_group(const IntGraph& g, const std::vector<ChainOp>& chain, size_t first, const Arch& a) {
+  std::vector<GroupPlan> best = plan_group_options(g, chain, first, a, 1);
+  return best.empty() ? GroupPlan{} : std::move(best[0]);
 }
 
 void emit_group(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a, const GroupPlan& plan,

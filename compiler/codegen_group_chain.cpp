@@ -7,11 +7,11 @@
 
 namespace tpusim::compiler::be {
 
-namespace {
-
 bool window_op(const IOp& op) {
   return op.as<IConv>() || op.as<IPool>() || op.as<IEltwise>() || op.as<ILut>() || op.as<IRequant>();
 }
+
+namespace {
 
 // The eltwise with its two inputs exchanged: the same values, since add, mul and max are symmetric.
 IOp swap_inputs(const IOp& op) {
@@ -71,6 +71,17 @@ std::optional<std::vector<ChainOp>> make_chain(const IntGraph& g, const std::map
   return chain;
 }
 
+size_t chain_end(const IntGraph& g, size_t first) {
+  size_t end = first;
+  while (end + 1 < g.ops.size() && end - first + 1 < kMaxChain && window_op(g.ops[end + 1])) {
+    const IOp& next = g.ops[end + 1];
+    const std::string& prev = g.ops[end].output;
+    if (next.inputs[0] != prev && (next.inputs.size() < 2 || next.inputs[1] != prev)) break;
+    ++end;
+  }
+  return end;
+}
+
 std::vector<GroupPlan> form_groups(const IntGraph& g, const Arch& a, std::vector<bool>& fits_whole) {
   const size_t n = g.ops.size();
   const std::map<std::string, int> uses = tensor_uses(g);
@@ -82,19 +93,13 @@ std::vector<GroupPlan> form_groups(const IntGraph& g, const Arch& a, std::vector
   // estimate is not yet good enough to be searched over; docs/compiler.md, "Schedules".)
   for (size_t i = 0; i < n; ++i) {
     if (fits_whole[i] || !window_op(g.ops[i])) continue;
-    size_t end = i;
-    while (end + 1 < n && end - i + 1 < 8 && window_op(g.ops[end + 1])) {
-      const IOp& next = g.ops[end + 1];
-      const std::string& prev = g.ops[end].output;
-      if (next.inputs[0] != prev && (next.inputs.size() < 2 || next.inputs[1] != prev)) break;
-      ++end;
-    }
     GroupPlan best;
-    for (size_t last = end; last > i; --last) {
+    for (size_t last = chain_end(g, i); last > i; --last) {
       const auto chain = make_chain(g, uses, i, last);
       if (!chain) continue;
       GroupPlan p = plan_group(g, *chain, i, a);
-      if (p.rows && (best.rows == 0 || p.alone - p.cost > best.alone - best.cost)) best = std::move(p);
+      if (p.rows && p.cost < p.alone && (best.rows == 0 || p.alone - p.cost > best.alone - best.cost))
+        best = std::move(p);
     }
     if (!best.rows) continue;
     for (size_t k = best.first; k <= best.last; ++k) fits_whole[k] = false;

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "compiler/codegen.h"
+#include "compiler/cycle_model.h"
 
 namespace tpusim::compiler::be {
 
@@ -246,6 +247,33 @@ struct Walk {
 
 }  // namespace
 
+namespace {
+
+// The resident schedule with these layer groups. Dry runs first: a prefetch that leaves an op no
+// room is retried with a shorter look-ahead; an op that does not fit even then runs tiled.
+std::vector<OpEmitted> emit_resident(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a,
+                                     std::vector<Whole> whole, const std::vector<GroupPlan>& groups) {
+  for (const GroupPlan& p : groups)
+    for (size_t k = p.first; k <= p.last; ++k) whole[k].ok = false;
+  size_t ahead = 8;
+  for (;;) {
+    const int64_t bad = Walk(nullptr, g, ddr, a, whole, groups, ahead, nullptr).run();
+    if (bad < 0) break;
+    if (ahead > 0)
+      ahead /= 2;
+    else
+      whole[static_cast<size_t>(bad)].ok = false;
+  }
+  std::vector<OpEmitted> out;
+  Walk w(&e, g, ddr, a, whole, groups, ahead, &out);
+  w.run();
+  for (auto& [j, bytes] : w.prefetched_bytes) out[j].prefetched_bytes = bytes;
+  for (auto& [j, r] : w.prefetch_range) out[j].prefetch_begin = r.first, out[j].prefetch_end = r.second;
+  return out;
+}
+
+}  // namespace
+
 std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a,
                                     int opt) {
   std::vector<OpEmitted> out;
@@ -260,26 +288,20 @@ std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap&
   }
   std::vector<Whole> whole;
   for (const IOp& op : g.ops) whole.push_back(whole_of(g, op, a));
-  // Dry runs: a prefetch that leaves an op no room is retried with a shorter look-ahead; an op
-  // that does not fit even then runs tiled.
   std::vector<bool> fits(whole.size());
   for (size_t i = 0; i < whole.size(); ++i) fits[i] = whole[i].ok;
-  const std::vector<GroupPlan> groups = form_groups(g, a, fits);
-  for (size_t i = 0; i < whole.size(); ++i) whole[i].ok = fits[i];
-  size_t ahead = 8;
-  for (;;) {
-    const int64_t bad = Walk(nullptr, g, ddr, a, whole, groups, ahead, nullptr).run();
-    if (bad < 0) break;
-    if (ahead > 0)
-      ahead /= 2;
-    else
-      whole[static_cast<size_t>(bad)].ok = false;
+  const std::vector<bool> fits_ungrouped = fits;
+  std::vector<GroupPlan> groups = form_groups(g, a, fits);
+  if (opt >= 2) {
+    auto program_cycles = [&](const std::vector<GroupPlan>& gs) {
+      Program scratch;
+      Emitter se(scratch, a);
+      emit_resident(se, g, ddr, a, whole, gs);
+      return replay_cycles(scratch.tiu, scratch.gdma, a).total;
+    };
+    groups = search_groups(g, ddr, a, fits_ungrouped, std::move(groups), program_cycles);
   }
-  Walk w(&e, g, ddr, a, whole, groups, ahead, &out);
-  w.run();
-  for (auto& [j, bytes] : w.prefetched_bytes) out[j].prefetched_bytes = bytes;
-  for (auto& [j, r] : w.prefetch_range) out[j].prefetch_begin = r.first, out[j].prefetch_end = r.second;
-  return out;
+  return emit_resident(e, g, ddr, a, std::move(whole), groups);
 }
 
 }  // namespace tpusim::compiler::be

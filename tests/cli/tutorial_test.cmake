@@ -66,7 +66,7 @@ assert [l['name'] for l in r['layers']] == ['conv1', 'pool1', 'conv2', 'pool2', 
 assert [l['kind'] for l in r['layers']] == ['conv2d', 'pool', 'conv2d', 'pool', 'matmul']
 assert r['total_macs'] == sum(l['macs'] for l in r['layers']) == 8 * 28 * 28 * 9 + 16 * 8 * 14 * 14 * 9 + 784 * 10
 assert r['sim_cycles'] == ${cycles}, r['sim_cycles']
-assert r['opt'] == 1 and [l['schedule'] for l in r['layers']] == ['resident'] * 5, r['layers']
+assert r['opt'] == 2 and [l['schedule'] for l in r['layers']] == ['resident'] * 5, r['layers']
 # conv1 -> pool1 -> conv2 -> pool2 stay in LMEM; pool2's output goes to DDR for the flatten.
 assert [l['input_from_lmem'] for l in r['layers']] == [False, True, True, True, False], r['layers']
 assert [l['output_to_ddr'] for l in r['layers']] == [False, False, False, True, True], r['layers']
