@@ -208,12 +208,16 @@ size_t chain_end(const IntGraph& g, size_t first);
 std::vector<GroupPlan> form_groups(const IntGraph& g, const Arch& a, std::vector<bool>& fits_whole);
 // --opt 2 (codegen_group_search.cpp): the groups chosen by dynamic programming over cut points,
 // each candidate group and each op alone costed by replaying its emitted code (cycle_model.h);
-// kept only when `program_cycles` (the whole resident schedule, replayed) is below the greedy
-// choice's. `fits_whole`: before any grouping.
+// kept only when the whole resident schedule with them (`schedule_cost`) is faster than with the
+// greedy choice: by more than 0.1%, or at all while moving no more DDR bytes. `fits_whole`:
+// before any grouping.
+struct ScheduleCost {
+  uint64_t cycles = 0, ddr_bytes = 0;
+};
 std::vector<GroupPlan> search_groups(
     const IntGraph& g, const DdrMap& ddr, const Arch& a, const std::vector<bool>& fits_whole,
     std::vector<GroupPlan> greedy,
-    const std::function<uint64_t(const std::vector<GroupPlan>&)>& program_cycles);
+    const std::function<ScheduleCost(const std::vector<GroupPlan>&)>& schedule_cost);
 // Every op of the graph in order. opt 0: each op tiled on its own (emit_op); opt 1: the resident
 // schedule of codegen_resident.cpp.
 std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a, int opt);

@@ -293,13 +293,15 @@ std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap&
   const std::vector<bool> fits_ungrouped = fits;
   std::vector<GroupPlan> groups = form_groups(g, a, fits);
   if (opt >= 2) {
-    auto program_cycles = [&](const std::vector<GroupPlan>& gs) {
+    auto schedule_cost = [&](const std::vector<GroupPlan>& gs) {
       Program scratch;
       Emitter se(scratch, a);
       emit_resident(se, g, ddr, a, whole, gs);
-      return replay_cycles(scratch.tiu, scratch.gdma, a).total;
+      ScheduleCost c{replay_cycles(scratch.tiu, scratch.gdma, a).total, 0};
+      for (const auto& [node, bytes] : se.node_bytes) c.ddr_bytes += bytes;
+      return c;
     };
-    groups = search_groups(g, ddr, a, fits_ungrouped, std::move(groups), program_cycles);
+    groups = search_groups(g, ddr, a, fits_ungrouped, std::move(groups), schedule_cost);
   }
   return emit_resident(e, g, ddr, a, std::move(whole), groups);
 }
