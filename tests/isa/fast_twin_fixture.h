@@ -1,4 +1,4 @@
-// Shared by the fast-twin tests (semantics_fast_quads_test, semantics_fast_eltwise_lut_test): a
+// Shared by the fast-twin tests (semantics_fast_test, _quads_test, _eltwise_lut_test): a
 // random LMEM image with a valid requant table, and the Fast == Reference check on one instruction.
 #pragma once
 #include <catch2/catch.hpp>
@@ -52,8 +52,10 @@ inline uint64_t require_same(const Instr& in, Memory& m) {
   execute(in, MemView{m.geo, m.ddr, m.lmem}, ca, Kernels::Fast);
   execute(in, MemView{ref.geo, ref.ddr, ref.lmem}, cb, Kernels::Reference);
   REQUIRE(m.lmem == ref.lmem);
+  REQUIRE(m.ddr == ref.ddr);
   REQUIRE(ca.macs == cb.macs);
   REQUIRE(ca.acc_overflows == cb.acc_overflows);
+  REQUIRE(ca.lmem_read == cb.lmem_read);
   return ca.acc_overflows;
 }
 

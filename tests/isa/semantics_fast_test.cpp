@@ -5,35 +5,21 @@
 #include <random>
 
 #include "isa/semantics.h"
+#include "tests/isa/fast_twin_fixture.h"
 
 using namespace tpusim;
 
 namespace {
 
-struct Twin {
-  std::vector<uint8_t> lmem, ddr;
-  Geometry geo;
-};
-
 // Runs `in` on random memory with both kernel sets; requires identical memory and counters.
 void require_twins_agree(const Instr& in, uint32_t lanes, uint32_t lane_bytes, uint64_t seed) {
   std::mt19937_64 rng(seed);
-  Twin a;
-  a.geo = Geometry{lanes, lane_bytes, 4096};
-  a.lmem.resize(uint64_t{lanes} * lane_bytes);
-  for (auto& b : a.lmem) b = static_cast<uint8_t>(rng());
-  a.ddr.resize(4096);
-  for (auto& b : a.ddr) b = static_cast<uint8_t>(rng());
-  Twin b = a;
-  REQUIRE(check(in, a.geo) == "");
-  ExecCounters ca, cb;
-  execute(in, MemView{a.geo, a.ddr, a.lmem}, ca, Kernels::Fast);
-  execute(in, MemView{b.geo, b.ddr, b.lmem}, cb, Kernels::Reference);
-  REQUIRE(a.lmem == b.lmem);
-  REQUIRE(a.ddr == b.ddr);
-  REQUIRE(ca.macs == cb.macs);
-  REQUIRE(ca.acc_overflows == cb.acc_overflows);
-  REQUIRE(ca.lmem_read == cb.lmem_read);
+  fast_twin::Memory m{Geometry{lanes, lane_bytes, 4096}, std::vector<uint8_t>(uint64_t{lanes} * lane_bytes),
+                      std::vector<uint8_t>(4096)};
+  for (auto& b : m.lmem) b = static_cast<uint8_t>(rng());
+  for (auto& b : m.ddr) b = static_cast<uint8_t>(rng());
+  REQUIRE(check(in, m.geo) == "");
+  fast_twin::require_same(in, m);
 }
 
 }  // namespace
