@@ -235,7 +235,18 @@ OpPlanInfo emit_gather(Emitter& e, const IntGraph& g, const IOp& op, const DdrMa
 OpPlanInfo emit_rearrange(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a);
 // IActMatmul (codegen_act_matmul.cpp).
 OpPlanInfo emit_act_matmul(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a);
-// ILayerNorm and ISoftmax (codegen_norm.cpp).
+// ILayerNorm and ISoftmax (codegen_norm.cpp): [..., d] as [rows, d, 1, 1]; the table is softmax's
+// exp table (a copy per lane) or layernorm's (g, b) pair per feature.
+struct NormShape {
+  int64_t rows = 0, d = 0, entries = 0;
+  DType in_dt = DType::Int8, out_dt = DType::Int8;
+  uint64_t table_bytes = 0;  // per lane
+};
+NormShape norm_shape(const IntGraph& g, const IOp& op, const Arch& a);
+// Rows [r0, r0 + rt) with the input at b.in[0], output at b.out and table at b.lut (loaded when
+// b.load_lut); b.load_in[0] and b.store as for the other ops.
+TileCode norm_code(const IntGraph& g, const IOp& op, const NormShape& s, int64_t r0, int64_t rt,
+                   const Bufs& b, const DdrMap& ddr, const OpConsts& c, const Arch& a);
 OpPlanInfo emit_norm(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const OpConsts& c,
                      const Arch& a);
 

@@ -20,8 +20,10 @@ namespace {
 
 // One op as a single tile: its shape, tile and buffer sizes (bytes per lane).
 struct Whole {
-  bool ok = false;  // a window op or matmul whose whole working set fits LMEM
+  bool ok = false;  // a window op, matmul, layernorm or softmax whose whole working set fits LMEM
   bool matmul = false;
+  bool norm = false;  // layernorm or softmax (resident only when --opt 2 finds it faster)
+  NormShape ns;
   WindowShape ws;
   WindowTile wt{};
   MatmulShape ms;
@@ -58,11 +60,28 @@ Whole whole_of(const IntGraph& g, const IOp& op, const Arch& a) {
     h.out_dims = {s.n, s.oc, s.oh, s.ow}, h.out_dt = s.out_dt;
     h.c = const_bytes(s, a);
     h.out = local_bytes(a, s.out_dt, s.n, s.oc, s.oh, s.ow);
+  } else if (op.as<ILayerNorm>() || op.as<ISoftmax>()) {
+    const NormShape s = norm_shape(g, op, a);
+    if (s.rows == 0 || s.rows >= kMaxDim || s.d > kMaxDim || op.rq.per_channel()) return h;
+    h.norm = true, h.ns = s;
+    h.in_dims[0] = h.out_dims = {s.rows, s.d, 1, 1};
+    h.in_dt[0] = s.in_dt, h.out_dt = s.out_dt;
+    h.in_bytes[0] = local_bytes(a, s.in_dt, s.rows, s.d, 1, 1);
+    h.c.lut = s.table_bytes;
+    h.out = local_bytes(a, s.out_dt, s.rows, s.d, 1, 1);
   } else {
     return h;
   }
   h.ok = h.in_bytes[0] + h.in_bytes[1] + h.consts() + h.out <= a.lane_bytes;
   return h;
+}
+
+// The code of a resident op's single tile.
+TileCode whole_code(const Whole& h, const IntGraph& g, const IOp& op, const Bufs& b, const DdrMap& ddr,
+                    const OpConsts& c, const Arch& a) {
+  if (h.matmul) return matmul_code(g, op, h.ms, h.mt, b, ddr, c, a);
+  if (h.norm) return norm_code(g, op, h.ns, 0, h.ns.rows, b, ddr, c, a);
+  return window_code(g, op, h.ws, h.wt, b, ddr, c, a);
 }
 
 bool same_dims(const Dims& x, const Dims& y) { return x.n == y.n && x.c == y.c && x.h == y.h && x.w == y.w; }
@@ -133,7 +152,7 @@ struct Walk {
       for (int k = 0; k < whole[j].n_inputs; ++k) {
         const std::string& in = op.inputs[static_cast<size_t>(k)];
         const auto p = producer.find(g.storage(in));
-        if (p == producer.end() || (!whole[j].matmul && whole[j].ws.broadcast[k])) continue;
+        if (p == producer.end() || (!whole[j].matmul && !whole[j].norm && whole[j].ws.broadcast[k])) continue;
         const Whole& w = whole[p->second];
         if (same_dims(w.out_dims, whole[j].in_dims[k]) && w.out_dt == whole[j].in_dt[k])
           alias[j][static_cast<size_t>(k)] = static_cast<int64_t>(p->second);
@@ -196,8 +215,7 @@ struct Walk {
         rec.info = {1, false, h.in_bytes[0] + h.in_bytes[1] + h.consts() + h.out};
         rec.resident = true, rec.kept_input = b.load_in[0] == false, rec.stored = stored[i];
         rec.out_lmem = *o, rec.out_bytes = h.out, rec.out_last_use = last_use;
-        const TileCode tc = h.matmul ? matmul_code(g, op, h.ms, h.mt, b, ddr, ddr.consts[i], a)
-                                     : window_code(g, op, h.ws, h.wt, b, ddr, ddr.consts[i], a);
+        const TileCode tc = whole_code(h, g, op, b, ddr, ddr.consts[i], a);
         if (e)
           for (const auto* list : {&tc.loads, &tc.const_loads})
             for (const Instr& in : *list) e->gdma(in);
@@ -230,8 +248,7 @@ struct Walk {
     Bufs b;
     b.load_in[0] = b.load_in[1] = false, b.store = false;
     h.c.place(b, at);
-    const TileCode tc = h.matmul ? matmul_code(g, g.ops[j], h.ms, h.mt, b, ddr, ddr.consts[j], a)
-                                 : window_code(g, g.ops[j], h.ws, h.wt, b, ddr, ddr.consts[j], a);
+    const TileCode tc = whole_code(h, g, g.ops[j], b, ddr, ddr.consts[j], a);
     const std::string node = e->node;
     e->node = g.ops[j].name;
     const uint64_t before = e->node_bytes[e->node];
@@ -272,6 +289,32 @@ std::vector<OpEmitted> emit_resident(Emitter& e, const IntGraph& g, const DdrMap
   return out;
 }
 
+// --opt 2: which layernorm/softmax ops run resident (one tile in the run's LMEM, reading and
+// writing their neighbours' buffers) rather than tiled on their own. Measured by `cost`, the whole
+// schedule replayed: all of them resident if that is faster, then each one switched in turn and
+// kept where it helps (fewer cycles; equal cycles, fewer DDR bytes).
+void choose_resident_norms(const std::vector<Whole>& whole, std::vector<Whole>& chosen,
+                           const std::function<ScheduleCost(const std::vector<Whole>&)>& cost) {
+  std::vector<size_t> norms;
+  for (size_t i = 0; i < whole.size(); ++i)
+    if (whole[i].norm && whole[i].ok) norms.push_back(i);
+  if (norms.empty()) return;
+  auto better = [](const ScheduleCost& x, const ScheduleCost& y) {
+    return x.cycles < y.cycles || (x.cycles == y.cycles && x.ddr_bytes < y.ddr_bytes);
+  };
+  ScheduleCost best = cost(chosen);
+  std::vector<Whole> all = chosen;
+  for (size_t i : norms) all[i].ok = true;
+  if (const ScheduleCost c = cost(all); better(c, best)) chosen = std::move(all), best = c;
+  for (size_t i : norms) {
+    chosen[i].ok = !chosen[i].ok;
+    if (const ScheduleCost c = cost(chosen); better(c, best))
+      best = c;
+    else
+      chosen[i].ok = !chosen[i].ok;
+  }
+}
+
 }  // namespace
 
 std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a,
@@ -288,22 +331,27 @@ std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap&
   }
   std::vector<Whole> whole;
   for (const IOp& op : g.ops) whole.push_back(whole_of(g, op, a));
-  std::vector<bool> fits(whole.size());
-  for (size_t i = 0; i < whole.size(); ++i) fits[i] = whole[i].ok;
+  // Layernorm and softmax run tiled unless the search below makes them resident.
+  std::vector<Whole> chosen = whole;
+  for (Whole& h : chosen) h.ok = h.ok && !h.norm;
+  std::vector<bool> fits(chosen.size());
+  for (size_t i = 0; i < chosen.size(); ++i) fits[i] = chosen[i].ok;
   const std::vector<bool> fits_ungrouped = fits;
   std::vector<GroupPlan> groups = form_groups(g, a, fits);
   if (opt >= 2) {
-    auto schedule_cost = [&](const std::vector<GroupPlan>& gs) {
+    auto cost_of = [&](const std::vector<GroupPlan>& gs, const std::vector<Whole>& w) {
       Program scratch;
       Emitter se(scratch, a);
-      emit_resident(se, g, ddr, a, whole, gs);
+      emit_resident(se, g, ddr, a, w, gs);
       ScheduleCost c{replay_cycles(scratch.tiu, scratch.gdma, a).total, 0};
       for (const auto& [node, bytes] : se.node_bytes) c.ddr_bytes += bytes;
       return c;
     };
-    groups = search_groups(g, ddr, a, fits_ungrouped, std::move(groups), schedule_cost);
+    groups = search_groups(g, ddr, a, fits_ungrouped, std::move(groups),
+                           [&](const std::vector<GroupPlan>& gs) { return cost_of(gs, chosen); });
+    choose_resident_norms(whole, chosen, [&](const std::vector<Whole>& w) { return cost_of(groups, w); });
   }
-  return emit_resident(e, g, ddr, a, std::move(whole), groups);
+  return emit_resident(e, g, ddr, a, std::move(chosen), groups);
 }
 
 }  // namespace tpusim::compiler::be
