@@ -218,8 +218,14 @@ std::vector<GroupPlan> search_groups(
     const IntGraph& g, const DdrMap& ddr, const Arch& a, const std::vector<bool>& fits_whole,
     std::vector<GroupPlan> greedy,
     const std::function<ScheduleCost(const std::vector<GroupPlan>&)>& schedule_cost);
+// --opt 2: which of the ops marked in `can` (layernorm/softmax that fit LMEM whole) run resident,
+// starting from `on` (whose schedule costs `current`): all of them if that replays faster, then
+// each switched in turn, keeping every switch that replays faster (or as fast with fewer bytes).
+std::vector<bool> choose_resident(const std::vector<bool>& can, std::vector<bool> on, ScheduleCost current,
+                                  const std::function<ScheduleCost(const std::vector<bool>&)>& cost);
 // Every op of the graph in order. opt 0: each op tiled on its own (emit_op); opt 1: the resident
-// schedule of codegen_resident.cpp.
+// schedule of codegen_resident.cpp, greedy layer groups; opt 2: the same with its layer groups
+// and resident layernorm/softmax searched (codegen_group_search.cpp).
 std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a, int opt);
 // A matmul whose weights do not fit LMEM even one column per lane: the reduction split into chunks
 // with INT32 partial sums in LMEM (codegen_ksplit.cpp).

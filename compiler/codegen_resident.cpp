@@ -1,4 +1,4 @@
-// Back end, the resident schedule (--opt 1): runs of ops whose whole working set fits LMEM at once
+// Back end, the resident schedule (--opt 1 and 2): runs of ops whose whole working set fits LMEM at once
 // keep their activations there (a consumer reads its producer's output buffer, no DDR round trip)
 // and load later ops' constants while earlier ops compute. Buffers are allocated by lifetime,
 // first fit; the Emitter's footprint check adds every sync, so correctness does not depend on the
@@ -262,10 +262,6 @@ struct Walk {
   std::map<size_t, std::pair<uint32_t, uint32_t>> prefetch_range;
 };
 
-}  // namespace
-
-namespace {
-
 // The resident schedule with these layer groups. Dry runs first: a prefetch that leaves an op no
 // room is retried with a shorter look-ahead; an op that does not fit even then runs tiled.
 std::vector<OpEmitted> emit_resident(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a,
@@ -287,32 +283,6 @@ std::vector<OpEmitted> emit_resident(Emitter& e, const IntGraph& g, const DdrMap
   for (auto& [j, bytes] : w.prefetched_bytes) out[j].prefetched_bytes = bytes;
   for (auto& [j, r] : w.prefetch_range) out[j].prefetch_begin = r.first, out[j].prefetch_end = r.second;
   return out;
-}
-
-// --opt 2: which layernorm/softmax ops run resident (one tile in the run's LMEM, reading and
-// writing their neighbours' buffers) rather than tiled on their own. Measured by `cost`, the whole
-// schedule replayed: all of them resident if that is faster, then each one switched in turn and
-// kept where it helps (fewer cycles; equal cycles, fewer DDR bytes).
-void choose_resident_norms(const std::vector<Whole>& whole, std::vector<Whole>& chosen,
-                           const std::function<ScheduleCost(const std::vector<Whole>&)>& cost) {
-  std::vector<size_t> norms;
-  for (size_t i = 0; i < whole.size(); ++i)
-    if (whole[i].norm && whole[i].ok) norms.push_back(i);
-  if (norms.empty()) return;
-  auto better = [](const ScheduleCost& x, const ScheduleCost& y) {
-    return x.cycles < y.cycles || (x.cycles == y.cycles && x.ddr_bytes < y.ddr_bytes);
-  };
-  ScheduleCost best = cost(chosen);
-  std::vector<Whole> all = chosen;
-  for (size_t i : norms) all[i].ok = true;
-  if (const ScheduleCost c = cost(all); better(c, best)) chosen = std::move(all), best = c;
-  for (size_t i : norms) {
-    chosen[i].ok = !chosen[i].ok;
-    if (const ScheduleCost c = cost(chosen); better(c, best))
-      best = c;
-    else
-      chosen[i].ok = !chosen[i].ok;
-  }
 }
 
 }  // namespace
@@ -349,7 +319,18 @@ std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap&
     };
     groups = search_groups(g, ddr, a, fits_ungrouped, std::move(groups),
                            [&](const std::vector<GroupPlan>& gs) { return cost_of(gs, chosen); });
-    choose_resident_norms(whole, chosen, [&](const std::vector<Whole>& w) { return cost_of(groups, w); });
+    std::vector<bool> can(chosen.size()), on(chosen.size());
+    for (size_t i = 0; i < chosen.size(); ++i) can[i] = whole[i].norm && whole[i].ok;
+    auto with = [&](const std::vector<bool>& norms) {
+      std::vector<Whole> w = chosen;
+      for (size_t i = 0; i < w.size(); ++i) w[i].ok = w[i].ok || norms[i];
+      return w;
+    };
+    if (std::find(can.begin(), can.end(), true) != can.end()) {
+      on = choose_resident(can, on, cost_of(groups, chosen),
+                           [&](const std::vector<bool>& norms) { return cost_of(groups, with(norms)); });
+      chosen = with(on);
+    }
   }
   return emit_resident(e, g, ddr, a, std::move(chosen), groups);
 }

@@ -34,6 +34,7 @@ ReplayCycles replay_cycles(const std::vector<Instr>& tiu, const std::vector<Inst
         now[e] = start + dur, busy[e] += dur;
         done[e].push_back(now[e]);
         ++pc[e], progress = true;
+        if (in.op == Opcode::End) pc[e] = code[e]->size();  // the engine stops here
       }
     }
   }

@@ -291,10 +291,12 @@ TEST_CASE("integer inputs are checked", "[compiler][int_interp]") {
 // The conv kernel sums plane by plane and tap by tap (int32 per input channel when that cannot
 // overflow); the definition is one output element at a time, written here. Random shapes with
 // strides, dilations, asymmetric pads and groups; 8-bit inputs, and inputs far outside any 8-bit
-// range (the int64-only path); an int32 output grid (identity requant) so every sum is compared.
+// range (with 5+ taps the int64 path, saturating sums included); an int32 output grid (identity
+// requant) so every sum, and the count of saturated ones, is compared.
 TEST_CASE("conv2d kernel equals the one-output-at-a-time definition", "[compiler][int_interp]") {
   std::mt19937 rng(31);
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  uint64_t saturated = 0;
   for (int iter = 0; iter < 200; ++iter) {
     IConv c;
     c.groups = pick(1, 3);
@@ -316,7 +318,8 @@ TEST_CASE("conv2d kernel equals the one-output-at-a-time definition", "[compiler
       x.data.push_back(static_cast<int32_t>(wide ? pick(-3000000, 3000000) : pick(-128, 127)));
     IntValue y{{N, OC, OH, OW}, DType::Int32, 1.0f, 0, {}};
     const RequantSpec id{{Multiplier{1 << 30, 30}}, 0, INT32_MIN, INT32_MAX};
-    int_kernels::conv(c, id, x, y);
+    const uint64_t overflows = int_kernels::conv(c, id, x, y);
+    uint64_t want_overflows = 0;
     INFO("iteration " << iter);
     for (int64_t n = 0; n < N; ++n)
       for (int64_t o = 0; o < OC; ++o)
@@ -334,7 +337,11 @@ TEST_CASE("conv2d kernel equals the one-output-at-a-time definition", "[compiler
                          c.weight[size_t(((o * icg + ci) * c.kernel[0] + ky) * c.kernel[1] + kx)];
                 }
             const int64_t want = std::clamp<int64_t>(acc, INT32_MIN, INT32_MAX);
+            want_overflows += want != acc;
             REQUIRE(y.data[size_t(((n * OC + o) * OH + oy) * OW + ox)] == want);
           }
+    REQUIRE(overflows == want_overflows);
+    saturated += overflows;
   }
+  CHECK(saturated > 0);
 }
