@@ -10,8 +10,11 @@
 // faster by no more than 0.1%, moves no more DDR bytes (ResNet-18's greedy stem group saves 1.6 MB
 // and costs 33 cycles). Then which layernorm/softmax ops run resident (choose_resident).
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <optional>
 
+#include "base/error.h"
 #include "compiler/codegen.h"
 #include "compiler/cycle_model.h"
 
@@ -21,14 +24,25 @@ namespace {
 
 constexpr size_t kSlicings = 4;  // slicings per chain replayed (the estimate's best ones)
 
-double replayed(const Program& p, const Arch& a) { return double(replay_cycles(p.tiu, p.gdma, a).total); }
-
-double group_cycles(const IntGraph& g, const DdrMap& ddr, const Arch& a, const GroupPlan& plan) {
+// The replayed cycles of what `emit` emits on its own; infinite when it cannot be emitted (a
+// candidate the schedule would refuse must never make the search fail where --opt 1 compiles).
+template <class Emit>
+double replayed(const Arch& a, Emit emit) {
   Program p;
   Emitter e(p, a);
-  std::vector<OpEmitted> out;
-  emit_group(e, g, ddr, a, plan, out);
-  return replayed(p, a);
+  try {
+    emit(e);
+  } catch (const Error&) {
+    return std::numeric_limits<double>::infinity();
+  }
+  return double(replay_cycles(p.tiu, p.gdma, a).total);
+}
+
+double group_cycles(const IntGraph& g, const DdrMap& ddr, const Arch& a, const GroupPlan& plan) {
+  return replayed(a, [&](Emitter& e) {
+    std::vector<OpEmitted> out;
+    emit_group(e, g, ddr, a, plan, out);
+  });
 }
 
 bool same_groups(const std::vector<GroupPlan>& x, const std::vector<GroupPlan>& y) {
@@ -47,12 +61,8 @@ std::vector<GroupPlan> search_groups(
   const std::map<std::string, int> uses = tensor_uses(g);
   std::vector<double> alone(n, -1);  // replayed cycles of op k tiled on its own, when needed
   auto alone_cycles = [&](size_t k) {
-    if (alone[k] < 0) {
-      Program p;
-      Emitter e(p, a);
-      emit_op(e, g, g.ops[k], ddr, ddr.consts[k], a);
-      alone[k] = replayed(p, a);
-    }
+    if (alone[k] < 0)
+      alone[k] = replayed(a, [&](Emitter& e) { emit_op(e, g, g.ops[k], ddr, ddr.consts[k], a); });
     return alone[k];
   };
   std::vector<std::vector<GroupPlan>> starts(n);  // candidate groups by first op
@@ -88,7 +98,8 @@ std::vector<GroupPlan> search_groups(
     if (s.cycles < gr.cycles && (s.ddr_bytes <= gr.ddr_bytes || s.cycles * 1000 < gr.cycles * 999))
       return searched;
   }
-  for (GroupPlan& p : greedy) p.cost = group_cycles(g, ddr, a, p);  // the report's estimate: replayed
+  for (GroupPlan& p : greedy)  // the report's estimate: replayed
+    if (const double c = group_cycles(g, ddr, a, p); std::isfinite(c)) p.cost = c;
   return greedy;
 }
 

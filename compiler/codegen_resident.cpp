@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 
+#include "base/error.h"
 #include "compiler/codegen.h"
 #include "compiler/cycle_model.h"
 
@@ -309,10 +310,15 @@ std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap&
   const std::vector<bool> fits_ungrouped = fits;
   std::vector<GroupPlan> groups = form_groups(g, a, fits);
   if (opt >= 2) {
+    // A schedule that cannot be emitted costs the most (the search never makes a compile fail).
     auto cost_of = [&](const std::vector<GroupPlan>& gs, const std::vector<Whole>& w) {
       Program scratch;
       Emitter se(scratch, a);
-      emit_resident(se, g, ddr, a, w, gs);
+      try {
+        emit_resident(se, g, ddr, a, w, gs);
+      } catch (const Error&) {
+        return ScheduleCost{UINT64_MAX, UINT64_MAX};
+      }
       ScheduleCost c{replay_cycles(scratch.tiu, scratch.gdma, a).total, 0};
       for (const auto& [node, bytes] : se.node_bytes) c.ddr_bytes += bytes;
       return c;
