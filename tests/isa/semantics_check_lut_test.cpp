@@ -12,9 +12,6 @@ using namespace semref;
 
 namespace {
 
-constexpr int64_t kI8 = static_cast<int64_t>(DType::Int8), kU8 = static_cast<int64_t>(DType::UInt8);
-constexpr int64_t kI4 = static_cast<int64_t>(DType::Int4), kI32 = static_cast<int64_t>(DType::Int32);
-constexpr int64_t kU4 = static_cast<int64_t>(DType::UInt4);
 const Geometry kGeo{4, 0x8000, 1 << 20};
 
 }  // namespace

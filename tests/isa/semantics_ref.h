@@ -17,6 +17,11 @@ namespace semref {
 
 using tpusim::DType;
 
+// Dtype field values of instructions.
+inline constexpr int64_t kI8 = static_cast<int64_t>(DType::Int8), kU8 = static_cast<int64_t>(DType::UInt8);
+inline constexpr int64_t kI4 = static_cast<int64_t>(DType::Int4), kU4 = static_cast<int64_t>(DType::UInt4);
+inline constexpr int64_t kI32 = static_cast<int64_t>(DType::Int32);
+
 // An NCHW tensor of int64 values (also used for weights as [oc][ic/groups][kh][kw]).
 struct T4 {
   int64_t n = 0, c = 0, h = 0, w = 0;
