@@ -128,8 +128,7 @@ OpPlanInfo emit_norm(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap&
     Bufs b;
     b.in[0] = sets_at + base + p.in_off, b.out = sets_at + base + p.out_off, b.lut = 0;
     b.load_lut = k == 0;  // the table once, below the buffer sets
-    TileCode tc = norm_code(g, op, s, r0, std::min(p.rt, s.rows - r0), b, ddr, c, a);
-    return tc;
+    return norm_code(g, op, s, r0, std::min(p.rt, s.rows - r0), b, ddr, c, a);
   };
   schedule(e, tiles, p.sets, p.set_bytes, make);
   return {tiles, p.sets == 2, p.table_bytes + p.set_bytes * static_cast<uint64_t>(p.sets)};
