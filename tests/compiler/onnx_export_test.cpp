@@ -1,7 +1,6 @@
 // ONNX export (compiler/onnx_export.h): every zoo model and its calibrated QDQ forms written back
 // to ONNX and re-imported give bit-identical FP32 outputs and identical lowered integer results; the
-// files pass onnx's checker (8-bit ones: Debian's onnx 1.12 knows opsets up to 17) and ONNX Runtime
-// runs a saved calibrated model within one output quantization step of the FP32 interpreter.
+// files pass onnx's checker and ONNX Runtime runs them (onnx_export_files_test.cpp).
 #include "compiler/onnx_export.h"
 
 #include <algorithm>
@@ -21,33 +20,19 @@
 #include "compiler/lower.h"
 #include "compiler/onnx_import.h"
 #include "compiler/tensor_io.h"
+#include "tests/compiler/onnx_export_helpers.h"
 #include "tests/support/onnx_zoo.h"
 
 using namespace tpusim;
 using namespace tpusim::compiler;
 using namespace tpusim::testing;
 namespace fs = std::filesystem;
+using namespace export_test;
 
 namespace {
 
-Graph import_bytes(const std::string& b, const std::string& name, int64_t batch = 1) {
-  return import_onnx_bytes(std::span(reinterpret_cast<const uint8_t*>(b.data()), b.size()), name,
-                           ImportOptions{batch});
-}
-
 Graph roundtrip(const Graph& g, int64_t opset = 0) {
   return import_bytes(export_onnx(g, opset), g.source + " (exported)");
-}
-
-TensorMap random_inputs(const Graph& g, uint32_t seed) {
-  std::mt19937 rng(seed);
-  TensorMap m;
-  for (const std::string& in : g.inputs) {
-    const Tensor& t = g.tensor(in);
-    REQUIRE(t.type == ElemType::F32);
-    m[in] = make_f32(in, t.shape, uniform(rng, static_cast<size_t>(t.elements()), -1.0f, 1.0f));
-  }
-  return m;
 }
 
 // Every output of a and b on the same random inputs: bit-identical, or within `tol` when given.
@@ -108,87 +93,6 @@ void check_roundtrip(const Graph& g, uint32_t seed, int64_t opset = 0) {
   const Graph r = roundtrip(g, opset);
   same_fp32(g, r, seed);
   if (has_qdq(g)) same_int(g, r, seed + 1);
-}
-
-// Every pointwise op as exporters write it (HardSwish with other alpha/beta and SiLU as
-// Mul(x, gate)), each applied to x, concatenated along the channels. Opset 20 for Gelu.
-std::string pointwise_model(bool gelu) {
-  ModelBuilder b(20, 9);
-  b.input("x", {-1, 3, 4, 4});
-  std::vector<std::string> outs;
-  auto one = [&](const std::string& op, const std::string& out) -> onnx::NodeProto& {
-    outs.push_back(out);
-    return b.node(op, {"x"}, out);
-  };
-  if (gelu) {
-    one("Gelu", "gelu");
-    attr(one("Gelu", "gelu_tanh"), "approximate", std::string("tanh"));
-  } else {
-    one("Sigmoid", "sigmoid");
-    auto& hs = one("HardSigmoid", "hardsigmoid");
-    attr(hs, "alpha", 0.3f);
-    attr(hs, "beta", 0.4f);
-    auto& gate = b.node("HardSigmoid", {"x"}, "gate1");
-    attr(gate, "alpha", 0.25f);
-    attr(gate, "beta", 0.45f);
-    b.node("Mul", {"x", "gate1"}, "hardswish_odd");
-    outs.push_back("hardswish_odd");
-    one("HardSwish", "hardswish");
-    b.node("Sigmoid", {"x"}, "gate2");
-    b.node("Mul", {"gate2", "x"}, "silu");
-    outs.push_back("silu");
-    one("Tanh", "tanh");
-    attr(one("LeakyRelu", "leaky"), "alpha", 0.1f);
-    attr(one("Elu", "elu"), "alpha", 0.7f);
-    one("Exp", "exp");
-    one("Erf", "erf");
-    one("Softplus", "softplus");
-  }
-  attr(b.node("Concat", outs, "y"), "axis", int64_t{1});
-  b.output("y");
-  return b.bytes();
-}
-
-NpyArray samples(const Graph& g, int64_t n, uint32_t seed) {
-  Shape shape = g.tensor(g.inputs[0]).shape;
-  shape[0] = n;
-  std::mt19937 rng(seed);
-  const std::vector<float> v = uniform(rng, static_cast<size_t>(num_elements(shape)), -1.0f, 1.0f);
-  return make_npy_f32(shape, v);
-}
-
-Graph calibrated(const Graph& fp32, const char* bits) {
-  CalibConfig cfg;
-  parse_bits(bits, cfg);
-  cfg.method = CalibMethod::MinMax;
-  Graph g = quantize_fp32(fp32, samples(fp32, 16, 3), cfg).graph;
-  g.source = fp32.source + " " + bits;
-  return g;
-}
-
-// The FP32 models (batch 1) the calibration tests use: the zoo's float models, exporter forms, pointwise ops.
-std::vector<Graph> fp32_models() {
-  std::vector<Graph> v;
-  for (const TestModel& m : test_models(1))
-    if (!m.quantized) v.push_back(import_bytes(m.bytes, m.name));
-  v.push_back(import_bytes(exporter_forms(1).bytes, "exporter_forms"));
-  v.push_back(import_bytes(pointwise_model(false), "pointwise"));
-  return v;
-}
-
-fs::path scratch(const std::string& sub) {
-  fs::path d = fs::path(TPUSIM_BINARY_DIR) / "tests" / "onnx_export_work" / sub;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
-int onnx_checker(const fs::path& file) {
-  const std::string cmd =
-      "/usr/bin/python3 -c \"import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]), "
-      "full_check=True)\" " +
-      file.string() + " >" + file.string() + ".log 2>&1";
-  return std::system(cmd.c_str());
 }
 
 }  // namespace
@@ -283,67 +187,6 @@ TEST_CASE(
       CHECK(m.ir_version() == 7);
       CHECK(clips >= wide_q);
     }
-}
-
-TEST_CASE("onnx_export: saved files pass onnx.checker (full_check)", "[export][checker]") {
-  const fs::path d = scratch("checker");
-  std::vector<std::pair<std::string, Graph>> files;
-  for (const Graph& fp32 : fp32_models()) {
-    const std::string base = fp32.source;
-    files.emplace_back(base + "_fp32.onnx", fp32);
-    for (const char* bits : {"w8a8", "w4a8", "w4a4"})
-      files.emplace_back(base + "_" + bits + ".onnx", calibrated(fp32, bits));
-  }
-  for (const auto& [name, g] : files) {
-    INFO(name << ": " << (d / (name + ".log")).string());
-    save_onnx(g, (d / name).string());
-    const int rc = onnx_checker(d / name);
-    if (rc != 0) INFO(read_file_text((d / (name + ".log")).string()));
-    CHECK(rc == 0);
-  }
-  // 4-bit grids are written in 8-bit containers at opset 13, so Debian's onnx 1.12 (opsets <= 17)
-  // checks them too.
-}
-
-TEST_CASE("onnx_export: ONNX Runtime runs saved calibrated models within one output step of run_fp32",
-          "[export][ort]") {
-  for (const Graph& fp32 : fp32_models())
-    for (const char* bits : {"w8a8", "w4a8", "w4a4"})
-      for (const char* opt : {"disabled", "all"}) {
-        const Graph q = calibrated(fp32, bits);
-        const std::string tag = fp32.source + "_" + bits + "_" + opt;
-        INFO(tag);
-        const fs::path d = scratch(tag);
-        save_onnx(q, (d / "model.onnx").string());
-        const TensorMap in = random_inputs(q, 51);
-        const std::string x = q.inputs[0];
-        save_npy(to_npy(in.at(x)), (d / "x.npy").string());
-        const std::string cmd = "node " + std::string(TPUSIM_SOURCE_DIR) +
-                                "/tests/support/ort/run_ort.js --ort-dir " + std::string(TPUSIM_ORT_DIR) +
-                                " --opt " + opt + " " + (d / "model.onnx").string() + " " +
-                                (d / "out").string() + " " + x + "=" + (d / "x.npy").string() + " >" +
-                                (d / "stdout.txt").string() + " 2>" + (d / "stderr.txt").string();
-        if (std::system(cmd.c_str()) != 0)
-          FAIL("ONNX Runtime (run_ort.js) failed: " << read_file_text((d / "stderr.txt").string()));
-        const TensorMap ours = run_fp32(q, in);
-        for (const std::string& o : q.outputs) {
-          const Node* dq = q.producer(o);
-          while (dq && (dq->op == Op::Reshape || dq->op == Op::Flatten)) dq = q.producer(dq->input(0));
-          REQUIRE(dq);
-          REQUIRE(dq->op == Op::DequantizeLinear);
-          const float step = dq->attr<QuantAttrs>().scale[0];
-          const NpyArray ref = load_npy((d / "out" / (sanitize_member_name(o) + ".npy")).string());
-          const Tensor& mine = ours.at(o);
-          REQUIRE(ref.shape == mine.shape);
-          double worst = 0;
-          for (uint64_t i = 0; i < ref.elements(); ++i) {
-            const double diff = std::fabs(ref.at_f64(i) - mine.f32[i]);
-            worst = std::max(worst, diff);
-            REQUIRE(diff <= step * (1 + 1e-5));
-          }
-          WARN(tag << ": output '" << o << "' max diff " << worst << " (step " << step << ")");
-        }
-      }
 }
 
 TEST_CASE("onnx_export: a ChannelGather that is neither a Slice nor a shuffle becomes Gather(axis 1)",
