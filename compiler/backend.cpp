@@ -52,7 +52,8 @@ Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* re
   r.opt = opt;
   r.tensor_addr = ddr.addr;
   r.ddr_bytes = ddr.end;
-  be::Emitter e(p, arch);
+  // --opt 2 merges each tile's constant loads into one load of an image placed after the model's DDR.
+  be::Emitter e(p, arch, opt >= 2 ? ddr.end : 0);
   const double peak = double(arch.lanes) * arch.macs_per_lane;
   const std::vector<be::OpEmitted> done = be::emit_program(e, g, ddr, arch, opt);
   // Every instruction belongs to the op its debug-map node names (prefetches and the slices of a
@@ -98,6 +99,13 @@ Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* re
   ranges(r.gdma_owner, &ScheduleLayer::gdma_begin, &ScheduleLayer::gdma_end);
   ranges(r.tiu_owner, &ScheduleLayer::tiu_begin, &ScheduleLayer::tiu_end);
   e.finish();
+  if (!e.images.empty()) {  // the ops' constants lie above the activations, up to ddr.end
+    uint64_t consts_lo = ddr.end;
+    for (const be::OpConsts& c : ddr.consts)
+      for (const uint64_t at : {c.weight, c.bias, c.rq, c.table})
+        if (at != 0) consts_lo = std::min(consts_lo, at);
+    r.ddr_bytes = std::max(r.ddr_bytes, be::finish_images(p, e.images, consts_lo, ddr.end, arch));
+  }
   // The program's inputs and outputs carry the ONNX graph's names ("x", not the QuantizeLinear's
   // "x_q"), so `tpusim run -i x=...` and the output files use the names the user's model has.
   const auto io = [&](const std::vector<std::string>& ints, const std::vector<std::string>& floats,

@@ -7,7 +7,28 @@
 
 namespace tpusim::compiler::be {
 
-Emitter::Emitter(Program& p, const Arch& a) : p_(p), geo_{a.lanes, a.lane_bytes, a.ddr_bytes} {}
+Emitter::Emitter(Program& p, const Arch& a, uint64_t image_base)
+    : p_(p), a_(a), geo_{a.lanes, a.lane_bytes, a.ddr_bytes}, image_at_(align_up(image_base, 64)) {}
+
+uint32_t Emitter::gdma_consts(std::vector<Instr> loads, uint64_t lo, uint64_t hi) {
+  std::optional<ConstImage> im;
+  if (image_at_ != 0 && lo < hi) im = plan_const_image(loads, lo, hi, a_, image_at_);
+  uint32_t last = 0;
+  for (const Instr& in : loads) last = gdma(in);
+  if (im) {
+    // A tile reloading the same constants (another row band) loads the same image.
+    const auto same = std::find_if(images.begin(), images.end(),
+                                   [&](const ConstImage& x) { return x.same_as < 0 && same_bytes(x, *im); });
+    if (same != images.end()) {
+      im->same_as = same - images.begin(), im->ddr_addr = same->ddr_addr;
+    } else {
+      image_at_ = align_up(image_at_ + im->bytes(), 64);
+    }
+    last = im->gdma_index = gdma(im->load());
+    images.push_back(std::move(*im));
+  }
+  return last;
+}
 
 uint32_t Emitter::push_ordered(Engine e, const Instr& in) {
   std::vector<Footprint>& other = e == Engine::Tiu ? gdma_lmem_ : tiu_lmem_;
@@ -86,8 +107,9 @@ void schedule(Emitter& e, int64_t tiles, int sets, uint64_t set_bytes,
   auto load = [&](int64_t k) {
     if (k >= tiles) return;
     for (const Instr& in : code[static_cast<size_t>(k)].loads) last_load[static_cast<size_t>(k)] = e.gdma(in);
-    for (const Instr& in : code[static_cast<size_t>(k)].const_loads)
-      last_load[static_cast<size_t>(k)] = e.gdma(in);
+    const TileCode& t = code[static_cast<size_t>(k)];
+    if (!t.const_loads.empty())
+      last_load[static_cast<size_t>(k)] = e.gdma_consts(t.const_loads, t.consts_lo, t.consts_hi);
   };
   // GDMA: L0 .. L(sets-1), then per tile: wait C(k), S(k), L(k+sets). TIU: wait L(k), C(k).
   // L(k+sets) reuses tile k's buffers only after C(k) (waited) and S(k) (earlier in the stream);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/const_image.h"
 #include "compiler/ddr_alloc.h"
 #include "compiler/int_graph.h"
 #include "compiler/tiling.h"
@@ -24,9 +25,16 @@ namespace tpusim::compiler::be {
 // so a schedule is correct whatever order its code is emitted in (each engine runs in order).
 class Emitter {
  public:
-  Emitter(Program& p, const Arch& a);
+  // image_base: the DDR address from which merged constant images (const_image.h) are placed;
+  // 0 keeps every constant load apart (--opt 0 and 1).
+  Emitter(Program& p, const Arch& a, uint64_t image_base = 0);
   std::string node;  // debug-map name of what is emitted next
   uint32_t gdma(const Instr& in);
+  // One tile's constant loads (non-empty), merged into one image load when they lie in [lo, hi),
+  // the per-lane range only these constants use in every lane, and one load is cheaper. Returns
+  // the index of the last instruction emitted.
+  uint32_t gdma_consts(std::vector<Instr> loads, uint64_t lo, uint64_t hi);
+  std::vector<ConstImage> images;  // merged loads emitted, for their DDR bytes (finish_images)
   uint32_t tiu(const Instr& in);
   void tiu_waits_for_gdma(uint32_t gdma_index);
   void gdma_waits_for_tiu(uint32_t tiu_index);
@@ -45,15 +53,18 @@ class Emitter {
   uint32_t push(Engine e, const Instr& in);
   uint32_t push_ordered(Engine e, const Instr& in);
   Program& p_;
+  const Arch& a_;
   Geometry geo_;
+  uint64_t image_at_ = 0;                        // next image's DDR address (0: no merging)
   uint64_t tiu_waited_ = 0, gdma_waited_ = 0;    // counts already waited for
   std::vector<Footprint> tiu_lmem_, gdma_lmem_;  // LMEM footprints the other stream has not waited for
 };
 
 struct TileCode {
-  std::vector<Instr> loads;        // activations
-  std::vector<Instr> const_loads;  // weights, bias, rq table, lut table (after `loads` in a tile)
-  std::vector<Instr> compute;      // TIU instructions, in order
+  std::vector<Instr> loads;               // activations
+  std::vector<Instr> const_loads;         // weights, bias, rq table, lut table (after `loads` in a tile)
+  uint64_t consts_lo = 0, consts_hi = 0;  // Bufs::consts_lo/hi
+  std::vector<Instr> compute;             // TIU instructions, in order
   std::vector<Instr> stores;
 };
 
@@ -100,6 +111,9 @@ struct Bufs {
   bool load_consts = true;         // weights, bias, rq table
   bool load_lut = true;
   bool store = true;  // false: the output stays in LMEM only
+  // The per-lane range the constants own in every lane (padding included): their loads may be
+  // merged into one that writes all of it (Emitter::gdma_consts). Empty: never merged.
+  uint64_t consts_lo = 0, consts_hi = 0;
 };
 // Bytes per lane of an op's constants for all its output channels (weights, bias, rq table, lut
 // table), and their places one after another from `at` (returns the end).
@@ -108,7 +122,8 @@ struct ConstBytes {
   uint64_t total() const { return w + b + rq + lut; }
   uint64_t place(Bufs& into, uint64_t at) const {
     into.w = at, into.b = at + w, into.rq = into.b + b, into.lut = into.rq + rq;
-    return into.lut + lut;
+    into.consts_lo = at, into.consts_hi = into.lut + lut;
+    return into.consts_hi;
   }
 };
 ConstBytes const_bytes(const WindowShape& s, const Arch& a);

@@ -228,8 +228,8 @@ void emit_group(Emitter& e, const IntGraph& g, const DdrMap& ddr, const Arch& a,
     for (size_t k = 0; k < K; ++k) {
       e.node = g.ops[plan.first + k].name;
       const TileCode tc = code(j, k, false);
-      for (const auto* list : {&tc.const_loads, &tc.loads})
-        for (const Instr& in : *list) e.gdma(in);
+      if (!tc.const_loads.empty()) e.gdma_consts(tc.const_loads, tc.consts_lo, tc.consts_hi);
+      for (const Instr& in : tc.loads) e.gdma(in);
     }
   };
   for (size_t j = 0; j < sets.size(); ++j) loads(j);

@@ -27,9 +27,9 @@ constexpr size_t kSlicings = 4;  // slicings per chain replayed (the estimate's 
 // The replayed cycles of what `emit` emits on its own; infinite when it cannot be emitted (a
 // candidate the schedule would refuse must never make the search fail where --opt 1 compiles).
 template <class Emit>
-double replayed(const Arch& a, Emit emit) {
+double replayed(const Arch& a, const DdrMap& ddr, Emit emit) {
   Program p;
-  Emitter e(p, a);
+  Emitter e(p, a, ddr.end);  // constant loads merged as in the final program
   try {
     emit(e);
   } catch (const Error&) {
@@ -39,7 +39,7 @@ double replayed(const Arch& a, Emit emit) {
 }
 
 double group_cycles(const IntGraph& g, const DdrMap& ddr, const Arch& a, const GroupPlan& plan) {
-  return replayed(a, [&](Emitter& e) {
+  return replayed(a, ddr, [&](Emitter& e) {
     std::vector<OpEmitted> out;
     emit_group(e, g, ddr, a, plan, out);
   });
@@ -62,7 +62,7 @@ std::vector<GroupPlan> search_groups(
   std::vector<double> alone(n, -1);  // replayed cycles of op k tiled on its own, when needed
   auto alone_cycles = [&](size_t k) {
     if (alone[k] < 0)
-      alone[k] = replayed(a, [&](Emitter& e) { emit_op(e, g, g.ops[k], ddr, ddr.consts[k], a); });
+      alone[k] = replayed(a, ddr, [&](Emitter& e) { emit_op(e, g, g.ops[k], ddr, ddr.consts[k], a); });
     return alone[k];
   };
   std::vector<std::vector<GroupPlan>> starts(n);  // candidate groups by first op

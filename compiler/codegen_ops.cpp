@@ -65,6 +65,7 @@ TileCode window_code(const IntGraph& g, const IOp& op, const WindowShape& s, con
   const Dims in_full{s.n, s.ic, s.ih, s.iw}, out_full{s.n, s.oc, s.oh, s.ow};
   const int64_t K = s.icpg * s.kh * s.kw;
   TileCode tc;
+  tc.consts_lo = b.consts_lo, tc.consts_hi = b.consts_hi;
   const Dims in_d{t.nt, t.ict, t.hi - t.lo, s.iw}, out_d{t.nt, t.oct, t.rows, s.ow};
   const int64_t in_elem = ((t.n0 * s.ic + t.i0) * s.ih + t.lo) * s.iw;
   for (int i = 0; i < s.n_inputs; ++i) {
@@ -147,6 +148,7 @@ OpPlanInfo emit_window(Emitter& e, const IntGraph& g, const IOp& op, const DdrMa
     Bufs b;
     b.in[0] = base + plan.in_off[0], b.in[1] = base + plan.in_off[1], b.w = base + plan.w_off;
     b.b = base + plan.b_off, b.rq = base + plan.rq_off, b.out = base + plan.out_off;
+    b.consts_lo = base + plan.consts_lo, b.consts_hi = base + plan.consts_hi;
     // The lut table: loaded once per op, into set 0 (whose offset every tile reads; the same
     // offset in set 1 stays unused). Later tiles' loads come after it in the GDMA stream.
     b.lut = plan.lut_off, b.load_lut = k == 0;
@@ -174,6 +176,7 @@ MatmulShape matmul_shape(const IntGraph& g, const IOp& op) {
 TileCode matmul_code(const IntGraph& g, const IOp& op, const MatmulShape& s, const MatmulTile& t,
                      const Bufs& b, const DdrMap& ddr, const OpConsts& c, const Arch& a) {
   TileCode tc;
+  tc.consts_lo = b.consts_lo, tc.consts_hi = b.consts_hi;
   if (b.load_in[0])
     tc.loads.push_back(dma_load(a, s.in_dt, {t.mt, s.k, 1, 1}, ddr.of(g, op.inputs[0]), t.m0 * s.k,
                                 {s.m, s.k, 1, 1}, b.in[0]));
@@ -212,6 +215,7 @@ OpPlanInfo emit_matmul(Emitter& e, const IntGraph& g, const IOp& op, const DdrMa
     Bufs b;
     b.in[0] = base + plan.in_off, b.w = base + plan.w_off, b.b = base + plan.b_off;
     b.rq = base + plan.rq_off, b.out = base + plan.out_off;
+    b.consts_lo = base + plan.consts_lo, b.consts_hi = base + plan.consts_hi;
     // The buffer set of tile k - sets already holds this column block's weights: keep them.
     const MatmulTile& t = plan.tiles[static_cast<size_t>(k)];
     b.load_consts = !(k >= sets && plan.tiles[static_cast<size_t>(k - sets)].j0 == t.j0 &&

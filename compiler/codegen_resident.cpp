@@ -217,9 +217,10 @@ struct Walk {
         rec.resident = true, rec.kept_input = b.load_in[0] == false, rec.stored = stored[i];
         rec.out_lmem = *o, rec.out_bytes = h.out, rec.out_last_use = last_use;
         const TileCode tc = whole_code(h, g, op, b, ddr, ddr.consts[i], a);
-        if (e)
-          for (const auto* list : {&tc.loads, &tc.const_loads})
-            for (const Instr& in : *list) e->gdma(in);
+        if (e) {
+          for (const Instr& in : tc.loads) e->gdma(in);
+          if (!tc.const_loads.empty()) e->gdma_consts(tc.const_loads, tc.consts_lo, tc.consts_hi);
+        }
         // Constants of the next ops, while this one computes: as far ahead as LMEM allows and
         // leaves room for the activations of the ops in between.
         next_prefetch = std::max(next_prefetch, i + 1);
@@ -254,7 +255,7 @@ struct Walk {
     e->node = g.ops[j].name;
     const uint64_t before = e->node_bytes[e->node];
     const uint32_t first = e->gdma_size();
-    for (const Instr& in : tc.const_loads) e->gdma(in);
+    if (!tc.const_loads.empty()) e->gdma_consts(tc.const_loads, tc.consts_lo, tc.consts_hi);
     prefetched_bytes[j] = e->node_bytes[e->node] - before;
     prefetch_range[j] = {first, e->gdma_size()};
     e->node = node;
@@ -313,7 +314,7 @@ std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap&
     // A schedule that cannot be emitted costs the most (the search never makes a compile fail).
     auto cost_of = [&](const std::vector<GroupPlan>& gs, const std::vector<Whole>& w) {
       Program scratch;
-      Emitter se(scratch, a);
+      Emitter se(scratch, a, ddr.end);  // constant loads merged as in the final program
       try {
         emit_resident(se, g, ddr, a, w, gs);
       } catch (const Error&) {

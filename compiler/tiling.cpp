@@ -67,9 +67,11 @@ uint64_t layout(const WindowShape& s, const Arch& a, int64_t nt, int64_t oct, in
   SetLayout l{align};
   for (int i = 0; i < s.n_inputs; ++i)
     q.in_off[i] = l.place(local_bytes(a, i == 0 ? s.in_dt : s.in_dt2, nt, ict, irows, s.iw));
+  q.consts_lo = align_up(l.at, align);
   if (s.weights) q.w_off = l.place(local_bytes(a, s.w_dt, 1, oct, 1, s.icpg * s.kh * s.kw));
   if (s.bias) q.b_off = l.place(local_bytes(a, DType::Int32, 1, oct, 1, 1));
   if (s.rq_table) q.rq_off = l.place(local_bytes(a, DType::Int32, 1, oct, 1, 2));
+  q.consts_hi = std::max(q.consts_lo, l.at);
   if (s.lut_entries) q.lut_off = l.place(local_bytes(a, s.out_dt, 1, 1, 1, s.lut_entries));
   q.out_off = l.place(local_bytes(a, s.out_dt, nt, oct, rows, s.ow));
   return l.size();
@@ -169,9 +171,10 @@ std::optional<MatmulPlan> try_plan_matmul(const MatmulShape& s, const Arch& a) {
     MatmulPlan& q = p ? *p : scratch;
     SetLayout l{align};
     q.in_off = l.place(local_bytes(a, s.in_dt, mt, s.k, 1, 1));
-    q.w_off = l.place(local_bytes(a, s.w_dt, 1, jt, 1, s.k));
+    q.w_off = q.consts_lo = l.place(local_bytes(a, s.w_dt, 1, jt, 1, s.k));
     if (s.bias) q.b_off = l.place(local_bytes(a, DType::Int32, 1, jt, 1, 1));
     if (s.rq_table) q.rq_off = l.place(local_bytes(a, DType::Int32, 1, jt, 1, 2));
+    q.consts_hi = l.at;
     q.out_off = l.place(local_bytes(a, s.out_dt, mt, jt, 1, 1));
     return l.size();
   };

@@ -63,6 +63,7 @@ struct WindowPlan {
   uint64_t set_bytes = 0;  // per lane, one buffer set
   // offsets within a set
   uint64_t in_off[2] = {0, 0}, w_off = 0, b_off = 0, rq_off = 0, lut_off = 0, out_off = 0;
+  uint64_t consts_lo = 0, consts_hi = 0;  // the weights, bias and rq table with the padding between
   std::vector<WindowTile> tiles;
 };
 
@@ -83,6 +84,7 @@ struct MatmulPlan {
   int64_t mt = 1, jt = 1;
   bool double_buffer = false;
   uint64_t set_bytes = 0, in_off = 0, w_off = 0, b_off = 0, rq_off = 0, out_off = 0;
+  uint64_t consts_lo = 0, consts_hi = 0;  // the weights, bias and rq table with the padding between
   std::vector<MatmulTile> tiles;
 };
 inline constexpr int64_t kMaxDim = 65535;  // the 16-bit shape fields (n, c, h, w, matmul's k)

@@ -3,7 +3,8 @@
 through DDR), `--opt 1` (the resident schedule, greedy layer groups) and `--opt 2` (layer groups
 searched with the cycle model), one timed run each (`compile --simulate`),
 against the whole-model bound max(MACs / peak MACs per cycle, compulsory DDR bytes / DDR bytes per
-cycle), compulsory = the program's constants + its inputs + its outputs. Prints a Markdown table.
+cycle), compulsory = the model's constants + its inputs + its outputs (read from the `--opt 1`
+program: `--opt 2` also stores merged constant images, padding included). Prints a Markdown table.
 
 usage: bench_schedule.py TPUSIM MODEL.onnx[:CALIB.npy] ... [--arch default] [--bits w8a8] [--opts 0,1,2]
 A model given with :CALIB.npy is an FP32 model, calibrated on it (MSE) once; both schedules then
@@ -63,6 +64,9 @@ def main():
                 run([a.tpusim, "-q", "compile", model, "--arch", a.arch, "-o", os.path.join(tmp, "c.tpu"), "--calib",
                      calib, "--bits", a.bits, "--save-qdq", qdq])
                 model = qdq
+            plain = os.path.join(tmp, "plain.tpu")
+            run([a.tpusim, "-q", "compile", model, "--arch", a.arch, "-o", plain, "--opt", "1"])
+            comp = compulsory_bytes(a.tpusim, plain)
             for opt in [int(o) for o in a.opts.split(",")]:
                 prog, rep = os.path.join(tmp, "p.tpu"), os.path.join(tmp, "r.json")
                 cmd = [a.tpusim, "-q", "compile", model, "--arch", a.arch, "-o", prog, "--report", rep, "--simulate",
@@ -71,7 +75,6 @@ def main():
                 run(cmd)
                 secs = time.time() - t0
                 r = json.load(open(rep))
-                comp = compulsory_bytes(a.tpusim, prog)
                 bound = max(r["total_macs"] / peak, comp / bw)
                 cycles = r["sim_cycles"]
                 resident = sum(1 for L in r["layers"] if L.get("schedule") == "resident")
