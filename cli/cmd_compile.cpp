@@ -43,7 +43,8 @@ Command add_compile(CLI::App& root) {
          "--opt", o->opt,
          "Schedule: 0 = every op tiled alone through DDR; 1 = ops that fit LMEM keep activations there "
          "and prefetch the next ops' constants, layer groups chosen greedily; 2 = 1 with the layer groups "
-         "and resident layernorm/softmax searched by the cycle model (docs/compiler.md, \"Schedules\")")
+         "and resident layernorm/softmax searched by the cycle model, each tile's constant loads merged "
+         "into one (docs/compiler.md, \"Schedules\")")
       ->check(CLI::Range(0, compiler::kMaxOpt))
       ->capture_default_str();
   sub->add_flag("--dump-ir", o->dump_ir, "Print the lowered integer graph (JSON) on stdout");
