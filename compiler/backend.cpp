@@ -83,8 +83,8 @@ Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* re
     L.prefetched_bytes = d.prefetched_bytes;
     L.prefetch_begin = d.prefetch_begin, L.prefetch_end = d.prefetch_end;
     r.layers.push_back(L);
-    if (d.group && d.group_first == i) r.groups.push_back({i, i, d.info.tiles, d.group_estimate, 0});
-    if (d.group) r.groups.back().last = i;
+    if (d.group && d.group_first == i) r.groups.push_back({i, i, d.info.tiles, d.group_estimate, 0, 0});
+    if (d.group) r.groups.back().last = i, r.groups.back().ddr_bytes += L.ddr_bytes;
   }
   // Each layer's [first, last] instruction of each stream (others' may lie between).
   const auto ranges = [&](const std::vector<int32_t>& owner, uint32_t ScheduleLayer::*lo,
@@ -182,11 +182,9 @@ nlohmann::json CompileReport::to_json() const {
   if (sim) j["sim_cycles"] = sim_cycles ? sim_cycles : sim;
   nlohmann::json groups_j = nlohmann::json::array();
   for (const Group& G : groups) {
-    nlohmann::json g = {{"first", layers[G.first].name},
-                        {"last", layers[G.last].name},
-                        {"layers", G.last - G.first + 1},
-                        {"slices", G.slices},
-                        {"estimated_cycles", G.estimated_cycles}};
+    nlohmann::json g = {{"first", layers[G.first].name},  {"last", layers[G.last].name},
+                        {"layers", G.last - G.first + 1}, {"slices", G.slices},
+                        {"ddr_bytes", G.ddr_bytes},       {"estimated_cycles", G.estimated_cycles}};
     if (G.sim_cycles) {
       g["sim_cycles"] = G.sim_cycles;
       g["estimate_error"] = G.estimated_cycles / double(G.sim_cycles) - 1;

@@ -66,6 +66,7 @@ struct CompileReport {
     int64_t slices = 0;
     double estimated_cycles = 0;
     uint64_t sim_cycles = 0;
+    uint64_t ddr_bytes = 0;  // moved by its layers' DMAs (their ddr_bytes summed)
   };
   std::vector<Group> groups;
   nlohmann::json to_json() const;

@@ -159,6 +159,8 @@ TEST_CASE("back end: a layer group keeps a skip its own first op produced", "[ba
       CHECK(res.report.groups[0].last == 3);
       CHECK(res.report.layers[3].skip_from_lmem);
       CHECK_FALSE(res.report.layers[0].stored);  // h0 never reaches DDR
+      // The group is the whole program: its DDR bytes are all the simulator counted.
+      CHECK(res.report.groups[0].ddr_bytes == res.stats.ddr_read_bytes + res.stats.ddr_write_bytes);
     }
   }
 }
