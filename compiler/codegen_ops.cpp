@@ -29,7 +29,16 @@ WindowShape window_shape(const IntGraph& g, const IOp& op) {
   const ITensor& y = g.tensor(op.output);
   // Elementwise ops read tiles of the output's shape (a broadcast eltwise input is replicated).
   const bool elementwise = !op.as<IConv>() && !op.as<IPool>();
-  const Dims in = dims4(elementwise ? y.shape : x.shape), out = dims4(y.shape);
+  Dims in = dims4(elementwise ? y.shape : x.shape), out = dims4(y.shape);
+  // A transformer's [batch, tokens, features] elementwise op (residual add, GELU) is laid out as
+  // the matmuls and layernorms around it lay their tensors, [rows, features, 1, 1] with the
+  // features across the lanes, so the resident schedule can hand it their LMEM buffers and back.
+  // Not when an input is broadcast (the GDMA replicates along h and w) or the requant is per
+  // channel (its table follows axis 1).
+  bool same_shapes = true;
+  for (const std::string& i : op.inputs) same_shapes = same_shapes && g.tensor(i).shape == y.shape;
+  if (elementwise && y.shape.size() == 3 && same_shapes && !op.rq.per_channel())
+    in = out = {y.shape[0] * y.shape[1], y.shape[2], 1, 1};
   WindowShape s;
   s.n = in.n, s.ic = in.c, s.ih = in.h, s.iw = in.w, s.oc = out.c, s.oh = out.h, s.ow = out.w;
   s.in_dt = x.dtype, s.out_dt = y.dtype;
