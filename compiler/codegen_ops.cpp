@@ -37,7 +37,8 @@ WindowShape window_shape(const IntGraph& g, const IOp& op) {
   // channel (its table follows axis 1).
   bool same_shapes = true;
   for (const std::string& i : op.inputs) same_shapes = same_shapes && g.tensor(i).shape == y.shape;
-  if (elementwise && y.shape.size() == 3 && same_shapes && !op.rq.per_channel())
+  if (elementwise && y.shape.size() == 3 && same_shapes && !op.rq.per_channel() &&
+      y.shape[0] * y.shape[1] <= kMaxDim)
     in = out = {y.shape[0] * y.shape[1], y.shape[2], 1, 1};
   WindowShape s;
   s.n = in.n, s.ic = in.c, s.ih = in.h, s.iw = in.w, s.oc = out.c, s.oh = out.h, s.ow = out.w;

@@ -136,7 +136,11 @@ static WindowPlan window_plan(const WindowShape& s, const Arch& a, int64_t nt, i
 
 std::optional<WindowPlan> try_plan_window(const WindowShape& s, const Arch& a) {
   const std::vector<int64_t> ocs = channel_candidates(s.oc, s.grouped ? s.ocpg : 1, a.lanes);
-  const std::vector<int64_t> nts = s.n > 1 ? std::vector<int64_t>{s.n, 1} : std::vector<int64_t>{1};
+  // Batch tiles: all of it, then halves down to 1 (a transformer's elementwise op has its tokens
+  // as the batch: [tokens, features, 1, 1], codegen_ops.cpp).
+  std::vector<int64_t> nts;
+  for (int64_t nt = std::min(s.n, kMaxDim); nt > 1; nt = (nt + 1) / 2) nts.push_back(nt);
+  nts.push_back(1);
   auto fits = [&](int64_t nt, int64_t oct, int64_t rows, int sets) {
     return layout(s, a, nt, oct, rows, 4, nullptr) * uint64_t(sets) <= a.lane_bytes &&
            aligned(s, nt, oct, rows);
