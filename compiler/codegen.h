@@ -35,6 +35,7 @@ class Emitter {
   // the index of the last instruction emitted.
   uint32_t gdma_consts(std::vector<Instr> loads, uint64_t lo, uint64_t hi);
   std::vector<ConstImage> images;  // merged loads emitted, for their DDR bytes (finish_images)
+  bool fold_views = false;         // --opt 2: act_matmuls read their rearranged operands in place
   uint32_t tiu(const Instr& in);
   void tiu_waits_for_gdma(uint32_t gdma_index);
   void gdma_waits_for_tiu(uint32_t tiu_index);
@@ -254,7 +255,10 @@ OpPlanInfo emit_conv_ksplit(Emitter& e, const IntGraph& g, const IOp& op, const 
 OpPlanInfo emit_gather(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a);
 // IRearrange (codegen_rearrange.cpp).
 OpPlanInfo emit_rearrange(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a);
-// IActMatmul (codegen_act_matmul.cpp).
+// IActMatmul (codegen_act_matmul.cpp). With Emitter::fold_views, an operand a rearrange produces
+// for act_matmuls alone is read through the rearrange's view, and the rearrange
+// (rearrange_folded) emits nothing.
+bool rearrange_folded(const IntGraph& g, const IOp& rearrange);
 OpPlanInfo emit_act_matmul(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a);
 // ILayerNorm and ISoftmax (codegen_norm.cpp): [..., d] as [rows, d, 1, 1]; the table is softmax's
 // exp table (a copy per lane) or layernorm's (g, b) pair per feature.

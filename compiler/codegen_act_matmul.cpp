@@ -4,6 +4,10 @@
 // tile's B block is loaded transposed by one strided dma.load (source stride 1 along the lanes,
 // N along k). Tiles come from the matmul tiler (rows of A x columns of B, K whole); a tile whose
 // (batch, columns) block is already in its buffer set keeps it.
+//
+// --opt 2 folds the rearranges that feed it (attention's head split, Q·Kᵀ's transpose): an operand
+// produced by a rearrange read by nothing else is loaded straight from the rearrange's input
+// through its view (every DMA is strided anyway), and the rearrange emits no code.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -20,7 +24,61 @@ struct ActTile {
   MatmulTile t;
 };
 
+// The element strides of each dim of a view's output shape (the view's dims are merged runs of
+// them), or nothing when an output dim spans view dims that cannot be one stride.
+std::optional<std::vector<int64_t>> out_dim_strides(const StridedView& v) {
+  std::vector<std::pair<int64_t, int64_t>> left;  // view dims (extent, stride), innermost last
+  for (size_t k = 0; k < v.dims.size(); ++k) left.emplace_back(v.dims[k], v.strides[k]);
+  std::vector<int64_t> st(v.out.size(), 0);
+  for (size_t d = v.out.size(); d-- > 0;) {
+    const int64_t e = v.out[d];
+    while (!left.empty() && left.back().first == 1) left.pop_back();
+    if (e == 1) continue;
+    if (left.empty() || left.back().first % e != 0) return std::nullopt;
+    st[d] = left.back().second;
+    left.back().first /= e, left.back().second *= e;
+  }
+  return st;
+}
+
+// The rearrange producing input `k` of act_matmul `op`, when the operand can be read through its
+// view: read only by act_matmuls, not a graph output, 8-bit, positive strides.
+struct Folded {
+  const IOp* rearrange = nullptr;
+  std::vector<int64_t> strides;  // per dim of the operand's shape
+};
+std::optional<Folded> folded(const IntGraph& g, const IOp& op, size_t k) {
+  const std::string& in = op.inputs[k];
+  const IOp* producer = nullptr;
+  for (const IOp& p : g.ops)
+    if (p.output == in) producer = &p;
+  if (!producer || !producer->as<IRearrange>() || g.tensor(in).view_of != "" || is_4bit(g.tensor(in).dtype))
+    return std::nullopt;
+  for (const std::string& o : g.outputs)
+    if (g.storage(o) == in) return std::nullopt;
+  for (const IOp& reader : g.ops)
+    for (const std::string& x : reader.inputs)
+      if (g.storage(x) == in && (x != in || !reader.as<IActMatmul>())) return std::nullopt;
+  const std::optional<std::vector<int64_t>> st = out_dim_strides(producer->as<IRearrange>()->view);
+  if (!st) return std::nullopt;
+  const Shape& shape = g.tensor(in).shape;
+  for (size_t d = 0; d < shape.size(); ++d)
+    if (shape[d] > 1 && (*st)[d] <= 0) return std::nullopt;
+  return Folded{producer, *st};
+}
+
 }  // namespace
+
+bool rearrange_folded(const IntGraph& g, const IOp& rearrange) {
+  bool read = false;
+  for (const IOp& op : g.ops)
+    for (size_t k = 0; k < op.inputs.size(); ++k)
+      if (g.storage(op.inputs[k]) == rearrange.output) {
+        if (!op.as<IActMatmul>() || !folded(g, op, k)) return false;
+        read = true;
+      }
+  return read;
+}
 
 OpPlanInfo emit_act_matmul(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a) {
   const ITensor &A = g.tensor(op.inputs[0]), &B = g.tensor(op.inputs[1]), &Y = g.tensor(op.output);
@@ -50,21 +108,50 @@ OpPlanInfo emit_act_matmul(Emitter& e, const IntGraph& g, const IOp& op, const D
   const int sets = plan.double_buffer ? 2 : 1;
   const uint64_t a_ddr = ddr.of(g, op.inputs[0]), b_ddr = ddr.of(g, op.inputs[1]),
                  y_ddr = ddr.of(g, op.output);
+  std::optional<Folded> fold[2];
+  if (e.fold_views)
+    for (size_t k = 0; k < 2; ++k) fold[k] = folded(g, op, k);
+  // A folded operand's element (batch b, row i, column j): the rearrange input's element at
+  // view offset + b's batch dims + i * row stride + j * column stride.
+  auto folded_at = [&](size_t k, int64_t b, int64_t i, int64_t j) {
+    const Folded& f = *fold[k];
+    const Shape& shape = g.tensor(op.inputs[k]).shape;
+    const size_t r = shape.size();
+    int64_t at = f.rearrange->as<IRearrange>()->view.offset + i * f.strides[r - 2] + j * f.strides[r - 1];
+    for (size_t d = r - 2; d-- > 0;) at += (b % shape[d]) * f.strides[d], b /= shape[d];
+    const ITensor& src = g.tensor(f.rearrange->inputs[0]);
+    return static_cast<int64_t>(ddr.of(g, f.rearrange->inputs[0]) +
+                                static_cast<uint64_t>(at) * bits(src.dtype) / 8);
+  };
   auto make = [&](int64_t k, uint64_t base) {
     const ActTile& at = tiles[static_cast<size_t>(k)];
     const MatmulTile& t = at.t;
     const uint64_t in = base + plan.in_off, w = base + plan.w_off, out = base + plan.out_off;
     TileCode tc;
-    tc.loads.push_back(dma_load(a, s.in_dt, {t.mt, s.k, 1, 1}, a_ddr, (at.batch * s.m + t.m0) * s.k,
-                                {batches * s.m, s.k, 1, 1}, in));
+    if (fold[0]) {
+      const std::vector<int64_t>& st = fold[0]->strides;
+      tc.loads.push_back(strided_load(s.in_dt, {t.mt, s.k, 1, 1}, folded_at(0, at.batch, t.m0, 0),
+                                      {st[ra - 2], st[ra - 1], 1, 1}, static_cast<int64_t>(in),
+                                      {ceil_div(s.k, int64_t{a.lanes}), 1, 1, 1}));
+    } else {
+      tc.loads.push_back(dma_load(a, s.in_dt, {t.mt, s.k, 1, 1}, a_ddr, (at.batch * s.m + t.m0) * s.k,
+                                  {batches * s.m, s.k, 1, 1}, in));
+    }
     const bool kept = k >= sets && b_elem(tiles[static_cast<size_t>(k - sets)]) == b_elem(at) &&
                       tiles[static_cast<size_t>(k - sets)].t.jt == t.jt;
     if (!kept) {
       // Local [1, jt, 1, K] (compact: per lane slot K elements) <- B[k][j0 + j].
       const auto src = static_cast<int64_t>(b_ddr + static_cast<uint64_t>(b_elem(at)) * bits(s.w_dt) / 8);
-      tc.const_loads.push_back(strided_load(s.w_dt, {1, t.jt, 1, s.k}, src, {0, 1, 0, s.n},
-                                            static_cast<int64_t>(w),
-                                            {ceil_div(t.jt, a.lanes) * s.k, s.k, s.k, 1}));
+      const DmaStrides to{ceil_div(t.jt, a.lanes) * s.k, s.k, s.k, 1};
+      if (fold[1]) {  // B's rows are its dim r - 2 (k), its columns dim r - 1 (j)
+        const std::vector<int64_t>& st = fold[1]->strides;
+        tc.const_loads.push_back(strided_load(s.w_dt, {1, t.jt, 1, s.k},
+                                              folded_at(1, shared_b ? 0 : at.batch, 0, t.j0),
+                                              {0, st[rb - 1], 0, st[rb - 2]}, static_cast<int64_t>(w), to));
+      } else {
+        tc.const_loads.push_back(
+            strided_load(s.w_dt, {1, t.jt, 1, s.k}, src, {0, 1, 0, s.n}, static_cast<int64_t>(w), to));
+      }
     }
     ops::Matmul m;
     m.dst = static_cast<int64_t>(out), m.src = static_cast<int64_t>(in), m.weight = static_cast<int64_t>(w);

@@ -29,7 +29,8 @@ constexpr size_t kSlicings = 4;  // slicings per chain replayed (the estimate's 
 template <class Emit>
 double replayed(const Arch& a, const DdrMap& ddr, Emit emit) {
   Program p;
-  Emitter e(p, a, ddr.end);  // constant loads merged as in the final program
+  Emitter e(p, a, ddr.end);  // constant loads merged and views folded as in the final program
+  e.fold_views = true;
   try {
     emit(e);
   } catch (const Error&) {

@@ -127,6 +127,7 @@ struct Walk {
         lm.free_before(n);  // a tiled op has the whole LMEM (its syncs order it after the run)
         next_prefetch = i + 1;
         if (e) rec.info = emit_op(*e, g, op, ddr, ddr.consts[i], a);
+        if (e && e->fold_views && op.as<IRearrange>()) rec.stored = !rearrange_folded(g, op);
       } else {
         lm.free_before(i);
         Bufs b;
@@ -249,7 +250,8 @@ std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap&
     // A schedule that cannot be emitted costs the most (the search never makes a compile fail).
     auto cost_of = [&](const std::vector<GroupPlan>& gs, const std::vector<Whole>& w) {
       Program scratch;
-      Emitter se(scratch, a, ddr.end);  // constant loads merged as in the final program
+      Emitter se(scratch, a, ddr.end);  // constant loads merged and views folded as in the final program
+      se.fold_views = true;
       try {
         emit_resident(se, g, ddr, a, w, gs);
       } catch (const Error&) {

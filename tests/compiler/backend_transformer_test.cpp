@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "base/error.h"
+#include "compiler/rearrange.h"
 #include "quant/transformer_params.h"
 #include "tests/compiler/backend_helpers.h"
 
@@ -165,7 +166,68 @@ IntGraph random_act_matmul(Rng& r, bool big) {
   return one_op({a, b}, y, IActMatmul{a.zero_point}, requant(r, 1, span / (double(k) * wmax * 60.0), y));
 }
 
+// Attention's head split: q, k, v [n, t, h*dh] viewed as [n, t, h, dh]; q and v transposed to
+// [n, h, t, dh], k to [n, h, dh, t]; scores = q·kᵀ, ctx = scores·v (scores as the A operand).
+IntGraph head_attention(Rng& r, int64_t n, int64_t t, int64_t h, int64_t dh, DType dt) {
+  IntGraph g;
+  g.source = "heads";
+  for (const char* v : {"q", "k", "v"}) {
+    ITensor x = tensor(v, {n, t, h * dh}, std::string(v) == "q" ? dt : DType::Int8, r);
+    if (std::string(v) != "q") x.zero_point = 0;  // B operands are signed at zero point 0
+    g.tensors[v] = x;
+    g.inputs.push_back(v), g.float_inputs.push_back(std::string(v) + "_f");
+    ITensor x4 = x;
+    x4.name = std::string(v) + "4", x4.view_of = v, x4.shape = {n, t, h, dh};
+    g.tensors[x4.name] = x4;
+  }
+  auto heads = [&](const std::string& v, std::vector<int64_t> perm) {
+    RearrangeAttrs at;
+    at.perm = std::move(perm);
+    const StridedView view = rearrange_view(at, g.tensors.at(v + "4").shape);
+    ITensor y = g.tensors.at(v);
+    y.name = v + "h", y.view_of = "", y.shape = view.out;
+    g.tensors[y.name] = y;
+    g.ops.push_back({y.name, {y.name}, {v + "4"}, y.name, IRearrange{view}, {}});
+  };
+  heads("q", {0, 2, 1, 3}), heads("k", {0, 2, 3, 1}), heads("v", {0, 2, 1, 3});
+  const ITensor s = tensor("s", {n, h, t, t}, DType::Int8, r), y = tensor("y", {n, h, t, dh}, dt, r);
+  g.tensors["s"] = s, g.tensors["y"] = y;
+  g.ops.push_back({"scores",
+                   {"scores"},
+                   {"qh", "kh"},
+                   "s",
+                   IActMatmul{g.tensors.at("q").zero_point},
+                   requant(r, 1, 255.0 / (double(dh) * 127.0 * 60.0), s)});
+  g.ops.push_back({"ctx",
+                   {"ctx"},
+                   {"s", "vh"},
+                   "y",
+                   IActMatmul{s.zero_point},
+                   requant(r, 1, 255.0 / (double(t) * 127.0 * 60.0), y)});
+  g.outputs = {"y"}, g.float_outputs = {"y_f"};
+  return g;
+}
+
 }  // namespace
+
+TEST_CASE("back end: attention's head rearranges are read through their views by the act_matmuls",
+          "[backend][transformer]") {
+  Rng r(88);
+  for (const Arch& a : arch_presets())
+    for (int i = 0; i < 4; ++i) {
+      const int64_t n = 1 + i % 2, t = pick(r, 3, 60), h = pick(r, 1, 4), dh = pick(r, 2, 24);
+      const IntGraph g = head_attention(r, n, t, h, dh, i == 3 ? DType::UInt8 : DType::Int8);
+      INFO(a.name << " case " << i << " n " << n << " t " << t << " h " << h << " dh " << dh);
+      const BitexactResult res = check_bitexact_opt(g, a, i % 2 == 0, 90 + static_cast<uint32_t>(i), kMaxOpt);
+      const BitexactResult res0 = check_bitexact_opt(g, a, false, 90 + static_cast<uint32_t>(i), 0);
+      // --opt 2: the three rearranges emit nothing (their outputs never reach DDR); --opt 0 copies.
+      for (const BitexactResult* x : {&res, &res0})
+        for (const ScheduleLayer& L : x->report.layers)
+          if (L.kind == "rearrange")
+            CHECK(L.ddr_bytes ==
+                  (x == &res ? 0 : 2 * static_cast<uint64_t>(num_elements(g.tensor(L.name).shape))));
+    }
+}
 
 TEST_CASE("back end: MatMuls of two activations bit-exact on every preset, tiled on edge",
           "[backend][transformer]") {
