@@ -259,6 +259,11 @@ OpPlanInfo emit_rearrange(Emitter& e, const IntGraph& g, const IOp& op, const Dd
 // for act_matmuls alone is read through the rearrange's view, and the rearrange
 // (rearrange_folded) emits nothing.
 bool rearrange_folded(const IntGraph& g, const IOp& rearrange);
+// Likewise a rearrange that only permutes an act_matmul's output and is its one reader (the head
+// merge): the act_matmul stores into the rearrange's output (act_matmul_store_folded), and the
+// rearrange (rearrange_store_folded) emits nothing.
+bool rearrange_store_folded(const IntGraph& g, const IOp& rearrange);
+bool act_matmul_store_folded(const IntGraph& g, const IOp& op);
 OpPlanInfo emit_act_matmul(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a);
 // ILayerNorm and ISoftmax (codegen_norm.cpp): [..., d] as [rows, d, 1, 1]; the table is softmax's
 // exp table (a copy per lane) or layernorm's (g, b) pair per feature.

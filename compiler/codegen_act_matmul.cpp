@@ -67,7 +67,65 @@ std::optional<Folded> folded(const IntGraph& g, const IOp& op, size_t k) {
   return Folded{producer, *st};
 }
 
+std::vector<int64_t> dense(const Shape& s) {
+  std::vector<int64_t> d(s.size(), 1);
+  for (size_t k = s.size(); k-- > 1;) d[k - 1] = d[k] * s[k];
+  return d;
+}
+
+// The rearrange that alone reads act_matmul `op`'s output, when it only permutes its dims (attention's
+// head merge): the act_matmul then stores each element where the rearrange would put it.
+// `strides`: per dim of the output's shape, the element stride in the rearrange's output.
+struct StoreFold {
+  const IOp* rearrange = nullptr;
+  std::vector<int64_t> strides;
+};
+std::optional<StoreFold> store_folded(const IntGraph& g, const IOp& op) {
+  const std::string& y = op.output;
+  if (is_4bit(g.tensor(y).dtype)) return std::nullopt;
+  for (const std::string& o : g.outputs)
+    if (g.storage(o) == y) return std::nullopt;
+  const IOp* reader = nullptr;
+  for (const IOp& p : g.ops)
+    for (const std::string& x : p.inputs)
+      if (g.storage(x) == y) {
+        if (reader || x != y || !p.as<IRearrange>()) return std::nullopt;
+        reader = &p;
+      }
+  if (!reader || rearrange_folded(g, *reader)) return std::nullopt;  // its readers would read y
+  const StridedView& v = reader->as<IRearrange>()->view;
+  const Shape& ys = g.tensor(y).shape;
+  const std::optional<std::vector<int64_t>> st = out_dim_strides(v);
+  if (!st || v.offset != 0 || num_elements(v.out) != num_elements(ys)) return std::nullopt;
+  // Each dim of y (extent > 1) must be one output dim of the same extent whose view stride is its
+  // own dense stride: then the view is a permutation and its inverse one stride per dim.
+  const std::vector<int64_t> yd = dense(ys), od = dense(v.out);
+  std::vector<bool> used(v.out.size(), false);
+  StoreFold f{reader, std::vector<int64_t>(ys.size(), 0)};
+  for (size_t k = 0; k < ys.size(); ++k) {
+    if (ys[k] == 1) continue;
+    size_t d = 0;
+    while (d < v.out.size() && (used[d] || v.out[d] != ys[k] || (*st)[d] != yd[k])) ++d;
+    if (d == v.out.size()) return std::nullopt;
+    used[d] = true, f.strides[k] = od[d];
+  }
+  for (size_t d = 0; d < v.out.size(); ++d)
+    if (v.out[d] > 1 && !used[d]) return std::nullopt;
+  return f;
+}
+
 }  // namespace
+
+bool rearrange_store_folded(const IntGraph& g, const IOp& rearrange) {
+  for (const IOp& op : g.ops)
+    if (op.output == rearrange.inputs[0] && op.as<IActMatmul>()) {
+      const std::optional<StoreFold> f = store_folded(g, op);
+      return f && f->rearrange == &rearrange;
+    }
+  return false;
+}
+
+bool act_matmul_store_folded(const IntGraph& g, const IOp& op) { return store_folded(g, op).has_value(); }
 
 bool rearrange_folded(const IntGraph& g, const IOp& rearrange) {
   bool read = false;
@@ -109,8 +167,11 @@ OpPlanInfo emit_act_matmul(Emitter& e, const IntGraph& g, const IOp& op, const D
   const uint64_t a_ddr = ddr.of(g, op.inputs[0]), b_ddr = ddr.of(g, op.inputs[1]),
                  y_ddr = ddr.of(g, op.output);
   std::optional<Folded> fold[2];
-  if (e.fold_views)
+  std::optional<StoreFold> store_fold;
+  if (e.fold_views) {
     for (size_t k = 0; k < 2; ++k) fold[k] = folded(g, op, k);
+    store_fold = store_folded(g, op);
+  }
   // A folded operand's element (batch b, row i, column j): the rearrange input's element at
   // view offset + b's batch dims + i * row stride + j * column stride.
   auto folded_at = [&](size_t k, int64_t b, int64_t i, int64_t j) {
@@ -159,8 +220,24 @@ OpPlanInfo emit_act_matmul(Emitter& e, const IntGraph& g, const IOp& op, const D
     m.w_dtype = static_cast<int64_t>(s.w_dt), m.in_zp = op.as<IActMatmul>()->a_zp, m.has_bias = 0;
     set_requant(m, op, Y, 0);
     tc.compute = {m.instr()};
-    tc.stores.push_back(dma_store(a, s.out_dt, {t.mt, t.jt, 1, 1}, out, y_ddr,
-                                  (at.batch * s.m + t.m0) * s.n + t.j0, {batches * s.m, s.n, 1, 1}));
+    if (store_fold) {  // into the rearrange's output: y's element (b, i, j) at sum of coordinate x stride
+      const std::vector<int64_t>& st = store_fold->strides;
+      const size_t ry = Y.shape.size();
+      int64_t to = t.m0 * st[ry - 2] + t.j0 * st[ry - 1];
+      for (int64_t b = at.batch, d = static_cast<int64_t>(ry) - 3; d >= 0; --d) {
+        to += (b % Y.shape[static_cast<size_t>(d)]) * st[static_cast<size_t>(d)];
+        b /= Y.shape[static_cast<size_t>(d)];
+      }
+      const uint64_t base_ddr = ddr.of(g, store_fold->rearrange->output);
+      tc.stores.push_back(
+          strided_store(s.out_dt, {t.mt, t.jt, 1, 1}, static_cast<int64_t>(out),
+                        {ceil_div(t.jt, int64_t{a.lanes}), 1, 1, 1},
+                        static_cast<int64_t>(base_ddr + static_cast<uint64_t>(to) * bits(s.out_dt) / 8),
+                        {st[ry - 2], st[ry - 1], 1, 1}));
+    } else {
+      tc.stores.push_back(dma_store(a, s.out_dt, {t.mt, t.jt, 1, 1}, out, y_ddr,
+                                    (at.batch * s.m + t.m0) * s.n + t.j0, {batches * s.m, s.n, 1, 1}));
+    }
     return tc;
   };
   schedule(e, static_cast<int64_t>(tiles.size()), sets, plan.set_bytes, make);

@@ -128,6 +128,7 @@ struct Walk {
         next_prefetch = i + 1;
         if (e) rec.info = emit_op(*e, g, op, ddr, ddr.consts[i], a);
         if (e && e->fold_views && op.as<IRearrange>()) rec.stored = !rearrange_folded(g, op);
+        if (e && e->fold_views && op.as<IActMatmul>()) rec.stored = !act_matmul_store_folded(g, op);
       } else {
         lm.free_before(i);
         Bufs b;
