@@ -5,15 +5,16 @@
 // N along k). Tiles come from the matmul tiler (rows of A x columns of B, K whole); a tile whose
 // (batch, columns) block is already in its buffer set keeps it.
 //
-// --opt 2 folds the rearranges that feed it (attention's head split, Q·Kᵀ's transpose): an operand
-// produced by a rearrange read by nothing else is loaded straight from the rearrange's input
-// through its view (every DMA is strided anyway), and the rearrange emits no code.
+// --opt 2 folds the rearranges next to it (codegen_fold.h): an operand a rearrange produces for it
+// is loaded straight from the rearrange's input through the view, and a head merge after it is
+// written by its stores (every DMA is strided anyway); those rearranges emit no code.
 #include <fmt/format.h>
 
 #include <algorithm>
 
 #include "base/error.h"
 #include "compiler/codegen.h"
+#include "compiler/codegen_fold.h"
 
 namespace tpusim::compiler::be {
 
@@ -24,119 +25,7 @@ struct ActTile {
   MatmulTile t;
 };
 
-// The element strides of each dim of a view's output shape (the view's dims are merged runs of
-// them), or nothing when an output dim spans view dims that cannot be one stride.
-std::optional<std::vector<int64_t>> out_dim_strides(const StridedView& v) {
-  std::vector<std::pair<int64_t, int64_t>> left;  // view dims (extent, stride), innermost last
-  for (size_t k = 0; k < v.dims.size(); ++k) left.emplace_back(v.dims[k], v.strides[k]);
-  std::vector<int64_t> st(v.out.size(), 0);
-  for (size_t d = v.out.size(); d-- > 0;) {
-    const int64_t e = v.out[d];
-    while (!left.empty() && left.back().first == 1) left.pop_back();
-    if (e == 1) continue;
-    if (left.empty() || left.back().first % e != 0) return std::nullopt;
-    st[d] = left.back().second;
-    left.back().first /= e, left.back().second *= e;
-  }
-  return st;
-}
-
-// The rearrange producing input `k` of act_matmul `op`, when the operand can be read through its
-// view: read only by act_matmuls, not a graph output, 8-bit, positive strides.
-struct Folded {
-  const IOp* rearrange = nullptr;
-  std::vector<int64_t> strides;  // per dim of the operand's shape
-};
-std::optional<Folded> folded(const IntGraph& g, const IOp& op, size_t k) {
-  const std::string& in = op.inputs[k];
-  const IOp* producer = nullptr;
-  for (const IOp& p : g.ops)
-    if (p.output == in) producer = &p;
-  if (!producer || !producer->as<IRearrange>() || g.tensor(in).view_of != "" || is_4bit(g.tensor(in).dtype))
-    return std::nullopt;
-  for (const std::string& o : g.outputs)
-    if (g.storage(o) == in) return std::nullopt;
-  for (const IOp& reader : g.ops)
-    for (const std::string& x : reader.inputs)
-      if (g.storage(x) == in && (x != in || !reader.as<IActMatmul>())) return std::nullopt;
-  const std::optional<std::vector<int64_t>> st = out_dim_strides(producer->as<IRearrange>()->view);
-  if (!st) return std::nullopt;
-  const Shape& shape = g.tensor(in).shape;
-  for (size_t d = 0; d < shape.size(); ++d)
-    if (shape[d] > 1 && (*st)[d] <= 0) return std::nullopt;
-  return Folded{producer, *st};
-}
-
-std::vector<int64_t> dense(const Shape& s) {
-  std::vector<int64_t> d(s.size(), 1);
-  for (size_t k = s.size(); k-- > 1;) d[k - 1] = d[k] * s[k];
-  return d;
-}
-
-// The rearrange that alone reads act_matmul `op`'s output, when it only permutes its dims (attention's
-// head merge): the act_matmul then stores each element where the rearrange would put it.
-// `strides`: per dim of the output's shape, the element stride in the rearrange's output.
-struct StoreFold {
-  const IOp* rearrange = nullptr;
-  std::vector<int64_t> strides;
-};
-std::optional<StoreFold> store_folded(const IntGraph& g, const IOp& op) {
-  const std::string& y = op.output;
-  if (is_4bit(g.tensor(y).dtype)) return std::nullopt;
-  for (const std::string& o : g.outputs)
-    if (g.storage(o) == y) return std::nullopt;
-  const IOp* reader = nullptr;
-  for (const IOp& p : g.ops)
-    for (const std::string& x : p.inputs)
-      if (g.storage(x) == y) {
-        if (reader || x != y || !p.as<IRearrange>()) return std::nullopt;
-        reader = &p;
-      }
-  if (!reader || rearrange_folded(g, *reader)) return std::nullopt;  // its readers would read y
-  const StridedView& v = reader->as<IRearrange>()->view;
-  const Shape& ys = g.tensor(y).shape;
-  const std::optional<std::vector<int64_t>> st = out_dim_strides(v);
-  if (!st || v.offset != 0 || num_elements(v.out) != num_elements(ys)) return std::nullopt;
-  // Each dim of y (extent > 1) must be one output dim of the same extent whose view stride is its
-  // own dense stride: then the view is a permutation and its inverse one stride per dim.
-  const std::vector<int64_t> yd = dense(ys), od = dense(v.out);
-  std::vector<bool> used(v.out.size(), false);
-  StoreFold f{reader, std::vector<int64_t>(ys.size(), 0)};
-  for (size_t k = 0; k < ys.size(); ++k) {
-    if (ys[k] == 1) continue;
-    size_t d = 0;
-    while (d < v.out.size() && (used[d] || v.out[d] != ys[k] || (*st)[d] != yd[k])) ++d;
-    if (d == v.out.size()) return std::nullopt;
-    used[d] = true, f.strides[k] = od[d];
-  }
-  for (size_t d = 0; d < v.out.size(); ++d)
-    if (v.out[d] > 1 && !used[d]) return std::nullopt;
-  return f;
-}
-
 }  // namespace
-
-bool rearrange_store_folded(const IntGraph& g, const IOp& rearrange) {
-  for (const IOp& op : g.ops)
-    if (op.output == rearrange.inputs[0] && op.as<IActMatmul>()) {
-      const std::optional<StoreFold> f = store_folded(g, op);
-      return f && f->rearrange == &rearrange;
-    }
-  return false;
-}
-
-bool act_matmul_store_folded(const IntGraph& g, const IOp& op) { return store_folded(g, op).has_value(); }
-
-bool rearrange_folded(const IntGraph& g, const IOp& rearrange) {
-  bool read = false;
-  for (const IOp& op : g.ops)
-    for (size_t k = 0; k < op.inputs.size(); ++k)
-      if (g.storage(op.inputs[k]) == rearrange.output) {
-        if (!op.as<IActMatmul>() || !folded(g, op, k)) return false;
-        read = true;
-      }
-  return read;
-}
 
 OpPlanInfo emit_act_matmul(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a) {
   const ITensor &A = g.tensor(op.inputs[0]), &B = g.tensor(op.inputs[1]), &Y = g.tensor(op.output);
@@ -166,16 +55,16 @@ OpPlanInfo emit_act_matmul(Emitter& e, const IntGraph& g, const IOp& op, const D
   const int sets = plan.double_buffer ? 2 : 1;
   const uint64_t a_ddr = ddr.of(g, op.inputs[0]), b_ddr = ddr.of(g, op.inputs[1]),
                  y_ddr = ddr.of(g, op.output);
-  std::optional<Folded> fold[2];
-  std::optional<StoreFold> store_fold;
+  std::optional<FoldedOperand> fold[2];
+  std::optional<FoldedStore> store_fold;
   if (e.fold_views) {
-    for (size_t k = 0; k < 2; ++k) fold[k] = folded(g, op, k);
-    store_fold = store_folded(g, op);
+    for (size_t k = 0; k < 2; ++k) fold[k] = folded_operand(g, op, k);
+    store_fold = folded_store(g, op);
   }
   // A folded operand's element (batch b, row i, column j): the rearrange input's element at
   // view offset + b's batch dims + i * row stride + j * column stride.
   auto folded_at = [&](size_t k, int64_t b, int64_t i, int64_t j) {
-    const Folded& f = *fold[k];
+    const FoldedOperand& f = *fold[k];
     const Shape& shape = g.tensor(op.inputs[k]).shape;
     const size_t r = shape.size();
     int64_t at = f.rearrange->as<IRearrange>()->view.offset + i * f.strides[r - 2] + j * f.strides[r - 1];
