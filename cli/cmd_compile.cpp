@@ -44,7 +44,7 @@ Command add_compile(CLI::App& root) {
          "Schedule: 0 = every op tiled alone through DDR; 1 = ops that fit LMEM keep activations there "
          "and prefetch the next ops' constants, layer groups chosen greedily; 2 = 1 with the layer groups "
          "and resident layernorm/softmax searched by the cycle model, each tile's constant loads merged "
-         "into one (docs/compiler.md, \"Schedules\")")
+         "into one, attention's head rearranges folded into its matmuls (docs/compiler.md, \"Schedules\")")
       ->check(CLI::Range(0, compiler::kMaxOpt))
       ->capture_default_str();
   sub->add_flag("--dump-ir", o->dump_ir, "Print the lowered integer graph (JSON) on stdout");
