@@ -46,10 +46,13 @@ std::optional<FoldedOperand> folded_operand(const IntGraph& g, const IOp& op, si
       if (g.storage(x) == in && (x != in || !reader.as<IActMatmul>())) return std::nullopt;
   const std::optional<std::vector<int64_t>> st = out_dim_strides(producer->as<IRearrange>()->view);
   if (!st) return std::nullopt;
+  FoldedOperand f{producer, *st};
   const Shape& shape = g.tensor(in).shape;
-  for (size_t d = 0; d < shape.size(); ++d)
-    if (shape[d] > 1 && (*st)[d] <= 0) return std::nullopt;
-  return FoldedOperand{producer, *st};
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] > 1 && f.strides[d] <= 0) return std::nullopt;
+    if (shape[d] == 1) f.strides[d] = 1;  // never stepped; a DMA stride must not be 0
+  }
+  return f;
 }
 
 std::optional<FoldedStore> folded_store(const IntGraph& g, const IOp& op) {
@@ -73,7 +76,7 @@ std::optional<FoldedStore> folded_store(const IntGraph& g, const IOp& op) {
   // own dense stride: then the view is a permutation and its inverse one stride per dim.
   const std::vector<int64_t> yd = dense(ys), od = dense(v.out);
   std::vector<bool> used(v.out.size(), false);
-  FoldedStore f{reader, std::vector<int64_t>(ys.size(), 0)};
+  FoldedStore f{reader, std::vector<int64_t>(ys.size(), 1)};  // extent-1 dims: never stepped
   for (size_t k = 0; k < ys.size(); ++k) {
     if (ys[k] == 1) continue;
     size_t d = 0;
