@@ -52,9 +52,10 @@ Program compile_int_graph(const IntGraph& g, const Arch& arch, CompileReport* re
   r.opt = opt;
   r.tensor_addr = ddr.addr;
   r.ddr_bytes = ddr.end;
-  // --opt 2 merges each tile's constant loads into one load of an image placed after the model's DDR.
-  be::Emitter e(p, arch, opt >= 2 ? ddr.end : 0);
-  e.fold_views = opt >= 2;
+  // --opt 2 merges each tile's constant loads into one load of an image placed after the model's
+  // DDR, and folds rearranges into the act_matmuls beside them.
+  const be::ViewFolds folds(g);
+  be::Emitter e(p, arch, opt >= 2 ? be::EmitOptions{ddr.end, &folds} : be::EmitOptions{});
   const double peak = double(arch.lanes) * arch.macs_per_lane;
   const std::vector<be::OpEmitted> done = be::emit_program(e, g, ddr, arch, opt);
   // Every instruction belongs to the op its debug-map node names (prefetches and the slices of a

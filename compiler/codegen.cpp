@@ -7,8 +7,12 @@
 
 namespace tpusim::compiler::be {
 
-Emitter::Emitter(Program& p, const Arch& a, uint64_t image_base)
-    : p_(p), a_(a), geo_{a.lanes, a.lane_bytes, a.ddr_bytes}, image_at_(align_up(image_base, 64)) {}
+Emitter::Emitter(Program& p, const Arch& a, EmitOptions o)
+    : p_(p),
+      a_(a),
+      opts_(o),
+      geo_{a.lanes, a.lane_bytes, a.ddr_bytes},
+      image_at_(align_up(o.image_base, 64)) {}
 
 uint32_t Emitter::gdma_consts(std::vector<Instr> loads, uint64_t lo, uint64_t hi) {
   std::optional<ConstImage> im;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/codegen_fold.h"
 #include "compiler/const_image.h"
 #include "compiler/ddr_alloc.h"
 #include "compiler/int_graph.h"
@@ -23,11 +24,17 @@ namespace tpusim::compiler::be {
 // LMEM footprints are also checked against the other stream's not yet waited-for instructions
 // (read after write, write after read or write): a conflict gets its sync before the instruction,
 // so a schedule is correct whatever order its code is emitted in (each engine runs in order).
+// What --opt 2 adds to every emission, the final program's and the search's scratch ones alike:
+// merged constant images (const_image.h) placed from image_base on (0: none), and the graph's
+// rearranges folded into act_matmuls (null: none).
+struct EmitOptions {
+  uint64_t image_base = 0;
+  const ViewFolds* folds = nullptr;
+};
 class Emitter {
  public:
-  // image_base: the DDR address from which merged constant images (const_image.h) are placed;
-  // 0 keeps every constant load apart (--opt 0 and 1).
-  Emitter(Program& p, const Arch& a, uint64_t image_base = 0);
+  Emitter(Program& p, const Arch& a, EmitOptions o = {});
+  const EmitOptions& options() const { return opts_; }
   std::string node;  // debug-map name of what is emitted next
   uint32_t gdma(const Instr& in);
   // One tile's constant loads (non-empty), merged into one image load when they lie in [lo, hi),
@@ -35,7 +42,6 @@ class Emitter {
   // the index of the last instruction emitted.
   uint32_t gdma_consts(std::vector<Instr> loads, uint64_t lo, uint64_t hi);
   std::vector<ConstImage> images;  // merged loads emitted, for their DDR bytes (finish_images)
-  bool fold_views = false;         // --opt 2: act_matmuls read their rearranged operands in place
   uint32_t tiu(const Instr& in);
   void tiu_waits_for_gdma(uint32_t gdma_index);
   void gdma_waits_for_tiu(uint32_t tiu_index);
@@ -55,6 +61,7 @@ class Emitter {
   uint32_t push_ordered(Engine e, const Instr& in);
   Program& p_;
   const Arch& a_;
+  EmitOptions opts_;
   Geometry geo_;
   uint64_t image_at_ = 0;                        // next image's DDR address (0: no merging)
   uint64_t tiu_waited_ = 0, gdma_waited_ = 0;    // counts already waited for
@@ -226,13 +233,13 @@ std::vector<GroupPlan> form_groups(const IntGraph& g, const Arch& a, std::vector
 // each candidate group and each op alone costed by replaying its emitted code (cycle_model.h);
 // kept only when the whole resident schedule with them (`schedule_cost`) is faster than with the
 // greedy choice: by more than 0.1%, or at all while moving no more DDR bytes. `fits_whole`:
-// before any grouping.
+// before any grouping; `opts`: the final program's, for every replayed emission.
 struct ScheduleCost {
   uint64_t cycles = 0, ddr_bytes = 0;
 };
 std::vector<GroupPlan> search_groups(
-    const IntGraph& g, const DdrMap& ddr, const Arch& a, const std::vector<bool>& fits_whole,
-    std::vector<GroupPlan> greedy,
+    const IntGraph& g, const DdrMap& ddr, const Arch& a, const EmitOptions& opts,
+    const std::vector<bool>& fits_whole, std::vector<GroupPlan> greedy,
     const std::function<ScheduleCost(const std::vector<GroupPlan>&)>& schedule_cost);
 // --opt 2: which of the ops marked in `can` (layernorm/softmax that fit LMEM whole) run resident,
 // starting from `on` (whose schedule costs `current`): all of them if that replays faster, then
@@ -255,15 +262,8 @@ OpPlanInfo emit_conv_ksplit(Emitter& e, const IntGraph& g, const IOp& op, const 
 OpPlanInfo emit_gather(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a);
 // IRearrange (codegen_rearrange.cpp).
 OpPlanInfo emit_rearrange(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a);
-// IActMatmul (codegen_act_matmul.cpp). With Emitter::fold_views, an operand a rearrange produces
-// for act_matmuls alone is read through the rearrange's view, and the rearrange
-// (rearrange_folded) emits nothing.
-bool rearrange_folded(const IntGraph& g, const IOp& rearrange);
-// Likewise a rearrange that only permutes an act_matmul's output and is its one reader (the head
-// merge): the act_matmul stores into the rearrange's output (act_matmul_store_folded), and the
-// rearrange (rearrange_store_folded) emits nothing.
-bool rearrange_store_folded(const IntGraph& g, const IOp& rearrange);
-bool act_matmul_store_folded(const IntGraph& g, const IOp& op);
+// IActMatmul (codegen_act_matmul.cpp); with EmitOptions::folds, through the rearranges folded
+// into it (codegen_fold.h).
 OpPlanInfo emit_act_matmul(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a);
 // ILayerNorm and ISoftmax (codegen_norm.cpp): [..., d] as [rows, d, 1, 1]; the table is softmax's
 // exp table (a copy per lane) or layernorm's (g, b) pair per feature.

@@ -14,7 +14,6 @@
 
 #include "base/error.h"
 #include "compiler/codegen.h"
-#include "compiler/codegen_fold.h"
 
 namespace tpusim::compiler::be {
 
@@ -55,12 +54,10 @@ OpPlanInfo emit_act_matmul(Emitter& e, const IntGraph& g, const IOp& op, const D
   const int sets = plan.double_buffer ? 2 : 1;
   const uint64_t a_ddr = ddr.of(g, op.inputs[0]), b_ddr = ddr.of(g, op.inputs[1]),
                  y_ddr = ddr.of(g, op.output);
-  std::optional<FoldedOperand> fold[2];
-  std::optional<FoldedStore> store_fold;
-  if (e.fold_views) {
-    for (size_t k = 0; k < 2; ++k) fold[k] = folded_operand(g, op, k);
-    store_fold = folded_store(g, op);
-  }
+  const ViewFolds* folds = e.options().folds;
+  const FoldedOperand* fold[2] = {folds ? folds->operand(op, 0) : nullptr,
+                                  folds ? folds->operand(op, 1) : nullptr};
+  const FoldedStore* store_fold = folds ? folds->store(op) : nullptr;
   // A folded operand's element (batch b, row i, column j): the rearrange input's element at
   // view offset + b's batch dims + i * row stride + j * column stride.
   auto folded_at = [&](size_t k, int64_t b, int64_t i, int64_t j) {

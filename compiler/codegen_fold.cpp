@@ -1,8 +1,6 @@
 // Back end, --opt 2: rearranges folded into the act_matmuls beside them (codegen_fold.h).
 #include "compiler/codegen_fold.h"
 
-#include "compiler/codegen.h"
-
 namespace tpusim::compiler::be {
 
 namespace {
@@ -30,44 +28,56 @@ std::vector<int64_t> dense(const Shape& s) {
   return d;
 }
 
-}  // namespace
+struct Reader {
+  const IOp* op;
+  std::string name;  // the tensor name it reads (the storage or a view of it)
+};
 
-std::optional<FoldedOperand> folded_operand(const IntGraph& g, const IOp& op, size_t k) {
-  const std::string& in = op.inputs[k];
-  const IOp* producer = nullptr;
-  for (const IOp& p : g.ops)
-    if (p.output == in) producer = &p;
-  if (!producer || !producer->as<IRearrange>() || g.tensor(in).view_of != "" || is_4bit(g.tensor(in).dtype))
+// The graph's producers and readers, indexed once.
+struct Uses {
+  std::map<std::string, const IOp*> producer;          // by output
+  std::map<std::string, std::vector<Reader>> readers;  // by storage
+  std::set<std::string> outputs;                       // storages of graph outputs
+  explicit Uses(const IntGraph& g) {
+    for (const IOp& op : g.ops) {
+      producer[op.output] = &op;
+      for (const std::string& in : op.inputs) readers[g.storage(in)].push_back({&op, in});
+    }
+    for (const std::string& o : g.outputs) outputs.insert(g.storage(o));
+  }
+  const std::vector<Reader>& of(const std::string& storage) const {
+    static const std::vector<Reader> none;
+    const auto it = readers.find(storage);
+    return it == readers.end() ? none : it->second;
+  }
+};
+
+std::optional<FoldedOperand> fold_operand(const IntGraph& g, const Uses& u, const std::string& in) {
+  const auto p = u.producer.find(in);
+  if (p == u.producer.end() || !p->second->as<IRearrange>() || !g.tensor(in).view_of.empty() ||
+      is_4bit(g.tensor(in).dtype) || u.outputs.count(in))
     return std::nullopt;
-  for (const std::string& o : g.outputs)
-    if (g.storage(o) == in) return std::nullopt;
-  for (const IOp& reader : g.ops)
-    for (const std::string& x : reader.inputs)
-      if (g.storage(x) == in && (x != in || !reader.as<IActMatmul>())) return std::nullopt;
-  const std::optional<std::vector<int64_t>> st = out_dim_strides(producer->as<IRearrange>()->view);
+  for (const Reader& r : u.of(in))
+    if (r.name != in || !r.op->as<IActMatmul>()) return std::nullopt;
+  const std::optional<std::vector<int64_t>> st = out_dim_strides(p->second->as<IRearrange>()->view);
   if (!st) return std::nullopt;
-  FoldedOperand f{producer, *st};
+  FoldedOperand f{p->second, *st};
   const Shape& shape = g.tensor(in).shape;
   for (size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] > 1 && f.strides[d] <= 0) return std::nullopt;
-    if (shape[d] == 1) f.strides[d] = 1;  // never stepped; a DMA stride must not be 0
+    if (shape[d] == 1) f.strides[d] = 1;  // never stepped; a DMA destination stride must not be 0
   }
   return f;
 }
 
-std::optional<FoldedStore> folded_store(const IntGraph& g, const IOp& op) {
+std::optional<FoldedStore> fold_store(const IntGraph& g, const Uses& u, const IOp& op,
+                                      const std::set<std::string>& read_through) {
   const std::string& y = op.output;
-  if (is_4bit(g.tensor(y).dtype)) return std::nullopt;
-  for (const std::string& o : g.outputs)
-    if (g.storage(o) == y) return std::nullopt;
-  const IOp* reader = nullptr;
-  for (const IOp& p : g.ops)
-    for (const std::string& x : p.inputs)
-      if (g.storage(x) == y) {
-        if (reader || x != y || !p.as<IRearrange>()) return std::nullopt;
-        reader = &p;
-      }
-  if (!reader || rearrange_folded(g, *reader)) return std::nullopt;  // its readers would read y
+  const std::vector<Reader>& readers = u.of(y);
+  if (is_4bit(g.tensor(y).dtype) || u.outputs.count(y) || readers.size() != 1 || readers[0].name != y ||
+      !readers[0].op->as<IRearrange>() || read_through.count(readers[0].op->output))
+    return std::nullopt;
+  const IOp* reader = readers[0].op;
   const StridedView& v = reader->as<IRearrange>()->view;
   const Shape& ys = g.tensor(y).shape;
   const std::optional<std::vector<int64_t>> st = out_dim_strides(v);
@@ -89,26 +99,32 @@ std::optional<FoldedStore> folded_store(const IntGraph& g, const IOp& op) {
   return f;
 }
 
-bool rearrange_store_folded(const IntGraph& g, const IOp& rearrange) {
+}  // namespace
+
+ViewFolds::ViewFolds(const IntGraph& g) {
+  const Uses u(g);
+  // Input side first: a rearrange read through is never also written by a store fold.
   for (const IOp& op : g.ops)
-    if (op.output == rearrange.inputs[0] && op.as<IActMatmul>()) {
-      const std::optional<FoldedStore> f = folded_store(g, op);
-      return f && f->rearrange == &rearrange;
-    }
-  return false;
+    if (op.as<IActMatmul>())
+      for (size_t k = 0; k < 2; ++k)
+        if ((operands_[op.output][k] = fold_operand(g, u, op.inputs[k])))
+          read_through_.insert(operands_[op.output][k]->rearrange->output);
+  for (const IOp& op : g.ops)
+    if (op.as<IActMatmul>())
+      if (std::optional<FoldedStore> s = fold_store(g, u, op, read_through_)) {
+        written_.insert(s->rearrange->output);
+        stores_[op.output] = std::move(*s);
+      }
 }
 
-bool act_matmul_store_folded(const IntGraph& g, const IOp& op) { return folded_store(g, op).has_value(); }
+const FoldedOperand* ViewFolds::operand(const IOp& act_matmul, size_t k) const {
+  const auto it = operands_.find(act_matmul.output);
+  return it == operands_.end() || !it->second[k] ? nullptr : &*it->second[k];
+}
 
-bool rearrange_folded(const IntGraph& g, const IOp& rearrange) {
-  bool read = false;
-  for (const IOp& op : g.ops)
-    for (size_t k = 0; k < op.inputs.size(); ++k)
-      if (g.storage(op.inputs[k]) == rearrange.output) {
-        if (!op.as<IActMatmul>() || !folded_operand(g, op, k)) return false;
-        read = true;
-      }
-  return read;
+const FoldedStore* ViewFolds::store(const IOp& act_matmul) const {
+  const auto it = stores_.find(act_matmul.output);
+  return it == stores_.end() ? nullptr : &it->second;
 }
 
 }  // namespace tpusim::compiler::be

@@ -27,10 +27,9 @@ constexpr size_t kSlicings = 4;  // slicings per chain replayed (the estimate's 
 // The replayed cycles of what `emit` emits on its own; infinite when it cannot be emitted (a
 // candidate the schedule would refuse must never make the search fail where --opt 1 compiles).
 template <class Emit>
-double replayed(const Arch& a, const DdrMap& ddr, Emit emit) {
+double replayed(const Arch& a, const EmitOptions& opts, Emit emit) {
   Program p;
-  Emitter e(p, a, ddr.end);  // constant loads merged and views folded as in the final program
-  e.fold_views = true;
+  Emitter e(p, a, opts);
   try {
     emit(e);
   } catch (const Error&) {
@@ -39,8 +38,9 @@ double replayed(const Arch& a, const DdrMap& ddr, Emit emit) {
   return double(replay_cycles(p.tiu, p.gdma, a).total);
 }
 
-double group_cycles(const IntGraph& g, const DdrMap& ddr, const Arch& a, const GroupPlan& plan) {
-  return replayed(a, ddr, [&](Emitter& e) {
+double group_cycles(const IntGraph& g, const DdrMap& ddr, const Arch& a, const EmitOptions& opts,
+                    const GroupPlan& plan) {
+  return replayed(a, opts, [&](Emitter& e) {
     std::vector<OpEmitted> out;
     emit_group(e, g, ddr, a, plan, out);
   });
@@ -55,15 +55,15 @@ bool same_groups(const std::vector<GroupPlan>& x, const std::vector<GroupPlan>& 
 }  // namespace
 
 std::vector<GroupPlan> search_groups(
-    const IntGraph& g, const DdrMap& ddr, const Arch& a, const std::vector<bool>& fits_whole,
-    std::vector<GroupPlan> greedy,
+    const IntGraph& g, const DdrMap& ddr, const Arch& a, const EmitOptions& opts,
+    const std::vector<bool>& fits_whole, std::vector<GroupPlan> greedy,
     const std::function<ScheduleCost(const std::vector<GroupPlan>&)>& schedule_cost) {
   const size_t n = g.ops.size();
   const std::map<std::string, int> uses = tensor_uses(g);
   std::vector<double> alone(n, -1);  // replayed cycles of op k tiled on its own, when needed
   auto alone_cycles = [&](size_t k) {
     if (alone[k] < 0)
-      alone[k] = replayed(a, ddr, [&](Emitter& e) { emit_op(e, g, g.ops[k], ddr, ddr.consts[k], a); });
+      alone[k] = replayed(a, opts, [&](Emitter& e) { emit_op(e, g, g.ops[k], ddr, ddr.consts[k], a); });
     return alone[k];
   };
   std::vector<std::vector<GroupPlan>> starts(n);  // candidate groups by first op
@@ -76,7 +76,7 @@ std::vector<GroupPlan> search_groups(
       for (size_t k = i; k <= last; ++k) ops_alone += alone_cycles(k);
       std::optional<GroupPlan> fastest;  // of the slicings the estimate likes best, as replayed
       for (GroupPlan& p : plan_group_options(g, *chain, i, a, kSlicings)) {
-        p.cost = group_cycles(g, ddr, a, p), p.alone = ops_alone;
+        p.cost = group_cycles(g, ddr, a, opts, p), p.alone = ops_alone;
         if (!fastest || p.cost < fastest->cost) fastest = std::move(p);
       }
       if (fastest && fastest->cost < fastest->alone) starts[i].push_back(std::move(*fastest));
@@ -100,7 +100,7 @@ std::vector<GroupPlan> search_groups(
       return searched;
   }
   for (GroupPlan& p : greedy)  // the report's estimate: replayed
-    if (const double c = group_cycles(g, ddr, a, p); std::isfinite(c)) p.cost = c;
+    if (const double c = group_cycles(g, ddr, a, opts, p); std::isfinite(c)) p.cost = c;
   return greedy;
 }
 

@@ -57,7 +57,7 @@ View4 to_view4(const StridedView& v, int64_t lanes) {
 
 OpPlanInfo emit_rearrange(Emitter& e, const IntGraph& g, const IOp& op, const DdrMap& ddr, const Arch& a) {
   // Its act_matmuls read through the view, or its act_matmul writes its output already.
-  if (e.fold_views && (rearrange_folded(g, op) || rearrange_store_folded(g, op))) return {};
+  if (e.options().folds && e.options().folds->skips(op)) return {};
   const StridedView& v = op.as<IRearrange>()->view;
   const ITensor& x = g.tensor(op.inputs[0]);
   const ITensor& y = g.tensor(op.output);

@@ -127,8 +127,11 @@ struct Walk {
         lm.free_before(n);  // a tiled op has the whole LMEM (its syncs order it after the run)
         next_prefetch = i + 1;
         if (e) rec.info = emit_op(*e, g, op, ddr, ddr.consts[i], a);
-        if (e && e->fold_views && op.as<IRearrange>()) rec.stored = !rearrange_folded(g, op);
-        if (e && e->fold_views && op.as<IActMatmul>()) rec.stored = !act_matmul_store_folded(g, op);
+        // A folded rearrange's output never reaches DDR; an act_matmul folded into the rearrange
+        // after it writes that one's output instead of its own.
+        if (const ViewFolds* f = e ? e->options().folds : nullptr)
+          rec.stored =
+              !(op.as<IRearrange>() && f->read_through(op)) && !(op.as<IActMatmul>() && f->store(op));
       } else {
         lm.free_before(i);
         Bufs b;
@@ -251,8 +254,7 @@ std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap&
     // A schedule that cannot be emitted costs the most (the search never makes a compile fail).
     auto cost_of = [&](const std::vector<GroupPlan>& gs, const std::vector<Whole>& w) {
       Program scratch;
-      Emitter se(scratch, a, ddr.end);  // constant loads merged and views folded as in the final program
-      se.fold_views = true;
+      Emitter se(scratch, a, e.options());  // as the final program: merged loads, folded views
       try {
         emit_resident(se, g, ddr, a, w, gs);
       } catch (const Error&) {
@@ -262,7 +264,7 @@ std::vector<OpEmitted> emit_program(Emitter& e, const IntGraph& g, const DdrMap&
       for (const auto& [node, bytes] : se.node_bytes) c.ddr_bytes += bytes;
       return c;
     };
-    groups = search_groups(g, ddr, a, fits_ungrouped, std::move(groups),
+    groups = search_groups(g, ddr, a, e.options(), fits_ungrouped, std::move(groups),
                            [&](const std::vector<GroupPlan>& gs) { return cost_of(gs, chosen); });
     std::vector<bool> can(chosen.size()), on(chosen.size());
     for (size_t i = 0; i < chosen.size(); ++i) can[i] = whole[i].norm && whole[i].ok;
